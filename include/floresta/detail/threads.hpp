@@ -1,0 +1,54 @@
+// floresta/detail/threads.hpp — splitting rows across threads for one predict call.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <exception>
+#include <thread>
+#include <vector>
+
+namespace floresta::detail {
+
+// Fewer rows than this per thread are not worth a thread's start-up cost.
+constexpr std::size_t kMinRowsPerThread = 256;
+
+inline std::size_t resolve_threads(int requested) {
+  if (requested > 0) return static_cast<std::size_t>(requested);
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : hw;
+}
+
+// Calls body(begin, end) over [0, n) split into contiguous chunks, on up to n_threads threads
+// (the caller's thread takes one chunk). The first exception thrown by any chunk reaches the caller.
+template <class Body>
+void parallel_for(std::size_t n, int n_threads, Body&& body) {
+  std::size_t threads = std::min(resolve_threads(n_threads), std::max<std::size_t>(1, n / kMinRowsPerThread));
+  if (threads <= 1) {
+    body(std::size_t{0}, n);
+    return;
+  }
+  const std::size_t chunk = (n + threads - 1) / threads;
+  std::vector<std::exception_ptr> errors(threads);
+  std::vector<std::thread> workers;
+  workers.reserve(threads - 1);
+  for (std::size_t t = 1; t < threads; ++t) {
+    const std::size_t begin = std::min(n, t * chunk), end = std::min(n, begin + chunk);
+    workers.emplace_back([&, t, begin, end] {
+      try {
+        body(begin, end);
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    });
+  }
+  try {
+    body(std::size_t{0}, std::min(n, chunk));
+  } catch (...) {
+    errors[0] = std::current_exception();
+  }
+  for (auto& w : workers) w.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+}  // namespace floresta::detail

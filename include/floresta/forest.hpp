@@ -1,0 +1,209 @@
+// floresta/forest.hpp — the compiled tree ensemble and its prediction kernels.
+//
+// A Forest is one contiguous array of small POD nodes for the whole ensemble. Every tree
+// is laid out in pre-order: a split's left child is the next node and its right child sits
+// a forward offset away, so a walk only ever moves forward and cannot loop. A leaf keeps its
+// value in the node itself (one load fewer than a side table); categorical splits keep the
+// offset of their bitset, which lives in a side buffer. Each tree adds to one output group.
+//
+// The decision rule is a policy type (XGBoostRule, ...) fixed when the model is compiled,
+// so the node step never branches on the file format. Kernels are further specialised for
+// forests without categorical splits and for contiguous rows.
+//
+// Thread-safety: a Forest is immutable after compile(); scoring functions are const and
+// allocate nothing, so any number of threads may score one Forest at once.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "floresta/link.hpp"
+#include "floresta/matrix.hpp"
+
+namespace floresta {
+namespace detail {
+
+// Node.info layout: feature index in the low 29 bits, then three flags.
+constexpr uint32_t kLeafFlag = 1u << 31;
+constexpr uint32_t kDefaultLeftFlag = 1u << 30;
+constexpr uint32_t kCategoricalFlag = 1u << 29;
+constexpr uint32_t kFeatureMask = kCategoricalFlag - 1;
+constexpr uint32_t kMaxFeatures = kFeatureMask;
+
+template <class T>
+struct Node {
+  union {
+    T value;          // threshold of a numeric split, or the value of a leaf
+    uint32_t bitset;  // categorical split: offset of its words in Forest::category_words
+  };
+  uint32_t info;   // feature | flags
+  uint32_t right;  // offset from this node to its right child (splits only)
+
+  bool is_leaf() const { return info & kLeafFlag; }
+  uint32_t feature() const { return info & kFeatureMask; }
+};
+static_assert(sizeof(Node<float>) == 12, "float nodes must stay 12 bytes");
+static_assert(sizeof(Node<double>) == 16, "double nodes must stay 16 bytes");
+
+// XGBoost: inputs are cast to float32; numeric left iff x < t; categories listed in the
+// node's set go right, everything else (unlisted, negative, >= 2^24, past the set) left;
+// leaf values are summed in float32.
+struct XGBoostRule {
+  using Value = float;
+  using Accum = float;
+  static bool numeric_left(Value x, Value threshold) { return x < threshold; }
+  static bool category_left(Value x, const uint32_t* words) {
+    if (!(x >= 0.0f && x < 16777216.0f)) return true;
+    const uint32_t code = static_cast<uint32_t>(x);
+    const uint32_t word = code >> 5;
+    if (word >= words[0]) return true;
+    return ((words[1 + word] >> (code & 31u)) & 1u) == 0;
+  }
+};
+
+template <class Rule>
+struct Forest {
+  using Value = typename Rule::Value;
+  using Accum = typename Rule::Accum;
+
+  std::vector<Node<Value>> nodes;
+  std::vector<uint32_t> tree_begin;    // index of each tree's root in `nodes`
+  std::vector<uint32_t> tree_group;    // output group of each tree
+  std::vector<uint32_t> category_words;  // per categorical split: [n_words, words...]
+  std::vector<Accum> base_margin;      // one per output group
+  uint32_t num_features = 0;
+  uint32_t num_groups = 1;
+  uint32_t max_depth = 0;
+  bool has_categorical = false;
+
+  std::size_t num_trees() const { return tree_begin.size(); }
+};
+
+// Walks one tree for one row; returns the leaf value. Terminates because every step moves
+// strictly forward inside the tree (checked by compile()).
+template <class Rule, bool kCategorical, bool kContiguous, class In>
+inline typename Rule::Value walk(const Node<typename Rule::Value>* node, const uint32_t* words,
+                                 const In* row, std::ptrdiff_t col_stride) {
+  using Value = typename Rule::Value;
+  while (!node->is_leaf()) {
+    const uint32_t info = node->info;
+    const std::ptrdiff_t f = static_cast<std::ptrdiff_t>(info & kFeatureMask);
+    const Value x = static_cast<Value>(kContiguous ? row[f] : row[f * col_stride]);
+    bool left;
+    if (std::isnan(x)) {
+      left = (info & kDefaultLeftFlag) != 0;
+    } else if (kCategorical && (info & kCategoricalFlag)) {
+      left = Rule::category_left(x, words + node->bitset);
+    } else {
+      left = Rule::numeric_left(x, node->value);
+    }
+    node += left ? 1u : node->right;
+  }
+  return node->value;
+}
+
+// What a predict call writes per row.
+enum class OutputKind {
+  kRaw,    // num_groups margins
+  kValue,  // num_groups transformed values (regression)
+  kProba,  // class probabilities: [1 - p, p] for one binary group, else num_groups
+  kClass,  // one value: the predicted class index
+};
+
+struct OutputPlan {
+  OutputKind kind = OutputKind::kRaw;
+  Link link = Link::kIdentity;
+  bool class_from_margin = false;  // class = argmax (or sign) of margins, not of probabilities
+};
+
+inline std::size_t output_width(OutputKind kind, std::size_t groups) {
+  if (kind == OutputKind::kClass) return 1;
+  if (kind == OutputKind::kProba && groups == 1) return 2;
+  return groups;
+}
+
+constexpr std::size_t kBlockRows = 64;
+constexpr std::size_t kBlockValues = 4096;  // accumulator values kept on the stack per block
+
+template <class Accum>
+inline void write_outputs(const OutputPlan& plan, Accum* v, std::size_t groups, double* o) {
+  switch (plan.kind) {
+    case OutputKind::kRaw:
+      break;
+    case OutputKind::kValue:
+      apply_link(plan.link, v, groups);
+      break;
+    case OutputKind::kProba:
+      apply_link(plan.link, v, groups);
+      if (groups == 1) {
+        o[0] = static_cast<double>(Accum(1) - v[0]);
+        o[1] = static_cast<double>(v[0]);
+        return;
+      }
+      break;
+    case OutputKind::kClass: {
+      if (!plan.class_from_margin) apply_link(plan.link, v, groups);
+      if (groups == 1) {
+        o[0] = v[0] > (plan.class_from_margin ? Accum(0) : Accum(0.5)) ? 1.0 : 0.0;
+      } else {
+        std::size_t best = 0;
+        for (std::size_t g = 1; g < groups; ++g)
+          if (v[g] > v[best]) best = g;
+        o[0] = static_cast<double>(best);
+      }
+      return;
+    }
+  }
+  for (std::size_t g = 0; g < groups; ++g) o[g] = static_cast<double>(v[g]);
+}
+
+// Scores rows [begin, end) of X into out (row-major, output_width() values per row). Rows
+// are taken in blocks with the tree loop outside, so each tree's nodes stay in cache across
+// the block; each row still adds its trees in file order, as the training library does.
+template <class Rule, bool kCategorical, bool kContiguous, class In>
+void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_t begin,
+                 std::size_t end, const OutputPlan& plan, double* out) {
+  using Accum = typename Rule::Accum;
+  const std::size_t groups = forest.num_groups;
+  const std::size_t width = output_width(plan.kind, groups);
+  const std::size_t block_rows = std::max<std::size_t>(1, std::min(kBlockRows, kBlockValues / groups));
+  Accum acc[kBlockValues];
+  const auto* nodes = forest.nodes.data();
+  const uint32_t* words = forest.category_words.data();
+  const std::size_t trees = forest.num_trees();
+
+  for (std::size_t b = begin; b < end; b += block_rows) {
+    const std::size_t n = std::min(block_rows, end - b);
+    for (std::size_t r = 0; r < n; ++r)
+      std::copy(forest.base_margin.begin(), forest.base_margin.end(), acc + r * groups);
+    for (std::size_t t = 0; t < trees; ++t) {
+      const auto* root = nodes + forest.tree_begin[t];
+      const std::size_t g = forest.tree_group[t];
+      for (std::size_t r = 0; r < n; ++r)
+        acc[r * groups + g] +=
+            walk<Rule, kCategorical, kContiguous>(root, words, X.row(b + r), X.col_stride);
+    }
+    for (std::size_t r = 0; r < n; ++r)
+      write_outputs(plan, acc + r * groups, groups, out + (b - begin + r) * width);
+  }
+}
+
+// Chooses the specialised kernel once per call.
+template <class Rule, class In>
+void score_rows(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_t begin,
+                std::size_t end, const OutputPlan& plan, double* out) {
+  const bool contiguous = X.contiguous_rows();
+  if (forest.has_categorical) {
+    if (contiguous) score_range<Rule, true, true>(forest, X, begin, end, plan, out);
+    else score_range<Rule, true, false>(forest, X, begin, end, plan, out);
+  } else {
+    if (contiguous) score_range<Rule, false, true>(forest, X, begin, end, plan, out);
+    else score_range<Rule, false, false>(forest, X, begin, end, plan, out);
+  }
+}
+
+}  // namespace detail
+}  // namespace floresta

@@ -1,0 +1,183 @@
+// floresta/model.hpp — Model: a loaded, compiled, immutable model, and how to score it.
+//
+//   floresta::Model model = floresta::load("model.json");        // XGBoost JSON or UBJSON
+//   std::vector<float> X = ...;                                    // rows x num_features
+//   auto proba = model.predict_proba(X.data(), rows, model.num_features());
+//   double out[2];
+//   model.score_row(floresta::OutputKind::kProba, X.data(), model.num_features(), out);
+//
+// Loading is parse -> validate -> compile; the result shares one immutable compiled forest,
+// so copying a Model is cheap. Outputs are written as double, row-major:
+//   predict_raw   num_outputs() margins per row (one per class for multi-class)
+//   predict_proba num_classes() probabilities per row (classifiers only; binary gives [1-p, p])
+//   predict       the class index for classifiers; the transformed value(s) for regressors
+//
+// Thread-safety: every member function is const and thread-safe; scoring allocates nothing
+// except the vectors the convenience overloads return. With PredictOptions::n_threads > 1
+// large batches are split by rows across threads (batches under 256 rows per thread stay on
+// the caller's thread).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "floresta/detail/threads.hpp"
+#include "floresta/error.hpp"
+#include "floresta/forest.hpp"
+#include "floresta/matrix.hpp"
+#include "floresta/schema.hpp"
+#include "floresta/spec.hpp"
+
+namespace floresta {
+
+using detail::OutputKind;
+
+struct LoadOptions {
+  // Keep only the rounds up to the file's best_iteration (as XGBoost's scikit-learn wrapper
+  // predicts after early stopping). Off by default, like Booster.predict.
+  bool use_best_iteration = false;
+  // Deepest tree accepted; deeper trees are refused at load time.
+  int max_depth = 1024;
+};
+
+struct PredictOptions {
+  int n_threads = 1;  // 0 = one per hardware thread
+};
+
+namespace detail {
+
+using AnyForest = std::variant<Forest<XGBoostRule>>;
+
+struct ModelData {
+  std::string source;
+  std::string format;
+  std::string objective;
+  Task task = Task::kRegression;
+  Link link = Link::kIdentity;
+  bool class_from_margin = false;
+  int num_classes = 0;
+  std::size_t num_outputs = 1;
+  std::size_t num_trees = 0;
+  int64_t best_iteration = -1;
+  Schema schema;
+  AnyForest forest;
+};
+
+}  // namespace detail
+
+class Model {
+ public:
+  explicit Model(std::shared_ptr<const detail::ModelData> data) : data_(std::move(data)) {}
+
+  // ---- metadata ----
+  std::size_t num_features() const { return data_->schema.features.size(); }
+  std::vector<std::string> feature_names() const {
+    std::vector<std::string> names;
+    for (const auto& f : data_->schema.features) names.push_back(f.name);
+    return names;
+  }
+  std::size_t num_outputs() const { return data_->num_outputs; }
+  int num_classes() const { return data_->num_classes; }
+  Task task() const { return data_->task; }
+  bool is_classifier() const { return data_->task != Task::kRegression; }
+  const std::string& objective() const { return data_->objective; }
+  const std::string& format() const { return data_->format; }
+  const std::string& source() const { return data_->source; }
+  std::size_t num_trees() const { return data_->num_trees; }
+  int64_t best_iteration() const { return data_->best_iteration; }
+  const Schema& schema() const { return data_->schema; }
+  Link link() const { return data_->link; }
+
+  // Values written per row by `kind`.
+  std::size_t output_width(OutputKind kind) const {
+    return detail::output_width(kind, data_->num_outputs);
+  }
+
+  // ---- allocation-free scoring into a caller buffer of X.rows * output_width(kind) ----
+  template <class T>
+  void score(OutputKind kind, const MatrixView<T>& X, double* out, const PredictOptions& options = {}) const {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "inputs are float or double");
+    check_columns(X.cols);
+    const detail::OutputPlan plan = plan_for(kind);
+    const std::size_t width = output_width(kind);
+    std::visit(
+        [&](const auto& forest) {
+          detail::parallel_for(X.rows, options.n_threads, [&](std::size_t begin, std::size_t end) {
+            detail::score_rows(forest, X, begin, end, plan, out + begin * width);
+          });
+        },
+        data_->forest);
+  }
+
+  // One row of `cols` values; no threads, no allocation.
+  template <class T>
+  void score_row(OutputKind kind, const T* row, std::size_t cols, double* out) const {
+    check_columns(cols);
+    const detail::OutputPlan plan = plan_for(kind);
+    const auto X = MatrixView<T>::row_major(row, 1, cols);
+    std::visit([&](const auto& forest) { detail::score_rows(forest, X, 0, 1, plan, out); }, data_->forest);
+  }
+
+  // ---- conveniences returning row-major vectors ----
+  template <class T>
+  std::vector<double> predict_raw(const MatrixView<T>& X, const PredictOptions& o = {}) const {
+    return collect(OutputKind::kRaw, X, o);
+  }
+  template <class T>
+  std::vector<double> predict_proba(const MatrixView<T>& X, const PredictOptions& o = {}) const {
+    return collect(OutputKind::kProba, X, o);
+  }
+  template <class T>
+  std::vector<double> predict(const MatrixView<T>& X, const PredictOptions& o = {}) const {
+    return collect(is_classifier() ? OutputKind::kClass : OutputKind::kValue, X, o);
+  }
+  template <class T>
+  std::vector<double> predict_raw(const T* X, std::size_t rows, std::size_t cols, const PredictOptions& o = {}) const {
+    return predict_raw(MatrixView<T>::row_major(X, rows, cols), o);
+  }
+  template <class T>
+  std::vector<double> predict_proba(const T* X, std::size_t rows, std::size_t cols, const PredictOptions& o = {}) const {
+    return predict_proba(MatrixView<T>::row_major(X, rows, cols), o);
+  }
+  template <class T>
+  std::vector<double> predict(const T* X, std::size_t rows, std::size_t cols, const PredictOptions& o = {}) const {
+    return predict(MatrixView<T>::row_major(X, rows, cols), o);
+  }
+
+  // The kind predict() uses for this model.
+  OutputKind predict_kind() const { return is_classifier() ? OutputKind::kClass : OutputKind::kValue; }
+
+ private:
+  void check_columns(std::size_t cols) const {
+    if (cols != num_features())
+      detail::fail("input has ", cols, " columns, the model expects ", num_features(), " features (",
+                   data_->source, ")");
+  }
+  detail::OutputPlan plan_for(OutputKind kind) const {
+    if (kind == OutputKind::kProba && !is_classifier())
+      detail::fail("predict_proba is only for classifiers; ", data_->source, " is a regression model (",
+                   data_->objective, ")");
+    return detail::OutputPlan{kind, data_->link, data_->class_from_margin};
+  }
+  template <class T>
+  std::vector<double> collect(OutputKind kind, const MatrixView<T>& X, const PredictOptions& o) const {
+    std::vector<double> out(X.rows * output_width(kind));
+    score(kind, X, out.data(), o);
+    return out;
+  }
+
+  std::shared_ptr<const detail::ModelData> data_;
+};
+
+// Loads a model file, detecting the format from its content (not its name).
+Model load(const std::string& path, const LoadOptions& options = {});
+// The same from bytes already in memory; `name` appears in error messages.
+Model load_from_memory(const std::string& bytes, const std::string& name = "<memory>",
+                       const LoadOptions& options = {});
+// Validates a ModelSpec and compiles it (what load() does after parsing).
+Model compile(ModelSpec spec, const LoadOptions& options = {});
+
+}  // namespace floresta

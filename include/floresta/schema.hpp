@@ -1,0 +1,63 @@
+// floresta/schema.hpp — what a model expects as input and what it answers.
+//
+// A Schema lists the model's input features in column order: each one's name, whether it
+// is numeric or categorical, and for categorical features the vocabulary seen in training
+// (the code of a category is its position in the vocabulary, exactly as the training
+// library encoded it). It also holds the output labels (class names) when known.
+//
+//   const floresta::Schema& s = model.schema();
+//   auto code = s.category_code(1, "Samsung");   // std::optional<int>
+//
+// Thread-safety: immutable after loading; all member functions are const.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace floresta {
+
+enum class FeatureType { kNumeric, kCategorical };
+
+struct Feature {
+  std::string name;
+  FeatureType type = FeatureType::kNumeric;
+  // Training vocabulary for categorical features: strings, or numbers (never both).
+  // Empty when the model file carries none (XGBoost before 3.1): codes are then taken as given.
+  std::vector<std::string> string_categories;
+  std::vector<double> number_categories;
+
+  bool is_categorical() const { return type == FeatureType::kCategorical; }
+  bool has_vocabulary() const { return !string_categories.empty() || !number_categories.empty(); }
+};
+
+struct Schema {
+  std::vector<Feature> features;
+  std::vector<std::string> output_labels;
+
+  std::size_t size() const { return features.size(); }
+
+  // Column index of a named feature, or nullopt.
+  std::optional<std::size_t> index_of(const std::string& name) const {
+    for (std::size_t i = 0; i < features.size(); ++i)
+      if (features[i].name == name) return i;
+    return std::nullopt;
+  }
+
+  // Training code of a category value of feature `column`, or nullopt when unseen.
+  std::optional<int> category_code(std::size_t column, const std::string& value) const {
+    const auto& vocab = features.at(column).string_categories;
+    for (std::size_t i = 0; i < vocab.size(); ++i)
+      if (vocab[i] == value) return static_cast<int>(i);
+    return std::nullopt;
+  }
+  std::optional<int> category_code(std::size_t column, double value) const {
+    const auto& vocab = features.at(column).number_categories;
+    for (std::size_t i = 0; i < vocab.size(); ++i)
+      if (vocab[i] == value) return static_cast<int>(i);
+    return std::nullopt;
+  }
+};
+
+}  // namespace floresta

@@ -1,0 +1,69 @@
+// floresta/spec.hpp — ModelSpec, the neutral form every format loader produces.
+//
+// A loader (XGBoost JSON/UBJSON, later LightGBM and floresta's own JSON) knows one file
+// format and turns it into a ModelSpec: plain per-tree arrays in the source's own node
+// numbering, the decision rule, output groups, base margins, the link and the schema.
+// detail::validate() then checks it once for every format, and detail::compile() lays it
+// out as a flat Forest. Hosts rarely need this header; it is public so that tools can
+// build models programmatically and tests can craft broken ones.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "floresta/link.hpp"
+#include "floresta/schema.hpp"
+
+namespace floresta {
+
+// How a split compares an input to its threshold; fixed per model, chosen at compile time.
+enum class DecisionRule {
+  kXGBoost,  // input cast to float32; left iff x < t; NaN -> default; listed categories go right
+};
+
+enum class Task { kRegression, kBinaryClassification, kMulticlassClassification };
+
+// One tree as arrays indexed by the source's node id; node 0 is the root.
+struct TreeSpec {
+  std::vector<int32_t> left_children;   // -1 on leaves
+  std::vector<int32_t> right_children;  // -1 on leaves
+  std::vector<int32_t> split_feature;
+  std::vector<double> threshold;        // numeric splits
+  std::vector<double> leaf_value;       // leaves
+  std::vector<uint8_t> default_left;    // where a missing value goes
+  std::vector<uint8_t> is_categorical;
+  // Categorical splits, CSR style: node i lists category_values[category_offsets[i] ..
+  // category_offsets[i+1]]. Empty offsets = no categorical node in this tree.
+  std::vector<uint32_t> category_offsets;
+  std::vector<int64_t> category_values;
+  int32_t output_group = 0;
+  double weight = 1.0;  // dart weight_drop; folded into the leaves when compiled
+
+  std::size_t num_nodes() const { return left_children.size(); }
+};
+
+struct ModelSpec {
+  std::string source;  // file name (or "<memory>") for error messages
+  std::string format;  // "xgboost-json", "xgboost-ubjson", ...
+  DecisionRule rule = DecisionRule::kXGBoost;
+  bool listed_categories_go_right = true;  // XGBoost: true; LightGBM: false
+
+  Task task = Task::kRegression;
+  std::string objective;
+  Link link = Link::kIdentity;
+  bool class_from_margin = false;  // multi:softmax / hinge: class = argmax of margins
+  int num_classes = 0;             // 0 for regression
+  int num_outputs = 1;             // output groups (classes for multi-class, targets)
+  int num_features = 0;
+  std::vector<double> base_margin;  // one per output group, already in margin space
+
+  std::vector<TreeSpec> trees;
+  // Trees of boosting round r are iteration_indptr[r] .. iteration_indptr[r+1].
+  std::vector<uint64_t> iteration_indptr;
+  int64_t best_iteration = -1;  // -1 when the file has none
+
+  Schema schema;
+};
+
+}  // namespace floresta

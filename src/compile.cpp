@@ -1,0 +1,230 @@
+// Validation of a ModelSpec (shared by every format) and its compilation into a flat Forest.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "floresta/error.hpp"
+#include "floresta/model.hpp"
+
+namespace floresta {
+namespace detail {
+namespace {
+
+// Categories a split may list: XGBoost refuses codes at or above 2^24 (not exact in float32).
+constexpr int64_t kMaxCategory = int64_t(1) << 24;
+// Bitset words all categorical splits together may take (256 MiB).
+constexpr std::size_t kMaxCategoryWords = std::size_t(1) << 26;
+
+[[noreturn]] void tree_fail(const ModelSpec& spec, std::size_t tree, const std::string& rule) {
+  fail(spec.source, ": tree ", tree, ": ", rule);
+}
+
+void validate_tree(const ModelSpec& spec, std::size_t t, int max_depth) {
+  const TreeSpec& tree = spec.trees[t];
+  const std::size_t n = tree.num_nodes();
+  if (n == 0) tree_fail(spec, t, "has no nodes");
+  if (n > std::size_t(1) << 31) tree_fail(spec, t, "has too many nodes");
+  auto check_len = [&](std::size_t len, const char* what) {
+    if (len != n) tree_fail(spec, t, std::string(what) + " has " + std::to_string(len) + " entries, expected " + std::to_string(n));
+  };
+  check_len(tree.right_children.size(), "right_children");
+  check_len(tree.split_feature.size(), "split_feature");
+  check_len(tree.threshold.size(), "threshold");
+  check_len(tree.leaf_value.size(), "leaf_value");
+  check_len(tree.default_left.size(), "default_left");
+  check_len(tree.is_categorical.size(), "is_categorical");
+  const bool has_sets = !tree.category_offsets.empty();
+  if (has_sets) {
+    if (tree.category_offsets.size() != n + 1)
+      tree_fail(spec, t, "category_offsets has " + std::to_string(tree.category_offsets.size()) + " entries, expected " + std::to_string(n + 1));
+    for (std::size_t i = 0; i < n; ++i)
+      if (tree.category_offsets[i] > tree.category_offsets[i + 1] || tree.category_offsets[i + 1] > tree.category_values.size())
+        tree_fail(spec, t, "category set of node " + std::to_string(i) + " lies outside category_values");
+  }
+  if (tree.output_group < 0 || tree.output_group >= spec.num_outputs)
+    tree_fail(spec, t, "output group " + std::to_string(tree.output_group) + " out of range for " + std::to_string(spec.num_outputs) + " outputs");
+
+  for (std::size_t i = 0; i < n; ++i) {
+    const int32_t l = tree.left_children[i], r = tree.right_children[i];
+    const std::string node = "node " + std::to_string(i);
+    if ((l == -1) != (r == -1)) tree_fail(spec, t, node + " has exactly one child (left " + std::to_string(l) + ", right " + std::to_string(r) + ")");
+    if (l == -1) continue;
+    for (int32_t c : {l, r}) {
+      if (c < 0 || static_cast<std::size_t>(c) >= n)
+        tree_fail(spec, t, node + ": child index " + std::to_string(c) + " out of range [0, " + std::to_string(n) + ")");
+      if (c == 0) tree_fail(spec, t, node + ": child points back to the root (a cycle)");
+      if (static_cast<std::size_t>(c) == i) tree_fail(spec, t, node + " is its own child (a cycle)");
+    }
+    if (l == r) tree_fail(spec, t, node + ": both children are node " + std::to_string(l));
+    const int32_t f = tree.split_feature[i];
+    if (f < 0 || f >= spec.num_features)
+      tree_fail(spec, t, node + ": feature index " + std::to_string(f) + " out of range for " + std::to_string(spec.num_features) + " features");
+    if (tree.is_categorical[i]) {
+      if (!has_sets) tree_fail(spec, t, node + " is a categorical split without a category set");
+      for (uint32_t k = tree.category_offsets[i]; k < tree.category_offsets[i + 1]; ++k) {
+        const int64_t c = tree.category_values[k];
+        if (c < 0 || c >= kMaxCategory)
+          tree_fail(spec, t, node + ": category value " + std::to_string(c) + " out of range [0, 2^24)");
+      }
+    }
+  }
+
+  // Depth-first from the root: every child reached once, no cycle, depth bounded.
+  // Unreachable nodes are allowed (XGBoost keeps pruned nodes in its arrays) and ignored.
+  enum : uint8_t { kUnseen, kPending, kOnPath, kDone };
+  std::vector<uint8_t> state(n, kUnseen);
+  struct Frame { int32_t node; int depth; bool expanded; };
+  std::vector<Frame> stack{{0, 0, false}};
+  while (!stack.empty()) {
+    Frame& top = stack.back();
+    const auto i = static_cast<std::size_t>(top.node);
+    if (top.expanded) {
+      state[i] = kDone;
+      stack.pop_back();
+      continue;
+    }
+    top.expanded = true;
+    state[i] = kOnPath;
+    const int depth = top.depth;
+    if (depth > max_depth)
+      tree_fail(spec, t, "deeper than the limit of " + std::to_string(max_depth) + " levels (LoadOptions::max_depth)");
+    if (tree.left_children[i] == -1) continue;
+    for (int32_t c : {tree.right_children[i], tree.left_children[i]}) {
+      const auto ci = static_cast<std::size_t>(c);
+      if (state[ci] == kOnPath) tree_fail(spec, t, "node " + std::to_string(i) + " links back to its ancestor " + std::to_string(c) + " (a cycle)");
+      if (state[ci] != kUnseen)
+        tree_fail(spec, t, "node " + std::to_string(c) + " has two parents");
+      state[ci] = kPending;
+      stack.push_back({c, depth + 1, false});
+    }
+  }
+}
+
+void validate(const ModelSpec& spec, const LoadOptions& options) {
+  if (spec.num_features < 0) fail(spec.source, ": negative number of features");
+  if (spec.schema.features.size() != static_cast<std::size_t>(spec.num_features))
+    fail(spec.source, ": schema lists ", spec.schema.features.size(), " features, the model has ", spec.num_features);
+  if (spec.num_outputs < 1) fail(spec.source, ": a model needs at least one output");
+  if (spec.base_margin.size() != static_cast<std::size_t>(spec.num_outputs))
+    fail(spec.source, ": ", spec.base_margin.size(), " base margins for ", spec.num_outputs, " outputs");
+  if (spec.task == Task::kMulticlassClassification && spec.num_classes != spec.num_outputs)
+    fail(spec.source, ": ", spec.num_classes, " classes but ", spec.num_outputs, " output groups");
+  if (spec.task == Task::kBinaryClassification && spec.num_outputs != 1)
+    fail(spec.source, ": a binary classifier has one output group, this one has ", spec.num_outputs);
+  if (spec.trees.size() > std::numeric_limits<uint32_t>::max()) fail(spec.source, ": too many trees");
+  if (!spec.iteration_indptr.empty()) {
+    if (spec.iteration_indptr.front() != 0 || spec.iteration_indptr.back() != spec.trees.size() ||
+        !std::is_sorted(spec.iteration_indptr.begin(), spec.iteration_indptr.end()))
+      fail(spec.source, ": iteration_indptr must rise from 0 to the number of trees (", spec.trees.size(), ")");
+  }
+  for (std::size_t t = 0; t < spec.trees.size(); ++t) validate_tree(spec, t, options.max_depth);
+}
+
+// Lays a validated tree out in pre-order: left child next, right child a forward offset.
+template <class Rule>
+void compile_tree(const TreeSpec& tree, Forest<Rule>& forest, uint32_t& depth_out, const std::string& source) {
+  using Value = typename Rule::Value;
+  const std::size_t base = forest.nodes.size();
+  struct Item { int32_t node; std::size_t parent; uint32_t depth; };  // parent = position to patch
+  std::vector<Item> stack{{0, SIZE_MAX, 0}};
+  const Value weight = static_cast<Value>(tree.weight);
+  while (!stack.empty()) {
+    const Item item = stack.back();
+    stack.pop_back();
+    const auto i = static_cast<std::size_t>(item.node);
+    const std::size_t pos = forest.nodes.size();
+    if (pos - base > std::numeric_limits<uint32_t>::max()) fail(source, ": a tree is too large to compile");
+    if (item.parent != SIZE_MAX) forest.nodes[item.parent].right = static_cast<uint32_t>(pos - item.parent);
+    depth_out = std::max(depth_out, item.depth);
+    Node<Value> node{};
+    if (tree.left_children[i] == -1) {
+      Value leaf = static_cast<Value>(tree.leaf_value[i]);
+      if (tree.weight != 1.0) leaf = leaf * weight;
+      node.value = leaf;
+      node.info = kLeafFlag;
+      node.right = 0;
+      forest.nodes.push_back(node);
+      continue;
+    }
+    node.info = static_cast<uint32_t>(tree.split_feature[i]);
+    if (tree.default_left[i]) node.info |= kDefaultLeftFlag;
+    if (tree.is_categorical[i]) {
+      node.info |= kCategoricalFlag;
+      forest.has_categorical = true;
+      int64_t top = -1;
+      for (uint32_t k = tree.category_offsets[i]; k < tree.category_offsets[i + 1]; ++k)
+        top = std::max(top, tree.category_values[k]);
+      const std::size_t words = top < 0 ? 0 : static_cast<std::size_t>(top / 32 + 1);
+      if (forest.category_words.size() + words + 1 > kMaxCategoryWords)
+        fail(source, ": categorical splits need more than ", kMaxCategoryWords, " bitset words");
+      node.bitset = static_cast<uint32_t>(forest.category_words.size());
+      forest.category_words.push_back(static_cast<uint32_t>(words));
+      const std::size_t first = forest.category_words.size();
+      forest.category_words.resize(first + words, 0u);
+      for (uint32_t k = tree.category_offsets[i]; k < tree.category_offsets[i + 1]; ++k) {
+        const auto c = static_cast<uint64_t>(tree.category_values[k]);
+        forest.category_words[first + c / 32] |= 1u << (c % 32);
+      }
+    } else {
+      node.value = static_cast<Value>(tree.threshold[i]);
+    }
+    forest.nodes.push_back(node);
+    stack.push_back({tree.right_children[i], pos, item.depth + 1});
+    stack.push_back({tree.left_children[i], SIZE_MAX, item.depth + 1});
+  }
+}
+
+template <class Rule>
+Forest<Rule> compile_forest(const ModelSpec& spec) {
+  Forest<Rule> forest;
+  forest.num_features = static_cast<uint32_t>(spec.num_features);
+  forest.num_groups = static_cast<uint32_t>(spec.num_outputs);
+  for (double m : spec.base_margin) forest.base_margin.push_back(static_cast<typename Rule::Accum>(m));
+  std::size_t total = 0;
+  for (const auto& tree : spec.trees) total += tree.num_nodes();
+  forest.nodes.reserve(total);
+  for (const auto& tree : spec.trees) {
+    if (forest.nodes.size() > std::numeric_limits<uint32_t>::max()) fail(spec.source, ": the forest has too many nodes");
+    forest.tree_begin.push_back(static_cast<uint32_t>(forest.nodes.size()));
+    forest.tree_group.push_back(static_cast<uint32_t>(tree.output_group));
+    compile_tree(tree, forest, forest.max_depth, spec.source);
+  }
+  forest.nodes.shrink_to_fit();
+  return forest;
+}
+
+}  // namespace
+}  // namespace detail
+
+Model compile(ModelSpec spec, const LoadOptions& options) {
+  if (options.use_best_iteration && spec.best_iteration >= 0) {
+    const auto rounds = static_cast<std::size_t>(spec.best_iteration) + 1;
+    if (rounds < spec.iteration_indptr.size()) {
+      spec.trees.resize(spec.iteration_indptr[rounds]);
+      spec.iteration_indptr.resize(rounds + 1);
+    }
+  }
+  detail::validate(spec, options);
+  auto data = std::make_shared<detail::ModelData>();
+  data->source = spec.source;
+  data->format = spec.format;
+  data->objective = spec.objective;
+  data->task = spec.task;
+  data->link = spec.link;
+  data->class_from_margin = spec.class_from_margin;
+  data->num_classes = spec.num_classes;
+  data->num_outputs = static_cast<std::size_t>(spec.num_outputs);
+  data->num_trees = spec.trees.size();
+  data->best_iteration = spec.best_iteration;
+  switch (spec.rule) {
+    case DecisionRule::kXGBoost:
+      data->forest = detail::compile_forest<detail::XGBoostRule>(spec);
+      break;
+  }
+  data->schema = std::move(spec.schema);
+  return Model(std::move(data));
+}
+
+}  // namespace floresta

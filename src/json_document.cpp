@@ -1,0 +1,177 @@
+#include "json_document.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include "floresta/error.hpp"
+
+namespace floresta::detail {
+namespace {
+
+// Builds the DOM like nlohmann's own SAX DOM parser, refusing documents nested deeper than
+// kMaxJsonDepth. The UBJSON reader recurses per nesting level, so the refusal happens before
+// the stack can grow without bound.
+class DepthLimitedSax : public nlohmann::detail::json_sax_dom_parser<Json> {
+  using Base = nlohmann::detail::json_sax_dom_parser<Json>;
+
+ public:
+  explicit DepthLimitedSax(Json& root) : Base(root, /*allow_exceptions=*/true) {}
+
+  bool start_object(std::size_t n) {
+    enter();
+    return Base::start_object(n);
+  }
+  bool end_object() {
+    --depth_;
+    return Base::end_object();
+  }
+  bool start_array(std::size_t n) {
+    enter();
+    return Base::start_array(n);
+  }
+  bool end_array() {
+    --depth_;
+    return Base::end_array();
+  }
+  // UBJSON's optimized containers end without a marker: nlohmann still calls end_*.
+
+ private:
+  void enter() {
+    if (++depth_ > kMaxJsonDepth)
+      throw Error("nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
+  int depth_ = 0;
+};
+
+}  // namespace
+
+JsonEncoding sniff_json_encoding(const std::string& bytes) {
+  if (bytes.size() < 2) return JsonEncoding::kText;
+  const char next = bytes[1];
+  if (next == '"' || next == '}' || next == ' ' || next == '\n' || next == '\r' || next == '\t')
+    return JsonEncoding::kText;
+  return JsonEncoding::kUbjson;
+}
+
+Json parse_json_document(const std::string& bytes, JsonEncoding encoding, const std::string& source) {
+  Json root;
+  DepthLimitedSax sax(root);
+  const char* kind = encoding == JsonEncoding::kText ? "JSON" : "UBJSON";
+  try {
+    const bool ok = encoding == JsonEncoding::kText
+                        ? Json::sax_parse(bytes, &sax, Json::input_format_t::json, /*strict=*/true)
+                        : Json::sax_parse(bytes, &sax, Json::input_format_t::ubjson, true);
+    if (!ok) fail(source, ": malformed ", kind);
+  } catch (const Error& e) {
+    fail(source, ": malformed ", kind, ": ", e.what());
+  } catch (const nlohmann::json::exception& e) {
+    fail(source, ": malformed or truncated ", kind, ": ", e.what());
+  }
+  return root;
+}
+
+bool JsonCursor::has(const char* key) const {
+  return value_->is_object() && value_->contains(key);
+}
+
+void JsonCursor::fail(const std::string& rule) const {
+  detail::fail(source_, ": ", path_.empty() ? "/" : path_, ": ", rule);
+}
+
+JsonCursor JsonCursor::at(const char* key) const {
+  if (!value_->is_object()) fail("expected an object");
+  auto it = value_->find(key);
+  if (it == value_->end()) fail(std::string("missing field '") + key + "'");
+  return JsonCursor(*it, source_, path_ + "/" + key);
+}
+
+JsonCursor JsonCursor::at(std::size_t index) const {
+  if (!value_->is_array()) fail("expected an array");
+  if (index >= value_->size()) fail("index " + std::to_string(index) + " out of range");
+  return JsonCursor((*value_)[index], source_, path_ + "/" + std::to_string(index));
+}
+
+std::size_t JsonCursor::size() const {
+  if (!value_->is_array()) fail("expected an array");
+  return value_->size();
+}
+
+std::string JsonCursor::as_string() const {
+  if (!value_->is_string()) fail("expected a string");
+  return value_->get<std::string>();
+}
+
+bool parse_double(const std::string& text, double& out) {
+  const char* first = text.data();
+  const char* last = first + text.size();
+  if (first != last && *first == '+') ++first;
+  auto [end, ec] = std::from_chars(first, last, out);
+  return ec == std::errc() && end == last;
+}
+
+bool parse_float(const std::string& text, float& out) {
+  const char* first = text.data();
+  const char* last = first + text.size();
+  if (first != last && *first == '+') ++first;
+  auto [end, ec] = std::from_chars(first, last, out);
+  return ec == std::errc() && end == last;
+}
+
+int64_t JsonCursor::as_int() const {
+  if (value_->is_number_integer()) return value_->get<int64_t>();
+  if (value_->is_number_float()) {
+    const double d = value_->get<double>();
+    if (std::floor(d) == d && std::fabs(d) < 9.0e15) return static_cast<int64_t>(d);
+    fail("expected an integer, found " + value_->dump());
+  }
+  if (value_->is_string()) {
+    const std::string s = value_->get<std::string>();
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec == std::errc() && end == s.data() + s.size()) return v;
+    fail("expected an integer, found \"" + s + "\"");
+  }
+  fail("expected an integer, found " + std::string(value_->type_name()));
+}
+
+double JsonCursor::as_double() const {
+  if (value_->is_number()) return value_->get<double>();
+  if (value_->is_string()) {
+    double v = 0;
+    if (parse_double(value_->get<std::string>(), v)) return v;
+    fail("expected a number, found \"" + value_->get<std::string>() + "\"");
+  }
+  fail("expected a number, found " + std::string(value_->type_name()));
+}
+
+std::vector<int64_t> JsonCursor::int_array() const {
+  const std::size_t n = size();
+  std::vector<int64_t> out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Json& v = (*value_)[i];
+    if (v.is_number_integer()) out[i] = v.get<int64_t>();
+    else out[i] = at(i).as_int();
+  }
+  return out;
+}
+
+std::vector<double> JsonCursor::double_array() const {
+  const std::size_t n = size();
+  std::vector<double> out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Json& v = (*value_)[i];
+    if (v.is_number()) out[i] = v.get<double>();
+    else out[i] = at(i).as_double();
+  }
+  return out;
+}
+
+std::vector<std::string> JsonCursor::string_array() const {
+  const std::size_t n = size();
+  std::vector<std::string> out(n);
+  for (std::size_t i = 0; i < n; ++i) out[i] = at(i).as_string();
+  return out;
+}
+
+}  // namespace floresta::detail

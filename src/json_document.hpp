@@ -1,0 +1,60 @@
+// src/json_document.hpp — reading JSON and UBJSON model files safely, and walking them
+// with error messages that name the JSON path. Private to the loaders.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace floresta::detail {
+
+using Json = nlohmann::json;
+
+// Deepest nesting a model file may use; real models need fewer than 10 levels.
+constexpr int kMaxJsonDepth = 64;
+
+enum class JsonEncoding { kText, kUbjson };
+
+// Text JSON starts with '{' followed by white space, '"' or '}'; UBJSON's '{' is followed by
+// a type marker. Only used on buffers whose first byte is '{'.
+JsonEncoding sniff_json_encoding(const std::string& bytes);
+
+// Parses JSON text or UBJSON with a nesting limit; errors name `source` and the byte offset.
+Json parse_json_document(const std::string& bytes, JsonEncoding encoding, const std::string& source);
+
+// A position in a parsed document: every accessor names source and path when it fails.
+class JsonCursor {
+ public:
+  JsonCursor(const Json& value, std::string source, std::string path)
+      : value_(&value), source_(std::move(source)), path_(std::move(path)) {}
+
+  const Json& value() const { return *value_; }
+  const std::string& path() const { return path_; }
+  bool has(const char* key) const;
+  JsonCursor at(const char* key) const;        // required object member
+  JsonCursor at(std::size_t index) const;      // array element
+  std::size_t size() const;                    // array length (error if not an array)
+  bool is_array() const { return value_->is_array(); }
+
+  std::string as_string() const;
+  int64_t as_int() const;             // JSON integer, or a string holding one
+  double as_double() const;           // JSON number, or a string holding one
+  std::vector<int64_t> int_array() const;
+  std::vector<double> double_array() const;
+  std::vector<std::string> string_array() const;
+
+  [[noreturn]] void fail(const std::string& rule) const;
+
+ private:
+  const Json* value_;
+  std::string source_;
+  std::string path_;
+};
+
+// Parses a whole string as a number in the C locale ("5E-1", "-inf", "nan").
+bool parse_double(const std::string& text, double& out);
+bool parse_float(const std::string& text, float& out);
+
+}  // namespace floresta::detail

@@ -1,0 +1,37 @@
+// Format detection and the public load() entry points.
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "floresta/error.hpp"
+#include "floresta/model.hpp"
+#include "loaders.hpp"
+
+namespace floresta {
+
+Model load_from_memory(const std::string& bytes, const std::string& name, const LoadOptions& options) {
+  std::size_t first = 0;
+  while (first < bytes.size() && (bytes[first] == ' ' || bytes[first] == '\n' || bytes[first] == '\r' || bytes[first] == '\t'))
+    ++first;
+  if (first == bytes.size()) detail::fail(name, ": empty model file");
+  if (bytes[first] != '{')
+    detail::fail(name, ": unrecognised model format (expected an XGBoost JSON or UBJSON model)");
+
+  const detail::JsonEncoding encoding =
+      first > 0 ? detail::JsonEncoding::kText : detail::sniff_json_encoding(bytes);
+  const detail::Json document = detail::parse_json_document(bytes, encoding, name);
+  const std::string format = encoding == detail::JsonEncoding::kText ? "xgboost-json" : "xgboost-ubjson";
+  if (document.is_object() && document.contains("learner"))
+    return compile(detail::load_xgboost(document, name, format), options);
+  detail::fail(name, ": unrecognised model document (no 'learner' object: not an XGBoost model)");
+}
+
+Model load(const std::string& path, const LoadOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) detail::fail(path, ": cannot open model file");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) detail::fail(path, ": error while reading");
+  return load_from_memory(bytes, path, options);
+}
+
+}  // namespace floresta

@@ -1,0 +1,355 @@
+// Loader for XGBoost's save_model format (JSON and UBJSON share one document shape).
+// Facts used here are documented in docs/xgboost.md and checked by tests/python/test_xgboost.py.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "floresta/error.hpp"
+#include "loaders.hpp"
+
+namespace floresta::detail {
+namespace {
+
+enum class BaseScoreForm { kIdentity, kLogit, kLog };
+
+struct Objective {
+  const char* name;
+  Task task;
+  Link link;
+  BaseScoreForm base;
+  bool class_from_margin;
+};
+
+// Every objective floresta scores; anything else is refused by name.
+constexpr Objective kObjectives[] = {
+    {"binary:logistic", Task::kBinaryClassification, Link::kSigmoid, BaseScoreForm::kLogit, false},
+    {"binary:logitraw", Task::kBinaryClassification, Link::kSigmoid, BaseScoreForm::kLogit, true},
+    {"binary:hinge", Task::kBinaryClassification, Link::kHinge, BaseScoreForm::kIdentity, false},
+    {"reg:squarederror", Task::kRegression, Link::kIdentity, BaseScoreForm::kIdentity, false},
+    {"reg:linear", Task::kRegression, Link::kIdentity, BaseScoreForm::kIdentity, false},
+    {"reg:squaredlogerror", Task::kRegression, Link::kIdentity, BaseScoreForm::kIdentity, false},
+    {"reg:absoluteerror", Task::kRegression, Link::kIdentity, BaseScoreForm::kIdentity, false},
+    {"reg:pseudohubererror", Task::kRegression, Link::kIdentity, BaseScoreForm::kIdentity, false},
+    {"reg:quantileerror", Task::kRegression, Link::kIdentity, BaseScoreForm::kIdentity, false},
+    {"reg:logistic", Task::kRegression, Link::kSigmoid, BaseScoreForm::kLogit, false},
+    {"count:poisson", Task::kRegression, Link::kExp, BaseScoreForm::kLog, false},
+    {"reg:gamma", Task::kRegression, Link::kExp, BaseScoreForm::kLog, false},
+    {"reg:tweedie", Task::kRegression, Link::kExp, BaseScoreForm::kLog, false},
+    {"multi:softprob", Task::kMulticlassClassification, Link::kSoftmax, BaseScoreForm::kIdentity, false},
+    {"multi:softmax", Task::kMulticlassClassification, Link::kSoftmax, BaseScoreForm::kIdentity, true},
+};
+
+const Objective& find_objective(const JsonCursor& name_field) {
+  const std::string name = name_field.as_string();
+  for (const auto& objective : kObjectives)
+    if (name == objective.name) return objective;
+  std::string known;
+  for (const auto& objective : kObjectives) known += std::string(known.empty() ? "" : ", ") + objective.name;
+  name_field.fail("unsupported objective '" + name + "' (supported: " + known + ")");
+}
+
+// base_score is stored in response space as a string: "5E-1" (<= 3.0) or "[5E-1]" /
+// "[a,b,c]" (>= 3.1). XGBoost parses it as float32 and converts it to a margin in float32.
+std::vector<double> read_base_margin(const JsonCursor& field, const Objective& objective,
+                                     int num_outputs) {
+  std::string text = field.as_string();
+  std::vector<std::string> items;
+  if (!text.empty() && text.front() == '[') {
+    if (text.back() != ']') field.fail("unterminated base_score array \"" + text + "\"");
+    std::string item;
+    for (std::size_t i = 1; i + 1 < text.size(); ++i) {
+      if (text[i] == ',') {
+        items.push_back(item);
+        item.clear();
+      } else if (text[i] != ' ') {
+        item += text[i];
+      }
+    }
+    items.push_back(item);
+  } else {
+    items.push_back(text);
+  }
+  if (items.size() != 1 && items.size() != static_cast<std::size_t>(num_outputs))
+    field.fail("base_score has " + std::to_string(items.size()) + " values for " +
+               std::to_string(num_outputs) + " outputs");
+  std::vector<double> margins;
+  for (const auto& item : items) {
+    float p = 0;
+    if (!parse_float(item, p)) field.fail("base_score \"" + item + "\" is not a number");
+    float m = p;
+    if (objective.base == BaseScoreForm::kLogit) {
+      if (!(p > 0.0f && p < 1.0f)) field.fail("base_score " + item + " must lie in (0, 1) for " + objective.name);
+      m = -std::log(1.0f / p - 1.0f);
+    } else if (objective.base == BaseScoreForm::kLog) {
+      if (!(p > 0.0f)) field.fail("base_score " + item + " must be positive for " + objective.name);
+      m = std::log(p);
+    }
+    margins.push_back(static_cast<double>(m));
+  }
+  if (margins.size() == 1) margins.assign(static_cast<std::size_t>(num_outputs), margins[0]);
+  return margins;
+}
+
+template <class T>
+void require_length(const JsonCursor& field, const std::vector<T>& values, std::size_t expected) {
+  if (values.size() != expected)
+    field.fail("has " + std::to_string(values.size()) + " entries, expected num_nodes = " +
+               std::to_string(expected));
+}
+
+int32_t to_int32(const JsonCursor& field, int64_t v, std::size_t index) {
+  if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
+    field.fail("entry " + std::to_string(index) + " = " + std::to_string(v) + " does not fit in int32");
+  return static_cast<int32_t>(v);
+}
+
+TreeSpec read_tree(const JsonCursor& tree) {
+  TreeSpec spec;
+  const int64_t num_nodes = tree.at("tree_param").at("num_nodes").as_int();
+  if (num_nodes <= 0 || num_nodes > (int64_t(1) << 31) - 1)
+    tree.at("tree_param").at("num_nodes").fail("num_nodes must be in [1, 2^31)");
+  const auto n = static_cast<std::size_t>(num_nodes);
+  if (tree.has("tree_param") && tree.at("tree_param").has("size_leaf_vector")) {
+    const int64_t width = tree.at("tree_param").at("size_leaf_vector").as_int();
+    if (width > 1)
+      tree.at("tree_param").at("size_leaf_vector").fail(
+          "vector-leaf trees (multi_strategy=multi_output_tree) are not supported yet");
+  }
+
+  auto read_ints = [&](const char* key, std::vector<int32_t>& out) {
+    const JsonCursor field = tree.at(key);
+    const auto values = field.int_array();
+    require_length(field, values, n);
+    out.resize(n);
+    for (std::size_t i = 0; i < n; ++i) out[i] = to_int32(field, values[i], i);
+  };
+  read_ints("left_children", spec.left_children);
+  read_ints("right_children", spec.right_children);
+  read_ints("split_indices", spec.split_feature);
+
+  const JsonCursor conditions = tree.at("split_conditions");
+  spec.threshold = conditions.double_array();
+  require_length(conditions, spec.threshold, n);
+  spec.leaf_value = spec.threshold;  // XGBoost keeps a leaf's value in split_conditions
+
+  const JsonCursor default_left = tree.at("default_left");
+  const auto defaults = default_left.int_array();
+  require_length(default_left, defaults, n);
+  spec.default_left.assign(defaults.begin(), defaults.end());
+  for (std::size_t i = 0; i < n; ++i)
+    if (defaults[i] != 0 && defaults[i] != 1) default_left.fail("entry " + std::to_string(i) + " must be 0 or 1");
+
+  spec.is_categorical.assign(n, 0);
+  if (tree.has("split_type")) {
+    const JsonCursor split_type = tree.at("split_type");
+    const auto types = split_type.int_array();
+    require_length(split_type, types, n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (types[i] != 0 && types[i] != 1)
+        split_type.fail("entry " + std::to_string(i) + " = " + std::to_string(types[i]) +
+                        " is not a known split type (0 numeric, 1 categorical)");
+      spec.is_categorical[i] = static_cast<uint8_t>(types[i]);
+    }
+  }
+
+  // Categorical splits: categories_nodes (node ids) with segments into `categories`.
+  const bool any_categorical =
+      std::find(spec.is_categorical.begin(), spec.is_categorical.end(), 1) != spec.is_categorical.end();
+  if (any_categorical) {
+    const JsonCursor nodes_field = tree.at("categories_nodes");
+    const JsonCursor segments_field = tree.at("categories_segments");
+    const JsonCursor sizes_field = tree.at("categories_sizes");
+    const JsonCursor values_field = tree.at("categories");
+    const auto nodes = nodes_field.int_array();
+    const auto segments = segments_field.int_array();
+    const auto sizes = sizes_field.int_array();
+    const auto values = values_field.int_array();
+    if (segments.size() != nodes.size() || sizes.size() != nodes.size())
+      nodes_field.fail("categories_nodes, categories_segments and categories_sizes differ in length");
+    std::vector<int64_t> begin(n, -1), count(n, 0);
+    for (std::size_t k = 0; k < nodes.size(); ++k) {
+      const int64_t node = nodes[k];
+      if (node < 0 || node >= num_nodes) nodes_field.fail("node id " + std::to_string(node) + " out of range");
+      if (!spec.is_categorical[static_cast<std::size_t>(node)])
+        nodes_field.fail("node " + std::to_string(node) + " is listed but its split_type is numeric");
+      if (segments[k] < 0 || sizes[k] < 0 ||
+          segments[k] > static_cast<int64_t>(values.size()) ||
+          sizes[k] > static_cast<int64_t>(values.size()) - segments[k])
+        segments_field.fail("segment " + std::to_string(k) + " lies outside 'categories'");
+      begin[static_cast<std::size_t>(node)] = segments[k];
+      count[static_cast<std::size_t>(node)] = sizes[k];
+    }
+    spec.category_offsets.assign(n + 1, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (spec.is_categorical[i] && spec.left_children[i] != -1 && begin[i] < 0)
+        tree.fail("categorical split at node " + std::to_string(i) + " has no category set");
+      for (int64_t c = 0; c < count[i]; ++c)
+        spec.category_values.push_back(values[static_cast<std::size_t>(begin[i] + c)]);
+      spec.category_offsets[i + 1] = static_cast<uint32_t>(spec.category_values.size());
+    }
+  }
+  return spec;
+}
+
+// Category vocabularies (XGBoost >= 3.1): model.cats.enc[f] is either {offsets, values}
+// with the UTF-8 bytes of string categories, or {type, values} with numeric categories.
+void read_categories(const JsonCursor& cats, Schema& schema) {
+  if (!cats.has("enc")) return;
+  const JsonCursor enc = cats.at("enc");
+  const std::size_t n = enc.size();
+  if (n == 0) return;  // a model without categorical features
+  if (n != schema.features.size())
+    enc.fail("has " + std::to_string(n) + " entries for " + std::to_string(schema.features.size()) + " features");
+  for (std::size_t f = 0; f < n; ++f) {
+    const JsonCursor column = enc.at(f);
+    Feature& feature = schema.features[f];
+    if (column.has("offsets")) {
+      // CSR: category k is bytes[offsets[k] .. offsets[k + 1]).
+      const auto offsets = column.at("offsets").int_array();
+      const auto bytes = column.at("values").int_array();
+      for (std::size_t k = 0; k + 1 < offsets.size(); ++k) {
+        const int64_t start = offsets[k], stop = offsets[k + 1];
+        if (start < 0 || stop < start || stop > static_cast<int64_t>(bytes.size()))
+          column.at("offsets").fail("offset " + std::to_string(k) + " out of order or past the values");
+        std::string value;
+        for (int64_t b = start; b < stop; ++b) {
+          const int64_t byte = bytes[static_cast<std::size_t>(b)];
+          if (byte < 0 || byte > 255) column.at("values").fail("byte out of range");
+          value += static_cast<char>(byte);
+        }
+        feature.string_categories.push_back(std::move(value));
+      }
+    } else if (column.has("values")) {
+      feature.number_categories = column.at("values").double_array();
+    }
+    if (feature.has_vocabulary()) feature.type = FeatureType::kCategorical;
+  }
+}
+
+}  // namespace
+
+ModelSpec load_xgboost(const Json& document, const std::string& source, const std::string& format) {
+  ModelSpec spec;
+  spec.source = source;
+  spec.format = format;
+  spec.rule = DecisionRule::kXGBoost;
+  spec.listed_categories_go_right = true;
+
+  const JsonCursor root(document, source, "");
+  const JsonCursor learner = root.at("learner");
+  const JsonCursor params = learner.at("learner_model_param");
+
+  const Objective& objective = find_objective(learner.at("objective").at("name"));
+  spec.objective = objective.name;
+  spec.task = objective.task;
+  spec.link = objective.link;
+  spec.class_from_margin = objective.class_from_margin;
+
+  const int64_t num_feature = params.at("num_feature").as_int();
+  if (num_feature < 0 || num_feature > int64_t(1) << 28) params.at("num_feature").fail("num_feature out of range");
+  spec.num_features = static_cast<int>(num_feature);
+  const int64_t num_class = params.has("num_class") ? params.at("num_class").as_int() : 0;
+  const int64_t num_target = params.has("num_target") ? params.at("num_target").as_int() : 1;
+  if (num_class < 0 || num_class > 1000000) params.at("num_class").fail("num_class out of range");
+  if (num_target < 1 || num_target > 1000000) params.at("num_target").fail("num_target out of range");
+  if (spec.task == Task::kMulticlassClassification) {
+    if (num_class < 2) params.at("num_class").fail(std::string(objective.name) + " needs num_class >= 2");
+    spec.num_classes = static_cast<int>(num_class);
+    spec.num_outputs = spec.num_classes;
+  } else {
+    spec.num_classes = spec.task == Task::kBinaryClassification ? 2 : 0;
+    spec.num_outputs = static_cast<int>(num_target);
+  }
+  spec.base_margin = read_base_margin(params.at("base_score"), objective, spec.num_outputs);
+
+  // Schema: names and types when the file has them, XGBoost's default names otherwise.
+  std::vector<std::string> names, types;
+  if (learner.has("feature_names")) names = learner.at("feature_names").string_array();
+  if (learner.has("feature_types")) types = learner.at("feature_types").string_array();
+  if (!names.empty() && names.size() != static_cast<std::size_t>(num_feature))
+    learner.at("feature_names").fail("has " + std::to_string(names.size()) + " names for num_feature = " +
+                                     std::to_string(num_feature));
+  if (!types.empty() && types.size() != static_cast<std::size_t>(num_feature))
+    learner.at("feature_types").fail("has " + std::to_string(types.size()) + " types for num_feature = " +
+                                     std::to_string(num_feature));
+  spec.schema.features.resize(static_cast<std::size_t>(num_feature));
+  for (std::size_t f = 0; f < spec.schema.features.size(); ++f) {
+    Feature& feature = spec.schema.features[f];
+    feature.name = names.empty() ? "f" + std::to_string(f) : names[f];
+    if (!types.empty()) {
+      const std::string& t = types[f];
+      if (t == "c") feature.type = FeatureType::kCategorical;
+      else if (t == "q" || t == "float" || t == "int" || t == "i") feature.type = FeatureType::kNumeric;
+      else learner.at("feature_types").at(f).fail("unknown feature type '" + t + "'");
+    }
+  }
+  if (spec.task == Task::kMulticlassClassification || spec.task == Task::kBinaryClassification)
+    for (int k = 0; k < spec.num_classes; ++k) spec.schema.output_labels.push_back(std::to_string(k));
+
+  // Booster: gbtree, legacy dart {gbtree, weight_drop}, or 3.3+ dart saved as gbtree.
+  const JsonCursor booster = learner.at("gradient_booster");
+  const std::string booster_name = booster.at("name").as_string();
+  std::vector<double> weight_drop;
+  JsonCursor model = booster;
+  if (booster_name == "gbtree") {
+    model = booster.at("model");
+  } else if (booster_name == "dart") {
+    model = booster.at("gbtree").at("model");
+    weight_drop = booster.at("weight_drop").double_array();
+  } else {
+    booster.at("name").fail("unsupported booster '" + booster_name + "' (supported: gbtree, dart)");
+  }
+  if (model.has("weight_drop")) weight_drop = model.at("weight_drop").double_array();
+
+  const JsonCursor trees = model.at("trees");
+  const std::size_t num_trees = trees.size();
+  const int64_t declared = model.at("gbtree_model_param").at("num_trees").as_int();
+  if (declared != static_cast<int64_t>(num_trees))
+    model.at("gbtree_model_param").at("num_trees").fail("says " + std::to_string(declared) + " trees, the file has " +
+                                                        std::to_string(num_trees));
+  const JsonCursor tree_info = model.at("tree_info");
+  const auto groups = tree_info.int_array();
+  if (groups.size() != num_trees) tree_info.fail("length differs from the number of trees");
+  if (!weight_drop.empty() && weight_drop.size() != num_trees)
+    model.fail("weight_drop has " + std::to_string(weight_drop.size()) + " entries for " + std::to_string(num_trees) + " trees");
+
+  spec.trees.resize(num_trees);
+  std::vector<bool> placed(num_trees, false);
+  for (std::size_t i = 0; i < num_trees; ++i) {
+    const JsonCursor tree = trees.at(i);
+    const int64_t id = tree.has("id") ? tree.at("id").as_int() : static_cast<int64_t>(i);
+    if (id < 0 || id >= static_cast<int64_t>(num_trees) || placed[static_cast<std::size_t>(id)])
+      tree.at("id").fail("tree id " + std::to_string(id) + " is out of range or repeated");
+    placed[static_cast<std::size_t>(id)] = true;
+    TreeSpec& t = spec.trees[static_cast<std::size_t>(id)];
+    t = read_tree(tree);
+    const int64_t group = groups[static_cast<std::size_t>(id)];
+    if (group < 0 || group >= spec.num_outputs)
+      tree_info.at(static_cast<std::size_t>(id)).fail("output group " + std::to_string(group) + " out of range for " +
+                                                      std::to_string(spec.num_outputs) + " outputs");
+    t.output_group = static_cast<int32_t>(group);
+    if (!weight_drop.empty()) t.weight = weight_drop[static_cast<std::size_t>(id)];
+  }
+
+  if (model.has("iteration_indptr")) {
+    for (int64_t v : model.at("iteration_indptr").int_array()) {
+      if (v < 0) model.at("iteration_indptr").fail("negative entry");
+      spec.iteration_indptr.push_back(static_cast<uint64_t>(v));
+    }
+  } else {  // files before 2.0: a fixed number of trees per round
+    int64_t per_round = spec.num_outputs;
+    const JsonCursor gbtree_param = model.at("gbtree_model_param");
+    if (gbtree_param.has("num_parallel_tree")) per_round *= std::max<int64_t>(1, gbtree_param.at("num_parallel_tree").as_int());
+    for (uint64_t b = 0; b <= num_trees; b += static_cast<uint64_t>(per_round)) spec.iteration_indptr.push_back(b);
+    if (spec.iteration_indptr.back() != num_trees) spec.iteration_indptr.push_back(num_trees);
+  }
+
+  if (learner.has("attributes") && learner.at("attributes").has("best_iteration"))
+    spec.best_iteration = learner.at("attributes").at("best_iteration").as_int();
+  if (model.has("cats")) read_categories(model.at("cats"), spec.schema);
+  return spec;
+}
+
+}  // namespace floresta::detail

@@ -1,0 +1,15 @@
+// src/loaders.hpp — one function per model format: parsed document in, ModelSpec out.
+// Loaders never include each other; load.cpp detects the format and calls one of them.
+#pragma once
+
+#include <string>
+
+#include "floresta/spec.hpp"
+#include "json_document.hpp"
+
+namespace floresta::detail {
+
+// XGBoost Booster.save_model JSON or UBJSON (already parsed into `document`).
+ModelSpec load_xgboost(const Json& document, const std::string& source, const std::string& format);
+
+}  // namespace floresta::detail

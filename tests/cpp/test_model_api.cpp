@@ -1,0 +1,117 @@
+// The scoring API: batch vs single row, threads, strides, Eigen, metadata, options.
+#include <gtest/gtest.h>
+
+#include <Eigen/Core>
+#include <thread>
+
+#include "floresta/floresta.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using floresta::OutputKind;
+using floresta::test::data_path;
+using floresta::test::read_vectors;
+
+// Tiles the committed rows into a bigger batch so that threads really split it.
+std::vector<float> tile(const std::vector<float>& rows, std::size_t times) {
+  std::vector<float> out;
+  for (std::size_t i = 0; i < times; ++i) out.insert(out.end(), rows.begin(), rows.end());
+  return out;
+}
+
+TEST(ModelApi, Metadata) {
+  const auto model = floresta::load(data_path("xgb_binary.json"));
+  EXPECT_EQ(model.num_features(), 8u);
+  EXPECT_EQ(model.num_outputs(), 1u);
+  EXPECT_EQ(model.num_classes(), 2);
+  EXPECT_TRUE(model.is_classifier());
+  EXPECT_EQ(model.objective(), "binary:logistic");
+  EXPECT_EQ(model.num_trees(), 20u);
+  EXPECT_EQ(model.feature_names().at(0), "f0");
+  EXPECT_EQ(model.output_width(OutputKind::kProba), 2u);
+  const auto reg = floresta::load(data_path("xgb_regression.ubj"));
+  EXPECT_FALSE(reg.is_classifier());
+  EXPECT_EQ(reg.num_classes(), 0);
+}
+
+TEST(ModelApi, SingleRowEqualsBatch) {
+  for (const char* name : {"xgb_binary", "xgb_multiclass_categorical", "xgb_regression"}) {
+    const auto v = read_vectors(name);
+    const auto model = floresta::load(v.model);
+    for (OutputKind kind : {OutputKind::kRaw, model.predict_kind()}) {
+      std::vector<double> batch(v.rows * model.output_width(kind));
+      model.score(kind, floresta::MatrixView<float>::row_major(v.inputs.data(), v.rows, v.cols), batch.data());
+      std::vector<double> one(model.output_width(kind));
+      for (std::size_t r = 0; r < v.rows; ++r) {
+        model.score_row(kind, v.inputs.data() + r * v.cols, v.cols, one.data());
+        for (std::size_t k = 0; k < one.size(); ++k) EXPECT_EQ(one[k], batch[r * one.size() + k]) << name << " row " << r;
+      }
+    }
+  }
+}
+
+TEST(ModelApi, ThreadsGiveIdenticalResults) {
+  const auto v = read_vectors("xgb_multiclass_categorical");
+  const auto model = floresta::load(v.model);
+  const auto X = tile(v.inputs, 50);
+  const std::size_t rows = v.rows * 50;
+  const auto serial = model.predict_proba(X.data(), rows, v.cols);
+  for (int threads : {2, 3, 0}) {
+    floresta::PredictOptions options;
+    options.n_threads = threads;
+    EXPECT_EQ(model.predict_proba(X.data(), rows, v.cols, options), serial) << threads << " threads";
+  }
+}
+
+TEST(ModelApi, ManyThreadsShareOneModel) {
+  const auto v = read_vectors("xgb_binary");
+  const auto model = floresta::load(v.model);
+  const auto expected = model.predict_raw(v.inputs.data(), v.rows, v.cols);
+  std::vector<std::thread> threads;
+  std::vector<int> ok(8, 0);
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      bool same = true;
+      for (int i = 0; i < 50; ++i) same = same && model.predict_raw(v.inputs.data(), v.rows, v.cols) == expected;
+      ok[t] = same;
+    });
+  for (auto& t : threads) t.join();
+  for (int t = 0; t < 8; ++t) EXPECT_TRUE(ok[t]) << "thread " << t;
+}
+
+TEST(ModelApi, ColumnMajorAndEigenInputsScoreInPlace) {
+  const auto v = read_vectors("xgb_binary");
+  const auto model = floresta::load(v.model);
+  const auto expected = model.predict_proba(v.inputs.data(), v.rows, v.cols);
+
+  std::vector<float> fortran(v.rows * v.cols);
+  for (std::size_t r = 0; r < v.rows; ++r)
+    for (std::size_t c = 0; c < v.cols; ++c) fortran[c * v.rows + r] = v.inputs[r * v.cols + c];
+  EXPECT_EQ(model.predict_proba(floresta::MatrixView<float>::column_major(fortran.data(), v.rows, v.cols)), expected);
+
+  Eigen::MatrixXf col_major = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+      v.inputs.data(), static_cast<Eigen::Index>(v.rows), static_cast<Eigen::Index>(v.cols));
+  const floresta::RowMatrixXd p = floresta::predict_proba(model, col_major);
+  ASSERT_EQ(p.cols(), 2);
+  EXPECT_EQ(std::vector<double>(p.data(), p.data() + p.size()), expected);
+  const Eigen::MatrixXd as_double = col_major.cast<double>();
+  EXPECT_EQ(floresta::predict_raw(model, as_double).col(0).size(), static_cast<Eigen::Index>(v.rows));
+  const auto classes = floresta::predict(model, col_major);
+  for (Eigen::Index r = 0; r < classes.rows(); ++r) EXPECT_EQ(classes(r, 0), p(r, 1) > 0.5 ? 1.0 : 0.0);
+}
+
+TEST(ModelApi, ProbaOnARegressorIsAnError) {
+  const auto model = floresta::load(data_path("xgb_regression.ubj"));
+  const std::vector<float> row(model.num_features(), 0.0f);
+  EXPECT_THROW(model.predict_proba(row.data(), 1, row.size()), floresta::Error);
+}
+
+TEST(ModelApi, ModelsCopyCheaplyAndScoreTheSame) {
+  const auto model = floresta::load(data_path("xgb_dart.json"));
+  const floresta::Model copy = model;  // NOLINT: the copy is the point
+  const std::vector<float> row(model.num_features(), 0.1f);
+  EXPECT_EQ(copy.predict_raw(row.data(), 1, row.size()), model.predict_raw(row.data(), 1, row.size()));
+}
+
+}  // namespace

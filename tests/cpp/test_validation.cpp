@@ -1,0 +1,252 @@
+// One negative test per validation rule: each bad input gives a floresta::Error that names
+// the problem, and nothing crashes.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "floresta/floresta.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using nlohmann::json;
+
+// A valid XGBoost model: one tree, x0 < 0.5 ? -1 : (x1 < 2 ? 0.25 : 1).
+json minimal_model() {
+  json tree = {
+      {"id", 0},
+      {"tree_param", {{"num_nodes", "5"}, {"num_feature", "2"}, {"size_leaf_vector", "1"}}},
+      {"left_children", {1, -1, 3, -1, -1}},
+      {"right_children", {2, -1, 4, -1, -1}},
+      {"parents", {2147483647, 0, 0, 2, 2}},
+      {"split_indices", {0, 0, 1, 0, 0}},
+      {"split_conditions", {0.5, -1.0, 2.0, 0.25, 1.0}},
+      {"default_left", {1, 0, 0, 0, 0}},
+      {"split_type", {0, 0, 0, 0, 0}},
+      {"categories", json::array()},
+      {"categories_nodes", json::array()},
+      {"categories_segments", json::array()},
+      {"categories_sizes", json::array()},
+      {"base_weights", {0, 0, 0, 0, 0}}};
+  return {{"version", {3, 2, 0}},
+          {"learner",
+           {{"attributes", json::object()},
+            {"feature_names", {"a", "b"}},
+            {"feature_types", {"float", "float"}},
+            {"objective", {{"name", "binary:logistic"}}},
+            {"learner_model_param",
+             {{"base_score", "[5E-1]"}, {"num_class", "0"}, {"num_feature", "2"}, {"num_target", "1"}}},
+            {"gradient_booster",
+             {{"name", "gbtree"},
+              {"model",
+               {{"gbtree_model_param", {{"num_trees", "1"}, {"num_parallel_tree", "1"}}},
+                {"iteration_indptr", {0, 1}},
+                {"tree_info", {0}},
+                {"trees", {tree}}}}}}}}};
+}
+
+json& tree0(json& m) { return m["learner"]["gradient_booster"]["model"]["trees"][0]; }
+
+// Loads and expects an Error whose message contains every fragment.
+void expect_error(const std::string& bytes, std::initializer_list<const char*> fragments,
+                  const floresta::LoadOptions& options = {}) {
+  try {
+    floresta::load_from_memory(bytes, "crafted.json", options);
+    FAIL() << "no error; expected one mentioning " << *fragments.begin();
+  } catch (const floresta::Error& e) {
+    const std::string message = e.what();
+    for (const char* f : fragments) EXPECT_NE(message.find(f), std::string::npos) << "message: " << message;
+  }
+}
+void expect_error(const json& model, std::initializer_list<const char*> fragments,
+                  const floresta::LoadOptions& options = {}) {
+  expect_error(model.dump(), fragments, options);
+}
+
+TEST(Validation, MinimalModelIsValidAndScoresAsWritten) {
+  const auto model = floresta::load_from_memory(minimal_model().dump());
+  const float rows[] = {0.0f, 0.0f, 1.0f, 0.0f, 1.0f, 5.0f, NAN, 9.0f};
+  const auto raw = model.predict_raw(rows, 4, 2);
+  EXPECT_FLOAT_EQ(raw[0], -1.0f);
+  EXPECT_FLOAT_EQ(raw[1], 0.25f);
+  EXPECT_FLOAT_EQ(raw[2], 1.0f);
+  EXPECT_FLOAT_EQ(raw[3], -1.0f);  // NaN follows default_left of the root
+}
+
+TEST(Validation, EmptyInput) { expect_error(std::string("  \n"), {"crafted.json", "empty"}); }
+TEST(Validation, UnknownFormat) { expect_error(std::string("tree\nversion=v4\n"), {"unrecognised model format"}); }
+TEST(Validation, MalformedJson) { expect_error(std::string("{\"learner\": {\"objective\": }"), {"malformed", "JSON"}); }
+TEST(Validation, TruncatedJson) {
+  const std::string text = minimal_model().dump();
+  expect_error(text.substr(0, text.size() / 2), {"crafted.json", "JSON"});
+}
+TEST(Validation, TruncatedUbjson) {
+  const std::string bytes = floresta::test::read_file(floresta::test::data_path("xgb_regression.ubj"));
+  for (std::size_t cut : {std::size_t(3), std::size_t(100), bytes.size() / 2, bytes.size() - 1})
+    expect_error(bytes.substr(0, cut), {"UBJSON"});
+}
+TEST(Validation, NestingTooDeep) {
+  std::string deep = "{\"learner\":";
+  for (int i = 0; i < 200; ++i) deep += "[";
+  expect_error(deep, {"nesting deeper than 64"});
+}
+TEST(Validation, NotAnXGBoostDocument) { expect_error(json{{"trees", 1}}, {"no 'learner'"}); }
+
+TEST(Validation, MissingField) {
+  auto m = minimal_model();
+  m["learner"].erase("objective");
+  expect_error(m, {"/learner", "missing field 'objective'"});
+}
+TEST(Validation, MistypedField) {
+  auto m = minimal_model();
+  m["learner"]["learner_model_param"]["num_feature"] = json::array({2});
+  expect_error(m, {"/learner/learner_model_param/num_feature", "expected an integer"});
+}
+TEST(Validation, MistypedArrayEntry) {
+  auto m = minimal_model();
+  tree0(m)["split_conditions"][1] = "abc";
+  expect_error(m, {"split_conditions/1", "expected a number"});
+}
+TEST(Validation, UnknownObjective) {
+  auto m = minimal_model();
+  m["learner"]["objective"]["name"] = "survival:cox";
+  expect_error(m, {"/learner/objective/name", "unsupported objective 'survival:cox'", "binary:logistic"});
+}
+TEST(Validation, UnknownBooster) {
+  auto m = minimal_model();
+  m["learner"]["gradient_booster"]["name"] = "gblinear";
+  expect_error(m, {"unsupported booster 'gblinear'"});
+}
+TEST(Validation, LengthMismatch) {
+  auto m = minimal_model();
+  tree0(m)["right_children"] = {2, -1, 4, -1};
+  expect_error(m, {"right_children", "4 entries, expected num_nodes = 5"});
+}
+TEST(Validation, ChildIndexOutOfRange) {
+  auto m = minimal_model();
+  tree0(m)["right_children"][2] = 9;
+  expect_error(m, {"tree 0", "node 2", "child index 9 out of range"});
+}
+TEST(Validation, NodeWithOneChild) {
+  auto m = minimal_model();
+  tree0(m)["right_children"][2] = -1;
+  expect_error(m, {"node 2 has exactly one child"});
+}
+TEST(Validation, FeatureIndexOutOfRange) {
+  auto m = minimal_model();
+  tree0(m)["split_indices"][2] = 7;
+  expect_error(m, {"tree 0", "node 2", "feature index 7 out of range for 2 features"});
+}
+TEST(Validation, NodeWithTwoParents) {
+  auto m = minimal_model();
+  tree0(m)["left_children"][2] = 1;  // node 1 is already the root's left child
+  expect_error(m, {"tree 0", "node 1 has two parents"});
+}
+TEST(Validation, Cycle) {
+  auto m = minimal_model();
+  tree0(m)["left_children"][2] = 2;
+  expect_error(m, {"tree 0", "cycle"});
+  auto back_to_root = minimal_model();
+  tree0(back_to_root)["left_children"][2] = 0;
+  expect_error(back_to_root, {"root", "cycle"});
+}
+TEST(Validation, CycleThroughDeeperAncestor) {
+  // 0 -> (1, 2), 2 -> (3, 4), 3 -> (2, 5): node 3 links back to its ancestor 2.
+  auto m = minimal_model();
+  auto& t = tree0(m);
+  t["tree_param"]["num_nodes"] = "6";
+  t["left_children"] = {1, -1, 3, 2, -1, -1};
+  t["right_children"] = {2, -1, 4, 5, -1, -1};
+  for (const char* k : {"split_indices", "default_left", "split_type", "base_weights"}) t[k].push_back(0);
+  t["split_conditions"].push_back(0.0);
+  t["parents"].push_back(3);
+  expect_error(m, {"links back to its ancestor 2", "cycle"});
+}
+TEST(Validation, TreeDeeperThanLimit) {
+  floresta::LoadOptions options;
+  options.max_depth = 1;
+  expect_error(minimal_model(), {"deeper than the limit of 1"}, options);
+}
+TEST(Validation, CategoryValueOutOfRange) {
+  auto m = minimal_model();
+  auto& t = tree0(m);
+  t["split_type"][2] = 1;
+  t["categories_nodes"] = {2};
+  t["categories_segments"] = {0};
+  t["categories_sizes"] = {2};
+  t["categories"] = {3, 1 << 25};
+  expect_error(m, {"node 2", "category value 33554432 out of range"});
+  t["categories"] = {3, -4};
+  expect_error(m, {"category value -4 out of range"});
+}
+TEST(Validation, CategorySegmentOutsideArray) {
+  auto m = minimal_model();
+  auto& t = tree0(m);
+  t["split_type"][2] = 1;
+  t["categories_nodes"] = {2};
+  t["categories_segments"] = {1};
+  t["categories_sizes"] = {5};
+  t["categories"] = {3};
+  expect_error(m, {"categories_segments", "outside 'categories'"});
+}
+TEST(Validation, UnknownSplitType) {
+  auto m = minimal_model();
+  tree0(m)["split_type"][0] = 7;
+  expect_error(m, {"split_type", "not a known split type"});
+}
+TEST(Validation, OutputGroupOutOfRange) {
+  auto m = minimal_model();
+  m["learner"]["gradient_booster"]["model"]["tree_info"][0] = 3;
+  expect_error(m, {"tree_info/0", "output group 3 out of range"});
+}
+TEST(Validation, TreeCountMismatch) {
+  auto m = minimal_model();
+  m["learner"]["gradient_booster"]["model"]["gbtree_model_param"]["num_trees"] = "2";
+  expect_error(m, {"num_trees", "says 2 trees, the file has 1"});
+}
+TEST(Validation, BaseScoreWrongLength) {
+  auto m = minimal_model();
+  m["learner"]["learner_model_param"]["base_score"] = "[0.5,0.2]";
+  expect_error(m, {"base_score has 2 values for 1 outputs"});
+}
+TEST(Validation, BaseScoreOutsideLogisticRange) {
+  auto m = minimal_model();
+  m["learner"]["learner_model_param"]["base_score"] = "1.5";
+  expect_error(m, {"base_score 1.5 must lie in (0, 1)"});
+}
+TEST(Validation, FeatureNamesLengthMismatch) {
+  auto m = minimal_model();
+  m["learner"]["feature_names"] = {"a"};
+  expect_error(m, {"feature_names", "1 names for num_feature = 2"});
+}
+TEST(Validation, IterationIndptrInconsistent) {
+  auto m = minimal_model();
+  m["learner"]["gradient_booster"]["model"]["iteration_indptr"] = {0, 3};
+  expect_error(m, {"iteration_indptr"});
+}
+
+TEST(Validation, WrongColumnCountAtPredictTime) {
+  const auto model = floresta::load_from_memory(minimal_model().dump(), "crafted.json");
+  const float row[3] = {0, 0, 0};
+  try {
+    model.predict_raw(row, 1, 3);
+    FAIL();
+  } catch (const floresta::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("input has 3 columns, the model expects 2 features"), std::string::npos);
+  }
+  double out[1];
+  EXPECT_THROW(model.score_row(floresta::OutputKind::kRaw, row, 1, out), floresta::Error);
+}
+
+TEST(Validation, MissingFileNamesThePath) {
+  try {
+    floresta::load("/nonexistent/model.json");
+    FAIL();
+  } catch (const floresta::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/model.json: cannot open"), std::string::npos);
+  }
+}
+
+}  // namespace
