@@ -25,7 +25,7 @@ struct Objective {
 // Every objective floresta scores; anything else is refused by name.
 constexpr Objective kObjectives[] = {
     {"binary:logistic", Task::kBinaryClassification, Link::kSigmoid, BaseScoreForm::kLogit, false},
-    {"binary:logitraw", Task::kBinaryClassification, Link::kSigmoid, BaseScoreForm::kLogit, true},
+    {"binary:logitraw", Task::kBinaryClassification, Link::kSigmoid, BaseScoreForm::kIdentity, true},
     {"binary:hinge", Task::kBinaryClassification, Link::kHinge, BaseScoreForm::kIdentity, false},
     {"reg:squarederror", Task::kRegression, Link::kIdentity, BaseScoreForm::kIdentity, false},
     {"reg:linear", Task::kRegression, Link::kIdentity, BaseScoreForm::kIdentity, false},

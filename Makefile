@@ -1,0 +1,41 @@
+# floresta — the two commands: `make demo` and `make test`. Both install what is missing.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+BUILD   := build
+JOBS    ?= 2
+
+.PHONY: all deps build python demo test test-cpp test-python bench clean
+
+all: build python
+
+deps:
+	@scripts/install_deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY)) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# The Python package, installed into .venv through scikit-build-core (pip install .).
+python: deps
+	@$(PY) -m pip install -q --no-build-isolation .
+
+demo: build python
+	@echo "== C++ host: examples/cpp/score_model =="
+	@$(BUILD)/examples/cpp/score_model examples/models/phone_theft_xgb.json examples/models/phone_theft_rows.json
+	@echo
+	@echo "== Python: examples/demo.py =="
+	@$(PY) examples/demo.py
+
+test: build python test-cpp test-python
+
+test-cpp:
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-python:
+	@$(PY) -m pytest -q tests/python
+
+bench: build python
+	@$(BUILD)/benchmarks/bench_predict --benchmark_min_time=0.2
+
+clean:
+	rm -rf $(BUILD)

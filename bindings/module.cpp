@@ -1,0 +1,113 @@
+// floresta._core — the pybind11 module behind `import floresta`.
+//
+// Thin on purpose: numpy arrays in (float32/float64, any strides, no copy), numpy arrays
+// out, the GIL released while scoring. floresta::Error becomes ValueError here, and only here.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <string>
+
+#include "floresta/floresta.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+const bool kLittleEndian = [] {
+  const uint16_t one = 1;
+  return *reinterpret_cast<const uint8_t*>(&one) == 1;
+}();
+
+floresta::OutputKind parse_kind(const std::string& kind) {
+  if (kind == "raw") return floresta::OutputKind::kRaw;
+  if (kind == "value") return floresta::OutputKind::kValue;
+  if (kind == "proba") return floresta::OutputKind::kProba;
+  if (kind == "class") return floresta::OutputKind::kClass;
+  throw floresta::Error("unknown output kind '" + kind + "' (raw, value, proba, class)");
+}
+
+template <class T>
+py::array_t<double> score_array(const floresta::Model& model, floresta::OutputKind kind, const py::array& array,
+                                int n_threads) {
+  const auto rows = static_cast<std::size_t>(array.shape(0));
+  const auto cols = static_cast<std::size_t>(array.shape(1));
+  const auto item = static_cast<py::ssize_t>(sizeof(T));
+  if (array.strides(0) % item != 0 || array.strides(1) % item != 0)
+    throw floresta::Error("X has strides that are not a multiple of its item size; pass np.ascontiguousarray(X)");
+  const floresta::MatrixView<T> view{static_cast<const T*>(array.data()), rows, cols, array.strides(0) / item,
+                                     array.strides(1) / item};
+  const std::size_t width = model.output_width(kind);
+  py::array_t<double> out({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(width)});
+  double* destination = out.mutable_data();
+  floresta::PredictOptions options;
+  options.n_threads = n_threads;
+  {
+    py::gil_scoped_release release;
+    model.score(kind, view, destination, options);
+  }
+  return out;
+}
+
+py::array_t<double> score(const floresta::Model& model, const std::string& kind_name, const py::array& X,
+                          int n_threads) {
+  const auto kind = parse_kind(kind_name);
+  if (X.ndim() != 2) throw floresta::Error("X must be 2-dimensional (rows x features), got " + std::to_string(X.ndim()) + " dimensions");
+  const py::dtype dtype = X.dtype();
+  const char order = dtype.byteorder();
+  const bool native = order == '=' || order == '|' || order == (kLittleEndian ? '<' : '>');
+  if (dtype.kind() == 'f' && native && dtype.itemsize() == 4) return score_array<float>(model, kind, X, n_threads);
+  if (dtype.kind() == 'f' && native && dtype.itemsize() == 8) return score_array<double>(model, kind, X, n_threads);
+  throw floresta::Error("X must hold float32 or float64 numbers, got dtype " + std::string(py::str(X.dtype())));
+}
+
+py::object categories_of(const floresta::Feature& feature) {
+  if (!feature.string_categories.empty()) return py::cast(feature.string_categories);
+  if (!feature.number_categories.empty()) return py::cast(feature.number_categories);
+  return py::none();
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "floresta compiled core";
+  m.attr("__version__") = floresta::kVersion;
+  // The one place floresta::Error is mapped: it becomes ValueError (a subclass named FlorestaError).
+  py::register_exception<floresta::Error>(m, "FlorestaError", PyExc_ValueError);
+
+  py::class_<floresta::Model>(m, "Model")
+      .def_static(
+          "from_bytes",
+          [](const py::bytes& data, const std::string& name, bool use_best_iteration) {
+            std::string bytes = data;
+            floresta::LoadOptions options;
+            options.use_best_iteration = use_best_iteration;
+            py::gil_scoped_release release;
+            return floresta::load_from_memory(bytes, name, options);
+          },
+          py::arg("data"), py::arg("name"), py::arg("use_best_iteration") = false)
+      .def_property_readonly("num_features", &floresta::Model::num_features)
+      .def_property_readonly("num_outputs", &floresta::Model::num_outputs)
+      .def_property_readonly("num_classes", &floresta::Model::num_classes)
+      .def_property_readonly("num_trees", &floresta::Model::num_trees)
+      .def_property_readonly("best_iteration", &floresta::Model::best_iteration)
+      .def_property_readonly("is_classifier", &floresta::Model::is_classifier)
+      .def_property_readonly("objective", &floresta::Model::objective)
+      .def_property_readonly("format", &floresta::Model::format)
+      .def_property_readonly("feature_names", &floresta::Model::feature_names)
+      .def_property_readonly("output_labels", [](const floresta::Model& model) { return model.schema().output_labels; })
+      .def_property_readonly("feature_types",
+                             [](const floresta::Model& model) {
+                               std::vector<std::string> types;
+                               for (const auto& f : model.schema().features)
+                                 types.push_back(f.is_categorical() ? "categorical" : "numeric");
+                               return types;
+                             })
+      .def("categories", [](const floresta::Model& model, std::size_t column) {
+        if (column >= model.num_features()) throw floresta::Error("feature index " + std::to_string(column) + " out of range");
+        return categories_of(model.schema().features[column]);
+      })
+      .def("output_width", [](const floresta::Model& model, const std::string& kind) { return model.output_width(parse_kind(kind)); })
+      .def("score", &score, py::arg("kind"), py::arg("X"), py::arg("n_threads") = 1);
+}

@@ -1,0 +1,153 @@
+"""The Python API's contract: inputs accepted, errors raised, pickling, threads."""
+import pickle
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+
+import floresta
+
+DATA = "tests/data"
+
+
+@pytest.fixture(scope="module")
+def binary():
+    return floresta.load(f"{DATA}/xgb_binary.json")
+
+
+@pytest.fixture(scope="module")
+def rows():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 8))
+    X[rng.random(size=X.shape) < 0.1] = np.nan
+    return X
+
+
+def test_float32_float64_and_fortran_order_agree(binary, rows):
+    expected = binary.predict_proba(rows)
+    np.testing.assert_array_equal(binary.predict_proba(rows.astype(np.float32)), expected)
+    np.testing.assert_array_equal(binary.predict_proba(np.asfortranarray(rows)), expected)
+    np.testing.assert_array_equal(binary.predict_proba(rows[::-1])[::-1], expected)  # negative strides
+    np.testing.assert_array_equal(binary.predict_proba(rows.astype(">f8")), expected)  # big-endian
+    np.testing.assert_array_equal(binary.predict_proba(rows.tolist()), expected)  # lists
+
+
+def test_output_shapes(binary, rows):
+    assert binary.predict_raw(rows).shape == (3000, 1)
+    assert binary.predict_proba(rows).shape == (3000, 2)
+    assert binary.predict(rows).shape == (3000,)
+    assert binary.predict(rows).dtype == np.int64
+    assert list(binary.classes_) == [0, 1]
+    assert list(binary.feature_names_in_) == [f"f{i}" for i in range(8)]
+
+
+def test_threads_agree(binary, rows):
+    expected = binary.predict_proba(rows)
+    binary.n_threads = 2
+    try:
+        np.testing.assert_array_equal(binary.predict_proba(rows), expected)
+    finally:
+        binary.n_threads = 1
+    results = [None] * 4
+
+    def work(i):
+        results[i] = binary.predict_proba(rows)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        np.testing.assert_array_equal(r, expected)
+
+
+def test_pickle_roundtrip(binary, rows):
+    clone = pickle.loads(pickle.dumps(binary))
+    np.testing.assert_array_equal(clone.predict_proba(rows), binary.predict_proba(rows))
+    assert repr(clone) == repr(binary)
+
+
+def test_wrong_column_count(binary):
+    with pytest.raises(ValueError, match="input has 5 columns, the model expects 8 features"):
+        binary.predict(np.zeros((2, 5)))
+
+
+def test_one_dimensional_input(binary):
+    with pytest.raises(ValueError, match="2-dimensional"):
+        binary.predict(np.zeros(8))
+
+
+def test_non_numeric_array(binary):
+    with pytest.raises(ValueError, match="must hold numbers"):
+        binary.predict(np.array([["a"] * 8]))
+
+
+def test_missing_dataframe_column(binary):
+    frame = pd.DataFrame(np.zeros((2, 7)), columns=[f"f{i}" for i in range(7)])
+    with pytest.raises(ValueError, match=r"lacks the model's feature column\(s\) \['f7'\]"):
+        binary.predict(frame)
+
+
+def test_dataframe_columns_matched_by_name(binary, rows):
+    frame = pd.DataFrame(rows, columns=[f"f{i}" for i in range(8)])
+    reordered = frame[frame.columns[::-1]].assign(extra=1.0)
+    np.testing.assert_array_equal(binary.predict_proba(reordered), binary.predict_proba(rows))
+
+
+def test_non_numeric_dataframe_column(binary):
+    frame = pd.DataFrame({f"f{i}": [0.0] for i in range(8)}).astype({"f3": object})
+    frame.loc[0, "f3"] = "high"
+    with pytest.raises(ValueError, match="column 'f3' must hold numbers"):
+        binary.predict(frame)
+
+
+def test_malformed_and_missing_files(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"learner": {')
+    with pytest.raises(ValueError, match="bad.json: malformed or truncated JSON"):
+        floresta.load(bad)
+    with pytest.raises(ValueError, match="cannot open model file"):
+        floresta.load(tmp_path / "absent.json")
+    with pytest.raises(floresta.FlorestaError):
+        floresta.load_bytes(b"\x00\x01garbage")
+    truncated = open(f"{DATA}/xgb_regression.ubj", "rb").read()[:500]
+    with pytest.raises(ValueError, match="UBJSON"):
+        floresta.load_bytes(truncated, name="cut.ubj")
+
+
+def test_unknown_objective(tmp_path):
+    text = open(f"{DATA}/xgb_binary.json").read().replace("binary:logistic", "survival:aft")
+    with pytest.raises(ValueError, match="unsupported objective 'survival:aft'"):
+        floresta.load_bytes(text.encode())
+
+
+def test_classes_absent_on_regressors():
+    reg = floresta.load(f"{DATA}/xgb_regression.ubj")
+    with pytest.raises(AttributeError):
+        reg.classes_
+
+
+def test_gil_released_during_scoring(rows):
+    # Two Python threads scoring a big batch overlap in time only if the GIL is released.
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(20000, 8)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 8}, xgb.DMatrix(X, y), 200)
+    model = floresta.load_bytes(booster.save_raw("json"))
+    inside = []
+    overlap = []
+
+    def work():
+        inside.append(1)
+        model.predict_raw(X)
+        overlap.append(len(inside))
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert max(overlap) == 2
