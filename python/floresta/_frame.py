@@ -62,6 +62,11 @@ def _encode_categorical(column, j, name, model):
     import pandas as pd
 
     lookup = model._category_lookup(j)
+    if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+        if lookup is None:
+            raise FlorestaError(f"column '{name}' holds strings but the model carries no category vocabulary "
+                                "for it; pass a pandas 'category' column with the training categories")
+        column = column.astype("category")  # vectorised: each distinct value is looked up once
     if isinstance(column.dtype, pd.CategoricalDtype):
         codes = column.cat.codes.to_numpy()
         if lookup is None:
@@ -71,11 +76,6 @@ def _encode_categorical(column, j, name, model):
             values = table[codes]  # code -1 (missing) picks the trailing NaN
         values[codes < 0] = np.nan
         return values
-    if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
-        if lookup is None:
-            raise FlorestaError(f"column '{name}' holds strings but the model carries no category vocabulary "
-                                "for it; pass a pandas 'category' column with the training categories")
-        return np.array([np.nan if _is_missing(v) else lookup.get(_key(v), np.nan) for v in column], dtype=np.float64)
     # A plain numeric column holds category codes, as a numpy array would.
     try:
         return pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -88,6 +88,3 @@ def _key(value):
         return float(value)
     return value
 
-
-def _is_missing(value):
-    return value is None or (isinstance(value, float) and np.isnan(value))
