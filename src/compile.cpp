@@ -35,6 +35,12 @@ void validate_tree(const ModelSpec& spec, std::size_t t, int max_depth) {
   check_len(tree.leaf_value.size(), "leaf_value");
   check_len(tree.default_left.size(), "default_left");
   check_len(tree.is_categorical.size(), "is_categorical");
+  if (!tree.zero_is_missing.empty()) check_len(tree.zero_is_missing.size(), "zero_is_missing");
+  if (!tree.category_bits.empty()) check_len(tree.category_bits.size(), "category_bits");
+  const auto width = static_cast<std::size_t>(spec.leaf_width);
+  if (width > 1 && tree.leaf_vector.size() != n * width)
+    tree_fail(spec, t, "leaf_vector has " + std::to_string(tree.leaf_vector.size()) + " values, expected " +
+                           std::to_string(n) + " nodes x " + std::to_string(width));
   const bool has_sets = !tree.category_offsets.empty();
   if (has_sets) {
     if (tree.category_offsets.size() != n + 1)
@@ -63,6 +69,8 @@ void validate_tree(const ModelSpec& spec, std::size_t t, int max_depth) {
       tree_fail(spec, t, node + ": feature index " + std::to_string(f) + " out of range for " + std::to_string(spec.num_features) + " features");
     if (tree.is_categorical[i]) {
       if (!has_sets) tree_fail(spec, t, node + " is a categorical split without a category set");
+      if (!tree.category_bits.empty() && tree.category_bits[i] > kMaxCategory)
+        tree_fail(spec, t, node + ": category count " + std::to_string(tree.category_bits[i]) + " out of range (at most 2^24)");
       for (uint32_t k = tree.category_offsets[i]; k < tree.category_offsets[i + 1]; ++k) {
         const int64_t c = tree.category_values[k];
         if (c < 0 || c >= kMaxCategory)
@@ -114,6 +122,11 @@ void validate(const ModelSpec& spec, const LoadOptions& options) {
   if (spec.task == Task::kBinaryClassification && spec.num_outputs != 1)
     fail(spec.source, ": a binary classifier has one output group, this one has ", spec.num_outputs);
   if (spec.trees.size() > std::numeric_limits<uint32_t>::max()) fail(spec.source, ": too many trees");
+  if (spec.leaf_width != 1 && spec.leaf_width != spec.num_outputs)
+    fail(spec.source, ": leaf width ", spec.leaf_width, " must be 1 or the number of outputs (", spec.num_outputs, ")");
+  if (static_cast<int64_t>(spec.num_features) > static_cast<int64_t>(kMaxFeatures))
+    fail(spec.source, ": ", spec.num_features, " features is more than floresta supports (", kMaxFeatures, ")");
+  if (!(spec.average_divisor >= 0)) fail(spec.source, ": the averaging divisor must be >= 0");
   if (!spec.iteration_indptr.empty()) {
     if (spec.iteration_indptr.front() != 0 || spec.iteration_indptr.back() != spec.trees.size() ||
         !std::is_sorted(spec.iteration_indptr.begin(), spec.iteration_indptr.end()))
@@ -126,6 +139,8 @@ void validate(const ModelSpec& spec, const LoadOptions& options) {
 template <class Rule>
 void compile_tree(const TreeSpec& tree, Forest<Rule>& forest, uint32_t& depth_out, const std::string& source) {
   using Value = typename Rule::Value;
+  using Accum = typename Rule::Accum;
+  const std::size_t width = forest.leaf_width;
   const std::size_t base = forest.nodes.size();
   struct Item { int32_t node; std::size_t parent; uint32_t depth; };  // parent = position to patch
   std::vector<Item> stack{{0, SIZE_MAX, 0}};
@@ -145,22 +160,35 @@ void compile_tree(const TreeSpec& tree, Forest<Rule>& forest, uint32_t& depth_ou
       node.value = leaf;
       node.info = kLeafFlag;
       node.right = 0;
+      if (width > 1) {
+        if (forest.leaf_vectors.size() > std::numeric_limits<uint32_t>::max() - width)
+          fail(source, ": too many leaf values to compile");
+        node.right = static_cast<uint32_t>(forest.leaf_vectors.size());
+        for (std::size_t k = 0; k < width; ++k) {
+          Accum v = static_cast<Accum>(tree.leaf_vector[i * width + k]);
+          if (tree.weight != 1.0) v = v * static_cast<Accum>(tree.weight);
+          forest.leaf_vectors.push_back(v);
+        }
+      }
       forest.nodes.push_back(node);
       continue;
     }
     node.info = static_cast<uint32_t>(tree.split_feature[i]);
     if (tree.default_left[i]) node.info |= kDefaultLeftFlag;
+    if (!tree.zero_is_missing.empty() && tree.zero_is_missing[i]) node.info |= kZeroMissingFlag;
     if (tree.is_categorical[i]) {
       node.info |= kCategoricalFlag;
       forest.has_categorical = true;
       int64_t top = -1;
       for (uint32_t k = tree.category_offsets[i]; k < tree.category_offsets[i + 1]; ++k)
         top = std::max(top, tree.category_values[k]);
-      const std::size_t words = top < 0 ? 0 : static_cast<std::size_t>(top / 32 + 1);
+      const uint64_t bits = tree.category_bits.empty() ? static_cast<uint64_t>(top + 1)
+                                                       : std::max<uint64_t>(tree.category_bits[i], static_cast<uint64_t>(top + 1));
+      const std::size_t words = static_cast<std::size_t>((bits + 31) / 32);
       if (forest.category_words.size() + words + 1 > kMaxCategoryWords)
         fail(source, ": categorical splits need more than ", kMaxCategoryWords, " bitset words");
       node.bitset = static_cast<uint32_t>(forest.category_words.size());
-      forest.category_words.push_back(static_cast<uint32_t>(words));
+      forest.category_words.push_back(static_cast<uint32_t>(bits));
       const std::size_t first = forest.category_words.size();
       forest.category_words.resize(first + words, 0u);
       for (uint32_t k = tree.category_offsets[i]; k < tree.category_offsets[i + 1]; ++k) {
@@ -181,6 +209,7 @@ Forest<Rule> compile_forest(const ModelSpec& spec) {
   Forest<Rule> forest;
   forest.num_features = static_cast<uint32_t>(spec.num_features);
   forest.num_groups = static_cast<uint32_t>(spec.num_outputs);
+  forest.leaf_width = static_cast<uint32_t>(spec.leaf_width);
   for (double m : spec.base_margin) forest.base_margin.push_back(static_cast<typename Rule::Accum>(m));
   std::size_t total = 0;
   for (const auto& tree : spec.trees) total += tree.num_nodes();
@@ -218,9 +247,18 @@ Model compile(ModelSpec spec, const LoadOptions& options) {
   data->num_outputs = static_cast<std::size_t>(spec.num_outputs);
   data->num_trees = spec.trees.size();
   data->best_iteration = spec.best_iteration;
+  data->average_divisor = spec.average_divisor;
+  data->link_scale = spec.link_scale;
+  data->decision_offset = spec.decision_offset;
   switch (spec.rule) {
     case DecisionRule::kXGBoost:
       data->forest = detail::compile_forest<detail::XGBoostRule>(spec);
+      break;
+    case DecisionRule::kLightGBM:
+      data->forest = detail::compile_forest<detail::LightGBMRule>(spec);
+      break;
+    case DecisionRule::kSkLearnTree:
+      data->forest = detail::compile_forest<detail::SkLearnTreeRule>(spec);
       break;
   }
   data->schema = std::move(spec.schema);

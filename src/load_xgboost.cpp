@@ -235,7 +235,6 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
   spec.source = source;
   spec.format = format;
   spec.rule = DecisionRule::kXGBoost;
-  spec.listed_categories_go_right = true;
 
   const JsonCursor root(document, source, "");
   const JsonCursor learner = root.at("learner");

@@ -26,21 +26,25 @@
 namespace floresta {
 namespace detail {
 
-// Node.info layout: feature index in the low 29 bits, then three flags.
+// Node.info layout: feature index in the low 28 bits, then four flags.
 constexpr uint32_t kLeafFlag = 1u << 31;
 constexpr uint32_t kDefaultLeftFlag = 1u << 30;
 constexpr uint32_t kCategoricalFlag = 1u << 29;
-constexpr uint32_t kFeatureMask = kCategoricalFlag - 1;
+constexpr uint32_t kZeroMissingFlag = 1u << 28;  // LightGBM missing_type=Zero: |x| <= 1e-35 is missing
+constexpr uint32_t kFeatureMask = kZeroMissingFlag - 1;
 constexpr uint32_t kMaxFeatures = kFeatureMask;
+
+// LightGBM's kZeroThreshold (1e-35f), as the double it compares against.
+constexpr double kLightGBMZeroThreshold = 1.0000000180025095e-35;
 
 template <class T>
 struct Node {
   union {
     T value;          // threshold of a numeric split, or the value of a leaf
-    uint32_t bitset;  // categorical split: offset of its words in Forest::category_words
+    uint32_t bitset;  // categorical split: offset of its set in Forest::category_words
   };
   uint32_t info;   // feature | flags
-  uint32_t right;  // offset from this node to its right child (splits only)
+  uint32_t right;  // splits: offset to the right child; vector leaves: index into leaf_vectors
 
   bool is_leaf() const { return info & kLeafFlag; }
   uint32_t feature() const { return info & kFeatureMask; }
@@ -48,20 +52,59 @@ struct Node {
 static_assert(sizeof(Node<float>) == 12, "float nodes must stay 12 bytes");
 static_assert(sizeof(Node<double>) == 16, "double nodes must stay 16 bytes");
 
+// A categorical split's set in Forest::category_words is [n_bits, words...]; a code c is
+// "listed" when c < n_bits and its bit is set. What happens to listed, unlisted and invalid
+// codes is the rule's business.
+inline bool category_listed(uint32_t code, const uint32_t* set) {
+  return code < set[0] && ((set[1 + (code >> 5)] >> (code & 31u)) & 1u) != 0;
+}
+
 // XGBoost: inputs are cast to float32; numeric left iff x < t; categories listed in the
-// node's set go right, everything else (unlisted, negative, >= 2^24, past the set) left;
-// leaf values are summed in float32.
+// node's set go right, everything else (unlisted, negative, >= 2^24) left; leaf values are
+// summed in float32.
 struct XGBoostRule {
   using Value = float;
   using Accum = float;
+  static constexpr bool kZeroMissing = false;
+  template <class In>
+  static Value input(In x) { return static_cast<Value>(x); }
   static bool numeric_left(Value x, Value threshold) { return x < threshold; }
-  static bool category_left(Value x, const uint32_t* words) {
+  static bool category_left(Value x, const uint32_t* set, bool /*default_left*/) {
     if (!(x >= 0.0f && x < 16777216.0f)) return true;
-    const uint32_t code = static_cast<uint32_t>(x);
-    const uint32_t word = code >> 5;
-    if (word >= words[0]) return true;
-    return ((words[1 + word] >> (code & 31u)) & 1u) == 0;
+    return !category_listed(static_cast<uint32_t>(x), set);
   }
+};
+
+// LightGBM (and scikit-learn's HistGradientBoosting): double precision, left iff x <= t.
+// Missing types are resolved when compiling: None sends NaN where 0 goes, NaN uses the
+// default direction, Zero also treats |x| <= kZeroThreshold as missing (kZeroMissingFlag).
+// Categorical: listed codes go left, other valid codes right; a negative, too large or
+// fractional-below-zero code takes the default direction (LightGBM compiles it to right).
+struct LightGBMRule {
+  using Value = double;
+  using Accum = double;
+  static constexpr bool kZeroMissing = true;
+  template <class In>
+  static Value input(In x) { return static_cast<Value>(x); }
+  static bool numeric_left(Value x, Value threshold) { return x <= threshold; }
+  static bool category_left(Value x, const uint32_t* set, bool default_left) {
+    if (!(x >= 0.0 && x < 2147483648.0)) return default_left;
+    const auto code = static_cast<uint32_t>(x);
+    if (code >= set[0]) return default_left;
+    return category_listed(code, set);
+  }
+};
+
+// scikit-learn's Cython trees (DecisionTree, RandomForest, ExtraTrees, GradientBoosting,
+// IsolationForest): inputs are cast to float32, then compared in double: left iff x <= t.
+struct SkLearnTreeRule {
+  using Value = double;
+  using Accum = double;
+  static constexpr bool kZeroMissing = false;
+  template <class In>
+  static Value input(In x) { return static_cast<Value>(static_cast<float>(x)); }
+  static bool numeric_left(Value x, Value threshold) { return x <= threshold; }
+  static bool category_left(Value, const uint32_t*, bool default_left) { return default_left; }
 };
 
 template <class Rule>
@@ -72,8 +115,10 @@ struct Forest {
   std::vector<Node<Value>> nodes;
   std::vector<uint32_t> tree_begin;    // index of each tree's root in `nodes`
   std::vector<uint32_t> tree_group;    // output group of each tree
-  std::vector<uint32_t> category_words;  // per categorical split: [n_words, words...]
+  std::vector<uint32_t> category_words;  // per categorical split: [n_bits, words...]
+  std::vector<Accum> leaf_vectors;     // leaves of leaf_width > 1, leaf_width values each
   std::vector<Accum> base_margin;      // one per output group
+  uint32_t leaf_width = 1;             // 1, or num_groups when every leaf holds a vector
   uint32_t num_features = 0;
   uint32_t num_groups = 1;
   uint32_t max_depth = 0;
@@ -82,27 +127,30 @@ struct Forest {
   std::size_t num_trees() const { return tree_begin.size(); }
 };
 
-// Walks one tree for one row; returns the leaf value. Terminates because every step moves
+// Walks one tree for one row; returns its leaf. Terminates because every step moves
 // strictly forward inside the tree (checked by compile()).
 template <class Rule, bool kCategorical, bool kContiguous, class In>
-inline typename Rule::Value walk(const Node<typename Rule::Value>* node, const uint32_t* words,
-                                 const In* row, std::ptrdiff_t col_stride) {
+inline const Node<typename Rule::Value>* walk(const Node<typename Rule::Value>* node, const uint32_t* words,
+                                              const In* row, std::ptrdiff_t col_stride) {
   using Value = typename Rule::Value;
   while (!node->is_leaf()) {
     const uint32_t info = node->info;
     const std::ptrdiff_t f = static_cast<std::ptrdiff_t>(info & kFeatureMask);
-    const Value x = static_cast<Value>(kContiguous ? row[f] : row[f * col_stride]);
+    const Value x = Rule::input(kContiguous ? row[f] : row[f * col_stride]);
+    const bool default_left = (info & kDefaultLeftFlag) != 0;
     bool left;
     if (std::isnan(x)) {
-      left = (info & kDefaultLeftFlag) != 0;
+      left = default_left;
     } else if (kCategorical && (info & kCategoricalFlag)) {
-      left = Rule::category_left(x, words + node->bitset);
+      left = Rule::category_left(x, words + node->bitset, default_left);
+    } else if (Rule::kZeroMissing && (info & kZeroMissingFlag) && std::fabs(x) <= Value(kLightGBMZeroThreshold)) {
+      left = default_left;
     } else {
       left = Rule::numeric_left(x, node->value);
     }
     node += left ? 1u : node->right;
   }
-  return node->value;
+  return node;
 }
 
 // What a predict call writes per row.
@@ -110,17 +158,22 @@ enum class OutputKind {
   kRaw,    // num_groups margins
   kValue,  // num_groups transformed values (regression)
   kProba,  // class probabilities: [1 - p, p] for one binary group, else num_groups
-  kClass,  // one value: the predicted class index
+  kClass,  // one value: the predicted class index (outlier detection: -1 outlier, 1 inlier)
+  kDecision,  // outlier detection: one value, the score minus the model's offset
 };
 
 struct OutputPlan {
   OutputKind kind = OutputKind::kRaw;
   Link link = Link::kIdentity;
   bool class_from_margin = false;  // class = argmax (or sign) of margins, not of probabilities
+  bool outlier = false;            // an outlier detector: classes are -1 / 1
+  double average_divisor = 0;
+  double link_scale = 1;
+  double decision_offset = 0;
 };
 
 inline std::size_t output_width(OutputKind kind, std::size_t groups) {
-  if (kind == OutputKind::kClass) return 1;
+  if (kind == OutputKind::kClass || kind == OutputKind::kDecision) return 1;
   if (kind == OutputKind::kProba && groups == 1) return 2;
   return groups;
 }
@@ -129,23 +182,39 @@ constexpr std::size_t kBlockRows = 64;
 constexpr std::size_t kBlockValues = 4096;  // accumulator values kept on the stack per block
 
 template <class Accum>
+inline void transform(const OutputPlan& plan, Accum* v, std::size_t groups) {
+  if (plan.average_divisor > 0)
+    for (std::size_t g = 0; g < groups; ++g) v[g] /= static_cast<Accum>(plan.average_divisor);
+  apply_link(plan.link, v, groups, static_cast<Accum>(plan.link_scale));
+}
+
+template <class Accum>
 inline void write_outputs(const OutputPlan& plan, Accum* v, std::size_t groups, double* o) {
   switch (plan.kind) {
     case OutputKind::kRaw:
       break;
     case OutputKind::kValue:
-      apply_link(plan.link, v, groups);
+      transform(plan, v, groups);
       break;
     case OutputKind::kProba:
-      apply_link(plan.link, v, groups);
+      transform(plan, v, groups);
       if (groups == 1) {
         o[0] = static_cast<double>(Accum(1) - v[0]);
         o[1] = static_cast<double>(v[0]);
         return;
       }
       break;
+    case OutputKind::kDecision:
+      transform(plan, v, groups);
+      o[0] = static_cast<double>(v[0]) - plan.decision_offset;
+      return;
     case OutputKind::kClass: {
-      if (!plan.class_from_margin) apply_link(plan.link, v, groups);
+      if (plan.outlier) {
+        transform(plan, v, groups);
+        o[0] = static_cast<double>(v[0]) - plan.decision_offset < 0 ? -1.0 : 1.0;
+        return;
+      }
+      if (!plan.class_from_margin) transform(plan, v, groups);
       if (groups == 1) {
         o[0] = v[0] > (plan.class_from_margin ? Accum(0) : Accum(0.5)) ? 1.0 : 0.0;
       } else {
@@ -181,10 +250,17 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
       std::copy(forest.base_margin.begin(), forest.base_margin.end(), acc + r * groups);
     for (std::size_t t = 0; t < trees; ++t) {
       const auto* root = nodes + forest.tree_begin[t];
-      const std::size_t g = forest.tree_group[t];
-      for (std::size_t r = 0; r < n; ++r)
-        acc[r * groups + g] +=
-            walk<Rule, kCategorical, kContiguous>(root, words, X.row(b + r), X.col_stride);
+      if (forest.leaf_width == 1) {
+        const std::size_t g = forest.tree_group[t];
+        for (std::size_t r = 0; r < n; ++r)
+          acc[r * groups + g] += walk<Rule, kCategorical, kContiguous>(root, words, X.row(b + r), X.col_stride)->value;
+      } else {
+        for (std::size_t r = 0; r < n; ++r) {
+          const auto* leaf = walk<Rule, kCategorical, kContiguous>(root, words, X.row(b + r), X.col_stride);
+          const Accum* vector = forest.leaf_vectors.data() + leaf->right;
+          for (std::size_t g = 0; g < groups; ++g) acc[r * groups + g] += vector[g];
+        }
+      }
     }
     for (std::size_t r = 0; r < n; ++r)
       write_outputs(plan, acc + r * groups, groups, out + (b - begin + r) * width);

@@ -20,6 +20,7 @@ enum class Link {
   kHinge,          // binary:hinge: 1 if margin > 0 else 0
   kSignedSquare,   // LightGBM regression with sqrt: sign(x) * x^2
   kOneVsRestSigmoid,  // LightGBM multiclassova: a sigmoid per class
+  kIsolation,      // IsolationForest score_samples: -2^(-x / scale)
 };
 
 inline const char* link_name(Link link) {
@@ -31,13 +32,15 @@ inline const char* link_name(Link link) {
     case Link::kHinge: return "hinge";
     case Link::kSignedSquare: return "signed_square";
     case Link::kOneVsRestSigmoid: return "one_vs_rest_sigmoid";
+    case Link::kIsolation: return "isolation";
   }
   return "unknown";
 }
 
 namespace detail {
 
-// Transforms one row of `n` margins in place. `scale` is the sigmoid slope (1 for XGBoost).
+// Transforms one row of `n` margins in place. `scale` is the sigmoid slope (1 for XGBoost),
+// or the isolation forest's normaliser (n_estimators * c(max_samples)).
 template <class T>
 inline void apply_link(Link link, T* v, std::size_t n, T scale = T(1)) {
   switch (link) {
@@ -45,7 +48,11 @@ inline void apply_link(Link link, T* v, std::size_t n, T scale = T(1)) {
       return;
     case Link::kSigmoid:
     case Link::kOneVsRestSigmoid:
-      for (std::size_t i = 0; i < n; ++i) v[i] = T(1) / (T(1) + std::exp(-scale * v[i]));
+      if (scale == T(1)) {
+        for (std::size_t i = 0; i < n; ++i) v[i] = T(1) / (T(1) + std::exp(-v[i]));
+      } else {
+        for (std::size_t i = 0; i < n; ++i) v[i] = T(1) / (T(1) + std::exp(-scale * v[i]));
+      }
       return;
     case Link::kSoftmax: {
       T top = v[0];
@@ -66,6 +73,9 @@ inline void apply_link(Link link, T* v, std::size_t n, T scale = T(1)) {
       return;
     case Link::kSignedSquare:
       for (std::size_t i = 0; i < n; ++i) v[i] = (v[i] < 0 ? -v[i] : v[i]) * v[i];
+      return;
+    case Link::kIsolation:
+      for (std::size_t i = 0; i < n; ++i) v[i] = -std::pow(T(2), -(scale != T(0) ? v[i] / scale : T(1)));
       return;
   }
 }

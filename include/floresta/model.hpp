@@ -10,7 +10,10 @@
 // so copying a Model is cheap. Outputs are written as double, row-major:
 //   predict_raw   num_outputs() margins per row (one per class for multi-class)
 //   predict_proba num_classes() probabilities per row (classifiers only; binary gives [1-p, p])
-//   predict       the class index for classifiers; the transformed value(s) for regressors
+//   predict       the class index for classifiers; the transformed value(s) for regressors;
+//                 -1 (outlier) / 1 (inlier) for outlier detectors
+//   score(kValue) transformed values (regression values; IsolationForest score_samples)
+//   score(kDecision) outlier detectors: score_samples - offset (decision_function)
 //
 // Thread-safety: every member function is const and thread-safe; scoring allocates nothing
 // except the vectors the convenience overloads return. With PredictOptions::n_threads > 1
@@ -49,7 +52,7 @@ struct PredictOptions {
 
 namespace detail {
 
-using AnyForest = std::variant<Forest<XGBoostRule>>;
+using AnyForest = std::variant<Forest<XGBoostRule>, Forest<LightGBMRule>, Forest<SkLearnTreeRule>>;
 
 struct ModelData {
   std::string source;
@@ -62,6 +65,9 @@ struct ModelData {
   std::size_t num_outputs = 1;
   std::size_t num_trees = 0;
   int64_t best_iteration = -1;
+  double average_divisor = 0;
+  double link_scale = 1;
+  double decision_offset = 0;
   Schema schema;
   AnyForest forest;
 };
@@ -82,7 +88,11 @@ class Model {
   std::size_t num_outputs() const { return data_->num_outputs; }
   int num_classes() const { return data_->num_classes; }
   Task task() const { return data_->task; }
-  bool is_classifier() const { return data_->task != Task::kRegression; }
+  bool is_classifier() const {
+    return data_->task == Task::kBinaryClassification || data_->task == Task::kMulticlassClassification;
+  }
+  bool is_outlier_detector() const { return data_->task == Task::kOutlierDetection; }
+  double decision_offset() const { return data_->decision_offset; }
   const std::string& objective() const { return data_->objective; }
   const std::string& format() const { return data_->format; }
   const std::string& source() const { return data_->source; }
@@ -132,7 +142,7 @@ class Model {
   }
   template <class T>
   std::vector<double> predict(const MatrixView<T>& X, const PredictOptions& o = {}) const {
-    return collect(is_classifier() ? OutputKind::kClass : OutputKind::kValue, X, o);
+    return collect(predict_kind(), X, o);
   }
   template <class T>
   std::vector<double> predict_raw(const T* X, std::size_t rows, std::size_t cols, const PredictOptions& o = {}) const {
@@ -148,7 +158,9 @@ class Model {
   }
 
   // The kind predict() uses for this model.
-  OutputKind predict_kind() const { return is_classifier() ? OutputKind::kClass : OutputKind::kValue; }
+  OutputKind predict_kind() const {
+    return is_classifier() || is_outlier_detector() ? OutputKind::kClass : OutputKind::kValue;
+  }
 
  private:
   void check_columns(std::size_t cols) const {
@@ -157,10 +169,21 @@ class Model {
                    data_->source, ")");
   }
   detail::OutputPlan plan_for(OutputKind kind) const {
+    const bool outlier = data_->task == Task::kOutlierDetection;
     if (kind == OutputKind::kProba && !is_classifier())
-      detail::fail("predict_proba is only for classifiers; ", data_->source, " is a regression model (",
-                   data_->objective, ")");
-    return detail::OutputPlan{kind, data_->link, data_->class_from_margin};
+      detail::fail("predict_proba is only for classifiers; ", data_->source, " is ",
+                   outlier ? "an outlier detector" : "a regression model", " (", data_->objective, ")");
+    if (kind == OutputKind::kDecision && !outlier)
+      detail::fail("decision scores are only for outlier detectors; ", data_->source, " is not one");
+    detail::OutputPlan plan;
+    plan.kind = kind;
+    plan.link = data_->link;
+    plan.class_from_margin = data_->class_from_margin;
+    plan.outlier = outlier;
+    plan.average_divisor = data_->average_divisor;
+    plan.link_scale = data_->link_scale;
+    plan.decision_offset = data_->decision_offset;
+    return plan;
   }
   template <class T>
   std::vector<double> collect(OutputKind kind, const MatrixView<T>& X, const PredictOptions& o) const {

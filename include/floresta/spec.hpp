@@ -19,10 +19,13 @@ namespace floresta {
 
 // How a split compares an input to its threshold; fixed per model, chosen at compile time.
 enum class DecisionRule {
-  kXGBoost,  // input cast to float32; left iff x < t; NaN -> default; listed categories go right
+  kXGBoost,      // input cast to float32; left iff x < t; NaN -> default; listed categories go right
+  kLightGBM,     // double; left iff x <= t; missing types; listed categories go left
+                 // (also scikit-learn's HistGradientBoosting)
+  kSkLearnTree,  // input cast to float32, compared in double: left iff x <= t
 };
 
-enum class Task { kRegression, kBinaryClassification, kMulticlassClassification };
+enum class Task { kRegression, kBinaryClassification, kMulticlassClassification, kOutlierDetection };
 
 // One tree as arrays indexed by the source's node id; node 0 is the root.
 struct TreeSpec {
@@ -33,11 +36,18 @@ struct TreeSpec {
   std::vector<double> leaf_value;       // leaves
   std::vector<uint8_t> default_left;    // where a missing value goes
   std::vector<uint8_t> is_categorical;
+  std::vector<uint8_t> zero_is_missing;  // LightGBM missing_type=Zero; empty = none
+  // Vector leaves (ModelSpec::leaf_width > 1): leaf i's values are
+  // leaf_vector[i * leaf_width .. (i + 1) * leaf_width); empty otherwise.
+  std::vector<double> leaf_vector;
   // Categorical splits, CSR style: node i lists category_values[category_offsets[i] ..
   // category_offsets[i+1]]. Empty offsets = no categorical node in this tree.
   std::vector<uint32_t> category_offsets;
   std::vector<int64_t> category_values;
-  int32_t output_group = 0;
+  // Per node, how many codes the split knows (codes at or past it are invalid for the rule).
+  // Empty = one past the largest listed code.
+  std::vector<uint32_t> category_bits;
+  int32_t output_group = 0;  // ignored for vector leaves, which add to every group
   double weight = 1.0;  // dart weight_drop; folded into the leaves when compiled
 
   std::size_t num_nodes() const { return left_children.size(); }
@@ -45,9 +55,8 @@ struct TreeSpec {
 
 struct ModelSpec {
   std::string source;  // file name (or "<memory>") for error messages
-  std::string format;  // "xgboost-json", "xgboost-ubjson", ...
+  std::string format;  // "xgboost-json", "xgboost-ubjson", "lightgbm-text", ...
   DecisionRule rule = DecisionRule::kXGBoost;
-  bool listed_categories_go_right = true;  // XGBoost: true; LightGBM: false
 
   Task task = Task::kRegression;
   std::string objective;
@@ -57,6 +66,10 @@ struct ModelSpec {
   int num_outputs = 1;             // output groups (classes for multi-class, targets)
   int num_features = 0;
   std::vector<double> base_margin;  // one per output group, already in margin space
+  int leaf_width = 1;               // 1, or num_outputs when every leaf holds a vector
+  double average_divisor = 0;       // > 0: transformed outputs are the sum divided by it
+  double link_scale = 1;            // sigmoid slope; isolation-forest normaliser
+  double decision_offset = 0;       // outlier detection: decision = score - offset
 
   std::vector<TreeSpec> trees;
   // Trees of boosting round r are iteration_indptr[r] .. iteration_indptr[r+1].
