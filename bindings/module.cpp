@@ -25,7 +25,8 @@ floresta::OutputKind parse_kind(const std::string& kind) {
   if (kind == "value") return floresta::OutputKind::kValue;
   if (kind == "proba") return floresta::OutputKind::kProba;
   if (kind == "class") return floresta::OutputKind::kClass;
-  throw floresta::Error("unknown output kind '" + kind + "' (raw, value, proba, class)");
+  if (kind == "decision") return floresta::OutputKind::kDecision;
+  throw floresta::Error("unknown output kind '" + kind + "' (raw, value, proba, class, decision)");
 }
 
 template <class T>
@@ -79,20 +80,23 @@ PYBIND11_MODULE(_core, m) {
   py::class_<floresta::Model>(m, "Model")
       .def_static(
           "from_bytes",
-          [](const py::bytes& data, const std::string& name, bool use_best_iteration) {
+          [](const py::bytes& data, const std::string& name, bool use_best_iteration, int num_iterations) {
             std::string bytes = data;
             floresta::LoadOptions options;
             options.use_best_iteration = use_best_iteration;
+            options.num_iterations = num_iterations;
             py::gil_scoped_release release;
             return floresta::load_from_memory(bytes, name, options);
           },
-          py::arg("data"), py::arg("name"), py::arg("use_best_iteration") = false)
+          py::arg("data"), py::arg("name"), py::arg("use_best_iteration") = false, py::arg("num_iterations") = 0)
       .def_property_readonly("num_features", &floresta::Model::num_features)
       .def_property_readonly("num_outputs", &floresta::Model::num_outputs)
       .def_property_readonly("num_classes", &floresta::Model::num_classes)
       .def_property_readonly("num_trees", &floresta::Model::num_trees)
       .def_property_readonly("best_iteration", &floresta::Model::best_iteration)
       .def_property_readonly("is_classifier", &floresta::Model::is_classifier)
+      .def_property_readonly("is_outlier_detector", &floresta::Model::is_outlier_detector)
+      .def_property_readonly("decision_offset", &floresta::Model::decision_offset)
       .def_property_readonly("objective", &floresta::Model::objective)
       .def_property_readonly("format", &floresta::Model::format)
       .def_property_readonly("feature_names", &floresta::Model::feature_names)

@@ -37,6 +37,18 @@ void validate_tree(const ModelSpec& spec, std::size_t t, int max_depth) {
   check_len(tree.is_categorical.size(), "is_categorical");
   if (!tree.zero_is_missing.empty()) check_len(tree.zero_is_missing.size(), "zero_is_missing");
   if (!tree.category_bits.empty()) check_len(tree.category_bits.size(), "category_bits");
+  if (!tree.linear_offsets.empty()) {
+    if (tree.linear_offsets.size() != n + 1) tree_fail(spec, t, "linear_offsets must have num_nodes + 1 entries");
+    check_len(tree.linear_const.size(), "linear_const");
+    if (tree.linear_features.size() != tree.linear_coeffs.size() || tree.linear_offsets.back() != tree.linear_features.size())
+      tree_fail(spec, t, "linear_features, linear_coeffs and linear_offsets disagree in length");
+    for (std::size_t i = 0; i < n; ++i)
+      if (tree.linear_offsets[i] > tree.linear_offsets[i + 1]) tree_fail(spec, t, "linear_offsets must not decrease");
+    for (int32_t f : tree.linear_features)
+      if (f < 0 || f >= spec.num_features)
+        tree_fail(spec, t, "linear leaf feature " + std::to_string(f) + " out of range for " + std::to_string(spec.num_features) + " features");
+    if (spec.leaf_width != 1) tree_fail(spec, t, "linear leaves cannot hold vectors");
+  }
   const auto width = static_cast<std::size_t>(spec.leaf_width);
   if (width > 1 && tree.leaf_vector.size() != n * width)
     tree_fail(spec, t, "leaf_vector has " + std::to_string(tree.leaf_vector.size()) + " values, expected " +
@@ -160,6 +172,20 @@ void compile_tree(const TreeSpec& tree, Forest<Rule>& forest, uint32_t& depth_ou
       node.value = leaf;
       node.info = kLeafFlag;
       node.right = 0;
+      if (!tree.linear_offsets.empty()) {
+        const uint32_t first = tree.linear_offsets[i], last = tree.linear_offsets[i + 1];
+        node.info |= kLinearLeafFlag;
+        node.right = static_cast<uint32_t>(forest.linear_terms.size());
+        forest.has_linear = true;
+        forest.linear_terms.push_back(static_cast<double>(last - first));
+        forest.linear_terms.push_back(tree.linear_const[i]);
+        forest.linear_terms.push_back(tree.leaf_value[i]);
+        for (uint32_t k = first; k < last; ++k) {
+          forest.linear_terms.push_back(static_cast<double>(tree.linear_features[k]));
+          forest.linear_terms.push_back(tree.linear_coeffs[k]);
+        }
+        if (forest.linear_terms.size() > std::numeric_limits<uint32_t>::max()) fail(source, ": too many linear terms");
+      }
       if (width > 1) {
         if (forest.leaf_vectors.size() > std::numeric_limits<uint32_t>::max() - width)
           fail(source, ": too many leaf values to compile");
@@ -227,14 +253,25 @@ Forest<Rule> compile_forest(const ModelSpec& spec) {
 }  // namespace
 }  // namespace detail
 
+namespace {
+
+// Keeps the first `rounds` boosting rounds; an averaged forest then averages over those.
+void keep_rounds(ModelSpec& spec, std::size_t rounds) {
+  if (spec.iteration_indptr.empty() || rounds + 1 >= spec.iteration_indptr.size()) return;
+  if (spec.iteration_indptr.back() != spec.trees.size())
+    detail::fail(spec.source, ": iteration_indptr must end at the number of trees (", spec.trees.size(), ")");
+  spec.trees.resize(std::min<std::size_t>(spec.trees.size(), spec.iteration_indptr[rounds]));
+  spec.iteration_indptr.resize(rounds + 1);
+  if (spec.average_divisor > 0) spec.average_divisor = static_cast<double>(rounds);
+}
+
+}  // namespace
+
 Model compile(ModelSpec spec, const LoadOptions& options) {
-  if (options.use_best_iteration && spec.best_iteration >= 0) {
-    const auto rounds = static_cast<std::size_t>(spec.best_iteration) + 1;
-    if (rounds < spec.iteration_indptr.size()) {
-      spec.trees.resize(spec.iteration_indptr[rounds]);
-      spec.iteration_indptr.resize(rounds + 1);
-    }
-  }
+  if (options.use_best_iteration && spec.best_iteration >= 0)
+    keep_rounds(spec, static_cast<std::size_t>(spec.best_iteration) + 1);
+  if (options.num_iterations < 0) detail::fail(spec.source, ": num_iterations must be >= 0");
+  if (options.num_iterations > 0) keep_rounds(spec, static_cast<std::size_t>(options.num_iterations));
   detail::validate(spec, options);
   auto data = std::make_shared<detail::ModelData>();
   data->source = spec.source;

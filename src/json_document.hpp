@@ -12,8 +12,9 @@ namespace floresta::detail {
 
 using Json = nlohmann::json;
 
-// Deepest nesting a model file may use; real models need fewer than 10 levels.
-constexpr int kMaxJsonDepth = 64;
+// Deepest nesting a model file may use: XGBoost needs fewer than 10 levels; LightGBM's
+// dump_model nests one level per tree level, and trees are limited to 1024 levels.
+constexpr int kMaxJsonDepth = 1100;
 
 enum class JsonEncoding { kText, kUbjson };
 

@@ -14,8 +14,10 @@ Model load_from_memory(const std::string& bytes, const std::string& name, const 
   while (first < bytes.size() && (bytes[first] == ' ' || bytes[first] == '\n' || bytes[first] == '\r' || bytes[first] == '\t'))
     ++first;
   if (first == bytes.size()) detail::fail(name, ": empty model file");
+  if (bytes.compare(first, 5, "tree\n") == 0 || bytes.compare(first, 6, "tree\r\n") == 0)
+    return compile(detail::load_lightgbm_text(bytes, name), options);
   if (bytes[first] != '{')
-    detail::fail(name, ": unrecognised model format (expected an XGBoost JSON or UBJSON model)");
+    detail::fail(name, ": unrecognised model format (expected XGBoost JSON/UBJSON, LightGBM text or JSON)");
 
   const detail::JsonEncoding encoding =
       first > 0 ? detail::JsonEncoding::kText : detail::sniff_json_encoding(bytes);
@@ -23,7 +25,9 @@ Model load_from_memory(const std::string& bytes, const std::string& name, const 
   const std::string format = encoding == detail::JsonEncoding::kText ? "xgboost-json" : "xgboost-ubjson";
   if (document.is_object() && document.contains("learner"))
     return compile(detail::load_xgboost(document, name, format), options);
-  detail::fail(name, ": unrecognised model document (no 'learner' object: not an XGBoost model)");
+  if (document.is_object() && document.contains("tree_info") && document.contains("num_tree_per_iteration"))
+    return compile(detail::load_lightgbm_json(document, name), options);
+  detail::fail(name, ": unrecognised model document (neither XGBoost's 'learner' nor LightGBM's 'tree_info')");
 }
 
 Model load(const std::string& path, const LoadOptions& options) {

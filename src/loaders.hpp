@@ -12,4 +12,9 @@ namespace floresta::detail {
 // XGBoost Booster.save_model JSON or UBJSON (already parsed into `document`).
 ModelSpec load_xgboost(const Json& document, const std::string& source, const std::string& format);
 
+// LightGBM's text model file (save_model / model_to_string).
+ModelSpec load_lightgbm_text(const std::string& bytes, const std::string& source);
+// LightGBM's dump_model() JSON.
+ModelSpec load_lightgbm_json(const Json& document, const std::string& source);
+
 }  // namespace floresta::detail

@@ -30,6 +30,7 @@ namespace detail {
 constexpr uint32_t kLeafFlag = 1u << 31;
 constexpr uint32_t kDefaultLeftFlag = 1u << 30;
 constexpr uint32_t kCategoricalFlag = 1u << 29;
+constexpr uint32_t kLinearLeafFlag = 1u << 29;  // on leaves: a linear model, see Forest::linear_terms
 constexpr uint32_t kZeroMissingFlag = 1u << 28;  // LightGBM missing_type=Zero: |x| <= 1e-35 is missing
 constexpr uint32_t kFeatureMask = kZeroMissingFlag - 1;
 constexpr uint32_t kMaxFeatures = kFeatureMask;
@@ -78,8 +79,9 @@ struct XGBoostRule {
 // LightGBM (and scikit-learn's HistGradientBoosting): double precision, left iff x <= t.
 // Missing types are resolved when compiling: None sends NaN where 0 goes, NaN uses the
 // default direction, Zero also treats |x| <= kZeroThreshold as missing (kZeroMissingFlag).
-// Categorical: listed codes go left, other valid codes right; a negative, too large or
-// fractional-below-zero code takes the default direction (LightGBM compiles it to right).
+// Categorical: the code is x truncated toward zero; listed codes go left, other codes
+// below the set's size right; negative or larger codes take the default direction
+// (LightGBM's loader compiles that direction to right, as LightGBM sends them).
 struct LightGBMRule {
   using Value = double;
   using Accum = double;
@@ -88,8 +90,8 @@ struct LightGBMRule {
   static Value input(In x) { return static_cast<Value>(x); }
   static bool numeric_left(Value x, Value threshold) { return x <= threshold; }
   static bool category_left(Value x, const uint32_t* set, bool default_left) {
-    if (!(x >= 0.0 && x < 2147483648.0)) return default_left;
-    const auto code = static_cast<uint32_t>(x);
+    if (!(x > -1.0 && x < 2147483648.0)) return default_left;
+    const auto code = static_cast<uint32_t>(static_cast<int64_t>(x));
     if (code >= set[0]) return default_left;
     return category_listed(code, set);
   }
@@ -117,12 +119,15 @@ struct Forest {
   std::vector<uint32_t> tree_group;    // output group of each tree
   std::vector<uint32_t> category_words;  // per categorical split: [n_bits, words...]
   std::vector<Accum> leaf_vectors;     // leaves of leaf_width > 1, leaf_width values each
+  // Linear leaves: [count, constant, fallback, feature_0, coeff_0, ...] at the leaf's `right`.
+  std::vector<double> linear_terms;
   std::vector<Accum> base_margin;      // one per output group
   uint32_t leaf_width = 1;             // 1, or num_groups when every leaf holds a vector
   uint32_t num_features = 0;
   uint32_t num_groups = 1;
   uint32_t max_depth = 0;
   bool has_categorical = false;
+  bool has_linear = false;
 
   std::size_t num_trees() const { return tree_begin.size(); }
 };
@@ -151,6 +156,20 @@ inline const Node<typename Rule::Value>* walk(const Node<typename Rule::Value>* 
     node += left ? 1u : node->right;
   }
   return node;
+}
+
+// A linear leaf's output (LightGBM linear_tree): the constant leaf value when any input is NaN.
+template <class Rule, class In>
+inline typename Rule::Accum linear_leaf(const double* terms, const In* row, std::ptrdiff_t col_stride) {
+  using Value = typename Rule::Value;
+  const auto count = static_cast<std::size_t>(terms[0]);
+  double out = terms[1];
+  for (std::size_t k = 0; k < count; ++k) {
+    const Value x = Rule::input(row[static_cast<std::ptrdiff_t>(terms[3 + 2 * k]) * col_stride]);
+    if (std::isnan(x)) return static_cast<typename Rule::Accum>(terms[2]);
+    out += terms[4 + 2 * k] * static_cast<double>(x);
+  }
+  return static_cast<typename Rule::Accum>(out);
 }
 
 // What a predict call writes per row.
@@ -250,7 +269,16 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
       std::copy(forest.base_margin.begin(), forest.base_margin.end(), acc + r * groups);
     for (std::size_t t = 0; t < trees; ++t) {
       const auto* root = nodes + forest.tree_begin[t];
-      if (forest.leaf_width == 1) {
+      if (forest.has_linear) {
+        const std::size_t g = forest.tree_group[t];
+        for (std::size_t r = 0; r < n; ++r) {
+          const In* row = X.row(b + r);
+          const auto* leaf = walk<Rule, kCategorical, kContiguous>(root, words, row, X.col_stride);
+          acc[r * groups + g] += (leaf->info & kLinearLeafFlag)
+                                     ? linear_leaf<Rule>(forest.linear_terms.data() + leaf->right, row, X.col_stride)
+                                     : static_cast<Accum>(leaf->value);
+        }
+      } else if (forest.leaf_width == 1) {
         const std::size_t g = forest.tree_group[t];
         for (std::size_t r = 0; r < n; ++r)
           acc[r * groups + g] += walk<Rule, kCategorical, kContiguous>(root, words, X.row(b + r), X.col_stride)->value;

@@ -42,6 +42,9 @@ struct LoadOptions {
   // Keep only the rounds up to the file's best_iteration (as XGBoost's scikit-learn wrapper
   // predicts after early stopping). Off by default, like Booster.predict.
   bool use_best_iteration = false;
+  // Keep only the first `num_iterations` boosting rounds (0 = all). Applied after
+  // use_best_iteration; like LightGBM's num_iteration and XGBoost's iteration_range=(0, n).
+  int num_iterations = 0;
   // Deepest tree accepted; deeper trees are refused at load time.
   int max_depth = 1024;
 };

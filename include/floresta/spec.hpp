@@ -47,6 +47,13 @@ struct TreeSpec {
   // Per node, how many codes the split knows (codes at or past it are invalid for the rule).
   // Empty = one past the largest listed code.
   std::vector<uint32_t> category_bits;
+  // LightGBM linear trees: leaf i outputs linear_const[i] + sum of linear_coeffs[k] *
+  // x[linear_features[k]] over k in linear_offsets[i] .. linear_offsets[i+1], or
+  // leaf_value[i] when one of those inputs is NaN. Empty offsets = a constant-leaf tree.
+  std::vector<uint32_t> linear_offsets;
+  std::vector<int32_t> linear_features;
+  std::vector<double> linear_coeffs;
+  std::vector<double> linear_const;
   int32_t output_group = 0;  // ignored for vector leaves, which add to every group
   double weight = 1.0;  // dart weight_drop; folded into the leaves when compiled
 

@@ -7,12 +7,15 @@ from . import _core
 from ._frame import as_matrix
 
 
-def load(path, *, use_best_iteration=False):
+def load(path, *, use_best_iteration=False, num_iterations=None):
     """Loads a model file; the format is detected from its content.
 
+    Formats: XGBoost JSON/UBJSON, LightGBM text and dump_model JSON, floresta JSON
+    (written by ``floresta.export``).
     use_best_iteration: keep only the rounds up to the file's ``best_iteration`` (what
     XGBoost's scikit-learn wrapper predicts with after early stopping). Default False, like
     ``Booster.predict``.
+    num_iterations: keep only the first n boosting rounds (None = all).
     """
     path = os.fspath(path)
     try:
@@ -20,12 +23,14 @@ def load(path, *, use_best_iteration=False):
             data = handle.read()
     except OSError as error:
         raise _core.FlorestaError(f"{path}: cannot open model file ({error.strerror})") from None
-    return load_bytes(data, name=path, use_best_iteration=use_best_iteration)
+    return load_bytes(data, name=path, use_best_iteration=use_best_iteration, num_iterations=num_iterations)
 
 
-def load_bytes(data, *, name="<memory>", use_best_iteration=False):
-    """Loads a model from the bytes of a model file."""
-    return Model(bytes(data), name, use_best_iteration)
+def load_bytes(data, *, name="<memory>", use_best_iteration=False, num_iterations=None):
+    """Loads a model from the bytes (or text) of a model file."""
+    if isinstance(data, str):
+        data = data.encode()
+    return Model(bytes(data), name, use_best_iteration, num_iterations=num_iterations)
 
 
 class Model:
@@ -36,11 +41,12 @@ class Model:
     used per predict call; 1 by default, 0 = all cores).
     """
 
-    def __init__(self, data, name="<memory>", use_best_iteration=False, n_threads=1):
+    def __init__(self, data, name="<memory>", use_best_iteration=False, n_threads=1, num_iterations=None):
         self._data = data
         self._name = name
         self._use_best_iteration = use_best_iteration
-        self._core = _core.Model.from_bytes(data, name, use_best_iteration)
+        self._num_iterations = num_iterations
+        self._core = _core.Model.from_bytes(data, name, use_best_iteration, int(num_iterations or 0))
         self.n_threads = n_threads
         self._feature_types = self._core.feature_types
         self._categories = [self._core.categories(j) for j in range(self._core.num_features)]
@@ -58,9 +64,11 @@ class Model:
     @property
     def classes_(self):
         if not self._core.is_classifier:
-            raise AttributeError("classes_ exists only for classifiers; this model is a regressor "
+            raise AttributeError("classes_ exists only for classifiers; this model is not one "
                                  f"({self._core.objective})")
-        return np.arange(self._core.num_classes)
+        labels = self._core.output_labels
+        converted = [_label(v) for v in labels]
+        return np.array(converted) if converted else np.arange(self._core.num_classes)
 
     @property
     def n_outputs_(self):
@@ -106,11 +114,34 @@ class Model:
         return self._score("proba", X)
 
     def predict(self, X):
-        """Class labels for classifiers; predicted values for regressors (1-D when one output)."""
+        """Class labels for classifiers; predicted values for regressors (1-D when one output);
+        -1 (outlier) / 1 (inlier) for outlier detectors."""
         if self._core.is_classifier:
+            index = self._score("class", X)[:, 0].astype(np.int64)
+            return self.classes_[index]
+        if self._core.is_outlier_detector:
             return self._score("class", X)[:, 0].astype(np.int64)
         values = self._score("value", X)
         return values[:, 0] if values.shape[1] == 1 else values
+
+    def score_samples(self, X):
+        """Outlier detectors (IsolationForest): the anomaly score, lower is more abnormal."""
+        self._require_outlier("score_samples")
+        return self._score("value", X)[:, 0]
+
+    def decision_function(self, X):
+        """Outlier detectors: score_samples(X) - offset_; negative means outlier."""
+        self._require_outlier("decision_function")
+        return self._score("decision", X)[:, 0]
+
+    @property
+    def offset_(self):
+        self._require_outlier("offset_")
+        return self._core.decision_offset
+
+    def _require_outlier(self, what):
+        if not self._core.is_outlier_detector:
+            raise AttributeError(f"{what} exists only for outlier detectors; this model is {self._core.objective}")
 
     def _score(self, kind, X):
         return self._core.score(kind, as_matrix(X, self), int(self.n_threads))
@@ -135,12 +166,26 @@ class Model:
     # ---- pickling: the model file's bytes are the state ----
     def __getstate__(self):
         return {"data": self._data, "name": self._name, "use_best_iteration": self._use_best_iteration,
-                "n_threads": self.n_threads}
+                "num_iterations": self._num_iterations, "n_threads": self.n_threads}
 
     def __setstate__(self, state):
-        self.__init__(state["data"], state["name"], state["use_best_iteration"], state["n_threads"])
+        self.__init__(state["data"], state["name"], state["use_best_iteration"], state["n_threads"],
+                      state.get("num_iterations"))
+
+    @property
+    def is_outlier_detector(self):
+        return self._core.is_outlier_detector
 
     def __repr__(self):
         kind = f"{self._core.num_classes} classes" if self._core.is_classifier else f"{self.n_outputs_} output(s)"
         return (f"<floresta.Model {self._name!r}: {self._core.objective}, {kind}, "
                 f"{self.n_features_in_} features, {self.n_trees} trees>")
+
+
+def _label(text):
+    """Class labels travel as strings; give back ints where they are ints."""
+    try:
+        value = int(text)
+        return value if str(value) == text else text
+    except ValueError:
+        return text

@@ -1,0 +1,571 @@
+// Loaders for LightGBM models: the text model file (save_model / model_to_string) and the
+// dump_model() JSON. Facts used here are in docs/lightgbm.md and checked by
+// tests/python/test_lightgbm_parity.py.
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "floresta/error.hpp"
+#include "loaders.hpp"
+
+namespace floresta::detail {
+namespace {
+
+enum class MissingType { kNone = 0, kZero = 1, kNaN = 2 };
+
+struct ObjectiveInfo {
+  Task task = Task::kRegression;
+  Link link = Link::kIdentity;
+  double scale = 1;
+  int num_classes = 0;
+};
+
+// "binary sigmoid:1", "multiclass num_class:3", "regression sqrt", "" (custom: raw output).
+ObjectiveInfo parse_objective(const std::string& text, int num_class, const std::string& source) {
+  ObjectiveInfo info;
+  std::vector<std::string> words;
+  std::string word;
+  for (char c : text + " ") {
+    if (c == ' ') {
+      if (!word.empty()) words.push_back(word);
+      word.clear();
+    } else {
+      word += c;
+    }
+  }
+  if (words.empty() || words[0] == "custom" || words[0] == "none") return info;
+  const std::string& name = words[0];
+  auto option = [&](const std::string& key, double fallback) {
+    for (const auto& w : words)
+      if (w.rfind(key + ":", 0) == 0) {
+        double v = 0;
+        if (!parse_double(w.substr(key.size() + 1), v)) fail(source, ": objective option '", w, "' is not a number");
+        return v;
+      }
+    return fallback;
+  };
+  auto has_word = [&](const char* flag) { return std::find(words.begin(), words.end(), flag) != words.end(); };
+  if (name == "binary") {
+    info.task = Task::kBinaryClassification;
+    info.link = Link::kSigmoid;
+    info.scale = option("sigmoid", 1.0);
+    info.num_classes = 2;
+  } else if (name == "multiclass" || name == "softmax") {
+    info.task = Task::kMulticlassClassification;
+    info.link = Link::kSoftmax;
+    info.num_classes = num_class;
+  } else if (name == "multiclassova" || name == "multiclass_ova" || name == "ova" || name == "ovr") {
+    info.task = Task::kMulticlassClassification;
+    info.link = Link::kOneVsRestSigmoid;
+    info.scale = option("sigmoid", 1.0);
+    info.num_classes = num_class;
+  } else if (name == "cross_entropy" || name == "xentropy") {
+    info.link = Link::kSigmoid;
+  } else if (name == "poisson" || name == "gamma" || name == "tweedie") {
+    info.link = Link::kExp;
+  } else if (name == "regression" || name == "regression_l2" || name == "regression_l1" || name == "huber" ||
+             name == "fair" || name == "quantile" || name == "mape" || name == "lambdarank" || name == "rank_xendcg") {
+    info.link = has_word("sqrt") ? Link::kSignedSquare : Link::kIdentity;
+  } else {
+    fail(source, ": unsupported LightGBM objective '", text,
+         "' (supported: binary, multiclass, multiclassova, cross_entropy, regression, regression_l1, huber, fair, "
+         "quantile, mape, poisson, gamma, tweedie, lambdarank, rank_xendcg, custom)");
+  }
+  return info;
+}
+
+// Header and tree blocks of the text format, with the line where each key was read.
+struct Field {
+  std::string value;
+  std::size_t line = 0;
+};
+using Block = std::map<std::string, Field>;
+
+class TextModel {
+ public:
+  TextModel(const std::string& bytes, std::string source) : source_(std::move(source)) { split(bytes); }
+
+  Block header;
+  std::vector<Block> trees;
+  std::string pandas_categorical;  // the JSON after "pandas_categorical:", if any
+  std::size_t pandas_line = 0;
+
+  [[noreturn]] void fail_at(std::size_t line, const std::string& rule) const { fail(source_, ": line ", line, ": ", rule); }
+  const std::string& source() const { return source_; }
+
+  const Field& need(const Block& block, const std::string& key, const std::string& where) const {
+    auto it = block.find(key);
+    if (it == block.end()) fail(source_, ": ", where, ": missing '", key, "='");
+    return it->second;
+  }
+
+  std::vector<double> doubles(const Field& field, const std::string& key) const {
+    std::vector<double> out;
+    for_each_token(field, [&](const std::string& token) {
+      double v = 0;
+      if (!parse_double(token, v)) fail_at(field.line, key + ": '" + token + "' is not a number");
+      out.push_back(v);
+    });
+    return out;
+  }
+  std::vector<int64_t> ints(const Field& field, const std::string& key) const {
+    std::vector<int64_t> out;
+    for_each_token(field, [&](const std::string& token) {
+      int64_t v = 0;
+      auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
+      if (ec != std::errc() || end != token.data() + token.size())
+        fail_at(field.line, key + ": '" + token + "' is not an integer");
+      out.push_back(v);
+    });
+    return out;
+  }
+  int64_t integer(const Field& field, const std::string& key) const {
+    const auto values = ints(field, key);
+    if (values.size() != 1) fail_at(field.line, key + " must be one integer");
+    return values[0];
+  }
+
+ private:
+  template <class F>
+  static void for_each_token(const Field& field, F&& f) {
+    std::string token;
+    for (char c : field.value + " ") {
+      if (c == ' ' || c == '\t' || c == '\r') {
+        if (!token.empty()) f(token);
+        token.clear();
+      } else {
+        token += c;
+      }
+    }
+  }
+
+  void split(const std::string& bytes) {
+    std::size_t pos = 0, number = 0;
+    Block* block = &header;
+    bool trees_ended = false;
+    while (pos <= bytes.size()) {
+      std::size_t end = bytes.find('\n', pos);
+      if (end == std::string::npos) end = bytes.size();
+      std::string line = bytes.substr(pos, end - pos);
+      pos = end + 1;
+      ++number;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.rfind("pandas_categorical:", 0) == 0) {
+        pandas_categorical = line.substr(19);
+        pandas_line = number;
+        continue;
+      }
+      if (trees_ended || line.empty()) continue;
+      if (line == "end of trees") {
+        trees_ended = true;
+        continue;
+      }
+      const std::size_t eq = line.find('=');
+      if (line.rfind("Tree=", 0) == 0) {
+        trees.emplace_back();
+        block = &trees.back();
+        (*block)["Tree"] = Field{line.substr(5), number};
+        continue;
+      }
+      if (eq == std::string::npos) {
+        (*block)[line] = Field{"", number};  // bare flags such as average_output
+      } else {
+        (*block)[line.substr(0, eq)] = Field{line.substr(eq + 1), number};
+      }
+    }
+    if (!trees_ended) fail(source_, ": truncated LightGBM model (no 'end of trees' line)");
+  }
+
+  std::string source_;
+};
+
+// Fills node `i` of an internal split from LightGBM's encoding.
+void set_split(TreeSpec& tree, std::size_t i, int64_t feature, double threshold, int decision_type,
+               const std::vector<int64_t>& category_codes, uint32_t category_bits) {
+  const bool categorical = decision_type & 1;
+  const bool default_left = (decision_type >> 1) & 1;
+  const auto missing = static_cast<MissingType>((decision_type >> 2) & 3);
+  tree.split_feature[i] = static_cast<int32_t>(feature);
+  tree.threshold[i] = threshold;
+  tree.is_categorical[i] = categorical;
+  if (categorical) {
+    tree.default_left[i] = 0;  // NaN, negative and unknown codes go right
+    tree.category_bits[i] = category_bits;
+    tree.category_values.insert(tree.category_values.end(), category_codes.begin(), category_codes.end());
+  } else if (missing == MissingType::kNone) {
+    tree.default_left[i] = 0.0 <= threshold;  // NaN is scored as 0
+  } else {
+    tree.default_left[i] = default_left;
+    tree.zero_is_missing[i] = missing == MissingType::kZero;
+  }
+  tree.category_offsets[i + 1] = static_cast<uint32_t>(tree.category_values.size());
+}
+
+void size_tree(TreeSpec& tree, std::size_t n) {
+  tree.left_children.assign(n, -1);
+  tree.right_children.assign(n, -1);
+  tree.split_feature.assign(n, 0);
+  tree.threshold.assign(n, 0.0);
+  tree.leaf_value.assign(n, 0.0);
+  tree.default_left.assign(n, 0);
+  tree.is_categorical.assign(n, 0);
+  tree.zero_is_missing.assign(n, 0);
+  tree.category_bits.assign(n, 0);
+  tree.category_offsets.assign(n + 1, 0);
+}
+
+// Set bits of words[first, last) as category codes.
+std::vector<int64_t> bitset_codes(const std::vector<int64_t>& words, std::size_t first, std::size_t last) {
+  std::vector<int64_t> codes;
+  for (std::size_t w = first; w < last; ++w)
+    for (int b = 0; b < 32; ++b)
+      if ((static_cast<uint64_t>(words[w]) >> b) & 1u) codes.push_back(static_cast<int64_t>((w - first) * 32 + b));
+  return codes;
+}
+
+TreeSpec read_text_tree(const TextModel& model, const Block& block, std::size_t index) {
+  const std::string where = "Tree=" + std::to_string(index);
+  const int64_t leaves = model.integer(model.need(block, "num_leaves", where), "num_leaves");
+  if (leaves < 1 || leaves > (int64_t(1) << 30)) model.fail_at(model.need(block, "num_leaves", where).line, "num_leaves out of range");
+  const auto L = static_cast<std::size_t>(leaves);
+  TreeSpec tree;
+  const std::size_t internal = L - 1;
+  size_tree(tree, internal + L);
+
+  auto read = [&](const char* key, std::size_t expected) {
+    const Field& field = model.need(block, key, where);
+    auto values = model.doubles(field, key);
+    if (values.size() != expected)
+      model.fail_at(field.line, std::string(key) + " has " + std::to_string(values.size()) + " values, expected " + std::to_string(expected));
+    return values;
+  };
+  auto read_ints = [&](const char* key, std::size_t expected) {
+    const Field& field = model.need(block, key, where);
+    auto values = model.ints(field, key);
+    if (values.size() != expected)
+      model.fail_at(field.line, std::string(key) + " has " + std::to_string(values.size()) + " values, expected " + std::to_string(expected));
+    return values;
+  };
+
+  const auto leaf_values = read("leaf_value", L);
+  for (std::size_t j = 0; j < L; ++j) tree.leaf_value[internal + j] = leaf_values[j];
+  if (internal == 0) {  // a single leaf: drop the placeholder node layout
+    TreeSpec single;
+    size_tree(single, 1);
+    single.leaf_value[0] = leaf_values[0];
+    single.category_offsets.clear();
+    return single;
+  }
+
+  const auto features = read_ints("split_feature", internal);
+  const auto thresholds = read("threshold", internal);
+  const auto decision_types = read_ints("decision_type", internal);
+  const auto lefts = read_ints("left_child", internal);
+  const auto rights = read_ints("right_child", internal);
+  std::vector<int64_t> cat_boundaries, cat_words;
+  const int64_t num_cat = block.count("num_cat") ? model.integer(block.at("num_cat"), "num_cat") : 0;
+  if (num_cat < 0) model.fail_at(block.at("num_cat").line, "num_cat must not be negative");
+  if (num_cat > 0) {
+    cat_boundaries = read_ints("cat_boundaries", static_cast<std::size_t>(num_cat) + 1);
+    const Field& words_field = model.need(block, "cat_threshold", where);
+    cat_words = model.ints(words_field, "cat_threshold");
+    for (std::size_t k = 0; k < cat_boundaries.size(); ++k)
+      if (cat_boundaries[k] < (k ? cat_boundaries[k - 1] : 0) || cat_boundaries[k] > static_cast<int64_t>(cat_words.size()))
+        model.fail_at(model.need(block, "cat_boundaries", where).line, "cat_boundaries out of order or past cat_threshold");
+  }
+
+  auto child = [&](int64_t v, const char* side, std::size_t node) -> int32_t {
+    if (v >= 0) {
+      if (v >= static_cast<int64_t>(internal) || v == 0)
+        model.fail_at(model.need(block, side, where).line, std::string(side) + " of node " + std::to_string(node) + " = " +
+                                                               std::to_string(v) + " is not a valid internal node");
+      return static_cast<int32_t>(v);
+    }
+    const int64_t leaf = ~v;
+    if (leaf >= static_cast<int64_t>(L))
+      model.fail_at(model.need(block, side, where).line, std::string(side) + " of node " + std::to_string(node) + " names leaf " +
+                                                             std::to_string(leaf) + " of " + std::to_string(L));
+    return static_cast<int32_t>(internal + static_cast<std::size_t>(leaf));
+  };
+
+  for (std::size_t i = 0; i < internal; ++i) {
+    const int64_t dt = decision_types[i];
+    if (dt < 0 || dt > 15) model.fail_at(model.need(block, "decision_type", where).line, "unknown decision_type " + std::to_string(dt));
+    tree.left_children[i] = child(lefts[i], "left_child", i);
+    tree.right_children[i] = child(rights[i], "right_child", i);
+    std::vector<int64_t> codes;
+    uint32_t bits = 0;
+    if (dt & 1) {
+      const double k = thresholds[i];
+      if (!(k >= 0 && k < static_cast<double>(num_cat)) || std::floor(k) != k)
+        model.fail_at(model.need(block, "threshold", where).line,
+                      "categorical node " + std::to_string(i) + " names bitset " + std::to_string(k) + " of " + std::to_string(num_cat));
+      const auto c = static_cast<std::size_t>(k);
+      const auto first = static_cast<std::size_t>(cat_boundaries[c]), last = static_cast<std::size_t>(cat_boundaries[c + 1]);
+      codes = bitset_codes(cat_words, first, last);
+      bits = static_cast<uint32_t>(std::min<std::size_t>((last - first) * 32, std::size_t(1) << 24));
+    }
+    set_split(tree, i, features[i], thresholds[i], static_cast<int>(dt), codes, bits);
+  }
+
+  if (block.count("is_linear") && model.integer(block.at("is_linear"), "is_linear") == 1) {
+    const auto constants = read("leaf_const", L);
+    const auto counts = read_ints("num_features", L);
+    const Field& feature_field = model.need(block, "leaf_features", where);
+    const Field& coeff_field = model.need(block, "leaf_coeff", where);
+    const auto leaf_features = model.ints(feature_field, "leaf_features");
+    const auto coeffs = model.doubles(coeff_field, "leaf_coeff");
+    if (leaf_features.size() != coeffs.size()) model.fail_at(coeff_field.line, "leaf_coeff and leaf_features differ in length");
+    tree.linear_offsets.assign(internal + L + 1, 0);
+    tree.linear_const.assign(internal + L, 0.0);
+    std::size_t k = 0;
+    for (std::size_t j = 0; j < L; ++j) {
+      if (counts[j] < 0 || k + static_cast<std::size_t>(counts[j]) > leaf_features.size())
+        model.fail_at(feature_field.line, "num_features of leaf " + std::to_string(j) + " runs past leaf_features");
+      tree.linear_const[internal + j] = constants[j];
+      for (int64_t c = 0; c < counts[j]; ++c, ++k) {
+        if (leaf_features[k] < 0 || leaf_features[k] > std::numeric_limits<int32_t>::max())
+          model.fail_at(feature_field.line, "leaf feature out of range");
+        tree.linear_features.push_back(static_cast<int32_t>(leaf_features[k]));
+        tree.linear_coeffs.push_back(coeffs[k]);
+      }
+      tree.linear_offsets[internal + j + 1] = static_cast<uint32_t>(k);
+    }
+    // Splits (ids below `internal`) carry no terms, so their offsets stay 0.
+  }
+  return tree;
+}
+
+// Category vocabularies from pandas_categorical, mapped onto the categorical features in order.
+void attach_pandas_categorical(const Json& lists, Schema& schema, const std::string& source) {
+  if (lists.is_null()) return;
+  if (!lists.is_array()) fail(source, ": pandas_categorical must be a list of lists");
+  std::vector<std::size_t> categorical;
+  for (std::size_t f = 0; f < schema.features.size(); ++f)
+    if (schema.features[f].is_categorical()) categorical.push_back(f);
+  if (lists.size() != categorical.size()) return;  // categorical_feature given by index: codes are taken as given
+  for (std::size_t k = 0; k < lists.size(); ++k) {
+    Feature& feature = schema.features[categorical[k]];
+    if (!lists[k].is_array()) fail(source, ": pandas_categorical[", k, "] must be a list");
+    for (const auto& v : lists[k]) {
+      if (v.is_string()) feature.string_categories.push_back(v.get<std::string>());
+      else if (v.is_number()) feature.number_categories.push_back(v.get<double>());
+      else fail(source, ": pandas_categorical[", k, "] holds a value that is neither a string nor a number");
+    }
+    if (!feature.string_categories.empty() && !feature.number_categories.empty())
+      fail(source, ": pandas_categorical[", k, "] mixes strings and numbers");
+  }
+}
+
+void finish_spec(ModelSpec& spec, const ObjectiveInfo& objective, int per_iteration, bool average_output) {
+  spec.rule = DecisionRule::kLightGBM;
+  spec.task = objective.task;
+  spec.link = objective.link;
+  spec.link_scale = objective.scale;
+  spec.num_classes = objective.task == Task::kRegression ? 0 : (objective.task == Task::kBinaryClassification ? 2 : objective.num_classes);
+  spec.num_outputs = per_iteration;
+  spec.base_margin.assign(static_cast<std::size_t>(per_iteration), 0.0);
+  for (std::size_t t = 0; t < spec.trees.size(); ++t) spec.trees[t].output_group = static_cast<int32_t>(t % static_cast<std::size_t>(per_iteration));
+  for (uint64_t b = 0; b <= spec.trees.size(); b += static_cast<uint64_t>(per_iteration)) spec.iteration_indptr.push_back(b);
+  if (spec.iteration_indptr.back() != spec.trees.size()) spec.iteration_indptr.push_back(spec.trees.size());
+  if (average_output) spec.average_divisor = static_cast<double>(spec.iteration_indptr.size() - 1);
+  if (spec.task != Task::kRegression)
+    for (int k = 0; k < spec.num_classes; ++k) spec.schema.output_labels.push_back(std::to_string(k));
+}
+
+}  // namespace
+
+ModelSpec load_lightgbm_text(const std::string& bytes, const std::string& source) {
+  const TextModel model(bytes, source);
+  ModelSpec spec;
+  spec.source = source;
+  spec.format = "lightgbm-text";
+  const Block& h = model.header;
+  const int64_t num_class = model.integer(model.need(h, "num_class", "header"), "num_class");
+  const int64_t per_iteration = model.integer(model.need(h, "num_tree_per_iteration", "header"), "num_tree_per_iteration");
+  const int64_t max_feature = model.integer(model.need(h, "max_feature_idx", "header"), "max_feature_idx");
+  if (num_class < 1 || num_class > 1000000) model.fail_at(h.at("num_class").line, "num_class out of range");
+  if (per_iteration < 1 || per_iteration > 1000000) model.fail_at(h.at("num_tree_per_iteration").line, "num_tree_per_iteration out of range");
+  if (max_feature < -1 || max_feature >= int64_t(1) << 28) model.fail_at(h.at("max_feature_idx").line, "max_feature_idx out of range");
+  spec.num_features = static_cast<int>(max_feature + 1);
+  spec.objective = h.count("objective") ? h.at("objective").value : "custom";
+  const ObjectiveInfo objective = parse_objective(spec.objective, static_cast<int>(num_class), source);
+  if (objective.task == Task::kMulticlassClassification && per_iteration != num_class)
+    model.fail_at(h.at("num_tree_per_iteration").line, "a " + std::to_string(num_class) + "-class model needs as many trees per iteration");
+
+  spec.schema.features.resize(static_cast<std::size_t>(spec.num_features));
+  std::vector<std::string> names, infos;
+  auto split_words = [](const std::string& s) {
+    std::vector<std::string> out;
+    std::string w;
+    for (char c : s + " ") {
+      if (c == ' ') {
+        if (!w.empty()) out.push_back(w);
+        w.clear();
+      } else {
+        w += c;
+      }
+    }
+    return out;
+  };
+  if (h.count("feature_names")) names = split_words(h.at("feature_names").value);
+  if (h.count("feature_infos")) infos = split_words(h.at("feature_infos").value);
+  if (!names.empty() && names.size() != spec.schema.features.size())
+    model.fail_at(h.at("feature_names").line, "has " + std::to_string(names.size()) + " names for " + std::to_string(spec.num_features) + " features");
+  for (std::size_t f = 0; f < spec.schema.features.size(); ++f) {
+    Feature& feature = spec.schema.features[f];
+    feature.name = names.empty() ? "Column_" + std::to_string(f) : names[f];
+    if (f < infos.size() && infos[f] != "none" && !infos[f].empty() && infos[f][0] != '[')
+      feature.type = FeatureType::kCategorical;  // categorical infos list the codes: "-1:2:0:3"
+  }
+
+  for (std::size_t t = 0; t < model.trees.size(); ++t) spec.trees.push_back(read_text_tree(model, model.trees[t], t));
+  if (!model.pandas_categorical.empty()) {
+    Json lists;
+    try {
+      lists = parse_json_document(model.pandas_categorical, JsonEncoding::kText, source);
+    } catch (const Error& e) {
+      model.fail_at(model.pandas_line, std::string("pandas_categorical is not valid JSON: ") + e.what());
+    }
+    attach_pandas_categorical(lists, spec.schema, source);
+  }
+  finish_spec(spec, objective, static_cast<int>(per_iteration), h.count("average_output") > 0);
+  return spec;
+}
+
+ModelSpec load_lightgbm_json(const Json& document, const std::string& source) {
+  ModelSpec spec;
+  spec.source = source;
+  spec.format = "lightgbm-json";
+  const JsonCursor root(document, source, "");
+  const int64_t num_class = root.at("num_class").as_int();
+  const int64_t per_iteration = root.at("num_tree_per_iteration").as_int();
+  const int64_t max_feature = root.at("max_feature_idx").as_int();
+  if (num_class < 1 || num_class > 1000000) root.at("num_class").fail("num_class out of range");
+  if (per_iteration < 1 || per_iteration > 1000000) root.at("num_tree_per_iteration").fail("out of range");
+  if (max_feature < -1 || max_feature >= int64_t(1) << 28) root.at("max_feature_idx").fail("out of range");
+  spec.num_features = static_cast<int>(max_feature + 1);
+  spec.objective = root.has("objective") && root.at("objective").value().is_string() ? root.at("objective").as_string() : "custom";
+  const ObjectiveInfo objective = parse_objective(spec.objective, static_cast<int>(num_class), source);
+  if (objective.task == Task::kMulticlassClassification && per_iteration != num_class)
+    root.at("num_tree_per_iteration").fail("a multi-class model needs one tree per class and iteration");
+
+  spec.schema.features.resize(static_cast<std::size_t>(spec.num_features));
+  std::vector<std::string> names;
+  if (root.has("feature_names")) names = root.at("feature_names").string_array();
+  if (!names.empty() && names.size() != spec.schema.features.size())
+    root.at("feature_names").fail("has " + std::to_string(names.size()) + " names for " + std::to_string(spec.num_features) + " features");
+  for (std::size_t f = 0; f < spec.schema.features.size(); ++f) {
+    Feature& feature = spec.schema.features[f];
+    feature.name = names.empty() ? "Column_" + std::to_string(f) : names[f];
+    // feature_infos: {name: {min_value, max_value, values}}; categorical features list their codes.
+    if (root.has("feature_infos") && root.at("feature_infos").has(feature.name.c_str())) {
+      const JsonCursor info = root.at("feature_infos").at(feature.name.c_str());
+      if (info.has("values") && info.at("values").size() > 0) feature.type = FeatureType::kCategorical;
+    }
+  }
+
+  const JsonCursor tree_info = root.at("tree_info");
+  for (std::size_t t = 0; t < tree_info.size(); ++t) {
+    const JsonCursor structure = tree_info.at(t).at("tree_structure");
+    // Iterative walk: node ids in visit order; leaves and splits share one numbering.
+    TreeSpec tree;
+    std::vector<const Json*> nodes;
+    std::vector<std::string> paths;
+    nodes.push_back(&structure.value());
+    paths.push_back(structure.path());
+    std::vector<std::pair<int32_t, int32_t>> children;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      const JsonCursor node(*nodes[i], source, paths[i]);
+      if (nodes.size() > (std::size_t(1) << 30)) node.fail("tree too large");
+      if (node.has("leaf_value") || !node.has("split_feature")) {
+        children.emplace_back(-1, -1);
+        continue;
+      }
+      const auto l = static_cast<int32_t>(nodes.size());
+      nodes.push_back(&node.at("left_child").value());
+      paths.push_back(node.path() + "/left_child");
+      nodes.push_back(&node.at("right_child").value());
+      paths.push_back(node.path() + "/right_child");
+      children.emplace_back(l, l + 1);
+    }
+    size_tree(tree, nodes.size());
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      const JsonCursor node(*nodes[i], source, paths[i]);
+      if (children[i].first < 0) {
+        tree.leaf_value[i] = node.at("leaf_value").as_double();
+        if (node.has("leaf_const")) {  // linear leaf
+          if (tree.linear_offsets.empty()) {
+            tree.linear_offsets.assign(nodes.size() + 1, 0);
+            tree.linear_const.assign(nodes.size(), 0.0);
+          }
+          tree.linear_const[i] = node.at("leaf_const").as_double();
+          const auto features = node.at("leaf_features").int_array();
+          const auto coeffs = node.at("leaf_coeff").double_array();
+          if (features.size() != coeffs.size()) node.fail("leaf_features and leaf_coeff differ in length");
+          for (std::size_t k = 0; k < features.size(); ++k) {
+            if (features[k] < 0 || features[k] > std::numeric_limits<int32_t>::max()) node.at("leaf_features").fail("feature out of range");
+            tree.linear_features.push_back(static_cast<int32_t>(features[k]));
+            tree.linear_coeffs.push_back(coeffs[k]);
+          }
+        }
+        if (!tree.linear_offsets.empty()) tree.linear_offsets[i + 1] = static_cast<uint32_t>(tree.linear_features.size());
+        tree.category_offsets[i + 1] = static_cast<uint32_t>(tree.category_values.size());
+        continue;
+      }
+      if (!tree.linear_offsets.empty()) tree.linear_offsets[i + 1] = static_cast<uint32_t>(tree.linear_features.size());
+      tree.left_children[i] = children[i].first;
+      tree.right_children[i] = children[i].second;
+      const std::string decision = node.at("decision_type").as_string();
+      const std::string missing = node.has("missing_type") ? node.at("missing_type").as_string() : "None";
+      int dt = 0;
+      if (decision == "==") dt |= 1;
+      else if (decision != "<=") node.at("decision_type").fail("unknown decision type '" + decision + "' (expected <= or ==)");
+      if (node.has("default_left")) {
+        const Json& flag = node.at("default_left").value();
+        if (!flag.is_boolean()) node.at("default_left").fail("expected true or false");
+        if (flag.get<bool>()) dt |= 2;
+      }
+      if (missing == "Zero") dt |= 4;
+      else if (missing == "NaN") dt |= 8;
+      else if (missing != "None") node.at("missing_type").fail("unknown missing type '" + missing + "'");
+      std::vector<int64_t> codes;
+      double threshold = 0;
+      uint32_t bits = 0;
+      if (dt & 1) {
+        const JsonCursor field = node.at("threshold");
+        const std::string text = field.value().is_string() ? field.as_string() : std::to_string(field.as_int());
+        std::size_t start = 0;
+        while (start <= text.size()) {
+          std::size_t stop = text.find("||", start);
+          if (stop == std::string::npos) stop = text.size();
+          int64_t code = 0;
+          const std::string token = text.substr(start, stop - start);
+          auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), code);
+          if (ec != std::errc() || end != token.data() + token.size()) field.fail("category '" + token + "' is not an integer");
+          if (code >= 0) codes.push_back(code);  // LightGBM never lists negatives; they go right anyway
+          start = stop + 2;
+        }
+        int64_t top = -1;
+        for (int64_t c : codes) top = std::max(top, c);
+        bits = static_cast<uint32_t>(std::min<int64_t>((top / 32 + 1) * 32, int64_t(1) << 24));
+      } else {
+        threshold = node.at("threshold").as_double();
+      }
+      const int64_t feature = node.at("split_feature").as_int();
+      if (feature < 0 || feature > std::numeric_limits<int32_t>::max()) node.at("split_feature").fail("feature index out of range");
+      set_split(tree, i, feature, threshold, dt, codes, bits);
+    }
+    spec.trees.push_back(std::move(tree));
+  }
+  if (root.has("pandas_categorical")) attach_pandas_categorical(root.at("pandas_categorical").value(), spec.schema, source);
+  finish_spec(spec, objective, static_cast<int>(per_iteration), root.has("average_output") && root.at("average_output").value().is_boolean() &&
+                                                                     root.at("average_output").value().get<bool>());
+  return spec;
+}
+
+}  // namespace floresta::detail
