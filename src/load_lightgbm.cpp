@@ -311,6 +311,8 @@ TreeSpec read_text_tree(const TextModel& model, const Block& block, std::size_t 
     }
     set_split(tree, i, features[i], thresholds[i], static_cast<int>(dt), codes, bits);
   }
+  // Leaves (ids from `internal` on) list no categories.
+  for (std::size_t i = internal; i < internal + L; ++i) tree.category_offsets[i + 1] = tree.category_offsets[i];
 
   if (block.count("is_linear") && model.integer(block.at("is_linear"), "is_linear") == 1) {
     const auto constants = read("leaf_const", L);
