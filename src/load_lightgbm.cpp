@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -218,6 +219,12 @@ void size_tree(TreeSpec& tree, std::size_t n) {
   tree.category_offsets.assign(n + 1, 0);
 }
 
+std::string field_text(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
 // Set bits of words[first, last) as category codes.
 std::vector<int64_t> bitset_codes(const std::vector<int64_t>& words, std::size_t first, std::size_t last) {
   std::vector<int64_t> codes;
@@ -303,7 +310,7 @@ TreeSpec read_text_tree(const TextModel& model, const Block& block, std::size_t 
       const double k = thresholds[i];
       if (!(k >= 0 && k < static_cast<double>(num_cat)) || std::floor(k) != k)
         model.fail_at(model.need(block, "threshold", where).line,
-                      "categorical node " + std::to_string(i) + " names bitset " + std::to_string(k) + " of " + std::to_string(num_cat));
+                      "categorical node " + std::to_string(i) + " names bitset " + field_text(k) + " of " + std::to_string(num_cat));
       const auto c = static_cast<std::size_t>(k);
       const auto first = static_cast<std::size_t>(cat_boundaries[c]), last = static_cast<std::size_t>(cat_boundaries[c + 1]);
       codes = bitset_codes(cat_words, first, last);

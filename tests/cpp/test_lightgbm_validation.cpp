@@ -1,0 +1,88 @@
+// LightGBM text models: a valid hand-written model, and one negative test per rule.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "floresta/floresta.hpp"
+
+namespace {
+
+// x0 <= 0.5 ? (x1 in {1, 3} ? 1 : 2) : 3, with missing types None at the root.
+std::string model_text(const std::string& tree_override = "", const std::string& header_extra = "") {
+  std::string tree =
+      "Tree=0\nnum_leaves=3\nnum_cat=1\nsplit_feature=0 1\nthreshold=0.5 0\ndecision_type=2 1\n"
+      "left_child=1 -1\nright_child=-3 -2\nleaf_value=1 2 3\ncat_boundaries=0 1\ncat_threshold=10\n"
+      "is_linear=0\nshrinkage=1\n";
+  if (!tree_override.empty()) tree = tree_override;
+  return "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=1\n"
+         "objective=regression\n" + header_extra + "feature_names=a b\nfeature_infos=[0:1] 1:3\n\n" + tree +
+         "\n\nend of trees\n";
+}
+
+std::string replace(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  if (at == std::string::npos) throw std::runtime_error("fixture lacks " + from);
+  return text.replace(at, from.size(), to);
+}
+
+void expect_error(const std::string& text, const char* fragment) {
+  try {
+    floresta::load_from_memory(text, "crafted.txt");
+    FAIL() << "no error; expected: " << fragment;
+  } catch (const floresta::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST(LightGBMText, HandWrittenModelScoresAsWritten) {
+  const auto model = floresta::load_from_memory(model_text(), "crafted.txt");
+  EXPECT_EQ(model.format(), "lightgbm-text");
+  EXPECT_TRUE(model.schema().features[1].is_categorical());
+  const double rows[] = {0.0, 1.0, 0.0, 2.0, 0.0, 3.0, 0.5, 3.0, 0.6, 1.0, NAN, 1.0, 0.0, NAN, 0.0, -1.0, 0.0, 3.7};
+  const auto out = model.predict(rows, 9, 2);
+  const double expected[] = {1, 2, 1, 1, 3, 1, 2, 2, 1};  // NaN root -> 0 <= 0.5; NaN/negative category -> right
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(out[i], expected[i]) << "row " << i;
+}
+
+TEST(LightGBMText, TruncatedFile) {
+  const std::string text = model_text();
+  expect_error(text.substr(0, text.size() / 2), "truncated LightGBM model");
+}
+TEST(LightGBMText, MissingHeaderField) { expect_error(replace(model_text(), "max_feature_idx=1\n", ""), "missing 'max_feature_idx='"); }
+TEST(LightGBMText, UnknownObjective) {
+  expect_error(replace(model_text(), "objective=regression", "objective=rank_magic"), "unsupported LightGBM objective 'rank_magic'");
+}
+TEST(LightGBMText, NotANumber) { expect_error(replace(model_text(), "threshold=0.5 0", "threshold=0.5x 0"), "line 15: threshold: '0.5x' is not a number"); }
+TEST(LightGBMText, MismatchedArrayLengths) {
+  expect_error(replace(model_text(), "left_child=1 -1", "left_child=1 -1 -2"), "left_child has 3 values, expected 2");
+}
+TEST(LightGBMText, BadChildEncoding) {
+  expect_error(replace(model_text(), "right_child=-3 -2", "right_child=-9 -2"), "names leaf 8 of 3");
+  expect_error(replace(model_text(), "left_child=1 -1", "left_child=1 0"), "is not a valid internal node");
+}
+TEST(LightGBMText, UnknownDecisionType) { expect_error(replace(model_text(), "decision_type=2 1", "decision_type=2 99"), "unknown decision_type 99"); }
+TEST(LightGBMText, BadBitsetBounds) {
+  expect_error(replace(model_text(), "cat_boundaries=0 1", "cat_boundaries=0 5"), "cat_boundaries out of order or past cat_threshold");
+  expect_error(replace(model_text(), "threshold=0.5 0", "threshold=0.5 4"), "names bitset 4 of 1");
+}
+TEST(LightGBMText, FeatureOutOfRange) { expect_error(replace(model_text(), "split_feature=0 1", "split_feature=0 7"), "feature index 7 out of range"); }
+TEST(LightGBMText, MulticlassTreeCount) {
+  std::string text = replace(model_text(), "num_class=1\nnum_tree_per_iteration=1", "num_class=3\nnum_tree_per_iteration=2");
+  expect_error(replace(text, "objective=regression", "objective=multiclass num_class:3"), "needs as many trees per iteration");
+}
+TEST(LightGBMText, BadPandasCategorical) {
+  expect_error(model_text() + "pandas_categorical:[[\"a\", \n", "pandas_categorical is not valid JSON");
+}
+TEST(LightGBMJson, UnknownDecisionType) {
+  const std::string json =
+      R"({"num_class":1,"num_tree_per_iteration":1,"max_feature_idx":0,"objective":"regression","tree_info":[)"
+      R"({"tree_structure":{"split_feature":0,"threshold":1.0,"decision_type":"<","default_left":true,"missing_type":"None",)"
+      R"("left_child":{"leaf_value":1},"right_child":{"leaf_value":2}}}]})";
+  expect_error(json, "unknown decision type '<'");
+  expect_error(replace(json, R"("decision_type":"<")", R"("decision_type":"<=")").substr(0, 120), "JSON");
+  const auto model = floresta::load_from_memory(replace(json, R"("decision_type":"<")", R"("decision_type":"<=")"));
+  const double rows[] = {1.0, 1.5};
+  EXPECT_EQ(model.predict(rows, 2, 1), (std::vector<double>{1.0, 2.0}));
+}
+
+}  // namespace
