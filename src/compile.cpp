@@ -80,6 +80,7 @@ void validate_tree(const ModelSpec& spec, std::size_t t, int max_depth) {
     if (f < 0 || f >= spec.num_features)
       tree_fail(spec, t, node + ": feature index " + std::to_string(f) + " out of range for " + std::to_string(spec.num_features) + " features");
     if (tree.is_categorical[i]) {
+      if (spec.rule == DecisionRule::kSkLearnTree) tree_fail(spec, t, node + ": the sklearn_tree rule has no categorical splits");
       if (!has_sets) tree_fail(spec, t, node + " is a categorical split without a category set");
       if (!tree.category_bits.empty() && tree.category_bits[i] > kMaxCategory)
         tree_fail(spec, t, node + ": category count " + std::to_string(tree.category_bits[i]) + " out of range (at most 2^24)");

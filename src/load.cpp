@@ -22,12 +22,15 @@ Model load_from_memory(const std::string& bytes, const std::string& name, const 
   const detail::JsonEncoding encoding =
       first > 0 ? detail::JsonEncoding::kText : detail::sniff_json_encoding(bytes);
   const detail::Json document = detail::parse_json_document(bytes, encoding, name);
-  const std::string format = encoding == detail::JsonEncoding::kText ? "xgboost-json" : "xgboost-ubjson";
-  if (document.is_object() && document.contains("learner"))
+  if (document.is_object() && document.contains("learner")) {
+    const std::string format = encoding == detail::JsonEncoding::kText ? "xgboost-json" : "xgboost-ubjson";
     return compile(detail::load_xgboost(document, name, format), options);
+  }
+  if (document.is_object() && document.contains("floresta_format"))
+    return compile(detail::load_floresta_json(document, name), options);
   if (document.is_object() && document.contains("tree_info") && document.contains("num_tree_per_iteration"))
     return compile(detail::load_lightgbm_json(document, name), options);
-  detail::fail(name, ": unrecognised model document (neither XGBoost's 'learner' nor LightGBM's 'tree_info')");
+  detail::fail(name, ": unrecognised model document (neither XGBoost's 'learner', LightGBM's 'tree_info' nor 'floresta_format')");
 }
 
 Model load(const std::string& path, const LoadOptions& options) {

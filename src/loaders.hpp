@@ -14,6 +14,9 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
 
 // LightGBM's text model file (save_model / model_to_string).
 ModelSpec load_lightgbm_text(const std::string& bytes, const std::string& source);
+// floresta's own model JSON (floresta.export), docs/floresta-model.md.
+ModelSpec load_floresta_json(const Json& document, const std::string& source);
+
 // LightGBM's dump_model() JSON.
 ModelSpec load_lightgbm_json(const Json& document, const std::string& source);
 

@@ -1,13 +1,15 @@
-"""floresta: fast, exact scoring of tree ensembles exported from XGBoost (more formats soon).
+"""floresta: fast, exact scoring of tree ensembles from XGBoost, LightGBM and scikit-learn.
 
     import floresta
-    model = floresta.load("model.json")      # XGBoost JSON or UBJSON, detected from content
+    model = floresta.load("model.json")      # XGBoost JSON/UBJSON, LightGBM text/JSON, floresta JSON
     proba = model.predict_proba(X)            # numpy array or pandas DataFrame
+    floresta.export(sklearn_estimator, "forest.json")   # scikit-learn -> floresta JSON
 
 Every error floresta detects (bad model file, wrong columns, non-numeric data) is raised as
 ``ValueError`` (more precisely ``floresta.FlorestaError``, a subclass of it).
 """
 from ._core import FlorestaError, __version__
+from ._export import export
 from ._model import Model, load, load_bytes
 
-__all__ = ["FlorestaError", "Model", "load", "load_bytes", "__version__"]
+__all__ = ["FlorestaError", "Model", "export", "load", "load_bytes", "__version__"]

@@ -177,6 +177,8 @@ class Model:
         return self._core.is_outlier_detector
 
     def __repr__(self):
+        if "_core" not in vars(self):
+            return "<floresta.Model (not loaded)>"
         kind = f"{self._core.num_classes} classes" if self._core.is_classifier else f"{self.n_outputs_} output(s)"
         return (f"<floresta.Model {self._name!r}: {self._core.objective}, {kind}, "
                 f"{self.n_features_in_} features, {self.n_trees} trees>")

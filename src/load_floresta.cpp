@@ -1,0 +1,189 @@
+// Loader for floresta's own model JSON (written by floresta.export from scikit-learn
+// estimators). The format is documented in docs/floresta-model.md, with a JSON Schema in
+// docs/floresta-model.schema.json that the exporter's tests validate every file against.
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "floresta/error.hpp"
+#include "loaders.hpp"
+
+namespace floresta::detail {
+namespace {
+
+constexpr int64_t kFormatVersion = 1;
+
+template <class T>
+T pick(const JsonCursor& field, const std::vector<std::pair<const char*, T>>& choices) {
+  const std::string text = field.as_string();
+  std::string known;
+  for (const auto& [name, value] : choices) {
+    if (text == name) return value;
+    known += std::string(known.empty() ? "" : ", ") + name;
+  }
+  field.fail("unknown value '" + text + "' (expected one of: " + known + ")");
+}
+
+std::vector<int32_t> int32_array(const JsonCursor& field, std::size_t expected) {
+  const auto values = field.int_array();
+  if (values.size() != expected)
+    field.fail("has " + std::to_string(values.size()) + " entries, expected " + std::to_string(expected));
+  std::vector<int32_t> out(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (values[i] < std::numeric_limits<int32_t>::min() || values[i] > std::numeric_limits<int32_t>::max())
+      field.at(i).fail("does not fit in int32");
+    out[i] = static_cast<int32_t>(values[i]);
+  }
+  return out;
+}
+
+std::vector<double> doubles(const JsonCursor& field, std::size_t expected) {
+  auto values = field.double_array();
+  if (values.size() != expected)
+    field.fail("has " + std::to_string(values.size()) + " entries, expected " + std::to_string(expected));
+  return values;
+}
+
+TreeSpec read_tree(const JsonCursor& tree, int leaf_width) {
+  TreeSpec spec;
+  const JsonCursor left = tree.at("left_children");
+  const std::size_t n = left.size();
+  spec.left_children = int32_array(left, n);
+  spec.right_children = int32_array(tree.at("right_children"), n);
+  spec.split_feature = int32_array(tree.at("split_feature"), n);
+  spec.threshold = doubles(tree.at("threshold"), n);
+  const auto defaults = int32_array(tree.at("default_left"), n);
+  spec.default_left.assign(defaults.begin(), defaults.end());
+  for (std::size_t i = 0; i < n; ++i)
+    if (defaults[i] != 0 && defaults[i] != 1) tree.at("default_left").at(i).fail("must be 0 or 1");
+  if (leaf_width > 1) {
+    spec.leaf_vector = doubles(tree.at("leaf_vector"), n * static_cast<std::size_t>(leaf_width));
+    spec.leaf_value.assign(n, 0.0);
+  } else {
+    spec.leaf_value = doubles(tree.at("leaf_value"), n);
+  }
+  spec.output_group = tree.has("output_group") ? static_cast<int32_t>(tree.at("output_group").as_int()) : 0;
+  spec.is_categorical.assign(n, 0);
+  if (tree.has("categorical")) {
+    // {"nodes": [...], "categories": [[codes going left], ...], "category_counts": [...]}
+    const JsonCursor cat = tree.at("categorical");
+    const auto nodes = cat.at("nodes").int_array();
+    const JsonCursor lists = cat.at("categories");
+    const auto counts = cat.at("category_counts").int_array();
+    if (lists.size() != nodes.size() || counts.size() != nodes.size())
+      cat.fail("nodes, categories and category_counts differ in length");
+    std::vector<std::vector<int64_t>> per_node(n);
+    spec.category_bits.assign(n, 0);
+    for (std::size_t k = 0; k < nodes.size(); ++k) {
+      if (nodes[k] < 0 || nodes[k] >= static_cast<int64_t>(n)) cat.at("nodes").at(k).fail("node id out of range");
+      const auto i = static_cast<std::size_t>(nodes[k]);
+      if (spec.is_categorical[i]) cat.at("nodes").at(k).fail("node listed twice");
+      spec.is_categorical[i] = 1;
+      per_node[i] = lists.at(k).int_array();
+      if (counts[k] < 0 || counts[k] > (int64_t(1) << 24)) cat.at("category_counts").at(k).fail("out of range [0, 2^24]");
+      spec.category_bits[i] = static_cast<uint32_t>(counts[k]);
+    }
+    spec.category_offsets.assign(n + 1, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      spec.category_values.insert(spec.category_values.end(), per_node[i].begin(), per_node[i].end());
+      spec.category_offsets[i + 1] = static_cast<uint32_t>(spec.category_values.size());
+    }
+  }
+  return spec;
+}
+
+}  // namespace
+
+ModelSpec load_floresta_json(const Json& document, const std::string& source) {
+  ModelSpec spec;
+  spec.source = source;
+  spec.format = "floresta-json";
+  const JsonCursor root(document, source, "");
+  const int64_t version = root.at("floresta_format").as_int();
+  if (version != kFormatVersion)
+    root.at("floresta_format").fail("format version " + std::to_string(version) + " is not supported (this floresta reads version " +
+                                    std::to_string(kFormatVersion) + ")");
+  if (root.has("producer") && root.at("producer").has("estimator"))
+    spec.objective = root.at("producer").at("estimator").as_string();
+  spec.task = pick<Task>(root.at("task"), {{"regression", Task::kRegression},
+                                           {"binary", Task::kBinaryClassification},
+                                           {"multiclass", Task::kMulticlassClassification},
+                                           {"outlier", Task::kOutlierDetection}});
+  spec.rule = pick<DecisionRule>(root.at("decision_rule"), {{"sklearn_tree", DecisionRule::kSkLearnTree},
+                                                            {"lightgbm", DecisionRule::kLightGBM},
+                                                            {"xgboost", DecisionRule::kXGBoost}});
+  spec.link = pick<Link>(root.at("link"), {{"identity", Link::kIdentity},
+                                           {"sigmoid", Link::kSigmoid},
+                                           {"softmax", Link::kSoftmax},
+                                           {"exp", Link::kExp},
+                                           {"isolation", Link::kIsolation}});
+  if (root.has("link_scale")) spec.link_scale = root.at("link_scale").as_double();
+  if (root.has("average_divisor")) spec.average_divisor = root.at("average_divisor").as_double();
+  if (root.has("decision_offset")) spec.decision_offset = root.at("decision_offset").as_double();
+  if (root.has("class_from_margin")) {
+    const Json& flag = root.at("class_from_margin").value();
+    if (!flag.is_boolean()) root.at("class_from_margin").fail("expected true or false");
+    spec.class_from_margin = flag.get<bool>();
+  }
+
+  const int64_t outputs = root.at("num_outputs").as_int();
+  if (outputs < 1 || outputs > 1000000) root.at("num_outputs").fail("out of range [1, 10^6]");
+  spec.num_outputs = static_cast<int>(outputs);
+  const int64_t width = root.has("leaf_width") ? root.at("leaf_width").as_int() : 1;
+  if (width != 1 && width != outputs) root.at("leaf_width").fail("must be 1 or num_outputs");
+  spec.leaf_width = static_cast<int>(width);
+  spec.base_margin = doubles(root.at("base_margin"), static_cast<std::size_t>(outputs));
+
+  const JsonCursor features = root.at("features");
+  const int64_t num_features = root.at("num_features").as_int();
+  if (num_features < 0 || num_features >= int64_t(1) << 28) root.at("num_features").fail("out of range");
+  if (features.size() != static_cast<std::size_t>(num_features))
+    features.fail("lists " + std::to_string(features.size()) + " features, num_features is " + std::to_string(num_features));
+  spec.num_features = static_cast<int>(num_features);
+  for (std::size_t f = 0; f < features.size(); ++f) {
+    const JsonCursor item = features.at(f);
+    Feature feature;
+    feature.name = item.at("name").as_string();
+    feature.type = pick<FeatureType>(item.at("type"), {{"numeric", FeatureType::kNumeric}, {"categorical", FeatureType::kCategorical}});
+    if (item.has("categories")) {
+      const JsonCursor categories = item.at("categories");
+      for (std::size_t k = 0; k < categories.size(); ++k) {
+        const Json& v = categories.at(k).value();
+        if (v.is_string()) feature.string_categories.push_back(v.get<std::string>());
+        else if (v.is_number()) feature.number_categories.push_back(v.get<double>());
+        else categories.at(k).fail("a category must be a string or a number");
+      }
+      if (!feature.string_categories.empty() && !feature.number_categories.empty())
+        categories.fail("mixes strings and numbers");
+    }
+    spec.schema.features.push_back(std::move(feature));
+  }
+
+  if (spec.task == Task::kBinaryClassification || spec.task == Task::kMulticlassClassification) {
+    const JsonCursor classes = root.at("classes");
+    for (std::size_t k = 0; k < classes.size(); ++k) {
+      const Json& v = classes.at(k).value();
+      if (v.is_string()) spec.schema.output_labels.push_back(v.get<std::string>());
+      else if (v.is_number() || v.is_boolean()) spec.schema.output_labels.push_back(v.dump());
+      else classes.at(k).fail("a class label must be a string, number or boolean");
+    }
+    spec.num_classes = static_cast<int>(classes.size());
+    const std::size_t expected = spec.task == Task::kBinaryClassification ? 2 : static_cast<std::size_t>(outputs);
+    if (classes.size() != expected)
+      classes.fail("has " + std::to_string(classes.size()) + " labels, expected " + std::to_string(expected));
+  }
+
+  const JsonCursor trees = root.at("trees");
+  for (std::size_t t = 0; t < trees.size(); ++t) spec.trees.push_back(read_tree(trees.at(t), spec.leaf_width));
+  if (root.has("iteration_indptr")) {
+    for (int64_t v : root.at("iteration_indptr").int_array()) {
+      if (v < 0) root.at("iteration_indptr").fail("negative entry");
+      spec.iteration_indptr.push_back(static_cast<uint64_t>(v));
+    }
+  } else {
+    for (uint64_t i = 0; i <= spec.trees.size(); ++i) spec.iteration_indptr.push_back(i);
+  }
+  return spec;
+}
+
+}  // namespace floresta::detail
