@@ -130,7 +130,12 @@ class Model:
         return self._score("value", X)[:, 0]
 
     def decision_function(self, X):
-        """Outlier detectors: score_samples(X) - offset_; negative means outlier."""
+        """Outlier detectors: score_samples(X) - offset_ (negative means outlier).
+        Classifiers: the margins, as scikit-learn's boosting classifiers return them
+        (shape (n,) for one output, else (n, n_outputs_))."""
+        if self._core.is_classifier:
+            raw = self._score("raw", X)
+            return raw[:, 0] if raw.shape[1] == 1 else raw
         self._require_outlier("decision_function")
         return self._score("decision", X)[:, 0]
 
