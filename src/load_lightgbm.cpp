@@ -25,19 +25,25 @@ struct ObjectiveInfo {
   int num_classes = 0;
 };
 
-// "binary sigmoid:1", "multiclass num_class:3", "regression sqrt", "" (custom: raw output).
-ObjectiveInfo parse_objective(const std::string& text, int num_class, const std::string& source) {
-  ObjectiveInfo info;
+// Space-separated words (LightGBM's lists and objective strings).
+std::vector<std::string> split_words(const std::string& text) {
   std::vector<std::string> words;
   std::string word;
   for (char c : text + " ") {
-    if (c == ' ') {
+    if (c == ' ' || c == '\t' || c == '\r') {
       if (!word.empty()) words.push_back(word);
       word.clear();
     } else {
       word += c;
     }
   }
+  return words;
+}
+
+// "binary sigmoid:1", "multiclass num_class:3", "regression sqrt", "" (custom: raw output).
+ObjectiveInfo parse_objective(const std::string& text, int num_class, const std::string& source) {
+  ObjectiveInfo info;
+  const std::vector<std::string> words = split_words(text);
   if (words.empty() || words[0] == "custom" || words[0] == "none") return info;
   const std::string& name = words[0];
   auto option = [&](const std::string& key, double fallback) {
@@ -106,22 +112,22 @@ class TextModel {
 
   std::vector<double> doubles(const Field& field, const std::string& key) const {
     std::vector<double> out;
-    for_each_token(field, [&](const std::string& token) {
+    for (const auto& token : split_words(field.value)) {
       double v = 0;
       if (!parse_double(token, v)) fail_at(field.line, key + ": '" + token + "' is not a number");
       out.push_back(v);
-    });
+    }
     return out;
   }
   std::vector<int64_t> ints(const Field& field, const std::string& key) const {
     std::vector<int64_t> out;
-    for_each_token(field, [&](const std::string& token) {
+    for (const auto& token : split_words(field.value)) {
       int64_t v = 0;
       auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
       if (ec != std::errc() || end != token.data() + token.size())
         fail_at(field.line, key + ": '" + token + "' is not an integer");
       out.push_back(v);
-    });
+    }
     return out;
   }
   int64_t integer(const Field& field, const std::string& key) const {
@@ -131,19 +137,6 @@ class TextModel {
   }
 
  private:
-  template <class F>
-  static void for_each_token(const Field& field, F&& f) {
-    std::string token;
-    for (char c : field.value + " ") {
-      if (c == ' ' || c == '\t' || c == '\r') {
-        if (!token.empty()) f(token);
-        token.clear();
-      } else {
-        token += c;
-      }
-    }
-  }
-
   void split(const std::string& bytes) {
     std::size_t pos = 0, number = 0;
     Block* block = &header;
@@ -408,19 +401,6 @@ ModelSpec load_lightgbm_text(const std::string& bytes, const std::string& source
 
   spec.schema.features.resize(static_cast<std::size_t>(spec.num_features));
   std::vector<std::string> names, infos;
-  auto split_words = [](const std::string& s) {
-    std::vector<std::string> out;
-    std::string w;
-    for (char c : s + " ") {
-      if (c == ' ') {
-        if (!w.empty()) out.push_back(w);
-        w.clear();
-      } else {
-        w += c;
-      }
-    }
-    return out;
-  };
   if (h.count("feature_names")) names = split_words(h.at("feature_names").value);
   if (h.count("feature_infos")) infos = split_words(h.at("feature_infos").value);
   if (!names.empty() && names.size() != spec.schema.features.size())
