@@ -26,19 +26,14 @@ floresta::OutputKind parse_kind(const std::string& kind) {
   if (kind == "proba") return floresta::OutputKind::kProba;
   if (kind == "class") return floresta::OutputKind::kClass;
   if (kind == "decision") return floresta::OutputKind::kDecision;
-  throw floresta::Error("unknown output kind '" + kind + "' (raw, value, proba, class, decision)");
+  if (kind == "distances") return floresta::OutputKind::kDistances;
+  throw floresta::Error("unknown output kind '" + kind + "' (raw, value, proba, class, decision, distances)");
 }
 
 template <class T>
-py::array_t<double> score_array(const floresta::Model& model, floresta::OutputKind kind, const py::array& array,
-                                int n_threads) {
-  const auto rows = static_cast<std::size_t>(array.shape(0));
-  const auto cols = static_cast<std::size_t>(array.shape(1));
-  const auto item = static_cast<py::ssize_t>(sizeof(T));
-  if (array.strides(0) % item != 0 || array.strides(1) % item != 0)
-    throw floresta::Error("X has strides that are not a multiple of its item size; pass np.ascontiguousarray(X)");
-  const floresta::MatrixView<T> view{static_cast<const T*>(array.data()), rows, cols, array.strides(0) / item,
-                                     array.strides(1) / item};
+py::array_t<double> score_view(const floresta::Model& model, floresta::OutputKind kind, const floresta::MatrixView<T>& view,
+                               int n_threads) {
+  const std::size_t rows = view.rows;
   const std::size_t width = model.output_width(kind);
   py::array_t<double> out({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(width)});
   double* destination = out.mutable_data();
@@ -51,16 +46,31 @@ py::array_t<double> score_array(const floresta::Model& model, floresta::OutputKi
   return out;
 }
 
-py::array_t<double> score(const floresta::Model& model, const std::string& kind_name, const py::array& X,
-                          int n_threads) {
-  const auto kind = parse_kind(kind_name);
+template <class T>
+floresta::MatrixView<T> view_of(const py::array& array) {
+  const auto item = static_cast<py::ssize_t>(sizeof(T));
+  if (array.strides(0) % item != 0 || array.strides(1) % item != 0)
+    throw floresta::Error("X has strides that are not a multiple of its item size; pass np.ascontiguousarray(X)");
+  return {static_cast<const T*>(array.data()), static_cast<std::size_t>(array.shape(0)),
+          static_cast<std::size_t>(array.shape(1)), array.strides(0) / item, array.strides(1) / item};
+}
+
+// Calls f(MatrixView<float>) or f(MatrixView<double>) for a 2-D native float array.
+template <class F>
+auto with_view(const py::array& X, F&& f) {
   if (X.ndim() != 2) throw floresta::Error("X must be 2-dimensional (rows x features), got " + std::to_string(X.ndim()) + " dimensions");
   const py::dtype dtype = X.dtype();
   const char order = dtype.byteorder();
   const bool native = order == '=' || order == '|' || order == (kLittleEndian ? '<' : '>');
-  if (dtype.kind() == 'f' && native && dtype.itemsize() == 4) return score_array<float>(model, kind, X, n_threads);
-  if (dtype.kind() == 'f' && native && dtype.itemsize() == 8) return score_array<double>(model, kind, X, n_threads);
+  if (dtype.kind() == 'f' && native && dtype.itemsize() == 4) return f(view_of<float>(X));
+  if (dtype.kind() == 'f' && native && dtype.itemsize() == 8) return f(view_of<double>(X));
   throw floresta::Error("X must hold float32 or float64 numbers, got dtype " + std::string(py::str(X.dtype())));
+}
+
+py::array_t<double> score(const floresta::Model& model, const std::string& kind_name, const py::array& X,
+                          int n_threads) {
+  const auto kind = parse_kind(kind_name);
+  return with_view(X, [&](const auto& view) { return score_view(model, kind, view, n_threads); });
 }
 
 py::object categories_of(const floresta::Feature& feature) {
@@ -113,5 +123,14 @@ PYBIND11_MODULE(_core, m) {
         return categories_of(model.schema().features[column]);
       })
       .def("output_width", [](const floresta::Model& model, const std::string& kind) { return model.output_width(parse_kind(kind)); })
-      .def("score", &score, py::arg("kind"), py::arg("X"), py::arg("n_threads") = 1);
+      .def_property_readonly("is_clusterer", &floresta::Model::is_clusterer)
+      .def("score", &score, py::arg("kind"), py::arg("X"), py::arg("n_threads") = 1)
+      .def("inertia", [](const floresta::Model& model, const py::array& X, int n_threads) {
+        floresta::PredictOptions options;
+        options.n_threads = n_threads;
+        return with_view(X, [&](const auto& view) {
+          py::gil_scoped_release release;
+          return model.inertia(view, options);
+        });
+      }, py::arg("X"), py::arg("n_threads") = 1);
 }

@@ -273,8 +273,21 @@ Model compile(ModelSpec spec, const LoadOptions& options) {
     keep_rounds(spec, static_cast<std::size_t>(spec.best_iteration) + 1);
   if (options.num_iterations < 0) detail::fail(spec.source, ": num_iterations must be >= 0");
   if (options.num_iterations > 0) keep_rounds(spec, static_cast<std::size_t>(options.num_iterations));
-  detail::validate(spec, options);
   auto data = std::make_shared<detail::ModelData>();
+  if (spec.task == Task::kClustering) {
+    const auto k = static_cast<std::size_t>(spec.num_outputs), d = static_cast<std::size_t>(spec.num_features);
+    if (spec.num_outputs < 1) detail::fail(spec.source, ": a k-means model needs at least one centre");
+    if (spec.centers.size() != k * d)
+      detail::fail(spec.source, ": ", spec.centers.size(), " centre values for ", k, " centres of ", d, " features");
+    for (double c : spec.centers)
+      if (!std::isfinite(c)) detail::fail(spec.source, ": a k-means centre holds a non-finite value");
+    if (spec.schema.features.size() != d) detail::fail(spec.source, ": schema and centres disagree on the feature count");
+    detail::KMeans::RowMatrix<double> centers(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(d));
+    std::copy(spec.centers.begin(), spec.centers.end(), centers.data());
+    data->estimator = detail::KMeans(std::move(centers));
+  } else {
+    detail::validate(spec, options);
+  }
   data->source = spec.source;
   data->format = spec.format;
   data->objective = spec.objective;
@@ -288,16 +301,18 @@ Model compile(ModelSpec spec, const LoadOptions& options) {
   data->average_divisor = spec.average_divisor;
   data->link_scale = spec.link_scale;
   data->decision_offset = spec.decision_offset;
-  switch (spec.rule) {
-    case DecisionRule::kXGBoost:
-      data->forest = detail::compile_forest<detail::XGBoostRule>(spec);
-      break;
-    case DecisionRule::kLightGBM:
-      data->forest = detail::compile_forest<detail::LightGBMRule>(spec);
-      break;
-    case DecisionRule::kSkLearnTree:
-      data->forest = detail::compile_forest<detail::SkLearnTreeRule>(spec);
-      break;
+  if (spec.task != Task::kClustering) {
+    switch (spec.rule) {
+      case DecisionRule::kXGBoost:
+        data->estimator = detail::compile_forest<detail::XGBoostRule>(spec);
+        break;
+      case DecisionRule::kLightGBM:
+        data->estimator = detail::compile_forest<detail::LightGBMRule>(spec);
+        break;
+      case DecisionRule::kSkLearnTree:
+        data->estimator = detail::compile_forest<detail::SkLearnTreeRule>(spec);
+        break;
+    }
   }
   data->schema = std::move(spec.schema);
   return Model(std::move(data));

@@ -108,7 +108,8 @@ ModelSpec load_floresta_json(const Json& document, const std::string& source) {
   spec.task = pick<Task>(root.at("task"), {{"regression", Task::kRegression},
                                            {"binary", Task::kBinaryClassification},
                                            {"multiclass", Task::kMulticlassClassification},
-                                           {"outlier", Task::kOutlierDetection}});
+                                           {"outlier", Task::kOutlierDetection},
+                                           {"clustering", Task::kClustering}});
   spec.rule = pick<DecisionRule>(root.at("decision_rule"), {{"sklearn_tree", DecisionRule::kSkLearnTree},
                                                             {"lightgbm", DecisionRule::kLightGBM},
                                                             {"xgboost", DecisionRule::kXGBoost}});
@@ -173,6 +174,17 @@ ModelSpec load_floresta_json(const Json& document, const std::string& source) {
       classes.fail("has " + std::to_string(classes.size()) + " labels, expected " + std::to_string(expected));
   }
 
+  if (spec.task == Task::kClustering) {
+    // {"kmeans": {"centers": [[...], ...]}}: num_outputs centres of num_features values.
+    const JsonCursor centers = root.at("kmeans").at("centers");
+    if (centers.size() != static_cast<std::size_t>(outputs))
+      centers.fail("has " + std::to_string(centers.size()) + " centres, num_outputs is " + std::to_string(outputs));
+    for (std::size_t j = 0; j < centers.size(); ++j) {
+      const auto row = doubles(centers.at(j), static_cast<std::size_t>(num_features));
+      spec.centers.insert(spec.centers.end(), row.begin(), row.end());
+    }
+    return spec;
+  }
   const JsonCursor trees = root.at("trees");
   for (std::size_t t = 0; t < trees.size(); ++t) spec.trees.push_back(read_tree(trees.at(t), spec.leaf_width));
   if (root.has("iteration_indptr")) {

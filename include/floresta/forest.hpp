@@ -179,6 +179,7 @@ enum class OutputKind {
   kProba,  // class probabilities: [1 - p, p] for one binary group, else num_groups
   kClass,  // one value: the predicted class index (outlier detection: -1 outlier, 1 inlier)
   kDecision,  // outlier detection: one value, the score minus the model's offset
+  kDistances,  // clustering: the distance to every centre
 };
 
 struct OutputPlan {

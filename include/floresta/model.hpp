@@ -14,6 +14,7 @@
 //                 -1 (outlier) / 1 (inlier) for outlier detectors
 //   score(kValue) transformed values (regression values; IsolationForest score_samples)
 //   score(kDecision) outlier detectors: score_samples - offset (decision_function)
+//   score(kDistances) k-means: distance to every centre (transform); predict gives the label
 //
 // Thread-safety: every member function is const and thread-safe; scoring allocates nothing
 // except the vectors the convenience overloads return. With PredictOptions::n_threads > 1
@@ -30,6 +31,7 @@
 #include "floresta/detail/threads.hpp"
 #include "floresta/error.hpp"
 #include "floresta/forest.hpp"
+#include "floresta/kmeans.hpp"
 #include "floresta/matrix.hpp"
 #include "floresta/schema.hpp"
 #include "floresta/spec.hpp"
@@ -55,7 +57,14 @@ struct PredictOptions {
 
 namespace detail {
 
-using AnyForest = std::variant<Forest<XGBoostRule>, Forest<LightGBMRule>, Forest<SkLearnTreeRule>>;
+using AnyEstimator = std::variant<Forest<XGBoostRule>, Forest<LightGBMRule>, Forest<SkLearnTreeRule>, KMeans>;
+
+template <class In>
+void score_rows(const KMeans& model, const MatrixView<In>& X, std::size_t begin, std::size_t end,
+                const OutputPlan& plan, double* out) {
+  if (plan.kind == OutputKind::kDistances) kmeans_distances(model, X, begin, end, out);
+  else kmeans_labels(model, X, begin, end, out);
+}
 
 struct ModelData {
   std::string source;
@@ -72,7 +81,7 @@ struct ModelData {
   double link_scale = 1;
   double decision_offset = 0;
   Schema schema;
-  AnyForest forest;
+  AnyEstimator estimator;
 };
 
 }  // namespace detail
@@ -95,6 +104,7 @@ class Model {
     return data_->task == Task::kBinaryClassification || data_->task == Task::kMulticlassClassification;
   }
   bool is_outlier_detector() const { return data_->task == Task::kOutlierDetection; }
+  bool is_clusterer() const { return data_->task == Task::kClustering; }
   double decision_offset() const { return data_->decision_offset; }
   const std::string& objective() const { return data_->objective; }
   const std::string& format() const { return data_->format; }
@@ -122,7 +132,7 @@ class Model {
             detail::score_rows(forest, X, begin, end, plan, out + begin * width);
           });
         },
-        data_->forest);
+        data_->estimator);
   }
 
   // One row of `cols` values; no threads, no allocation.
@@ -131,7 +141,7 @@ class Model {
     check_columns(cols);
     const detail::OutputPlan plan = plan_for(kind);
     const auto X = MatrixView<T>::row_major(row, 1, cols);
-    std::visit([&](const auto& forest) { detail::score_rows(forest, X, 0, 1, plan, out); }, data_->forest);
+    std::visit([&](const auto& forest) { detail::score_rows(forest, X, 0, 1, plan, out); }, data_->estimator);
   }
 
   // ---- conveniences returning row-major vectors ----
@@ -162,7 +172,31 @@ class Model {
 
   // The kind predict() uses for this model.
   OutputKind predict_kind() const {
-    return is_classifier() || is_outlier_detector() ? OutputKind::kClass : OutputKind::kValue;
+    return is_classifier() || is_outlier_detector() || is_clusterer() ? OutputKind::kClass : OutputKind::kValue;
+  }
+
+  // k-means: the sum of squared distances of the rows to their nearest centres (scikit-learn's
+  // inertia; KMeans.score is its negative).
+  template <class T>
+  double inertia(const MatrixView<T>& X, const PredictOptions& options = {}) const {
+    const auto* kmeans = std::get_if<detail::KMeans>(&data_->estimator);
+    if (kmeans == nullptr) detail::fail("inertia is only for k-means models (", data_->source, ")");
+    check_columns(X.cols);
+    std::vector<double> labels(X.rows);
+    score(OutputKind::kClass, X, labels.data(), options);
+    double total = 0;
+    for (std::size_t r = 0; r < X.rows; ++r) {
+      const T* row = X.row(r);
+      const auto j = static_cast<Eigen::Index>(labels[r]);
+      double sum = 0;
+      for (std::size_t f = 0; f < X.cols; ++f) {
+        const double diff = static_cast<double>(row[static_cast<std::ptrdiff_t>(f) * X.col_stride]) -
+                            static_cast<double>(kmeans->centers(T{})(j, static_cast<Eigen::Index>(f)));
+        sum += diff * diff;
+      }
+      total += sum;
+    }
+    return total;
   }
 
  private:
@@ -178,6 +212,10 @@ class Model {
                    outlier ? "an outlier detector" : "a regression model", " (", data_->objective, ")");
     if (kind == OutputKind::kDecision && !outlier)
       detail::fail("decision scores are only for outlier detectors; ", data_->source, " is not one");
+    if ((kind == OutputKind::kDistances) != (is_clusterer() && kind != OutputKind::kClass))
+      detail::fail(is_clusterer() ? "a k-means model gives labels (predict) and distances (transform), not this output"
+                                  : "distances to centres are only for k-means models",
+                   " (", data_->source, ")");
     detail::OutputPlan plan;
     plan.kind = kind;
     plan.link = data_->link;

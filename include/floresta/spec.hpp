@@ -25,7 +25,7 @@ enum class DecisionRule {
   kSkLearnTree,  // input cast to float32, compared in double: left iff x <= t
 };
 
-enum class Task { kRegression, kBinaryClassification, kMulticlassClassification, kOutlierDetection };
+enum class Task { kRegression, kBinaryClassification, kMulticlassClassification, kOutlierDetection, kClustering };
 
 // One tree as arrays indexed by the source's node id; node 0 is the root.
 struct TreeSpec {
@@ -79,6 +79,8 @@ struct ModelSpec {
   double decision_offset = 0;       // outlier detection: decision = score - offset
 
   std::vector<TreeSpec> trees;
+  // k-means (task kClustering): num_outputs centres of num_features values, row-major.
+  std::vector<double> centers;
   // Trees of boosting round r are iteration_indptr[r] .. iteration_indptr[r+1].
   std::vector<uint64_t> iteration_indptr;
   int64_t best_iteration = -1;  // -1 when the file has none

@@ -351,7 +351,23 @@ def _node_depths(tree):
     return depth
 
 
+# ---------------------------------------------------------------------------------------------
+# k-means: the centres; assignment, distances and inertia are computed by floresta's KMeans
+
+
+def _export_kmeans(estimator):
+    centers = np.asarray(estimator.cluster_centers_)
+    k, d = centers.shape
+    return {"task": "clustering", "decision_rule": "sklearn_tree", "link": "identity", "num_features": d,
+            "features": _features(estimator, d), "num_outputs": k, "leaf_width": 1, "base_margin": [0.0] * k,
+            "kmeans": {"centers": [_numbers(row) for row in centers.astype(np.float64)],
+                       "dtype": str(centers.dtype)},
+            "trees": []}
+
+
 _EXPORTERS = {
+    "KMeans": _export_kmeans,
+    "MiniBatchKMeans": _export_kmeans,
     "DecisionTreeClassifier": _export_decision_tree,
     "DecisionTreeRegressor": _export_decision_tree,
     "ExtraTreeClassifier": _export_decision_tree,

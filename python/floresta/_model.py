@@ -119,7 +119,7 @@ class Model:
         if self._core.is_classifier:
             index = self._score("class", X)[:, 0].astype(np.int64)
             return self.classes_[index]
-        if self._core.is_outlier_detector:
+        if self._core.is_outlier_detector or self._core.is_clusterer:
             return self._score("class", X)[:, 0].astype(np.int64)
         values = self._score("value", X)
         return values[:, 0] if values.shape[1] == 1 else values
@@ -138,6 +138,25 @@ class Model:
             return raw[:, 0] if raw.shape[1] == 1 else raw
         self._require_outlier("decision_function")
         return self._score("decision", X)[:, 0]
+
+    def transform(self, X):
+        """k-means: the Euclidean distance of each row to each centre, shape (n, n_clusters)."""
+        self._require_clusterer("transform")
+        return self._score("distances", X)
+
+    def score(self, X):
+        """k-means: minus the inertia (sum of squared distances to the nearest centres)."""
+        self._require_clusterer("score")
+        return -self._core.inertia(as_matrix(X, self), int(self.n_threads))
+
+    @property
+    def n_clusters(self):
+        self._require_clusterer("n_clusters")
+        return self._core.num_outputs
+
+    def _require_clusterer(self, what):
+        if not self._core.is_clusterer:
+            raise AttributeError(f"{what} exists only for k-means models; this model is {self._core.objective}")
 
     @property
     def offset_(self):
@@ -184,6 +203,9 @@ class Model:
     def __repr__(self):
         if "_core" not in vars(self):
             return "<floresta.Model (not loaded)>"
+        if self._core.is_clusterer:
+            return (f"<floresta.Model {self._name!r}: {self._core.objective}, {self.n_outputs_} clusters, "
+                    f"{self.n_features_in_} features>")
         kind = f"{self._core.num_classes} classes" if self._core.is_classifier else f"{self.n_outputs_} output(s)"
         return (f"<floresta.Model {self._name!r}: {self._core.objective}, {kind}, "
                 f"{self.n_features_in_} features, {self.n_trees} trees>")
