@@ -73,6 +73,36 @@ py::array_t<double> score(const floresta::Model& model, const std::string& kind_
   return with_view(X, [&](const auto& view) { return score_view(model, kind, view, n_threads); });
 }
 
+floresta::RecordOptions record_options(bool unknown_error, bool extra_error) {
+  floresta::RecordOptions options;
+  options.unknown_category = unknown_error ? floresta::UnknownCategory::kError : floresta::UnknownCategory::kAsTrained;
+  options.extra_fields = extra_error ? floresta::ExtraFields::kError : floresta::ExtraFields::kIgnore;
+  return options;
+}
+
+// A Python value as a record value: None/NaN missing, str, bool/int/float numbers.
+floresta::Value to_value(const py::handle& object, const std::string& field) {
+  if (object.is_none()) return floresta::missing;
+  if (py::isinstance<py::str>(object)) return object.cast<std::string>();
+  if (py::isinstance<py::bool_>(object)) return object.cast<bool>() ? 1.0 : 0.0;
+  if (py::isinstance<py::int_>(object) || py::isinstance<py::float_>(object) || py::hasattr(object, "__float__")) {
+    if (py::isinstance<py::bytes>(object)) throw floresta::Error("field '" + field + "': bytes are not a value");
+    return object.cast<double>();
+  }
+  throw floresta::Error("field '" + field + "' holds a " + std::string(py::str(py::type::of(object).attr("__name__"))) +
+                        "; expected a number, a string or None");
+}
+
+floresta::Record to_record(const py::handle& object) {
+  if (!py::isinstance<py::dict>(object)) throw floresta::Error("a record must be a dict of field names to values");
+  floresta::Record record;
+  for (const auto& [key, value] : object.cast<py::dict>()) {
+    const std::string name = py::str(key);
+    record.set(name, to_value(value, name));
+  }
+  return record;
+}
+
 py::object categories_of(const floresta::Feature& feature) {
   if (!feature.string_categories.empty()) return py::cast(feature.string_categories);
   if (!feature.number_categories.empty()) return py::cast(feature.number_categories);
@@ -125,6 +155,49 @@ PYBIND11_MODULE(_core, m) {
       .def("output_width", [](const floresta::Model& model, const std::string& kind) { return model.output_width(parse_kind(kind)); })
       .def_property_readonly("is_clusterer", &floresta::Model::is_clusterer)
       .def("score", &score, py::arg("kind"), py::arg("X"), py::arg("n_threads") = 1)
+      .def("encode_values",
+           [](const floresta::Model& model, std::size_t column, const py::sequence& values, bool unknown_error) {
+             if (column >= model.num_features()) throw floresta::Error("feature index out of range");
+             const auto options = record_options(unknown_error, false);
+             const std::string& name = model.schema().features[column].name;
+             py::array_t<double> out(static_cast<py::ssize_t>(py::len(values)));
+             double* o = out.mutable_data();
+             std::size_t i = 0;
+             for (const auto& v : values) o[i++] = model.encode_value(column, to_value(v, name), options);
+             return out;
+           },
+           py::arg("column"), py::arg("values"), py::arg("unknown_error") = false)
+      .def("encode_records",
+           [](const floresta::Model& model, const py::sequence& records, bool unknown_error, bool extra_error) {
+             const auto options = record_options(unknown_error, extra_error);
+             const std::size_t d = model.num_features();
+             py::array_t<double> out({static_cast<py::ssize_t>(py::len(records)), static_cast<py::ssize_t>(d)});
+             double* o = out.mutable_data();
+             std::size_t r = 0;
+             for (const auto& item : records) {
+               try {
+                 const auto row = model.encode(to_record(item), options);
+                 std::copy(row.begin(), row.end(), o + r * d);
+               } catch (const floresta::Error& e) {
+                 throw floresta::Error("record " + std::to_string(r) + ": " + e.what());
+               }
+               ++r;
+             }
+             return out;
+           },
+           py::arg("records"), py::arg("unknown_error") = false, py::arg("extra_error") = false)
+      .def("score_json", [](const floresta::Model& model, const std::string& kind, const std::string& json, bool unknown_error,
+                            bool extra_error) {
+        const auto k = parse_kind(kind);
+        std::vector<double> out(model.output_width(k));
+        model.score_record(k, floresta::Record::from_json(json), out.data(), record_options(unknown_error, extra_error));
+        return out;
+      }, py::arg("kind"), py::arg("json"), py::arg("unknown_error") = false, py::arg("extra_error") = false)
+      .def_property_readonly("numbers_are_codes", [](const floresta::Model& model) {
+        std::vector<bool> out;
+        for (const auto& f : model.schema().features) out.push_back(f.numbers_are_codes);
+        return out;
+      })
       .def("inertia", [](const floresta::Model& model, const py::array& X, int n_threads) {
         floresta::PredictOptions options;
         options.n_threads = n_threads;

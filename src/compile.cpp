@@ -123,10 +123,34 @@ void validate_tree(const ModelSpec& spec, std::size_t t, int max_depth) {
   }
 }
 
+void validate_preprocessing(const ModelSpec& spec) {
+  const Preprocessing& pre = spec.preprocessing;
+  if (pre.empty()) {
+    if (spec.schema.features.size() != static_cast<std::size_t>(spec.num_features))
+      fail(spec.source, ": schema lists ", spec.schema.features.size(), " features, the model has ", spec.num_features);
+    return;
+  }
+  if (pre.columns.size() != static_cast<std::size_t>(spec.num_features))
+    fail(spec.source, ": preprocessing makes ", pre.columns.size(), " columns, the estimator takes ", spec.num_features);
+  for (std::size_t j = 0; j < pre.columns.size(); ++j) {
+    if (pre.columns[j].input >= spec.schema.features.size())
+      fail(spec.source, ": preprocessing column ", j, " reads input ", pre.columns[j].input, " of ", spec.schema.features.size());
+    for (const Step& step : pre.columns[j].steps) {
+      const bool lookup = step.kind == StepKind::kLookupCode || step.kind == StepKind::kLookupValue;
+      if (lookup && step.table >= pre.tables.size())
+        fail(spec.source, ": preprocessing column ", j, " uses lookup table ", step.table, " of ", pre.tables.size());
+    }
+  }
+  for (std::size_t t = 0; t < pre.tables.size(); ++t) {
+    const LookupTable& table = pre.tables[t];
+    if (!table.keys.empty() && (table.keys.size() != table.values.size() || !std::is_sorted(table.keys.begin(), table.keys.end())))
+      fail(spec.source, ": lookup table ", t, " (", table.name, ") needs sorted keys, one per value");
+  }
+}
+
 void validate(const ModelSpec& spec, const LoadOptions& options) {
   if (spec.num_features < 0) fail(spec.source, ": negative number of features");
-  if (spec.schema.features.size() != static_cast<std::size_t>(spec.num_features))
-    fail(spec.source, ": schema lists ", spec.schema.features.size(), " features, the model has ", spec.num_features);
+  validate_preprocessing(spec);
   if (spec.num_outputs < 1) fail(spec.source, ": a model needs at least one output");
   if (spec.base_margin.size() != static_cast<std::size_t>(spec.num_outputs))
     fail(spec.source, ": ", spec.base_margin.size(), " base margins for ", spec.num_outputs, " outputs");
@@ -252,6 +276,26 @@ Forest<Rule> compile_forest(const ModelSpec& spec) {
 }
 
 }  // namespace
+
+// Lookups for encoding records: names, category codes, and the code of an unseen category
+// (-1 where a preprocessing lookup reads the feature and tells unknown from missing, else NaN).
+void index_schema(ModelData& data) {
+  const auto& features = data.schema.features;
+  data.string_codes.assign(features.size(), {});
+  data.number_codes.assign(features.size(), {});
+  data.unknown_code.assign(features.size(), std::numeric_limits<double>::quiet_NaN());
+  for (std::size_t f = 0; f < features.size(); ++f) {
+    data.feature_index.emplace(features[f].name, f);  // a repeated name keeps its first column
+    for (std::size_t k = 0; k < features[f].string_categories.size(); ++k)
+      data.string_codes[f].emplace(features[f].string_categories[k], static_cast<double>(k));
+    for (std::size_t k = 0; k < features[f].number_categories.size(); ++k)
+      data.number_codes[f].emplace(features[f].number_categories[k], static_cast<double>(k));
+  }
+  for (const auto& column : data.preprocessing.columns)
+    for (const auto& step : column.steps)
+      if (step.kind == StepKind::kLookupCode && column.steps.front().kind == step.kind) data.unknown_code[column.input] = -1;
+}
+
 }  // namespace detail
 
 namespace {
@@ -281,7 +325,7 @@ Model compile(ModelSpec spec, const LoadOptions& options) {
       detail::fail(spec.source, ": ", spec.centers.size(), " centre values for ", k, " centres of ", d, " features");
     for (double c : spec.centers)
       if (!std::isfinite(c)) detail::fail(spec.source, ": a k-means centre holds a non-finite value");
-    if (spec.schema.features.size() != d) detail::fail(spec.source, ": schema and centres disagree on the feature count");
+    detail::validate_preprocessing(spec);
     detail::KMeans::RowMatrix<double> centers(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(d));
     std::copy(spec.centers.begin(), spec.centers.end(), centers.data());
     data->estimator = detail::KMeans(std::move(centers));
@@ -315,6 +359,8 @@ Model compile(ModelSpec spec, const LoadOptions& options) {
     }
   }
   data->schema = std::move(spec.schema);
+  data->preprocessing = std::move(spec.preprocessing);
+  detail::index_schema(*data);
   return Model(std::move(data));
 }
 

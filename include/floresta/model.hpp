@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -33,6 +34,8 @@
 #include "floresta/forest.hpp"
 #include "floresta/kmeans.hpp"
 #include "floresta/matrix.hpp"
+#include "floresta/preprocess.hpp"
+#include "floresta/record.hpp"
 #include "floresta/schema.hpp"
 #include "floresta/spec.hpp"
 
@@ -80,9 +83,18 @@ struct ModelData {
   double average_divisor = 0;
   double link_scale = 1;
   double decision_offset = 0;
-  Schema schema;
+  Schema schema;            // the raw inputs a caller provides
+  Preprocessing preprocessing;  // raw inputs -> estimator inputs (empty: the same)
   AnyEstimator estimator;
+  // Record encoding: feature by name, string category -> code, numeric category -> code
+  // (for features whose numbers are codes), and the code an unseen category gets.
+  std::unordered_map<std::string, std::size_t> feature_index;
+  std::vector<std::unordered_map<std::string, double>> string_codes;
+  std::vector<std::unordered_map<double, double>> number_codes;
+  std::vector<double> unknown_code;
 };
+
+constexpr std::size_t kPreprocessChunk = 128;
 
 }  // namespace detail
 
@@ -120,28 +132,65 @@ class Model {
   }
 
   // ---- allocation-free scoring into a caller buffer of X.rows * output_width(kind) ----
+  // Models with preprocessing transform chunks of rows into a per-thread buffer first.
   template <class T>
   void score(OutputKind kind, const MatrixView<T>& X, double* out, const PredictOptions& options = {}) const {
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "inputs are float or double");
     check_columns(X.cols);
     const detail::OutputPlan plan = plan_for(kind);
     const std::size_t width = output_width(kind);
+    const Preprocessing& pre = data_->preprocessing;
     std::visit(
-        [&](const auto& forest) {
+        [&](const auto& estimator) {
           detail::parallel_for(X.rows, options.n_threads, [&](std::size_t begin, std::size_t end) {
-            detail::score_rows(forest, X, begin, end, plan, out + begin * width);
+            if (pre.empty()) {
+              detail::score_rows(estimator, X, begin, end, plan, out + begin * width);
+              return;
+            }
+            const std::size_t inner = pre.columns.size();
+            std::vector<double> buffer(detail::kPreprocessChunk * inner);
+            for (std::size_t b = begin; b < end; b += detail::kPreprocessChunk) {
+              const std::size_t n = std::min(detail::kPreprocessChunk, end - b);
+              for (std::size_t r = 0; r < n; ++r) pre.apply(X.row(b + r), X.col_stride, buffer.data() + r * inner);
+              const auto transformed = MatrixView<double>::row_major(buffer.data(), n, inner);
+              detail::score_rows(estimator, transformed, 0, n, plan, out + b * width);
+            }
           });
         },
         data_->estimator);
   }
 
-  // One row of `cols` values; no threads, no allocation.
+  // One row of `cols` values; no threads, and no allocation unless the model preprocesses.
   template <class T>
   void score_row(OutputKind kind, const T* row, std::size_t cols, double* out) const {
     check_columns(cols);
+    if (!data_->preprocessing.empty()) {
+      score(kind, MatrixView<T>::row_major(row, 1, cols), out);
+      return;
+    }
     const detail::OutputPlan plan = plan_for(kind);
     const auto X = MatrixView<T>::row_major(row, 1, cols);
-    std::visit([&](const auto& forest) { detail::score_rows(forest, X, 0, 1, plan, out); }, data_->estimator);
+    std::visit([&](const auto& estimator) { detail::score_rows(estimator, X, 0, 1, plan, out); }, data_->estimator);
+  }
+
+  // ---- records: named raw values (see record.hpp for the policies) ----
+  // The raw input row a record stands for (num_features() values).
+  std::vector<double> encode(const Record& record, const RecordOptions& options = {}) const;
+  // One field's value as it goes into a row: a number, a category code, NaN or the unknown code.
+  double encode_value(std::size_t column, const Value& value, const RecordOptions& options = {}) const;
+
+  void score_record(OutputKind kind, const Record& record, double* out, const RecordOptions& options = {}) const {
+    const std::vector<double> row = encode(record, options);
+    score_row(kind, row.data(), row.size(), out);
+  }
+  std::vector<double> predict_raw(const Record& record, const RecordOptions& o = {}) const {
+    return collect_record(OutputKind::kRaw, record, o);
+  }
+  std::vector<double> predict_proba(const Record& record, const RecordOptions& o = {}) const {
+    return collect_record(OutputKind::kProba, record, o);
+  }
+  std::vector<double> predict(const Record& record, const RecordOptions& o = {}) const {
+    return collect_record(predict_kind(), record, o);
   }
 
   // ---- conveniences returning row-major vectors ----
@@ -179,22 +228,14 @@ class Model {
   // inertia; KMeans.score is its negative).
   template <class T>
   double inertia(const MatrixView<T>& X, const PredictOptions& options = {}) const {
-    const auto* kmeans = std::get_if<detail::KMeans>(&data_->estimator);
-    if (kmeans == nullptr) detail::fail("inertia is only for k-means models (", data_->source, ")");
-    check_columns(X.cols);
-    std::vector<double> labels(X.rows);
-    score(OutputKind::kClass, X, labels.data(), options);
+    if (!is_clusterer()) detail::fail("inertia is only for k-means models (", data_->source, ")");
+    const std::vector<double> labels = collect(OutputKind::kClass, X, options);
+    const std::vector<double> distances = collect(OutputKind::kDistances, X, options);
+    const std::size_t k = num_outputs();
     double total = 0;
     for (std::size_t r = 0; r < X.rows; ++r) {
-      const T* row = X.row(r);
-      const auto j = static_cast<Eigen::Index>(labels[r]);
-      double sum = 0;
-      for (std::size_t f = 0; f < X.cols; ++f) {
-        const double diff = static_cast<double>(row[static_cast<std::ptrdiff_t>(f) * X.col_stride]) -
-                            static_cast<double>(kmeans->centers(T{})(j, static_cast<Eigen::Index>(f)));
-        sum += diff * diff;
-      }
-      total += sum;
+      const double d = distances[r * k + static_cast<std::size_t>(labels[r])];
+      total += d * d;
     }
     return total;
   }
@@ -225,6 +266,11 @@ class Model {
     plan.link_scale = data_->link_scale;
     plan.decision_offset = data_->decision_offset;
     return plan;
+  }
+  std::vector<double> collect_record(OutputKind kind, const Record& record, const RecordOptions& options) const {
+    std::vector<double> out(output_width(kind));
+    score_record(kind, record, out.data(), options);
+    return out;
   }
   template <class T>
   std::vector<double> collect(OutputKind kind, const MatrixView<T>& X, const PredictOptions& o) const {

@@ -27,6 +27,10 @@ struct Feature {
   // Empty when the model file carries none (XGBoost before 3.1): codes are then taken as given.
   std::vector<std::string> string_categories;
   std::vector<double> number_categories;
+  // How a number in an input row is read for this categorical feature: as the code of a
+  // category (XGBoost, LightGBM, trees' native categorical splits), or as the category value
+  // itself (scikit-learn encoders over numeric categories). Strings are always encoded to codes.
+  bool numbers_are_codes = true;
 
   bool is_categorical() const { return type == FeatureType::kCategorical; }
   bool has_vocabulary() const { return !string_categories.empty() || !number_categories.empty(); }

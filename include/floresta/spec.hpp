@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "floresta/link.hpp"
+#include "floresta/preprocess.hpp"
 #include "floresta/schema.hpp"
 
 namespace floresta {
@@ -71,7 +72,7 @@ struct ModelSpec {
   bool class_from_margin = false;  // multi:softmax / hinge: class = argmax of margins
   int num_classes = 0;             // 0 for regression
   int num_outputs = 1;             // output groups (classes for multi-class, targets)
-  int num_features = 0;
+  int num_features = 0;             // the estimator's inputs (after preprocessing)
   std::vector<double> base_margin;  // one per output group, already in margin space
   int leaf_width = 1;               // 1, or num_outputs when every leaf holds a vector
   double average_divisor = 0;       // > 0: transformed outputs are the sum divided by it
@@ -85,7 +86,8 @@ struct ModelSpec {
   std::vector<uint64_t> iteration_indptr;
   int64_t best_iteration = -1;  // -1 when the file has none
 
-  Schema schema;
+  Schema schema;                // the raw inputs callers provide
+  Preprocessing preprocessing;  // raw inputs -> estimator inputs; empty when they are the same
 };
 
 }  // namespace floresta

@@ -8,7 +8,14 @@ from ._core import FlorestaError
 
 
 def as_matrix(X, model):
-    """Returns a 2-D float32/float64 numpy array, without copying when none is needed."""
+    """Returns a 2-D float32/float64 numpy array, without copying when none is needed.
+
+    Records (a dict, or a list of dicts) and DataFrames are encoded by the C++ core with the
+    model's vocabularies and the model's record policies (unknown_category, extra_fields)."""
+    if isinstance(X, dict):
+        X = [X]
+    if isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X):
+        return model._core.encode_records(X, model.unknown_category == "error", model.extra_fields == "error")
     if _is_dataframe(X):
         return _frame_to_matrix(X, model)
     array = np.asarray(X)
@@ -41,6 +48,10 @@ def _frame_to_matrix(frame, model):
     if missing:
         raise FlorestaError(f"DataFrame lacks the model's feature column(s) {missing}; "
                             f"the model expects {list(names)}")
+    if model.extra_fields == "error":
+        extra = [c for c in frame.columns if c not in set(names)]
+        if extra:
+            raise FlorestaError(f"DataFrame column(s) {extra} are not among the model's features {list(names)}")
     out = np.empty((len(frame), len(names)), dtype=np.float64)
     for j, name in enumerate(names):
         column = frame[name]
@@ -57,22 +68,24 @@ def _frame_to_matrix(frame, model):
 
 
 def _encode_categorical(column, j, name, model):
-    """Codes exactly as training encoded them: through the model's vocabulary when it has one
-    (an unseen category becomes missing), else pandas' own codes (XGBoost < 3.1 behaviour)."""
+    """Encodes exactly as training encoded: each distinct category goes once through the C++
+    record encoder (vocabulary, unknown-category policy); without a vocabulary, pandas' own
+    codes are used (XGBoost < 3.1 behaviour)."""
     import pandas as pd
 
-    lookup = model._category_lookup(j)
+    has_vocabulary = model._categories[j] is not None
     if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
-        if lookup is None:
+        if not has_vocabulary:
             raise FlorestaError(f"column '{name}' holds strings but the model carries no category vocabulary "
                                 "for it; pass a pandas 'category' column with the training categories")
-        column = column.astype("category")  # vectorised: each distinct value is looked up once
+        column = column.astype("category")  # vectorised: each distinct value is encoded once
     if isinstance(column.dtype, pd.CategoricalDtype):
         codes = column.cat.codes.to_numpy()
-        if lookup is None:
+        if not has_vocabulary:
             values = codes.astype(np.float64)
         else:
-            table = np.array([lookup.get(_key(c), np.nan) for c in column.cat.categories] + [np.nan])
+            categories = [_plain(c) for c in column.cat.categories]
+            table = np.append(model._core.encode_values(j, categories, model.unknown_category == "error"), np.nan)
             values = table[codes]  # code -1 (missing) picks the trailing NaN
         values[codes < 0] = np.nan
         return values
@@ -83,8 +96,9 @@ def _encode_categorical(column, j, name, model):
         raise FlorestaError(f"column '{name}' must hold category codes or categories: {error}") from None
 
 
-def _key(value):
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return float(value)
+def _plain(value):
+    """numpy scalars as Python numbers, for the C++ encoder."""
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
     return value
 

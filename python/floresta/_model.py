@@ -7,7 +7,7 @@ from . import _core
 from ._frame import as_matrix
 
 
-def load(path, *, use_best_iteration=False, num_iterations=None):
+def load(path, *, use_best_iteration=False, num_iterations=None, **policies):
     """Loads a model file; the format is detected from its content.
 
     Formats: XGBoost JSON/UBJSON, LightGBM text and dump_model JSON, floresta JSON
@@ -16,6 +16,9 @@ def load(path, *, use_best_iteration=False, num_iterations=None):
     XGBoost's scikit-learn wrapper predicts with after early stopping). Default False, like
     ``Booster.predict``.
     num_iterations: keep only the first n boosting rounds (None = all).
+    unknown_category: "as_trained" (default: an unseen category is treated as the training
+    library treats it) or "error". extra_fields: "ignore" (default) or "error" — for record,
+    dict and DataFrame inputs. Both can also be set later as attributes.
     """
     path = os.fspath(path)
     try:
@@ -23,14 +26,15 @@ def load(path, *, use_best_iteration=False, num_iterations=None):
             data = handle.read()
     except OSError as error:
         raise _core.FlorestaError(f"{path}: cannot open model file ({error.strerror})") from None
-    return load_bytes(data, name=path, use_best_iteration=use_best_iteration, num_iterations=num_iterations)
+    return load_bytes(data, name=path, use_best_iteration=use_best_iteration, num_iterations=num_iterations,
+                      **policies)
 
 
-def load_bytes(data, *, name="<memory>", use_best_iteration=False, num_iterations=None):
+def load_bytes(data, *, name="<memory>", use_best_iteration=False, num_iterations=None, **policies):
     """Loads a model from the bytes (or text) of a model file."""
     if isinstance(data, str):
         data = data.encode()
-    return Model(bytes(data), name, use_best_iteration, num_iterations=num_iterations)
+    return Model(bytes(data), name, use_best_iteration, num_iterations=num_iterations, **policies)
 
 
 class Model:
@@ -41,7 +45,14 @@ class Model:
     used per predict call; 1 by default, 0 = all cores).
     """
 
-    def __init__(self, data, name="<memory>", use_best_iteration=False, n_threads=1, num_iterations=None):
+    def __init__(self, data, name="<memory>", use_best_iteration=False, n_threads=1, num_iterations=None,
+                 unknown_category="as_trained", extra_fields="ignore"):
+        if unknown_category not in ("as_trained", "error"):
+            raise _core.FlorestaError("unknown_category must be 'as_trained' or 'error'")
+        if extra_fields not in ("ignore", "error"):
+            raise _core.FlorestaError("extra_fields must be 'ignore' or 'error'")
+        self.unknown_category = unknown_category
+        self.extra_fields = extra_fields
         self._data = data
         self._name = name
         self._use_best_iteration = use_best_iteration
@@ -50,7 +61,6 @@ class Model:
         self.n_threads = n_threads
         self._feature_types = self._core.feature_types
         self._categories = [self._core.categories(j) for j in range(self._core.num_features)]
-        self._lookups = {}
 
     # ---- scikit-learn style metadata ----
     @property
@@ -179,22 +189,16 @@ class Model:
             return names.index(feature)
         return int(feature)
 
-    def _category_lookup(self, j):
-        """{category value: training code} for feature j, or None when the file has no vocabulary."""
-        if j not in self._lookups:
-            vocabulary = self._categories[j]
-            self._lookups[j] = None if vocabulary is None else {
-                (float(v) if not isinstance(v, str) else v): code for code, v in enumerate(vocabulary)}
-        return self._lookups[j]
-
     # ---- pickling: the model file's bytes are the state ----
     def __getstate__(self):
         return {"data": self._data, "name": self._name, "use_best_iteration": self._use_best_iteration,
-                "num_iterations": self._num_iterations, "n_threads": self.n_threads}
+                "num_iterations": self._num_iterations, "n_threads": self.n_threads,
+                "unknown_category": self.unknown_category, "extra_fields": self.extra_fields}
 
     def __setstate__(self, state):
         self.__init__(state["data"], state["name"], state["use_best_iteration"], state["n_threads"],
-                      state.get("num_iterations"))
+                      state.get("num_iterations"), state.get("unknown_category", "as_trained"),
+                      state.get("extra_fields", "ignore"))
 
     @property
     def is_outlier_detector(self):

@@ -1,0 +1,53 @@
+// floresta/record.hpp — raw records: named values (numbers, strings, missing) to score.
+//
+//   floresta::Record r;
+//   r.set("bairro", "REPUBLICA").set("idade", 23.0).set("sexo", floresta::missing);
+//   auto proba = model.predict_proba(r);                 // category codes exactly as in training
+//   auto same  = model.predict_proba(floresta::Record::from_json(R"({"bairro": "SE", "idade": 40})"));
+//
+// Policies (RecordOptions), identical from C++ and Python:
+//   - a missing field, or a null/None value, is a missing value (NaN);
+//   - an unseen category is treated as the training library treats it: missing for tree
+//     models' native categorical splits, the encoder's unknown handling inside a pipeline;
+//     UnknownCategory::kError reports it instead;
+//   - a field the model does not know is ignored, or an error with ExtraFields::kError;
+//   - a value of the wrong type (a string for a numeric feature, a number for a feature whose
+//     categories are strings) is always an error naming the field.
+//
+// Thread-safety: Record is a plain value; encoding is const on the model.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace floresta {
+
+using Missing = std::monostate;
+inline constexpr Missing missing{};
+using Value = std::variant<Missing, double, std::string>;
+
+struct Record {
+  std::vector<std::pair<std::string, Value>> fields;
+
+  Record& set(std::string name, Value value) {
+    fields.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+  Record& set(std::string name, const char* value) { return set(std::move(name), Value(std::string(value))); }
+  Record& set(std::string name, int value) { return set(std::move(name), Value(static_cast<double>(value))); }
+
+  // A flat JSON object: numbers, strings, booleans (as 0/1) and null. Errors name the field.
+  static Record from_json(const std::string& json_object);
+};
+
+enum class UnknownCategory { kAsTrained, kError };
+enum class ExtraFields { kIgnore, kError };
+
+struct RecordOptions {
+  UnknownCategory unknown_category = UnknownCategory::kAsTrained;
+  ExtraFields extra_fields = ExtraFields::kIgnore;
+};
+
+}  // namespace floresta
