@@ -313,7 +313,7 @@ void keep_rounds(ModelSpec& spec, std::size_t rounds) {
 }  // namespace
 
 Model compile(ModelSpec spec, const LoadOptions& options) {
-  if (options.use_best_iteration && spec.best_iteration >= 0)
+  if ((options.use_best_iteration || spec.use_best_iteration) && spec.best_iteration >= 0)
     keep_rounds(spec, static_cast<std::size_t>(spec.best_iteration) + 1);
   if (options.num_iterations < 0) detail::fail(spec.source, ": num_iterations must be >= 0");
   if (options.num_iterations > 0) keep_rounds(spec, static_cast<std::size_t>(options.num_iterations));

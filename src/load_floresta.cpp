@@ -92,55 +92,9 @@ TreeSpec read_tree(const JsonCursor& tree, int leaf_width) {
   return spec;
 }
 
-}  // namespace
-
-ModelSpec load_floresta_json(const Json& document, const std::string& source) {
-  ModelSpec spec;
-  spec.source = source;
-  spec.format = "floresta-json";
-  const JsonCursor root(document, source, "");
-  const int64_t version = root.at("floresta_format").as_int();
-  if (version != kFormatVersion)
-    root.at("floresta_format").fail("format version " + std::to_string(version) + " is not supported (this floresta reads version " +
-                                    std::to_string(kFormatVersion) + ")");
-  if (root.has("producer") && root.at("producer").has("estimator"))
-    spec.objective = root.at("producer").at("estimator").as_string();
-  spec.task = pick<Task>(root.at("task"), {{"regression", Task::kRegression},
-                                           {"binary", Task::kBinaryClassification},
-                                           {"multiclass", Task::kMulticlassClassification},
-                                           {"outlier", Task::kOutlierDetection},
-                                           {"clustering", Task::kClustering}});
-  spec.rule = pick<DecisionRule>(root.at("decision_rule"), {{"sklearn_tree", DecisionRule::kSkLearnTree},
-                                                            {"lightgbm", DecisionRule::kLightGBM},
-                                                            {"xgboost", DecisionRule::kXGBoost}});
-  spec.link = pick<Link>(root.at("link"), {{"identity", Link::kIdentity},
-                                           {"sigmoid", Link::kSigmoid},
-                                           {"softmax", Link::kSoftmax},
-                                           {"exp", Link::kExp},
-                                           {"isolation", Link::kIsolation}});
-  if (root.has("link_scale")) spec.link_scale = root.at("link_scale").as_double();
-  if (root.has("average_divisor")) spec.average_divisor = root.at("average_divisor").as_double();
-  if (root.has("decision_offset")) spec.decision_offset = root.at("decision_offset").as_double();
-  if (root.has("class_from_margin")) {
-    const Json& flag = root.at("class_from_margin").value();
-    if (!flag.is_boolean()) root.at("class_from_margin").fail("expected true or false");
-    spec.class_from_margin = flag.get<bool>();
-  }
-
-  const int64_t outputs = root.at("num_outputs").as_int();
-  if (outputs < 1 || outputs > 1000000) root.at("num_outputs").fail("out of range [1, 10^6]");
-  spec.num_outputs = static_cast<int>(outputs);
-  const int64_t width = root.has("leaf_width") ? root.at("leaf_width").as_int() : 1;
-  if (width != 1 && width != outputs) root.at("leaf_width").fail("must be 1 or num_outputs");
-  spec.leaf_width = static_cast<int>(width);
-  spec.base_margin = doubles(root.at("base_margin"), static_cast<std::size_t>(outputs));
-
-  const JsonCursor features = root.at("features");
-  const int64_t num_features = root.at("num_features").as_int();
-  if (num_features < 0 || num_features >= int64_t(1) << 28) root.at("num_features").fail("out of range");
-  if (features.size() != static_cast<std::size_t>(num_features))
-    features.fail("lists " + std::to_string(features.size()) + " features, num_features is " + std::to_string(num_features));
-  spec.num_features = static_cast<int>(num_features);
+// The raw input features: {name, type, categories?, numbers_are_codes?}.
+std::vector<Feature> read_features(const JsonCursor& features) {
+  std::vector<Feature> out;
   for (std::size_t f = 0; f < features.size(); ++f) {
     const JsonCursor item = features.at(f);
     Feature feature;
@@ -157,22 +111,115 @@ ModelSpec load_floresta_json(const Json& document, const std::string& source) {
       if (!feature.string_categories.empty() && !feature.number_categories.empty())
         categories.fail("mixes strings and numbers");
     }
-    spec.schema.features.push_back(std::move(feature));
-  }
-
-  if (spec.task == Task::kBinaryClassification || spec.task == Task::kMulticlassClassification) {
-    const JsonCursor classes = root.at("classes");
-    for (std::size_t k = 0; k < classes.size(); ++k) {
-      const Json& v = classes.at(k).value();
-      if (v.is_string()) spec.schema.output_labels.push_back(v.get<std::string>());
-      else if (v.is_number() || v.is_boolean()) spec.schema.output_labels.push_back(v.dump());
-      else classes.at(k).fail("a class label must be a string, number or boolean");
+    if (item.has("numbers_are_codes")) {
+      const Json& flag = item.at("numbers_are_codes").value();
+      if (!flag.is_boolean()) item.at("numbers_are_codes").fail("expected true or false");
+      feature.numbers_are_codes = flag.get<bool>();
     }
-    spec.num_classes = static_cast<int>(classes.size());
-    const std::size_t expected = spec.task == Task::kBinaryClassification ? 2 : static_cast<std::size_t>(outputs);
-    if (classes.size() != expected)
-      classes.fail("has " + std::to_string(classes.size()) + " labels, expected " + std::to_string(expected));
+    out.push_back(std::move(feature));
   }
+  return out;
+}
+
+bool read_flag(const JsonCursor& object, const char* key) {
+  if (!object.has(key)) return false;
+  const Json& flag = object.at(key).value();
+  if (!flag.is_boolean()) object.at(key).fail("expected true or false");
+  return flag.get<bool>();
+}
+
+// {"columns": [{"input", "steps": [{"kind", "a", "b", "table"}]}], "tables": [...]}
+Preprocessing read_preprocessing(const JsonCursor& node) {
+  Preprocessing plan;
+  const JsonCursor tables = node.at("tables");
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    const JsonCursor item = tables.at(t);
+    LookupTable table;
+    table.name = item.has("name") ? item.at("name").as_string() : "lookup " + std::to_string(t);
+    table.values = item.at("values").double_array();
+    if (item.has("keys")) table.keys = item.at("keys").double_array();
+    table.unknown = item.at("unknown").as_double();
+    table.missing = item.at("missing").as_double();
+    table.unknown_is_error = read_flag(item, "unknown_is_error");
+    table.missing_is_error = read_flag(item, "missing_is_error");
+    plan.tables.push_back(std::move(table));
+  }
+  const JsonCursor columns = node.at("columns");
+  for (std::size_t j = 0; j < columns.size(); ++j) {
+    const JsonCursor item = columns.at(j);
+    OutputColumn column;
+    const int64_t input = item.at("input").as_int();
+    if (input < 0 || input > std::numeric_limits<int32_t>::max()) item.at("input").fail("out of range");
+    column.input = static_cast<uint32_t>(input);
+    const JsonCursor steps = item.at("steps");
+    for (std::size_t k = 0; k < steps.size(); ++k) {
+      const JsonCursor s = steps.at(k);
+      Step step;
+      step.kind = pick<StepKind>(s.at("kind"), {{"standardize", StepKind::kStandardize},
+                                                {"scale_shift", StepKind::kScaleShift},
+                                                {"clip", StepKind::kClip},
+                                                {"impute", StepKind::kImpute},
+                                                {"missing_indicator", StepKind::kMissingIndicator},
+                                                {"lookup_code", StepKind::kLookupCode},
+                                                {"lookup_value", StepKind::kLookupValue}});
+      if (s.has("a")) step.a = s.at("a").as_double();
+      if (s.has("b")) step.b = s.at("b").as_double();
+      if (s.has("table")) {
+        const int64_t table = s.at("table").as_int();
+        if (table < 0 || table >= static_cast<int64_t>(plan.tables.size())) s.at("table").fail("no such lookup table");
+        step.table = static_cast<uint32_t>(table);
+      }
+      column.steps.push_back(step);
+    }
+    plan.columns.push_back(std::move(column));
+  }
+  return plan;
+}
+
+// A model file of another format, embedded (XGBoost and LightGBM scikit-learn wrappers).
+ModelSpec read_embedded(const JsonCursor& estimator, const std::string& source) {
+  const std::string format = estimator.at("format").as_string();
+  ModelSpec spec;
+  if (format == "xgboost") spec = load_xgboost(estimator.at("document").value(), source, "floresta-json");
+  else if (format == "lightgbm-text") spec = load_lightgbm_text(estimator.at("text").as_string(), source);
+  else estimator.at("format").fail("unknown embedded format '" + format + "' (expected xgboost or lightgbm-text)");
+  spec.format = "floresta-json";
+  spec.use_best_iteration = read_flag(estimator, "use_best_iteration");
+  return spec;
+}
+
+ModelSpec read_native(const JsonCursor& root, const std::string& source) {
+  ModelSpec spec;
+  spec.source = source;
+  spec.format = "floresta-json";
+  spec.task = pick<Task>(root.at("task"), {{"regression", Task::kRegression},
+                                           {"binary", Task::kBinaryClassification},
+                                           {"multiclass", Task::kMulticlassClassification},
+                                           {"outlier", Task::kOutlierDetection},
+                                           {"clustering", Task::kClustering}});
+  spec.rule = pick<DecisionRule>(root.at("decision_rule"), {{"sklearn_tree", DecisionRule::kSkLearnTree},
+                                                            {"lightgbm", DecisionRule::kLightGBM},
+                                                            {"xgboost", DecisionRule::kXGBoost}});
+  spec.link = pick<Link>(root.at("link"), {{"identity", Link::kIdentity},
+                                           {"sigmoid", Link::kSigmoid},
+                                           {"softmax", Link::kSoftmax},
+                                           {"exp", Link::kExp},
+                                           {"isolation", Link::kIsolation}});
+  if (root.has("link_scale")) spec.link_scale = root.at("link_scale").as_double();
+  if (root.has("average_divisor")) spec.average_divisor = root.at("average_divisor").as_double();
+  if (root.has("decision_offset")) spec.decision_offset = root.at("decision_offset").as_double();
+  spec.class_from_margin = read_flag(root, "class_from_margin");
+
+  const int64_t outputs = root.at("num_outputs").as_int();
+  if (outputs < 1 || outputs > 1000000) root.at("num_outputs").fail("out of range [1, 10^6]");
+  spec.num_outputs = static_cast<int>(outputs);
+  const int64_t width = root.has("leaf_width") ? root.at("leaf_width").as_int() : 1;
+  if (width != 1 && width != outputs) root.at("leaf_width").fail("must be 1 or num_outputs");
+  spec.leaf_width = static_cast<int>(width);
+  spec.base_margin = doubles(root.at("base_margin"), static_cast<std::size_t>(outputs));
+  spec.num_features = static_cast<int>(root.at("num_features").as_int());
+  if (spec.task == Task::kBinaryClassification || spec.task == Task::kMulticlassClassification)
+    spec.num_classes = spec.task == Task::kBinaryClassification ? 2 : spec.num_outputs;
 
   if (spec.task == Task::kClustering) {
     // {"kmeans": {"centers": [[...], ...]}}: num_outputs centres of num_features values.
@@ -180,7 +227,7 @@ ModelSpec load_floresta_json(const Json& document, const std::string& source) {
     if (centers.size() != static_cast<std::size_t>(outputs))
       centers.fail("has " + std::to_string(centers.size()) + " centres, num_outputs is " + std::to_string(outputs));
     for (std::size_t j = 0; j < centers.size(); ++j) {
-      const auto row = doubles(centers.at(j), static_cast<std::size_t>(num_features));
+      const auto row = doubles(centers.at(j), static_cast<std::size_t>(spec.num_features));
       spec.centers.insert(spec.centers.end(), row.begin(), row.end());
     }
     return spec;
@@ -194,6 +241,46 @@ ModelSpec load_floresta_json(const Json& document, const std::string& source) {
     }
   } else {
     for (uint64_t i = 0; i <= spec.trees.size(); ++i) spec.iteration_indptr.push_back(i);
+  }
+  return spec;
+}
+
+}  // namespace
+
+ModelSpec load_floresta_json(const Json& document, const std::string& source) {
+  const JsonCursor root(document, source, "");
+  const int64_t version = root.at("floresta_format").as_int();
+  if (version != kFormatVersion)
+    root.at("floresta_format").fail("format version " + std::to_string(version) + " is not supported (this floresta reads version " +
+                                    std::to_string(kFormatVersion) + ")");
+  const int64_t num_features = root.at("num_features").as_int();
+  if (num_features < 0 || num_features >= int64_t(1) << 28) root.at("num_features").fail("out of range");
+
+  ModelSpec spec = root.has("estimator") ? read_embedded(root.at("estimator"), source) : read_native(root, source);
+  if (spec.num_features != num_features)
+    root.at("num_features").fail("says " + std::to_string(num_features) + ", the estimator takes " + std::to_string(spec.num_features));
+  if (root.has("producer") && root.at("producer").has("estimator"))
+    spec.objective = root.at("producer").at("estimator").as_string() + (spec.objective.empty() ? "" : " (" + spec.objective + ")");
+
+  spec.schema.features = read_features(root.at("features"));
+  if (root.has("preprocessing")) spec.preprocessing = read_preprocessing(root.at("preprocessing"));
+  else if (spec.schema.features.size() != static_cast<std::size_t>(num_features))
+    root.at("features").fail("lists " + std::to_string(spec.schema.features.size()) + " features, num_features is " +
+                             std::to_string(num_features));
+
+  const bool classifier = spec.task == Task::kBinaryClassification || spec.task == Task::kMulticlassClassification;
+  if (root.has("classes") || (classifier && !root.has("estimator"))) {
+    const JsonCursor classes = root.at("classes");
+    spec.schema.output_labels.clear();
+    for (std::size_t k = 0; k < classes.size(); ++k) {
+      const Json& v = classes.at(k).value();
+      if (v.is_string()) spec.schema.output_labels.push_back(v.get<std::string>());
+      else if (v.is_number() || v.is_boolean()) spec.schema.output_labels.push_back(v.dump());
+      else classes.at(k).fail("a class label must be a string, number or boolean");
+    }
+    if (!classifier) classes.fail("only classifiers have classes");
+    if (classes.size() != static_cast<std::size_t>(spec.num_classes))
+      classes.fail("has " + std::to_string(classes.size()) + " labels, the model has " + std::to_string(spec.num_classes) + " classes");
   }
   return spec;
 }

@@ -85,6 +85,7 @@ struct ModelSpec {
   // Trees of boosting round r are iteration_indptr[r] .. iteration_indptr[r+1].
   std::vector<uint64_t> iteration_indptr;
   int64_t best_iteration = -1;  // -1 when the file has none
+  bool use_best_iteration = false;  // the file asks to be scored up to best_iteration
 
   Schema schema;                // the raw inputs callers provide
   Preprocessing preprocessing;  // raw inputs -> estimator inputs; empty when they are the same

@@ -28,21 +28,35 @@ def export(estimator, path=None):
 
 
 def to_document(estimator):
-    """The floresta model document (a dict) for a fitted estimator."""
+    """The floresta model document (a dict) for a fitted estimator or pipeline."""
     name = type(estimator).__name__
-    exporter = _EXPORTERS.get(name)
-    if exporter is None:
-        raise FlorestaError(
-            f"floresta.export does not support {name}; supported: {', '.join(sorted(_EXPORTERS))}")
-    if not _is_fitted(estimator):
-        raise FlorestaError(f"{name} is not fitted")
-    document = exporter(estimator)
+    if name == "Pipeline":
+        from ._pipeline import export_pipeline
+
+        if not _is_fitted(estimator.steps[-1][1]):
+            raise FlorestaError("the Pipeline is not fitted")
+        document = export_pipeline(estimator, _estimator_document)
+        if hasattr(estimator, "classes_") and "classes" in document:
+            document["classes"] = _classes(estimator)
+    else:
+        document = _estimator_document(estimator)
     import sklearn
 
     document = {"floresta_format": FORMAT_VERSION,
                 "producer": {"library": "scikit-learn", "version": sklearn.__version__, "estimator": name},
                 **document}
     return document
+
+
+def _estimator_document(estimator):
+    name = type(estimator).__name__
+    exporter = _EXPORTERS.get(name)
+    if exporter is None:
+        raise FlorestaError(
+            f"floresta.export does not support {name}; supported: {', '.join(sorted(_EXPORTERS))}, Pipeline")
+    if not _is_fitted(estimator):
+        raise FlorestaError(f"{name} is not fitted")
+    return exporter(estimator)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,7 +379,35 @@ def _export_kmeans(estimator):
             "trees": []}
 
 
+# ---------------------------------------------------------------------------------------------
+# XGBoost and LightGBM scikit-learn wrappers: their own model files, embedded
+
+
+def _export_xgboost_wrapper(estimator):
+    booster = estimator.get_booster()
+    document = {"num_features": int(booster.num_features()),
+                "estimator": {"format": "xgboost", "document": json.loads(booster.save_raw("json")),
+                              # the wrapper predicts with best_iteration + 1 rounds after early stopping
+                              "use_best_iteration": True}}
+    if hasattr(estimator, "classes_"):
+        document["classes"] = _classes(estimator)
+    return document
+
+
+def _export_lightgbm_wrapper(estimator):
+    booster = estimator.booster_
+    document = {"num_features": int(booster.num_feature()),
+                "estimator": {"format": "lightgbm-text", "text": booster.model_to_string()}}
+    if hasattr(estimator, "classes_"):
+        document["classes"] = _classes(estimator)
+    return document
+
+
 _EXPORTERS = {
+    "XGBClassifier": _export_xgboost_wrapper,
+    "XGBRegressor": _export_xgboost_wrapper,
+    "LGBMClassifier": _export_lightgbm_wrapper,
+    "LGBMRegressor": _export_lightgbm_wrapper,
     "KMeans": _export_kmeans,
     "MiniBatchKMeans": _export_kmeans,
     "DecisionTreeClassifier": _export_decision_tree,
