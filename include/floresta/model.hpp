@@ -22,6 +22,7 @@
 // the caller's thread).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -42,6 +43,13 @@
 namespace floresta {
 
 using detail::OutputKind;
+
+// One class of a ranked answer: its label, its probability and its index in the model.
+struct RankedClass {
+  std::string label;
+  double probability = 0;
+  std::size_t index = 0;
+};
 
 struct LoadOptions {
   // Keep only the rounds up to the file's best_iteration (as XGBoost's scikit-learn wrapper
@@ -217,6 +225,30 @@ class Model {
   template <class T>
   std::vector<double> predict(const T* X, std::size_t rows, std::size_t cols, const PredictOptions& o = {}) const {
     return predict(MatrixView<T>::row_major(X, rows, cols), o);
+  }
+
+  // ---- labelled answers ----
+  // Class labels in output order ("0", "1", ... when the source has no names).
+  std::vector<std::string> class_labels() const {
+    std::vector<std::string> labels = data_->schema.output_labels;
+    for (std::size_t k = labels.size(); k < static_cast<std::size_t>(num_classes()); ++k) labels.push_back(std::to_string(k));
+    return labels;
+  }
+  // A row of predict_proba output, most likely class first (ties: lower index first);
+  // the top `k` classes, or all of them when k is 0.
+  std::vector<RankedClass> rank(const double* proba, std::size_t k = 0) const {
+    if (!is_classifier()) detail::fail("ranking classes needs a classifier; ", data_->source, " is not one");
+    const auto labels = class_labels();
+    std::vector<RankedClass> ranked;
+    for (std::size_t c = 0; c < labels.size(); ++c) ranked.push_back({labels[c], proba[c], c});
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const RankedClass& a, const RankedClass& b) { return a.probability > b.probability; });
+    if (k > 0 && k < ranked.size()) ranked.resize(k);
+    return ranked;
+  }
+  std::vector<RankedClass> predict_ranked(const Record& record, std::size_t k = 0, const RecordOptions& o = {}) const {
+    const auto proba = predict_proba(record, o);
+    return rank(proba.data(), k);
   }
 
   // The kind predict() uses for this model.

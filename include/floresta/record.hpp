@@ -35,8 +35,12 @@ struct Record {
     fields.emplace_back(std::move(name), std::move(value));
     return *this;
   }
-  Record& set(std::string name, const char* value) { return set(std::move(name), Value(std::string(value))); }
+  // Exact overloads, so that a double never converts to int on the way (and strings stay strings).
+  Record& set(std::string name, double value) { return set(std::move(name), Value(value)); }
   Record& set(std::string name, int value) { return set(std::move(name), Value(static_cast<double>(value))); }
+  Record& set(std::string name, const char* value) { return set(std::move(name), Value(std::string(value))); }
+  Record& set(std::string name, std::string value) { return set(std::move(name), Value(std::move(value))); }
+  Record& set(std::string name, Missing) { return set(std::move(name), Value(missing)); }
 
   // A flat JSON object: numbers, strings, booleans (as 0/1) and null. Errors name the field.
   static Record from_json(const std::string& json_object);

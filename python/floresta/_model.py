@@ -134,6 +134,17 @@ class Model:
         values = self._score("value", X)
         return values[:, 0] if values.shape[1] == 1 else values
 
+    def predict_ranked(self, X, k=None):
+        """Classifiers: per row, the classes as (label, probability) pairs, most likely first
+        (ties keep class order); the top k, or all when k is None."""
+        proba = self.predict_proba(X)
+        labels = list(self.classes_)
+        out = []
+        for row in proba:
+            order = sorted(range(len(labels)), key=lambda c: -row[c])  # stable: ties keep class order
+            out.append([(labels[c], float(row[c])) for c in order[:k]])
+        return out
+
     def score_samples(self, X):
         """Outlier detectors (IsolationForest): the anomaly score, lower is more abnormal."""
         self._require_outlier("score_samples")

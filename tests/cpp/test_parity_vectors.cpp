@@ -40,6 +40,7 @@ TEST_P(Parity, OutputsMatchTheTrainingLibrary) {
                                                       {"proba", OutputKind::kProba},
                                                       {"value", OutputKind::kValue},
                                                       {"decision", OutputKind::kDecision},
+                                                      {"distances", OutputKind::kDistances},
                                                       {"label", OutputKind::kClass}};
   int checked = 0;
   for (const auto& [name, kind] : kinds) {
@@ -58,7 +59,8 @@ TEST_P(Parity, OutputsMatchTheTrainingLibrary) {
 INSTANTIATE_TEST_SUITE_P(CommittedModels, Parity,
                          ::testing::Values("xgb_binary", "xgb_regression", "xgb_dart", "xgb_multiclass_categorical",
                                            "lgb_binary_categorical", "lgb_multiclass", "skl_random_forest",
-                                           "skl_hist_gradient_boosting", "skl_isolation_forest"));
+                                           "skl_hist_gradient_boosting", "skl_isolation_forest", "skl_pipeline",
+                                           "skl_kmeans"));
 
 TEST(XGBoostParity, DoubleInputsAreCastToFloatLikeXGBoost) {
   const auto v = read_vectors("xgb_binary");

@@ -28,6 +28,7 @@ struct Vectors {
   std::vector<float> inputs;    // row-major, NaN for missing
   std::vector<double> inputs64;  // the same, in double
   std::map<std::string, std::vector<std::vector<double>>> outputs;
+  std::vector<std::string> records;  // the rows as JSON objects of raw values, when present
 };
 
 inline Vectors read_vectors(const std::string& name) {
@@ -43,8 +44,10 @@ inline Vectors read_vectors(const std::string& name) {
       v.inputs64.push_back(d);
       v.inputs.push_back(static_cast<float>(d));
     }
-  for (const char* key : {"raw", "proba", "value", "decision", "label"})
+  for (const char* key : {"raw", "proba", "value", "decision", "label", "distances"})
     if (j.contains(key)) v.outputs[key] = j.at(key).get<std::vector<std::vector<double>>>();
+  if (j.contains("records"))
+    for (const auto& record : j.at("records")) v.records.push_back(record.dump());
   return v;
 }
 

@@ -13,7 +13,12 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from sklearn.ensemble import HistGradientBoostingRegressor, IsolationForest, RandomForestClassifier
+from sklearn.cluster import KMeans
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor, IsolationForest, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 import floresta
 
@@ -31,11 +36,14 @@ def matrix(values, rows):
     return np.asarray(values, dtype=np.float64).reshape(rows, -1).tolist()
 
 
-def write_vectors(name, model_file, library, version, X, **outputs):
-    """outputs: raw, proba, value, decision, label (class index) — each rows x k."""
+def write_vectors(name, model_file, library, version, X, records=None, **outputs):
+    """outputs: raw, proba, value, decision, label (class index), distances — each rows x k.
+    records: the same rows as JSON objects of raw values (strings for categories)."""
     X = np.asarray(X, dtype=np.float64)
     vectors = {"model": model_file, "library": library, "version": version,
                "inputs": [[None if np.isnan(v) else float(v) for v in row] for row in X]}
+    if records is not None:
+        vectors["records"] = records
     for key, value in outputs.items():
         vectors[key] = matrix(value, len(X))
     (HERE / f"{name}.vectors.json").write_text(json.dumps(vectors))
@@ -144,6 +152,40 @@ def main():
     T = A[-ROWS:]
     write_vectors("skl_isolation_forest", "skl_isolation_forest.json", "scikit-learn", sklearn.__version__, T,
                   value=iforest.score_samples(T), decision=iforest.decision_function(T), label=iforest.predict(T))
+
+    # ---- scikit-learn pipelines (preprocessing inside the model) ----
+    n = 1500
+    people = pd.DataFrame({
+        "bairro": rng.choice(["REPUBLICA", "SE", "LIBERDADE", "CAPAO REDONDO", "M'BOI MIRIM"], n),
+        "marca": rng.choice(["Samsung", "Apple", "Motorola", "Xiaomi"], n),
+        "idade": rng.integers(14, 80, n).astype(float),
+    })
+    people.loc[rng.random(n) < 0.05, "idade"] = np.nan
+    y = ((people["marca"] == "Apple").astype(int) + (people["idade"].fillna(40) < 25) + (people["bairro"] == "SE")) % 3
+    pre = ColumnTransformer([
+        ("bairro", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["bairro"]),
+        ("marca", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), ["marca"]),
+        ("idade", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), ["idade"]),
+    ])
+    pipe = Pipeline([("pre", pre), ("model", HistGradientBoostingClassifier(max_iter=10, random_state=0))]).fit(people, y)
+    floresta.export(pipe, HERE / "skl_pipeline.json")
+    sample = people.iloc[:ROWS].copy()
+    sample.loc[sample.index[::5], "marca"] = "Nokia"         # unseen: the encoder's unknown_value
+    sample.loc[sample.index[1::7], "bairro"] = "PINHEIROS"   # unseen: one-hot all zeros
+    sample.loc[sample.index[2::9], "idade"] = np.nan
+    model = floresta.load(HERE / "skl_pipeline.json")
+    records = sample.replace({np.nan: None}).to_dict("records")
+    write_vectors("skl_pipeline", "skl_pipeline.json", "scikit-learn", sklearn.__version__,
+                  model._core.encode_records(records), records=records,
+                  proba=pipe.predict_proba(sample), label=pipe.predict(sample))
+
+    customers = pd.DataFrame({"recency": rng.exponential(30, 800), "frequency": rng.poisson(12, 800).astype(float),
+                              "monetary": rng.gamma(2, 500, 800)})
+    segments = Pipeline([("scale", StandardScaler()), ("kmeans", KMeans(n_clusters=7, n_init=3, random_state=0))]).fit(customers)
+    floresta.export(segments, HERE / "skl_kmeans.json")
+    sample = customers.iloc[:ROWS]
+    write_vectors("skl_kmeans", "skl_kmeans.json", "scikit-learn", sklearn.__version__, sample,
+                  label=segments.predict(sample), distances=segments.transform(sample))
 
 
 if __name__ == "__main__":
