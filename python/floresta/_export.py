@@ -315,7 +315,31 @@ def _export_hist_gradient_boosting(estimator):
             trees.append(arrays)
     document["trees"] = trees
     document["iteration_indptr"] = list(range(0, len(trees) + 1, k))
+    _numeric_category_lookups(document)
     return document
+
+
+def _numeric_category_lookups(document):
+    """Numeric categories reach scikit-learn's trees through its internal OrdinalEncoder, so a
+    raw value must become its position in the vocabulary (unseen and missing: NaN, which the
+    trees send the missing way). floresta carries that encoder as a lookup step."""
+    features = document["features"]
+    numeric = [j for j, f in enumerate(features) if f["type"] == "categorical" and f.get("categories")
+               and not isinstance(f["categories"][0], str)]
+    if not numeric:
+        return
+    columns, tables = [], []
+    for j, feature in enumerate(features):
+        steps = []
+        if j in numeric:
+            keys = [float(v) for v in feature["categories"]]
+            order = np.argsort(keys, kind="stable")
+            tables.append({"name": f"categories of '{feature['name']}'", "keys": [keys[i] for i in order],
+                           "values": [float(i) for i in order], "unknown": "nan", "missing": "nan"})
+            steps.append({"kind": "lookup_value", "table": len(tables) - 1})
+            feature["numbers_are_codes"] = False
+        columns.append({"input": j, "steps": steps})
+    document["preprocessing"] = {"columns": columns, "tables": tables}
 
 
 def _bitset_codes(words):

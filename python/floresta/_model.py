@@ -110,6 +110,20 @@ class Model:
         """'numeric' or 'categorical' per feature."""
         return list(self._feature_types)
 
+    @property
+    def schema(self):
+        """What the model takes and answers: {"features": [{name, type, categories?}], "classes"?}."""
+        features = []
+        for name, kind, categories in zip(self._core.feature_names, self._feature_types, self._categories):
+            feature = {"name": name, "type": kind}
+            if categories is not None:
+                feature["categories"] = list(categories)
+            features.append(feature)
+        schema = {"features": features}
+        if self._core.is_classifier:
+            schema["classes"] = list(self.classes_)
+        return schema
+
     def categories(self, feature):
         """Training vocabulary of a categorical feature (name or index), or None."""
         return self._categories[self._column_index(feature)]

@@ -211,3 +211,28 @@ def test_unsupported_pipeline_steps_are_named():
     pipe = Pipeline([("pca", PCA(n_components=2)), ("model", RandomForestRegressor(n_estimators=2))]).fit(train, train["valor"])
     with pytest.raises(ValueError, match="does not support PCA in a pipeline"):
         floresta.export(pipe)
+
+
+def test_one_hot_encoder_that_refuses_unknown_categories():
+    train = frame(800, 14).fillna({"marca": "Outros"})
+    pipe = Pipeline([("enc", ColumnTransformer([("cat", OneHotEncoder(handle_unknown="error"), ["marca"])])),
+                     ("model", RandomForestRegressor(n_estimators=3, random_state=0))]).fit(train, target(train).astype(float))
+    model = roundtrip(pipe)
+    assert model.predict({"marca": "Apple"}).shape == (1,)
+    with pytest.raises(ValueError, match="OneHotEncoder on 'marca': unknown category"):
+        model.predict({"marca": "Nokia"})
+
+
+def test_ranked_answers_and_schema(phone_model):
+    text, pipe = phone_model
+    model = floresta.load_bytes(text)
+    ranked = model.predict_ranked(RECORD, k=2)[0]
+    proba = pipe.predict_proba(pd.DataFrame([RECORD]))[0]
+    order = np.argsort(-proba, kind="stable")
+    assert [label for label, _ in ranked] == list(pipe.classes_[order[:2]])
+    assert [p for _, p in ranked] == pytest.approx(list(proba[order[:2]]), abs=TOL)
+    assert len(model.predict_ranked([RECORD, RECORD])) == 2
+    schema = model.schema
+    assert [f["name"] for f in schema["features"]] == list(frame(1, 0).columns)
+    assert schema["features"][1] == {"name": "marca", "type": "categorical", "categories": sorted(BRANDS)}
+    assert schema["classes"] == list(pipe.classes_)

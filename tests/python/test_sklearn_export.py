@@ -164,15 +164,16 @@ def test_hist_gradient_boosting_categorical_dataframe(parity, tmp_path):
 
 
 def test_hist_gradient_boosting_categorical_codes(parity, tmp_path):
-    # Codes 0..11 all seen in training: scikit-learn's internal encoder is the identity.
-    # Scored with codes never seen (12, 13, 300), negative codes and NaN: all take the
-    # missing direction. (Categories with gaps need the DataFrame path: see README.)
+    # Numeric categories with a gap (5 never seen): scikit-learn's internal encoder maps each
+    # value to its position; floresta carries that mapping. Scored with unseen values (5, 12,
+    # 13, 300), negative values, fractions and NaN: all take the missing direction.
     rng = np.random.default_rng(4)
     X = np.column_stack([rng.integers(0, 12, 2000), rng.normal(size=2000)]).astype(float)
+    X[X[:, 0] == 5, 0] = 7
     y = (np.isin(X[:, 0], [1, 3, 7, 11]) ^ (X[:, 1] > 0)).astype(int)
     clf = HistGradientBoostingClassifier(max_iter=10, categorical_features=[0], random_state=0).fit(X, y)
     model = roundtrip(clf, tmp_path)
-    T = np.column_stack([np.resize(np.r_[np.arange(-2, 14), 300], 400), rng.normal(size=400)]).astype(float)
+    T = np.column_stack([np.resize(np.r_[np.arange(-2, 14), 300, 2.5, -0.5], 400), rng.normal(size=400)]).astype(float)
     T[::11, 0] = np.nan
     check_classifier(parity, "HistGradientBoosting categorical codes (unknown, negative, NaN)", clf, model, T)
 
