@@ -269,7 +269,10 @@ Forest<Rule> compile_forest(const ModelSpec& spec) {
     if (forest.nodes.size() > std::numeric_limits<uint32_t>::max()) fail(spec.source, ": the forest has too many nodes");
     forest.tree_begin.push_back(static_cast<uint32_t>(forest.nodes.size()));
     forest.tree_group.push_back(static_cast<uint32_t>(tree.output_group));
-    compile_tree(tree, forest, forest.max_depth, spec.source);
+    uint32_t depth = 0;
+    compile_tree(tree, forest, depth, spec.source);
+    forest.tree_depth.push_back(depth);
+    forest.max_depth = std::max(forest.max_depth, depth);
   }
   forest.nodes.shrink_to_fit();
   return forest;

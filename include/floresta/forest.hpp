@@ -126,6 +126,7 @@ struct Forest {
   uint32_t num_features = 0;
   uint32_t num_groups = 1;
   uint32_t max_depth = 0;
+  std::vector<uint32_t> tree_depth;    // levels below each tree's root
   bool has_categorical = false;
   bool has_linear = false;
 
@@ -156,6 +157,43 @@ inline const Node<typename Rule::Value>* walk(const Node<typename Rule::Value>* 
     node += left ? 1u : node->right;
   }
   return node;
+}
+
+// Walks one tree for kLanes rows at once: every row advances one level per step, so the
+// loads of independent rows overlap instead of waiting on each other. A row that reached
+// its leaf stays there (the step is masked to 0), so `depth` steps finish every row. No
+// branch depends on the data: numeric splits only (categorical forests take walk()).
+template <class Rule, std::size_t kLanes, bool kContiguous, class In>
+inline void walk_lanes(const Node<typename Rule::Value>* root, uint32_t depth, const In* const* rows,
+                       std::ptrdiff_t col_stride, typename Rule::Value* leaves) {
+  using Value = typename Rule::Value;
+  const Node<Value>* node[kLanes];
+  for (std::size_t i = 0; i < kLanes; ++i) node[i] = root;
+  for (uint32_t level = 0; level < depth; ++level) {
+    for (std::size_t i = 0; i < kLanes; ++i) {
+      const Node<Value>* n = node[i];
+      const uint32_t info = n->info;
+      const std::ptrdiff_t f = static_cast<std::ptrdiff_t>(info & kFeatureMask);
+      const Value x = Rule::input(kContiguous ? rows[i][f] : rows[i][f * col_stride]);
+      // Bit arithmetic only: NaN fails every comparison, so it can go left only by default.
+      const uint32_t default_left = (info >> 30) & 1u;
+      uint32_t missing = static_cast<uint32_t>(x != x);
+      if (Rule::kZeroMissing)
+        missing |= ((info >> 28) & 1u) & static_cast<uint32_t>(std::fabs(x) <= Value(kLightGBMZeroThreshold));
+      const uint32_t compare = static_cast<uint32_t>(Rule::numeric_left(x, n->value));
+      const uint32_t left = (compare & (missing ^ 1u)) | (missing & default_left);
+      uint32_t step = left + (left ^ 1u) * n->right;  // 1 when left, right offset otherwise
+      step &= (info >> 31) - 1u;  // leaves stay put
+      node[i] = n + step;
+    }
+    // Deep, lopsided trees (LightGBM's leaf-wise growth) end most walks early.
+    if (level >= 4) {
+      uint32_t all_leaves = 1u;
+      for (std::size_t i = 0; i < kLanes; ++i) all_leaves &= node[i]->info >> 31;
+      if (all_leaves) break;
+    }
+  }
+  for (std::size_t i = 0; i < kLanes; ++i) leaves[i] = node[i]->value;
 }
 
 // A linear leaf's output (LightGBM linear_tree): the constant leaf value when any input is NaN.
@@ -268,7 +306,27 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
     const std::size_t n = std::min(block_rows, end - b);
     for (std::size_t r = 0; r < n; ++r)
       std::copy(forest.base_margin.begin(), forest.base_margin.end(), acc + r * groups);
-    for (std::size_t t = 0; t < trees; ++t) {
+    std::size_t t = 0;
+    if (!kCategorical && !forest.has_linear && forest.leaf_width == 1 && n == block_rows) {
+      // The fast path: whole blocks, several rows walking each tree at once.
+      constexpr std::size_t kLanes = 8;
+      const In* row_ptr[kBlockRows];
+      for (std::size_t r = 0; r < n; ++r) row_ptr[r] = X.row(b + r);
+      typename Rule::Value leaves[kLanes];
+      for (; t < trees; ++t) {
+        const auto* root = nodes + forest.tree_begin[t];
+        const uint32_t depth = forest.tree_depth[t];
+        const std::size_t g = forest.tree_group[t];
+        std::size_t r = 0;
+        for (; r + kLanes <= n; r += kLanes) {
+          walk_lanes<Rule, kLanes, kContiguous>(root, depth, row_ptr + r, X.col_stride, leaves);
+          for (std::size_t i = 0; i < kLanes; ++i) acc[(r + i) * groups + g] += leaves[i];
+        }
+        for (; r < n; ++r)
+          acc[r * groups + g] += walk<Rule, kCategorical, kContiguous>(root, words, row_ptr[r], X.col_stride)->value;
+      }
+    }
+    for (; t < trees; ++t) {
       const auto* root = nodes + forest.tree_begin[t];
       if (forest.has_linear) {
         const std::size_t g = forest.tree_group[t];
