@@ -16,10 +16,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "floresta/detail/simd.hpp"
 #include "floresta/link.hpp"
 #include "floresta/matrix.hpp"
 
@@ -163,9 +165,9 @@ inline const Node<typename Rule::Value>* walk(const Node<typename Rule::Value>* 
 // loads of independent rows overlap instead of waiting on each other. A row that reached
 // its leaf stays there (the step is masked to 0), so `depth` steps finish every row. No
 // branch depends on the data: numeric splits only (categorical forests take walk()).
-template <class Rule, std::size_t kLanes, bool kContiguous, class In>
+template <class Rule, std::size_t kLanes, bool kCategorical, bool kContiguous, class In>
 inline void walk_lanes(const Node<typename Rule::Value>* root, uint32_t depth, const In* const* rows,
-                       std::ptrdiff_t col_stride, typename Rule::Value* leaves) {
+                       std::ptrdiff_t col_stride, const uint32_t* words, typename Rule::Value* leaves) {
   using Value = typename Rule::Value;
   const Node<Value>* node[kLanes];
   for (std::size_t i = 0; i < kLanes; ++i) node[i] = root;
@@ -180,7 +182,11 @@ inline void walk_lanes(const Node<typename Rule::Value>* root, uint32_t depth, c
       uint32_t missing = static_cast<uint32_t>(x != x);
       if (Rule::kZeroMissing)
         missing |= ((info >> 28) & 1u) & static_cast<uint32_t>(std::fabs(x) <= Value(kLightGBMZeroThreshold));
-      const uint32_t compare = static_cast<uint32_t>(Rule::numeric_left(x, n->value));
+      uint32_t compare;
+      if (kCategorical && (info & kCategoricalFlag) && !(info & kLeafFlag))
+        compare = static_cast<uint32_t>(Rule::category_left(x, words + n->bitset, default_left != 0));
+      else
+        compare = static_cast<uint32_t>(Rule::numeric_left(x, n->value));
       const uint32_t left = (compare & (missing ^ 1u)) | (missing & default_left);
       uint32_t step = left + (left ^ 1u) * n->right;  // 1 when left, right offset otherwise
       step &= (info >> 31) - 1u;  // leaves stay put
@@ -307,7 +313,27 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
     for (std::size_t r = 0; r < n; ++r)
       std::copy(forest.base_margin.begin(), forest.base_margin.end(), acc + r * groups);
     std::size_t t = 0;
-    if (!kCategorical && !forest.has_linear && forest.leaf_width == 1 && n == block_rows) {
+#ifdef FLORESTA_HAVE_AVX2_WALK
+    // XGBoost forests on contiguous float32 rows: eight rows per AVX2 register.
+    if constexpr (std::is_same_v<Rule, XGBoostRule> && std::is_same_v<In, float> && kContiguous && kCategorical) {
+      if (forest.leaf_width == 1 && cpu_has_avx2() && X.row_stride < (std::ptrdiff_t(1) << 27)) {
+        float leaves[8];
+        for (; t < trees; ++t) {
+          const auto* root = nodes + forest.tree_begin[t];
+          const uint32_t depth = forest.tree_depth[t];
+          const std::size_t g = forest.tree_group[t];
+          std::size_t r = 0;
+          for (; r + 8 <= n; r += 8) {
+            walk8_xgboost_avx2<kCategorical>(root, depth, X.row(b + r), static_cast<int32_t>(X.row_stride), words, leaves);
+            for (std::size_t i = 0; i < 8; ++i) acc[(r + i) * groups + g] += leaves[i];
+          }
+          for (; r < n; ++r)
+            acc[r * groups + g] += walk<Rule, kCategorical, kContiguous>(root, words, X.row(b + r), X.col_stride)->value;
+        }
+      }
+    }
+#endif
+    if (!forest.has_linear && forest.leaf_width == 1 && n >= 8) {
       // The fast path: whole blocks, several rows walking each tree at once.
       constexpr std::size_t kLanes = 8;
       const In* row_ptr[kBlockRows];
@@ -319,7 +345,7 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
         const std::size_t g = forest.tree_group[t];
         std::size_t r = 0;
         for (; r + kLanes <= n; r += kLanes) {
-          walk_lanes<Rule, kLanes, kContiguous>(root, depth, row_ptr + r, X.col_stride, leaves);
+          walk_lanes<Rule, kLanes, kCategorical, kContiguous>(root, depth, row_ptr + r, X.col_stride, words, leaves);
           for (std::size_t i = 0; i < kLanes; ++i) acc[(r + i) * groups + g] += leaves[i];
         }
         for (; r < n; ++r)

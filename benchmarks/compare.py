@@ -1,0 +1,359 @@
+"""Side-by-side benchmark of floresta against every peer, in one run, on the same rows.
+
+For each model shape (benchmarks/make_models.py) every engine first scores a check batch;
+an engine whose answers differ from the training library's own (beyond 1e-4, or any class
+for k-means) is reported as disagreeing and not timed. Then each engine is timed: medians
+over repeats, batch sizes 1 (single row from Python) and 100,000 (and 1,000), 1 thread
+unless the row says otherwise. Results go to benchmarks/results/: compare.json, compare.md
+(the table the README shows) and compare.png.
+
+    .venv/bin/python benchmarks/compare.py [--quick] [--shapes a,b,c,d,e]
+"""
+import argparse
+import json
+import os
+import pathlib
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).parent
+MODELS = HERE / "models"
+RESULTS = HERE / "results"
+CHECK_ROWS = 2000
+TOLERANCE = 1e-4
+
+
+def median_time(fn, repeats, min_time=0.0):
+    fn()  # warm-up
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeats or (time.perf_counter() - start < min_time and len(times) < 100000):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# ----------------------------------------------------------------------------------------------
+# engines: each returns {name: predict(X) -> array}; failures to build are reported
+
+
+def floresta_engines(path, kind, threads):
+    import floresta
+
+    model = floresta.load(path)
+    model.n_threads = threads
+    method = {"proba": model.predict_proba, "value": model.predict, "label": model.predict}[kind]
+    return {"floresta": method}
+
+
+def xgboost_engines(path, kind, threads):
+    import xgboost as xgb
+
+    booster = xgb.Booster(model_file=str(path))
+    booster.set_param({"nthread": threads})
+    return {"xgboost.inplace_predict": lambda X: booster.inplace_predict(X)}
+
+
+def lightgbm_engines(path, kind, threads):
+    import lightgbm as lgb
+
+    booster = lgb.Booster(model_file=str(path))
+    return {"lightgbm.predict": lambda X: booster.predict(X, num_threads=threads)}
+
+
+def onnx_engines(path, kind, threads, library, n_features):
+    import onnxruntime as ort
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    if library == "xgboost":
+        import onnxmltools
+        import xgboost as xgb
+
+        booster = xgb.Booster(model_file=str(path))
+        if "c" in (booster.feature_types or []):
+            raise RuntimeError("onnxmltools cannot convert XGBoost categorical splits")
+        onx = onnxmltools.convert_xgboost(booster, initial_types=[("X", FloatTensorType([None, n_features]))])
+    else:
+        import lightgbm as lgb
+        import onnxmltools
+
+        onx = onnxmltools.convert_lightgbm(lgb.Booster(model_file=str(path)),
+                                           initial_types=[("X", FloatTensorType([None, n_features]))],
+                                           zipmap=False)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(onx.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    outputs = [o.name for o in session.get_outputs()]
+    wanted = outputs[-1] if kind == "proba" or len(outputs) > 1 else outputs[0]
+
+    def run(X):
+        out = session.run([wanted], {"X": X})[0]
+        if kind == "proba" and out.ndim == 2 and out.shape[1] == 2 and library == "lightgbm":
+            return out
+        return out
+
+    return {"onnxruntime": run}
+
+
+def treelite_engines(path, kind, threads, library, workdir):
+    import tl2cgen
+    import treelite
+
+    if library == "xgboost":
+        model = treelite.frontend.load_xgboost_model(str(path)) if str(path).endswith(".json") else \
+            treelite.frontend.load_xgboost_model(str(path), format_choice="ubjson")
+    else:
+        model = treelite.frontend.load_lightgbm_model(str(path))
+    lib = os.path.join(workdir, f"tl2cgen_{pathlib.Path(path).stem}.so")
+    tl2cgen.export_lib(model, toolchain="gcc", libpath=lib, params={"parallel_comp": 16}, verbose=False)
+    predictor = tl2cgen.Predictor(lib, nthread=threads)
+
+    def run(X):
+        out = predictor.predict(tl2cgen.DMatrix(X, dtype="float32"))
+        return np.squeeze(out)
+
+    return {"treelite+tl2cgen": run}
+
+
+def lleaves_engines(path, kind, threads, workdir):
+    import lleaves
+
+    model = lleaves.Model(model_file=str(path))
+    model.compile(cache=os.path.join(workdir, f"lleaves_{pathlib.Path(path).stem}.o"))
+    return {"lleaves": lambda X: model.predict(X, n_jobs=threads)}
+
+
+def kmeans_engines(path, threads):
+    import faiss
+    from sklearn.cluster import KMeans
+
+    document = json.loads(pathlib.Path(path).read_text())
+    centers = np.array(document["kmeans"]["centers"], dtype=np.float32)
+    km = KMeans(n_clusters=len(centers), n_init=1)
+    km.cluster_centers_ = centers
+    km._n_threads = threads
+    km.n_features_in_ = centers.shape[1]
+    km.labels_ = np.zeros(1, dtype=np.int32)
+    km._n_features_out = len(centers)
+    index = faiss.IndexFlatL2(centers.shape[1])
+    index.add(centers)
+    faiss.omp_set_num_threads(threads)
+    return {"scikit-learn": km.predict, "faiss.IndexFlatL2": lambda X: index.search(X, 1)[1][:, 0]}
+
+
+# ----------------------------------------------------------------------------------------------
+
+SHAPES = {
+    "a": ("a_phone_xgb.ubj", "xgboost", "proba", "phone-theft 10-class XGBoost, 1000 trees depth 8, 1000-level categorical"),
+    "b": ("b_fraud_lgb.txt", "lightgbm", "proba", "fraud binary LightGBM, 300 trees, 30 features with NaN"),
+    "c": ("c_binary_xgb.json", "xgboost", "proba", "binary XGBoost, 100 trees depth 6, 30 features"),
+    "d": ("d_regression_lgb.txt", "lightgbm", "value", "LightGBM regression, 1000 trees x 31 leaves"),
+}
+
+
+def reference(library, path, X, kind):
+    if library == "xgboost":
+        import xgboost as xgb
+
+        out = xgb.Booster(model_file=str(path)).inplace_predict(X)
+    else:
+        import lightgbm as lgb
+
+        out = lgb.Booster(model_file=str(path)).predict(X)
+    if kind == "proba" and out.ndim == 1:
+        out = np.column_stack([1 - out, out])
+    return out
+
+
+def normalise(out, kind):
+    out = np.asarray(out, dtype=np.float64)
+    if kind == "proba" and out.ndim == 1:
+        out = np.column_stack([1 - out, out])
+    if kind == "value":
+        out = out.reshape(-1)
+    return out
+
+
+def run_shape(key, quick, workdir, rows_list, threads_list, results):
+    file, library, kind, title = SHAPES[key]
+    path = MODELS / file
+    X = np.load(MODELS / (file.split(".")[0] + ".rows.npy"))
+    expected = reference(library, path, X[:CHECK_ROWS], kind)
+    builders = [lambda t: floresta_engines(path, kind, t)]
+    builders.append((lambda t: xgboost_engines(path, kind, t)) if library == "xgboost" else (lambda t: lightgbm_engines(path, kind, t)))
+    builders.append(lambda t: onnx_engines(path, kind, t, library, X.shape[1]))
+    builders.append(lambda t: treelite_engines(path, kind, t, library, workdir))
+    if library == "lightgbm":
+        builders.append(lambda t: lleaves_engines(path, kind, t, workdir))
+    for threads in threads_list:
+        for build in builders:
+            try:
+                engines = build(threads)
+            except Exception as error:  # a peer that cannot load this model is reported
+                results.append({"shape": key, "title": title, "engine": getattr(build, "__name__", "?"), "threads": threads,
+                                "status": f"unavailable: {str(error).splitlines()[0][:160]}"})
+                continue
+            for name, predict in engines.items():
+                row = {"shape": key, "title": title, "engine": name, "threads": threads}
+                try:
+                    worst = float(np.max(np.abs(normalise(predict(X[:CHECK_ROWS]), kind) - expected)))
+                except Exception as error:
+                    row["status"] = f"failed: {str(error).splitlines()[0][:160]}"
+                    results.append(row)
+                    continue
+                row["worst_difference"] = worst
+                if not worst <= TOLERANCE:
+                    row["status"] = f"disagrees (worst difference {worst:.3g}): not timed"
+                    results.append(row)
+                    continue
+                row["status"] = "ok"
+                for n in rows_list:
+                    if n == 1 and threads > 1:
+                        continue
+                    batch = np.ascontiguousarray(X[:n])
+                    repeats = 3 if n >= 100_000 else (20 if n >= 1000 else 200)
+                    seconds = median_time(lambda: predict(batch), 1 if quick and n >= 100_000 else repeats,
+                                          min_time=0.0 if n > 1 else 0.3)
+                    row[f"ns_per_row_{n}"] = seconds / n * 1e9
+                results.append(row)
+                print(f"  {key} {name:24s} threads={threads} " + " ".join(
+                    f"{n}:{row.get(f'ns_per_row_{n}', float('nan')):.0f}ns" for n in rows_list), file=sys.stderr)
+
+
+def run_kmeans(quick, threads_list, results):
+    import floresta
+
+    for k in (7, 64, 256):
+        for d in (2, 16, 64):
+            stem = f"e_kmeans_k{k}_d{d}"
+            X = np.load(MODELS / f"{stem}.rows.npy")
+            model = floresta.load(MODELS / f"{stem}.json")
+            for threads in threads_list:
+                model.n_threads = threads
+                engines = {"floresta": model.predict, **kmeans_engines(MODELS / f"{stem}.json", threads)}
+                expected = engines["scikit-learn"](X[:CHECK_ROWS])
+                for name, predict in engines.items():
+                    row = {"shape": "e", "title": f"k-means k={k} d={d}", "engine": name, "threads": threads}
+                    labels = np.asarray(predict(X[:CHECK_ROWS]))
+                    mismatches = int(np.sum(labels != expected))
+                    row["worst_difference"] = mismatches
+                    if mismatches:
+                        row["status"] = f"disagrees ({mismatches} labels of {CHECK_ROWS}): not timed"
+                        results.append(row)
+                        continue
+                    row["status"] = "ok"
+                    seconds = median_time(lambda: predict(X), 1 if quick else 3)
+                    row["ns_per_row_100000"] = seconds / len(X) * 1e9
+                    results.append(row)
+                print(f"  e k={k} d={d} threads={threads} done", file=sys.stderr)
+
+
+def load_times(results):
+    import floresta
+    import lightgbm as lgb
+    import xgboost as xgb
+
+    for file, loaders in [("a_phone_xgb.ubj", {"xgboost.Booster": lambda p: xgb.Booster(model_file=p)}),
+                          ("d_regression_lgb.txt", {"lightgbm.Booster": lambda p: lgb.Booster(model_file=p)})]:
+        path = str(MODELS / file)
+        for name, loader in {"floresta": floresta.load, **loaders}.items():
+            seconds = median_time(lambda: loader(path), 3)
+            results.append({"shape": "load", "title": f"load {file}", "engine": name, "threads": 1, "status": "ok",
+                            "load_ms": seconds * 1e3})
+
+
+def write_outputs(results, meta):
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "compare.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    lines = [f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs); medians; "
+             "ns per row (lower is better); ratio = fastest peer / floresta.", ""]
+    for shape in ["a", "b", "c", "d", "e", "load"]:
+        rows = [r for r in results if r["shape"] == shape]
+        if not rows:
+            continue
+        if shape == "load":
+            lines += ["| model | engine | load (ms) |", "|---|---|---|"]
+            for r in rows:
+                lines.append(f"| {r['title']} | {r['engine']} | {r['load_ms']:.1f} |")
+            lines.append("")
+            continue
+        titles = sorted({r["title"] for r in rows}, key=lambda t: [r["title"] for r in rows].index(t))
+        for title in titles:
+            group = [r for r in rows if r["title"] == title]
+            batches = sorted({int(k.split("_")[-1]) for r in group for k in r if k.startswith("ns_per_row_")})
+            lines += [f"**{shape}: {title}**", "",
+                      "| engine | threads | " + " | ".join(f"{n:,} rows" for n in batches) + " | status |",
+                      "|---|---|" + "---|" * len(batches) + "---|"]
+            for r in group:
+                cells = [f"{r[f'ns_per_row_{n}']:.0f}" if f"ns_per_row_{n}" in r else "" for n in batches]
+                lines.append(f"| {r['engine']} | {r['threads']} | " + " | ".join(cells) + f" | {r['status']} |")
+            for threads in sorted({r["threads"] for r in group}):
+                ours = next((r for r in group if r["engine"] == "floresta" and r["threads"] == threads), None)
+                if not ours:
+                    continue
+                ratios = []
+                for n in batches:
+                    peers = [r[f"ns_per_row_{n}"] for r in group if r["engine"] != "floresta" and r["threads"] == threads
+                             and f"ns_per_row_{n}" in r]
+                    if peers and f"ns_per_row_{n}" in ours:
+                        ratios.append(f"{n:,} rows: {min(peers) / ours[f'ns_per_row_{n}']:.2f}x")
+                if ratios:
+                    lines.append(f"| *floresta vs fastest peer* | {threads} | " + ", ".join(ratios) + " | | |")
+            lines.append("")
+    (RESULTS / "compare.md").write_text("\n".join(lines) + "\n")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        timed = [r for r in results if r.get("ns_per_row_100000") and r["threads"] == 1]
+        labels = [f"{r['shape']} {r['title'][:28]}\n{r['engine']}" for r in timed]
+        fig, ax = plt.subplots(figsize=(10, max(4, 0.28 * len(timed))))
+        colors = ["tab:green" if r["engine"] == "floresta" else "tab:gray" for r in timed]
+        ax.barh(range(len(timed)), [r["ns_per_row_100000"] for r in timed], color=colors)
+        ax.set_yticks(range(len(timed)), labels, fontsize=6)
+        ax.set_xscale("log")
+        ax.invert_yaxis()
+        ax.set_xlabel("ns per row, 100,000-row batch, 1 thread (log scale; green = floresta)")
+        fig.tight_layout()
+        fig.savefig(RESULTS / "compare.png", dpi=110)
+    except Exception:
+        traceback.print_exc()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="one repeat for the big batches")
+    parser.add_argument("--shapes", default="a,b,c,d,e,load")
+    parser.add_argument("--threads", default="1,2")
+    args = parser.parse_args()
+    if not (MODELS / "README").exists():
+        sys.exit("run benchmarks/make_models.py first (make bench does)")
+    shapes = args.shapes.split(",")
+    threads = [int(t) for t in args.threads.split(",")]
+    results = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for key in "abcd":
+            if key in shapes:
+                run_shape(key, args.quick, workdir, [1, 1000, 100_000], threads, results)
+    if "e" in shapes:
+        run_kmeans(args.quick, threads, results)
+    if "load" in shapes:
+        load_times(results)
+    meta = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version()}
+    write_outputs(results, meta)
+    print((RESULTS / "compare.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
