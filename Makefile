@@ -34,8 +34,12 @@ test-cpp:
 test-python:
 	@$(PY) -m pytest -q tests/python
 
+# Benchmarks (not tests): models with fixed seeds, the C++ suite, then every peer side by side.
 bench: build python
-	@$(BUILD)/benchmarks/bench_predict --benchmark_min_time=0.2
+	@$(PY) -m pip install -q -r requirements-bench.txt
+	@test -f benchmarks/models/README || $(PY) benchmarks/make_models.py
+	@$(BUILD)/benchmarks/bench_predict --benchmark_min_time=0.2 --benchmark_out=benchmarks/results/bench_predict.json --benchmark_out_format=json
+	@$(PY) benchmarks/compare.py
 
 clean:
 	rm -rf $(BUILD)

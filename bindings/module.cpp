@@ -15,6 +15,9 @@ namespace py = pybind11;
 
 namespace {
 
+// Batches this small are scored without releasing the GIL.
+constexpr std::size_t kReleaseGilRows = 32;
+
 const bool kLittleEndian = [] {
   const uint16_t one = 1;
   return *reinterpret_cast<const uint8_t*>(&one) == 1;
@@ -39,7 +42,9 @@ py::array_t<double> score_view(const floresta::Model& model, floresta::OutputKin
   double* destination = out.mutable_data();
   floresta::PredictOptions options;
   options.n_threads = n_threads;
-  {
+  if (rows < kReleaseGilRows) {  // releasing and re-taking the GIL costs more than a few rows
+    model.score(kind, view, destination, options);
+  } else {
     py::gil_scoped_release release;
     model.score(kind, view, destination, options);
   }
@@ -71,6 +76,14 @@ py::array_t<double> score(const floresta::Model& model, const std::string& kind_
                           int n_threads) {
   const auto kind = parse_kind(kind_name);
   return with_view(X, [&](const auto& view) { return score_view(model, kind, view, n_threads); });
+}
+
+// The per-call fast path: the kind as its enum value, X already a 2-D float array.
+py::array_t<double> score_fast(const floresta::Model& model, int kind, const py::array& X, int n_threads) {
+  if (kind < 0 || kind > static_cast<int>(floresta::OutputKind::kDistances)) throw floresta::Error("unknown output kind");
+  return with_view(X, [&](const auto& view) {
+    return score_view(model, static_cast<floresta::OutputKind>(kind), view, n_threads);
+  });
 }
 
 floresta::RecordOptions record_options(bool unknown_error, bool extra_error) {
@@ -114,6 +127,15 @@ py::object categories_of(const floresta::Feature& feature) {
 PYBIND11_MODULE(_core, m) {
   m.doc() = "floresta compiled core";
   m.attr("__version__") = floresta::kVersion;
+  py::dict kinds;
+  for (const auto& [name, kind] : {std::pair<const char*, floresta::OutputKind>{"raw", floresta::OutputKind::kRaw},
+                                   {"value", floresta::OutputKind::kValue},
+                                   {"proba", floresta::OutputKind::kProba},
+                                   {"class", floresta::OutputKind::kClass},
+                                   {"decision", floresta::OutputKind::kDecision},
+                                   {"distances", floresta::OutputKind::kDistances}})
+    kinds[name] = static_cast<int>(kind);
+  m.attr("OUTPUT_KINDS") = kinds;
   // The one place floresta::Error is mapped: it becomes ValueError (a subclass named FlorestaError).
   py::register_exception<floresta::Error>(m, "FlorestaError", PyExc_ValueError);
 
@@ -155,6 +177,7 @@ PYBIND11_MODULE(_core, m) {
       .def("output_width", [](const floresta::Model& model, const std::string& kind) { return model.output_width(parse_kind(kind)); })
       .def_property_readonly("is_clusterer", &floresta::Model::is_clusterer)
       .def("score", &score, py::arg("kind"), py::arg("X"), py::arg("n_threads") = 1)
+      .def("score_fast", &score_fast, py::arg("kind"), py::arg("X"), py::arg("n_threads") = 1)
       .def("encode_values",
            [](const floresta::Model& model, std::size_t column, const py::sequence& values, bool unknown_error) {
              if (column >= model.num_features()) throw floresta::Error("feature index out of range");

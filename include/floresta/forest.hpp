@@ -165,12 +165,14 @@ inline const Node<typename Rule::Value>* walk(const Node<typename Rule::Value>* 
 // loads of independent rows overlap instead of waiting on each other. A row that reached
 // its leaf stays there (the step is masked to 0), so `depth` steps finish every row. No
 // branch depends on the data: numeric splits only (categorical forests take walk()).
+// `roots[i]` and `rows[i]` give each lane its tree and its row: one tree for several rows
+// (batches), or several trees for one row (single rows).
 template <class Rule, std::size_t kLanes, bool kCategorical, bool kContiguous, class In>
-inline void walk_lanes(const Node<typename Rule::Value>* root, uint32_t depth, const In* const* rows,
+inline void walk_lanes(const Node<typename Rule::Value>* const* roots, uint32_t depth, const In* const* rows,
                        std::ptrdiff_t col_stride, const uint32_t* words, typename Rule::Value* leaves) {
   using Value = typename Rule::Value;
   const Node<Value>* node[kLanes];
-  for (std::size_t i = 0; i < kLanes; ++i) node[i] = root;
+  for (std::size_t i = 0; i < kLanes; ++i) node[i] = roots[i];
   for (uint32_t level = 0; level < depth; ++level) {
     for (std::size_t i = 0; i < kLanes; ++i) {
       const Node<Value>* n = node[i];
@@ -343,14 +345,41 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
         const auto* root = nodes + forest.tree_begin[t];
         const uint32_t depth = forest.tree_depth[t];
         const std::size_t g = forest.tree_group[t];
+        const Node<typename Rule::Value>* roots[kLanes];
+        for (std::size_t i = 0; i < kLanes; ++i) roots[i] = root;
         std::size_t r = 0;
         for (; r + kLanes <= n; r += kLanes) {
-          walk_lanes<Rule, kLanes, kCategorical, kContiguous>(root, depth, row_ptr + r, X.col_stride, words, leaves);
+          walk_lanes<Rule, kLanes, kCategorical, kContiguous>(roots, depth, row_ptr + r, X.col_stride, words, leaves);
           for (std::size_t i = 0; i < kLanes; ++i) acc[(r + i) * groups + g] += leaves[i];
         }
         for (; r < n; ++r)
           acc[r * groups + g] += walk<Rule, kCategorical, kContiguous>(root, words, row_ptr[r], X.col_stride)->value;
       }
+    }
+    if (!forest.has_linear && forest.leaf_width == 1 && n < 8) {
+      // Few rows: each row walks eight trees at once instead, in tree order.
+      constexpr std::size_t kLanes = 8;
+      typename Rule::Value leaves[kLanes];
+      for (std::size_t r = 0; r < n; ++r) {
+        const In* row = X.row(b + r);
+        const In* rows[kLanes];
+        for (std::size_t i = 0; i < kLanes; ++i) rows[i] = row;
+        Accum* a = acc + r * groups;
+        std::size_t u = t;
+        for (; u + kLanes <= trees; u += kLanes) {
+          const Node<typename Rule::Value>* roots[kLanes];
+          uint32_t depth = 0;
+          for (std::size_t i = 0; i < kLanes; ++i) {
+            roots[i] = nodes + forest.tree_begin[u + i];
+            depth = std::max(depth, forest.tree_depth[u + i]);
+          }
+          walk_lanes<Rule, kLanes, kCategorical, kContiguous>(roots, depth, rows, X.col_stride, words, leaves);
+          for (std::size_t i = 0; i < kLanes; ++i) a[forest.tree_group[u + i]] += leaves[i];
+        }
+        for (; u < trees; ++u)
+          a[forest.tree_group[u]] += walk<Rule, kCategorical, kContiguous>(nodes + forest.tree_begin[u], words, row, X.col_stride)->value;
+      }
+      t = trees;
     }
     for (; t < trees; ++t) {
       const auto* root = nodes + forest.tree_begin[t];

@@ -6,6 +6,10 @@ import numpy as np
 from . import _core
 from ._frame import as_matrix
 
+_KINDS = _core.OUTPUT_KINDS
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+
 
 def load(path, *, use_best_iteration=False, num_iterations=None, **policies):
     """Loads a model file; the format is detected from its content.
@@ -58,7 +62,7 @@ class Model:
         self._use_best_iteration = use_best_iteration
         self._num_iterations = num_iterations
         self._core = _core.Model.from_bytes(data, name, use_best_iteration, int(num_iterations or 0))
-        self.n_threads = n_threads
+        self.n_threads = int(n_threads)
         self._feature_types = self._core.feature_types
         self._categories = [self._core.categories(j) for j in range(self._core.num_features)]
 
@@ -203,7 +207,10 @@ class Model:
             raise AttributeError(f"{what} exists only for outlier detectors; this model is {self._core.objective}")
 
     def _score(self, kind, X):
-        return self._core.score(kind, as_matrix(X, self), int(self.n_threads))
+        # Fast path for what most calls pass: a 2-D float32/float64 numpy array.
+        if type(X) is np.ndarray and X.ndim == 2 and (X.dtype == _F32 or X.dtype == _F64):
+            return self._core.score_fast(_KINDS[kind], X, self.n_threads)
+        return self._core.score_fast(_KINDS[kind], as_matrix(X, self), int(self.n_threads))
 
     # ---- helpers ----
     def _column_index(self, feature):
