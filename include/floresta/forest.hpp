@@ -274,6 +274,8 @@ inline void write_outputs(const OutputPlan& plan, Accum* v, std::size_t groups, 
       transform(plan, v, groups);
       o[0] = static_cast<double>(v[0]) - plan.decision_offset;
       return;
+    case OutputKind::kDistances:  // refused for forests by Model::plan_for
+      break;
     case OutputKind::kClass: {
       if (plan.outlier) {
         transform(plan, v, groups);

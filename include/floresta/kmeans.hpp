@@ -13,10 +13,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <cstddef>
 #include <limits>
 #include <vector>
 
+#include "floresta/detail/simd.hpp"
 #include "floresta/matrix.hpp"
 
 namespace floresta::detail {
@@ -30,10 +32,25 @@ struct KMeans {
   Eigen::VectorXd norms64;      // ||c||^2 in each precision
   Eigen::VectorXf norms32;
 
+  // float32 centres transposed (d x k_padded, k padded to a multiple of 8 with +inf norms)
+  // for the AVX2 kernel, which runs over eight centres at a time.
+  std::vector<float> transposed32;
+  std::vector<float> padded_norms32;
+  std::size_t padded_k = 0;
+
   explicit KMeans(RowMatrix<double> centers = {}) : centers64(std::move(centers)) {
     centers32 = centers64.cast<float>();
     norms64 = centers64.rowwise().squaredNorm();
     norms32 = centers32.rowwise().squaredNorm();
+    const std::size_t k = num_clusters(), d = num_features();
+    padded_k = (k + 7) / 8 * 8;
+    transposed32.assign(d * padded_k, 0.0f);
+    padded_norms32.assign(padded_k, std::numeric_limits<float>::infinity());
+    for (std::size_t j = 0; j < k; ++j) {
+      padded_norms32[j] = norms32[static_cast<Eigen::Index>(j)];
+      for (std::size_t f = 0; f < d; ++f)
+        transposed32[f * padded_k + j] = centers32(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(f));
+    }
   }
   std::size_t num_clusters() const { return static_cast<std::size_t>(centers64.rows()); }
   std::size_t num_features() const { return static_cast<std::size_t>(centers64.cols()); }
@@ -66,11 +83,81 @@ std::size_t nearest_center(const KMeans& model, const In* row, std::ptrdiff_t co
   return best;
 }
 
+#ifdef FLORESTA_HAVE_AVX2_WALK
+// float32 rows, AVX2 + FMA: eight centres per register, ||c||^2 - 2 x.c, argmin with the
+// lowest index on ties.
+__attribute__((target("avx2,fma"))) inline void kmeans_labels_avx2(const KMeans& model, const MatrixView<float>& X,
+                                                                   std::size_t begin, std::size_t end, double* out) {
+  const std::size_t d = model.num_features(), kp = model.padded_k;
+  const float* ct = model.transposed32.data();
+  const float* norms = model.padded_norms32.data();
+  const __m256 minus_two = _mm256_set1_ps(-2.0f);
+  const __m256i eight = _mm256_set1_epi32(8);
+  for (std::size_t r = begin; r < end; ++r) {
+    const float* row = X.row(r);
+    // Per lane: the best value so far and its centre; centres are visited in increasing
+    // order and only a strictly smaller value replaces, so each lane keeps the lowest index.
+    __m256 best_value = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+    __m256i best_index = _mm256_setzero_si256();
+    __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+#define FLORESTA_KMEANS_CONSIDER(dot, j)                                                                    \
+  do {                                                                                                    \
+    const __m256 value_ = _mm256_fmadd_ps(minus_two, (dot), _mm256_loadu_ps(norms + (j)));                \
+    const __m256 better_ = _mm256_cmp_ps(value_, best_value, _CMP_LT_OQ);                                 \
+    best_value = _mm256_blendv_ps(best_value, value_, better_);                                           \
+    best_index = _mm256_castps_si256(                                                                     \
+        _mm256_blendv_ps(_mm256_castsi256_ps(best_index), _mm256_castsi256_ps(index), better_));         \
+    index = _mm256_add_epi32(index, eight);                                                               \
+  } while (false)
+    std::size_t j0 = 0;
+    for (; j0 + 32 <= kp; j0 += 32) {  // four independent accumulators hide the FMA latency
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      const float* c = ct + j0;
+      for (std::size_t f = 0; f < d; ++f, c += kp) {
+        const __m256 x = _mm256_set1_ps(row[static_cast<std::ptrdiff_t>(f) * X.col_stride]);
+        a0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(c), a0);
+        a1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(c + 8), a1);
+        a2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(c + 16), a2);
+        a3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(c + 24), a3);
+      }
+      FLORESTA_KMEANS_CONSIDER(a0, j0);
+      FLORESTA_KMEANS_CONSIDER(a1, j0 + 8);
+      FLORESTA_KMEANS_CONSIDER(a2, j0 + 16);
+      FLORESTA_KMEANS_CONSIDER(a3, j0 + 24);
+    }
+    for (; j0 < kp; j0 += 8) {
+      __m256 a0 = _mm256_setzero_ps();
+      for (std::size_t f = 0; f < d; ++f)
+        a0 = _mm256_fmadd_ps(_mm256_set1_ps(row[static_cast<std::ptrdiff_t>(f) * X.col_stride]),
+                             _mm256_loadu_ps(ct + f * kp + j0), a0);
+      FLORESTA_KMEANS_CONSIDER(a0, j0);
+    }
+#undef FLORESTA_KMEANS_CONSIDER
+    alignas(32) float values[8];
+    alignas(32) int32_t indices[8];
+    _mm256_store_ps(values, best_value);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(indices), best_index);
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < 8; ++i)
+      if (values[i] < values[best] || (values[i] == values[best] && indices[i] < indices[best])) best = i;
+    out[r - begin] = static_cast<double>(indices[best]);
+  }
+}
+#endif
+
 // Labels of rows [begin, end): GEMM per chunk, then a fused argmin.
 template <class In>
 void kmeans_labels(const KMeans& model, const MatrixView<In>& X, std::size_t begin, std::size_t end, double* out) {
   using T = In;  // the input's precision
   const std::size_t k = model.num_clusters(), d = model.num_features();
+#ifdef FLORESTA_HAVE_AVX2_WALK
+  if constexpr (std::is_same_v<In, float>) {
+    if (cpu_has_avx2()) {
+      kmeans_labels_avx2(model, X, begin, end, out);
+      return;
+    }
+  }
+#endif
   if (end - begin < 8 || k * d < 16) {
     for (std::size_t r = begin; r < end; ++r)
       out[r - begin] = static_cast<double>(nearest_center<T>(model, X.row(r), X.col_stride));
