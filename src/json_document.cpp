@@ -55,6 +55,7 @@ JsonEncoding sniff_json_encoding(const std::string& bytes) {
 }
 
 Json parse_json_document(const std::string& bytes, JsonEncoding encoding, const std::string& source) {
+  if (encoding == JsonEncoding::kUbjson) return parse_ubjson(bytes, source);
   Json root;
   DepthLimitedSax sax(root);
   const char* kind = encoding == JsonEncoding::kText ? "JSON" : "UBJSON";
@@ -87,12 +88,14 @@ JsonCursor JsonCursor::at(const char* key) const {
 }
 
 JsonCursor JsonCursor::at(std::size_t index) const {
+  if (value_->is_binary()) fail("element " + std::to_string(index) + " of a packed array has no position of its own");
   if (!value_->is_array()) fail("expected an array");
   if (index >= value_->size()) fail("index " + std::to_string(index) + " out of range");
   return JsonCursor((*value_)[index], source_, path_ + "/" + std::to_string(index));
 }
 
 std::size_t JsonCursor::size() const {
+  if (value_->is_binary()) return packed_size(value_->get_binary());
   if (!value_->is_array()) fail("expected an array");
   return value_->size();
 }
@@ -148,6 +151,20 @@ double JsonCursor::as_double() const {
 std::vector<int64_t> JsonCursor::int_array() const {
   const std::size_t n = size();
   std::vector<int64_t> out(n);
+  if (value_->is_binary()) {
+    const auto& packed = value_->get_binary();
+    if (packed_is_integer(packed)) {
+      packed_to_ints(packed, out.data());
+      return out;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const double v = packed_number(packed, i);
+      if (!packed_is_integer(packed) && (std::floor(v) != v || std::fabs(v) >= 9.0e15))
+        fail("entry " + std::to_string(i) + " is not an integer");
+      out[i] = static_cast<int64_t>(v);
+    }
+    return out;
+  }
   for (std::size_t i = 0; i < n; ++i) {
     const Json& v = (*value_)[i];
     if (v.is_number_integer()) out[i] = v.get<int64_t>();
@@ -159,6 +176,10 @@ std::vector<int64_t> JsonCursor::int_array() const {
 std::vector<double> JsonCursor::double_array() const {
   const std::size_t n = size();
   std::vector<double> out(n);
+  if (value_->is_binary()) {
+    packed_to_doubles(value_->get_binary(), out.data());
+    return out;
+  }
   for (std::size_t i = 0; i < n; ++i) {
     const Json& v = (*value_)[i];
     if (v.is_number()) out[i] = v.get<double>();

@@ -25,6 +25,14 @@ JsonEncoding sniff_json_encoding(const std::string& bytes);
 // Parses JSON text or UBJSON with a nesting limit; errors name `source` and the byte offset.
 Json parse_json_document(const std::string& bytes, JsonEncoding encoding, const std::string& source);
 
+// UBJSON with packed numeric arrays (see ubjson.cpp) and their accessors.
+Json parse_ubjson(const std::string& bytes, const std::string& source);
+double packed_number(const Json::binary_t& packed, std::size_t i);
+std::size_t packed_size(const Json::binary_t& packed);
+bool packed_is_integer(const Json::binary_t& packed);
+void packed_to_doubles(const Json::binary_t& packed, double* out);
+void packed_to_ints(const Json::binary_t& packed, int64_t* out);  // integer subtypes only
+
 // A position in a parsed document: every accessor names source and path when it fails.
 class JsonCursor {
  public:
@@ -37,7 +45,7 @@ class JsonCursor {
   JsonCursor at(const char* key) const;        // required object member
   JsonCursor at(std::size_t index) const;      // array element
   std::size_t size() const;                    // array length (error if not an array)
-  bool is_array() const { return value_->is_array(); }
+  bool is_array() const { return value_->is_array() || value_->is_binary(); }
 
   std::string as_string() const;
   int64_t as_int() const;             // JSON integer, or a string holding one

@@ -87,6 +87,13 @@ TEST(Validation, TruncatedUbjson) {
   for (std::size_t cut : {std::size_t(3), std::size_t(100), bytes.size() / 2, bytes.size() - 1})
     expect_error(bytes.substr(0, cut), {"UBJSON"});
 }
+TEST(Validation, MalformedUbjson) {
+  // "{", key "abc" (int8 length 3), then a value.
+  const std::string key = std::string("{i\x03") + "abc";
+  expect_error(key + "X", {"UBJSON at byte 7", "unknown marker 'X'"});
+  expect_error(key + "[$l#i" + std::string("\x09\x00\x00", 3), {"typed array runs past the end"});
+  expect_error(key + "[$l" + std::string(1, '\0'), {"a typed container needs a count"});
+}
 TEST(Validation, NestingTooDeep) {
   std::string deep = "{\"learner\":";
   for (int i = 0; i < 5000; ++i) deep += "[";

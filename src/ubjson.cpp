@@ -1,0 +1,245 @@
+// A UBJSON reader for model files. Structure (objects, strings, small arrays) becomes an
+// ordinary nlohmann::json document; optimized arrays of one numeric type ("[$d#L<n>", which
+// carry XGBoost's trees) stay packed as a binary value whose subtype is the type marker, so
+// millions of numbers are never turned into json values one by one. JsonCursor decodes them.
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "floresta/error.hpp"
+#include "json_document.hpp"
+
+namespace floresta::detail {
+namespace {
+
+class UbjsonReader {
+ public:
+  UbjsonReader(const std::string& bytes, const std::string& source) : data_(bytes), source_(source) {}
+
+  Json document() {
+    Json root = value(next_marker(), 0);
+    while (pos_ < data_.size() && data_[pos_] == 'N') ++pos_;
+    if (pos_ != data_.size()) fail_here("unexpected bytes after the document");
+    return root;
+  }
+
+ private:
+  [[noreturn]] void fail_here(const std::string& rule) const {
+    fail(source_, ": malformed or truncated UBJSON at byte ", pos_, ": ", rule);
+  }
+  uint8_t byte() {
+    if (pos_ >= data_.size()) fail_here("unexpected end of input");
+    return static_cast<uint8_t>(data_[pos_++]);
+  }
+  char next_marker() {
+    char m;
+    do m = static_cast<char>(byte());
+    while (m == 'N');
+    return m;
+  }
+  template <class T>
+  T big_endian() {
+    if (data_.size() - pos_ < sizeof(T)) fail_here("unexpected end of input");
+    uint8_t raw[sizeof(T)];
+    for (std::size_t i = 0; i < sizeof(T); ++i) raw[i] = static_cast<uint8_t>(data_[pos_ + sizeof(T) - 1 - i]);
+    pos_ += sizeof(T);
+    T value;
+    std::memcpy(&value, raw, sizeof(T));
+    return value;
+  }
+  int64_t integer(char marker) {
+    switch (marker) {
+      case 'i': return big_endian<int8_t>();
+      case 'U': return big_endian<uint8_t>();
+      case 'I': return big_endian<int16_t>();
+      case 'l': return big_endian<int32_t>();
+      case 'L': return big_endian<int64_t>();
+      default: fail_here(std::string("expected an integer marker, found '") + marker + "'");
+    }
+  }
+  std::size_t length(char marker) {
+    const int64_t n = integer(marker);
+    if (n < 0 || static_cast<uint64_t>(n) > data_.size()) fail_here("length " + std::to_string(n) + " out of range");
+    return static_cast<std::size_t>(n);
+  }
+  std::string text(char length_marker) {
+    const std::size_t n = length(length_marker);
+    if (data_.size() - pos_ < n) fail_here("string runs past the end");
+    std::string out = data_.substr(pos_, n);
+    pos_ += n;
+    return out;
+  }
+  static std::size_t width(char marker) {
+    switch (marker) {
+      case 'i': case 'U': case 'C': return 1;
+      case 'I': return 2;
+      case 'l': case 'd': return 4;
+      case 'L': case 'D': return 8;
+      default: return 0;
+    }
+  }
+
+  Json value(char marker, int depth) {
+    switch (marker) {
+      case 'Z': return nullptr;
+      case 'T': return true;
+      case 'F': return false;
+      case 'i': case 'U': case 'I': case 'l': case 'L': return integer(marker);
+      case 'd': return static_cast<double>(big_endian<float>());
+      case 'D': return big_endian<double>();
+      case 'C': return std::string(1, static_cast<char>(byte()));
+      case 'S': case 'H': return text(next_marker());
+      case '[': return array(depth + 1);
+      case '{': return object(depth + 1);
+      default: fail_here(std::string("unknown marker '") + marker + "'");
+    }
+  }
+
+  // After '[' or '{': an optional "$<type>" and "#<count>".
+  void header(char& type, int64_t& count) {
+    type = 0;
+    count = -1;
+    if (pos_ < data_.size() && data_[pos_] == '$') {
+      ++pos_;
+      type = static_cast<char>(byte());
+      if (byte() != '#') fail_here("a typed container needs a count");
+      count = static_cast<int64_t>(length(next_marker()));
+    } else if (pos_ < data_.size() && data_[pos_] == '#') {
+      ++pos_;
+      count = static_cast<int64_t>(length(next_marker()));
+    }
+  }
+
+  void enter(int depth) const {
+    if (depth > kMaxJsonDepth) fail(source_, ": malformed UBJSON: nesting deeper than ", kMaxJsonDepth, " levels");
+  }
+
+  Json array(int depth) {
+    enter(depth);
+    char type;
+    int64_t count;
+    header(type, count);
+    const std::size_t w = width(type);
+    if (w > 0 && type != 'C') {  // packed numbers: keep the bytes
+      const auto n = static_cast<std::size_t>(count);
+      if (n > (data_.size() - pos_) / w) fail_here("typed array runs past the end");
+      Json packed = Json::binary(std::vector<uint8_t>(data_.begin() + static_cast<std::ptrdiff_t>(pos_),
+                                                      data_.begin() + static_cast<std::ptrdiff_t>(pos_ + n * w)),
+                                 static_cast<uint8_t>(type));
+      pos_ += n * w;
+      return packed;
+    }
+    Json out = Json::array();
+    if (count >= 0) {
+      for (int64_t i = 0; i < count; ++i) out.push_back(value(type ? type : next_marker(), depth));
+      return out;
+    }
+    for (char m = next_marker(); m != ']'; m = next_marker()) out.push_back(value(m, depth));
+    return out;
+  }
+
+  Json object(int depth) {
+    enter(depth);
+    char type;
+    int64_t count;
+    header(type, count);
+    Json out = Json::object();
+    if (count >= 0) {
+      for (int64_t i = 0; i < count; ++i) {
+        std::string key = text(next_marker());
+        out[std::move(key)] = value(type ? type : next_marker(), depth);
+      }
+      return out;
+    }
+    for (char m = next_marker(); m != '}'; m = next_marker()) {
+      std::string key = text(m);
+      out[std::move(key)] = value(next_marker(), depth);
+    }
+    return out;
+  }
+
+  const std::string& data_;
+  const std::string& source_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+Json parse_ubjson(const std::string& bytes, const std::string& source) { return UbjsonReader(bytes, source).document(); }
+
+// Element i of a packed numeric array (subtype = UBJSON type marker, big-endian values).
+double packed_number(const Json::binary_t& packed, std::size_t i) {
+  const auto* p = packed.data();
+  auto read = [&](auto tag, std::size_t w) {
+    using T = decltype(tag);
+    uint8_t raw[sizeof(T)];
+    for (std::size_t b = 0; b < sizeof(T); ++b) raw[b] = p[i * w + sizeof(T) - 1 - b];
+    T v;
+    std::memcpy(&v, raw, sizeof(T));
+    return static_cast<double>(v);
+  };
+  switch (static_cast<char>(packed.subtype())) {
+    case 'i': return read(int8_t{}, 1);
+    case 'U': return read(uint8_t{}, 1);
+    case 'I': return read(int16_t{}, 2);
+    case 'l': return read(int32_t{}, 4);
+    case 'L': return read(int64_t{}, 8);
+    case 'd': return read(float{}, 4);
+    case 'D': return read(double{}, 8);
+  }
+  return 0;
+}
+
+namespace {
+template <class T, class Out>
+void decode_all(const uint8_t* p, std::size_t n, Out* out) {
+  for (std::size_t i = 0; i < n; ++i, p += sizeof(T)) {
+    uint8_t raw[sizeof(T)];
+    for (std::size_t b = 0; b < sizeof(T); ++b) raw[b] = p[sizeof(T) - 1 - b];
+    T v;
+    std::memcpy(&v, raw, sizeof(T));
+    out[i] = static_cast<Out>(v);
+  }
+}
+}  // namespace
+
+void packed_to_doubles(const Json::binary_t& packed, double* out) {
+  const std::size_t n = packed_size(packed);
+  switch (static_cast<char>(packed.subtype())) {
+    case 'i': return decode_all<int8_t>(packed.data(), n, out);
+    case 'U': return decode_all<uint8_t>(packed.data(), n, out);
+    case 'I': return decode_all<int16_t>(packed.data(), n, out);
+    case 'l': return decode_all<int32_t>(packed.data(), n, out);
+    case 'L': return decode_all<int64_t>(packed.data(), n, out);
+    case 'd': return decode_all<float>(packed.data(), n, out);
+    case 'D': return decode_all<double>(packed.data(), n, out);
+  }
+}
+
+void packed_to_ints(const Json::binary_t& packed, int64_t* out) {
+  const std::size_t n = packed_size(packed);
+  switch (static_cast<char>(packed.subtype())) {
+    case 'i': return decode_all<int8_t>(packed.data(), n, out);
+    case 'U': return decode_all<uint8_t>(packed.data(), n, out);
+    case 'I': return decode_all<int16_t>(packed.data(), n, out);
+    case 'l': return decode_all<int32_t>(packed.data(), n, out);
+    case 'L': return decode_all<int64_t>(packed.data(), n, out);
+  }
+}
+
+std::size_t packed_size(const Json::binary_t& packed) {
+  switch (static_cast<char>(packed.subtype())) {
+    case 'i': case 'U': return packed.size();
+    case 'I': return packed.size() / 2;
+    case 'l': case 'd': return packed.size() / 4;
+    case 'L': case 'D': return packed.size() / 8;
+  }
+  return 0;
+}
+
+bool packed_is_integer(const Json::binary_t& packed) {
+  const char t = static_cast<char>(packed.subtype());
+  return t != 'd' && t != 'D';
+}
+
+}  // namespace floresta::detail
