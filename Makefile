@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 BUILD   := build
 JOBS    ?= 2
 
-.PHONY: all deps build python demo test test-cpp test-python bench clean
+.PHONY: all deps build python demo test test-cpp test-python sanitize bench clean
 
 all: build python
 
@@ -34,6 +34,12 @@ test-cpp:
 test-python:
 	@$(PY) -m pytest -q tests/python
 
+# The C++ suite under AddressSanitizer + UndefinedBehaviorSanitizer (also run by .ci/run).
+sanitize: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLORESTA_SANITIZE=ON -DFLORESTA_BUILD_BENCHMARKS=OFF -DFLORESTA_BUILD_EXAMPLES=OFF >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && UBSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -E install_consumer
+
 # Benchmarks (not tests): models with fixed seeds, the C++ suite, then every peer side by side.
 bench: build python
 	@$(PY) -m pip install -q -r requirements-bench.txt
@@ -42,4 +48,4 @@ bench: build python
 	@$(PY) benchmarks/compare.py
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan
