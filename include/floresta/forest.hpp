@@ -195,7 +195,7 @@ inline void walk_lanes(const Node<typename Rule::Value>* const* roots, uint32_t 
       node[i] = n + step;
     }
     // Deep, lopsided trees (LightGBM's leaf-wise growth) end most walks early.
-    if (level >= 4) {
+    if (level >= 2) {
       uint32_t all_leaves = 1u;
       for (std::size_t i = 0; i < kLanes; ++i) all_leaves &= node[i]->info >> 31;
       if (all_leaves) break;
@@ -338,7 +338,8 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
     }
 #endif
     if (!forest.has_linear && forest.leaf_width == 1 && n >= 8) {
-      // The fast path: whole blocks, several rows walking each tree at once.
+      // The fast path: several rows walking each tree at once (8 lanes measured best for
+      // float and double nodes alike; 4 and 16 were slower).
       constexpr std::size_t kLanes = 8;
       const In* row_ptr[kBlockRows];
       for (std::size_t r = 0; r < n; ++r) row_ptr[r] = X.row(b + r);

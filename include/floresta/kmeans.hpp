@@ -152,7 +152,7 @@ void kmeans_labels(const KMeans& model, const MatrixView<In>& X, std::size_t beg
   const std::size_t k = model.num_clusters(), d = model.num_features();
 #ifdef FLORESTA_HAVE_AVX2_WALK
   if constexpr (std::is_same_v<In, float>) {
-    if (cpu_has_avx2()) {
+    if (k > 8 && cpu_has_avx2()) {  // with one register of centres the GEMM path is faster
       kmeans_labels_avx2(model, X, begin, end, out);
       return;
     }
