@@ -203,7 +203,8 @@ void decode_all(const uint8_t* p, std::size_t n, Out* out) {
 }
 }  // namespace
 
-void packed_to_doubles(const Json::binary_t& packed, double* out) {
+template <class Out>
+void packed_to(const Json::binary_t& packed, Out* out) {
   const std::size_t n = packed_size(packed);
   switch (static_cast<char>(packed.subtype())) {
     case 'i': return decode_all<int8_t>(packed.data(), n, out);
@@ -216,16 +217,8 @@ void packed_to_doubles(const Json::binary_t& packed, double* out) {
   }
 }
 
-void packed_to_ints(const Json::binary_t& packed, int64_t* out) {
-  const std::size_t n = packed_size(packed);
-  switch (static_cast<char>(packed.subtype())) {
-    case 'i': return decode_all<int8_t>(packed.data(), n, out);
-    case 'U': return decode_all<uint8_t>(packed.data(), n, out);
-    case 'I': return decode_all<int16_t>(packed.data(), n, out);
-    case 'l': return decode_all<int32_t>(packed.data(), n, out);
-    case 'L': return decode_all<int64_t>(packed.data(), n, out);
-  }
-}
+void packed_to_doubles(const Json::binary_t& packed, double* out) { packed_to(packed, out); }
+void packed_to_ints(const Json::binary_t& packed, int64_t* out) { packed_to(packed, out); }
 
 std::size_t packed_size(const Json::binary_t& packed) {
   switch (static_cast<char>(packed.subtype())) {

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ._core import FlorestaError
+from ._numbers import json_number as _number
 
 FORMAT_VERSION = 1
 
@@ -65,15 +66,6 @@ def _estimator_document(estimator):
 
 def _is_fitted(estimator):
     return any(k.endswith("_") and not k.startswith("__") for k in vars(estimator))
-
-
-def _number(x):
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
 
 
 def _numbers(values):

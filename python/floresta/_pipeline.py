@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ._core import FlorestaError
+from ._numbers import json_number as _number
 
 UNSEEN_STRING = "\x00floresta-unseen-category"
 
@@ -100,15 +101,6 @@ def _column_transformer(ct, columns, plan):
         else:
             out.extend(_apply(transformer, selected, plan))
     return out
-
-
-def _number(x):
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
 
 
 def _step(kind, a=0.0, b=1.0, table=None):
