@@ -157,10 +157,11 @@ std::vector<int64_t> JsonCursor::int_array() const {
       packed_to_ints(packed, out.data());
       return out;
     }
+    std::vector<double> decoded(n);
+    packed_to_doubles(packed, decoded.data());
     for (std::size_t i = 0; i < n; ++i) {
-      const double v = packed_number(packed, i);
-      if (!packed_is_integer(packed) && (std::floor(v) != v || std::fabs(v) >= 9.0e15))
-        fail("entry " + std::to_string(i) + " is not an integer");
+      const double v = decoded[i];
+      if (std::floor(v) != v || std::fabs(v) >= 9.0e15) fail("entry " + std::to_string(i) + " is not an integer");
       out[i] = static_cast<int64_t>(v);
     }
     return out;

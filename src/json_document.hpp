@@ -27,7 +27,6 @@ Json parse_json_document(const std::string& bytes, JsonEncoding encoding, const 
 
 // UBJSON with packed numeric arrays (see ubjson.cpp) and their accessors.
 Json parse_ubjson(const std::string& bytes, const std::string& source);
-double packed_number(const Json::binary_t& packed, std::size_t i);
 std::size_t packed_size(const Json::binary_t& packed);
 bool packed_is_integer(const Json::binary_t& packed);
 void packed_to_doubles(const Json::binary_t& packed, double* out);

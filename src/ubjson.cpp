@@ -167,29 +167,6 @@ class UbjsonReader {
 
 Json parse_ubjson(const std::string& bytes, const std::string& source) { return UbjsonReader(bytes, source).document(); }
 
-// Element i of a packed numeric array (subtype = UBJSON type marker, big-endian values).
-double packed_number(const Json::binary_t& packed, std::size_t i) {
-  const auto* p = packed.data();
-  auto read = [&](auto tag, std::size_t w) {
-    using T = decltype(tag);
-    uint8_t raw[sizeof(T)];
-    for (std::size_t b = 0; b < sizeof(T); ++b) raw[b] = p[i * w + sizeof(T) - 1 - b];
-    T v;
-    std::memcpy(&v, raw, sizeof(T));
-    return static_cast<double>(v);
-  };
-  switch (static_cast<char>(packed.subtype())) {
-    case 'i': return read(int8_t{}, 1);
-    case 'U': return read(uint8_t{}, 1);
-    case 'I': return read(int16_t{}, 2);
-    case 'l': return read(int32_t{}, 4);
-    case 'L': return read(int64_t{}, 8);
-    case 'd': return read(float{}, 4);
-    case 'D': return read(double{}, 8);
-  }
-  return 0;
-}
-
 namespace {
 template <class T, class Out>
 void decode_all(const uint8_t* p, std::size_t n, Out* out) {

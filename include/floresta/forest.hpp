@@ -164,7 +164,7 @@ inline const Node<typename Rule::Value>* walk(const Node<typename Rule::Value>* 
 // Walks one tree for kLanes rows at once: every row advances one level per step, so the
 // loads of independent rows overlap instead of waiting on each other. A row that reached
 // its leaf stays there (the step is masked to 0), so `depth` steps finish every row. No
-// branch depends on the data: numeric splits only (categorical forests take walk()).
+// branch depends on the data except the categorical test, taken only on categorical nodes.
 // `roots[i]` and `rows[i]` give each lane its tree and its row: one tree for several rows
 // (batches), or several trees for one row (single rows).
 template <class Rule, std::size_t kLanes, bool kCategorical, bool kContiguous, class In>
