@@ -142,15 +142,18 @@ PYBIND11_MODULE(_core, m) {
   py::class_<floresta::Model>(m, "Model")
       .def_static(
           "from_bytes",
-          [](const py::bytes& data, const std::string& name, bool use_best_iteration, int num_iterations) {
+          [](const py::bytes& data, const std::string& name, bool use_best_iteration, int num_iterations,
+             bool quantize) {
             std::string bytes = data;
             floresta::LoadOptions options;
             options.use_best_iteration = use_best_iteration;
             options.num_iterations = num_iterations;
+            options.quantize = quantize;
             py::gil_scoped_release release;
             return floresta::load_from_memory(bytes, name, options);
           },
-          py::arg("data"), py::arg("name"), py::arg("use_best_iteration") = false, py::arg("num_iterations") = 0)
+          py::arg("data"), py::arg("name"), py::arg("use_best_iteration") = false, py::arg("num_iterations") = 0,
+          py::arg("quantize") = true)
       .def_property_readonly("num_features", &floresta::Model::num_features)
       .def_property_readonly("num_outputs", &floresta::Model::num_outputs)
       .def_property_readonly("num_classes", &floresta::Model::num_classes)

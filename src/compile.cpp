@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "floresta/error.hpp"
@@ -255,8 +256,79 @@ void compile_tree(const TreeSpec& tree, Forest<Rule>& forest, uint32_t& depth_ou
   }
 }
 
+// Builds the quantized copy of a compiled forest (see quantized.hpp), or leaves it empty
+// when the forest has splits or leaves the quantized walk does not cover, or bins that do
+// not fit in 16 bits.
 template <class Rule>
-Forest<Rule> compile_forest(const ModelSpec& spec) {
+void quantize(Forest<Rule>& forest) {
+  using Value = typename Rule::Value;
+  if (forest.has_categorical || forest.has_linear || forest.leaf_width != 1) return;
+  // Binned features: one per (input feature, zero-is-missing) pair that some split reads.
+  std::unordered_map<uint64_t, uint32_t> binned;
+  std::vector<std::vector<Value>> thresholds;
+  auto key_of = [](const Node<Value>& n) { return (uint64_t{n.feature()} << 1) | ((n.info & kZeroMissingFlag) ? 1u : 0u); };
+  for (const auto& n : forest.nodes) {
+    if (n.is_leaf()) continue;
+    if (std::isnan(n.value)) return;
+    const auto [it, added] = binned.emplace(key_of(n), static_cast<uint32_t>(thresholds.size()));
+    if (added) thresholds.emplace_back();
+    thresholds[it->second].push_back(n.value);
+  }
+  if (2 * thresholds.size() + 1 > kMaxQuantizedColumns) return;
+  Quantization<Value> q;
+  q.features.resize(thresholds.size());
+  for (const auto& [key, i] : binned) {
+    auto& t = thresholds[i];
+    std::sort(t.begin(), t.end());
+    t.erase(std::unique(t.begin(), t.end()), t.end());
+    if (t.size() + 1 >= kMissingRight) return;
+    q.features[i].feature = static_cast<uint32_t>(key >> 1);
+    q.features[i].zero_missing = static_cast<uint32_t>(key & 1u);
+  }
+  for (std::size_t i = 0; i < thresholds.size(); ++i) {
+    q.features[i].begin = static_cast<uint32_t>(q.thresholds.size());
+    q.thresholds.insert(q.thresholds.end(), thresholds[i].begin(), thresholds[i].end());
+    q.features[i].end = static_cast<uint32_t>(q.thresholds.size());
+  }
+  q.width = static_cast<uint32_t>(2 * thresholds.size() + 1);
+  const auto leaf_column = static_cast<uint16_t>(2 * thresholds.size());
+  q.nodes.reserve(forest.nodes.size());
+  for (const auto& n : forest.nodes) {
+    if (n.is_leaf()) {
+      q.nodes.push_back({leaf_column, 0, ~0u});
+      continue;
+    }
+    const uint32_t i = binned.at(key_of(n));
+    const auto& t = thresholds[i];
+    const auto k = static_cast<std::size_t>(std::lower_bound(t.begin(), t.end(), n.value) - t.begin());
+    const auto column = static_cast<uint16_t>(2 * i + ((n.info & kDefaultLeftFlag) ? 0 : 1));
+    q.nodes.push_back({column, static_cast<uint16_t>(k + 1), n.right - 1});
+  }
+  // Breadth-first tables of the first kTopLevels levels, for trees that deep.
+  q.top_offset.assign(forest.num_trees(), ~0u);
+  for (std::size_t t = 0; t < forest.num_trees(); ++t) {
+    if (forest.tree_depth[t] < static_cast<uint32_t>(kTopLevels)) continue;
+    q.top_offset[t] = static_cast<uint32_t>(q.top.size());
+    const std::size_t first = q.top.size();
+    q.top.resize(first + kTopWords, 0u);
+    constexpr std::size_t kSplits = (std::size_t{1} << kTopLevels) - 1;
+    uint32_t slot_node[2 * kSplits + 1];
+    slot_node[0] = forest.tree_begin[t];
+    for (std::size_t s = 0; s < kSplits; ++s) {
+      const uint32_t at = slot_node[s];
+      const QuantizedNode& n = q.nodes[at];
+      q.top[first + s] = uint32_t{n.column} | (uint32_t{n.bound} << 16);
+      const bool leaf = n.skip == ~0u;
+      slot_node[2 * s + 1] = leaf ? at : at + 1;
+      slot_node[2 * s + 2] = leaf ? at : at + n.skip + 1;
+    }
+    for (std::size_t s = 0; s <= kSplits; ++s) q.top[first + 32 + s] = slot_node[kSplits + s];
+  }
+  forest.quantized = std::move(q);
+}
+
+template <class Rule>
+Forest<Rule> compile_forest(const ModelSpec& spec, bool quantized) {
   Forest<Rule> forest;
   forest.num_features = static_cast<uint32_t>(spec.num_features);
   forest.num_groups = static_cast<uint32_t>(spec.num_outputs);
@@ -275,6 +347,7 @@ Forest<Rule> compile_forest(const ModelSpec& spec) {
     forest.max_depth = std::max(forest.max_depth, depth);
   }
   forest.nodes.shrink_to_fit();
+  if (quantized) quantize(forest);
   return forest;
 }
 
@@ -351,13 +424,16 @@ Model compile(ModelSpec spec, const LoadOptions& options) {
   if (spec.task != Task::kClustering) {
     switch (spec.rule) {
       case DecisionRule::kXGBoost:
-        data->estimator = detail::compile_forest<detail::XGBoostRule>(spec);
+        data->estimator = detail::compile_forest<detail::XGBoostRule>(spec, options.quantize);
         break;
       case DecisionRule::kLightGBM:
-        data->estimator = detail::compile_forest<detail::LightGBMRule>(spec);
+        data->estimator = detail::compile_forest<detail::LightGBMRule>(spec, options.quantize);
+        break;
+      case DecisionRule::kSkLearnHist:
+        data->estimator = detail::compile_forest<detail::SkLearnHistRule>(spec, options.quantize);
         break;
       case DecisionRule::kSkLearnTree:
-        data->estimator = detail::compile_forest<detail::SkLearnTreeRule>(spec);
+        data->estimator = detail::compile_forest<detail::SkLearnTreeRule>(spec, options.quantize);
         break;
     }
   }

@@ -199,6 +199,7 @@ ModelSpec read_native(const JsonCursor& root, const std::string& source) {
                                            {"clustering", Task::kClustering}});
   spec.rule = pick<DecisionRule>(root.at("decision_rule"), {{"sklearn_tree", DecisionRule::kSkLearnTree},
                                                             {"lightgbm", DecisionRule::kLightGBM},
+                                                            {"sklearn_hist", DecisionRule::kSkLearnHist},
                                                             {"xgboost", DecisionRule::kXGBoost}});
   spec.link = pick<Link>(root.at("link"), {{"identity", Link::kIdentity},
                                            {"sigmoid", Link::kSigmoid},

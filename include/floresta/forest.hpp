@@ -24,6 +24,7 @@
 #include "floresta/detail/simd.hpp"
 #include "floresta/link.hpp"
 #include "floresta/matrix.hpp"
+#include "floresta/quantized.hpp"
 
 namespace floresta {
 namespace detail {
@@ -78,7 +79,9 @@ struct XGBoostRule {
   }
 };
 
-// LightGBM (and scikit-learn's HistGradientBoosting): double precision, left iff x <= t.
+// LightGBM: double precision, left iff x <= t.
+// LightGBM's predictor keeps only inputs with |x| > kZeroThreshold (or NaN) and reads the
+// rest as 0, so a value in that band is 0 before any tree sees it.
 // Missing types are resolved when compiling: None sends NaN where 0 goes, NaN uses the
 // default direction, Zero also treats |x| <= kZeroThreshold as missing (kZeroMissingFlag).
 // Categorical: the code is x truncated toward zero; listed codes go left, other codes
@@ -89,7 +92,10 @@ struct LightGBMRule {
   using Accum = double;
   static constexpr bool kZeroMissing = true;
   template <class In>
-  static Value input(In x) { return static_cast<Value>(x); }
+  static Value input(In x) {
+    const auto v = static_cast<Value>(x);
+    return std::fabs(v) <= kLightGBMZeroThreshold ? Value(0) : v;
+  }
   static bool numeric_left(Value x, Value threshold) { return x <= threshold; }
   static bool category_left(Value x, const uint32_t* set, bool default_left) {
     if (!(x > -1.0 && x < 2147483648.0)) return default_left;
@@ -97,6 +103,14 @@ struct LightGBMRule {
     if (code >= set[0]) return default_left;
     return category_listed(code, set);
   }
+};
+
+// scikit-learn's HistGradientBoosting: LightGBM's comparisons and categorical sets on the
+// input as given (no zero band; missing is NaN only).
+struct SkLearnHistRule : LightGBMRule {
+  static constexpr bool kZeroMissing = false;
+  template <class In>
+  static Value input(In x) { return static_cast<Value>(x); }
 };
 
 // scikit-learn's Cython trees (DecisionTree, RandomForest, ExtraTrees, GradientBoosting,
@@ -131,6 +145,7 @@ struct Forest {
   std::vector<uint32_t> tree_depth;    // levels below each tree's root
   bool has_categorical = false;
   bool has_linear = false;
+  Quantization<Value> quantized;       // the same trees comparing bins (empty: not quantizable)
 
   std::size_t num_trees() const { return tree_begin.size(); }
 };
@@ -317,7 +332,7 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
     for (std::size_t r = 0; r < n; ++r)
       std::copy(forest.base_margin.begin(), forest.base_margin.end(), acc + r * groups);
     std::size_t t = 0;
-#ifdef FLORESTA_HAVE_AVX2_WALK
+#ifdef FLORESTA_X86_SIMD
     // XGBoost forests on contiguous float32 rows: eight rows per AVX2 register.
     if constexpr (std::is_same_v<Rule, XGBoostRule> && std::is_same_v<In, float> && kContiguous && kCategorical) {
       if (forest.leaf_width == 1 && cpu_has_avx2() && X.row_stride < (std::ptrdiff_t(1) << 27)) {
@@ -412,10 +427,119 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
   }
 }
 
+// Scores rows [begin, end) through the quantized trees (see quantized.hpp): rows are binned
+// once per block, then sixteen rows walk each tree at once; fewer rows walk sixteen trees at
+// once instead. With AVX-512 the lanes live in vector registers, several at a time. Leaf
+// values come from Forest::nodes and are added in file order.
+constexpr std::size_t kBinBudget = 16384;  // uint16 bins kept on the stack per block (32 KiB)
+constexpr std::size_t kQuantizedBlockRows = 128;  // 8 AVX-512 registers of lanes in flight
+
+template <class Rule>
+bool use_quantized(const Forest<Rule>& forest) {
+  return !forest.quantized.empty() && forest.quantized.width * kQuantizedLanes <= kBinBudget &&
+         forest.num_groups * kQuantizedLanes <= kBlockValues;
+}
+
+// Walks `lanes` (a multiple of 16) lanes of one tree or of `lanes` trees; see walk_quantized.
+template <bool kRowLanes>
+inline void walk_quantized_lanes(const QuantizedNode* nodes, const uint32_t* roots, uint32_t depth,
+                                 const uint16_t* bins, std::size_t group_stride, std::size_t lanes,
+                                 bool vector, const uint32_t* top, uint32_t* leaves) {
+  constexpr std::size_t L = kQuantizedLanes;
+  static_assert(L == 16, "the AVX-512 walk holds 16 lanes per register");
+  constexpr int kShift = kRowLanes ? 4 : 0;
+  constexpr int kLaneStride = kRowLanes ? 1 : 0;
+  std::size_t done = 0;
+#ifdef FLORESTA_X86_SIMD
+  if (vector) {
+    // As many registers in flight as there are lanes: a level is two dependent gathers long.
+    for (; done + 8 * L <= lanes; done += 8 * L)
+      walk_quantized_avx512<8, kShift, kLaneStride>(nodes, roots + done, depth, bins + (done / L) * group_stride,
+                                                    group_stride, top, leaves + done);
+    for (; done + 4 * L <= lanes; done += 4 * L)
+      walk_quantized_avx512<4, kShift, kLaneStride>(nodes, roots + done, depth, bins + (done / L) * group_stride,
+                                                    group_stride, top, leaves + done);
+    const std::size_t left = (lanes - done) / L;
+    const uint16_t* b = bins + (done / L) * group_stride;
+    if (left == 3) walk_quantized_avx512<3, kShift, kLaneStride>(nodes, roots + done, depth, b, group_stride, top, leaves + done);
+    if (left == 2) walk_quantized_avx512<2, kShift, kLaneStride>(nodes, roots + done, depth, b, group_stride, top, leaves + done);
+    if (left == 1) walk_quantized_avx512<1, kShift, kLaneStride>(nodes, roots + done, depth, b, group_stride, top, leaves + done);
+    return;
+  }
+#endif
+  for (; done < lanes; done += L)
+    walk_quantized<L, std::size_t{1} << kShift, kLaneStride>(nodes, roots + done, depth,
+                                                             bins + (done / L) * group_stride, leaves + done);
+}
+
+template <class Rule, class In>
+void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_t begin,
+                           std::size_t end, const OutputPlan& plan, double* out) {
+  using Accum = typename Rule::Accum;
+  constexpr std::size_t L = kQuantizedLanes;
+  const auto& q = forest.quantized;
+  const std::size_t groups = forest.num_groups;
+  const std::size_t width = output_width(plan.kind, groups);
+  const std::size_t block_rows = std::min({kQuantizedBlockRows, kBlockValues / groups, kBinBudget / q.width}) / L * L;
+  Accum acc[kBlockValues];
+  uint16_t bins[kBinBudget + 2];  // + padding for 32-bit gathers of the last bin
+  uint32_t roots[kQuantizedBlockRows];
+  uint32_t leaves[kQuantizedBlockRows];
+  const auto* nodes = forest.nodes.data();
+  const QuantizedNode* qnodes = q.nodes.data();
+  const std::size_t trees = forest.num_trees();
+  bool vector = false;
+#ifdef FLORESTA_X86_SIMD
+  vector = cpu_has_avx512() && q.nodes.size() < (std::size_t{1} << 28);
+#endif
+
+  for (std::size_t b = begin; b < end; b += block_rows) {
+    const std::size_t n = std::min(block_rows, end - b);
+    for (std::size_t r = 0; r < n; ++r)
+      std::copy(forest.base_margin.begin(), forest.base_margin.end(), acc + r * groups);
+    if (n >= L) {
+      const In* rows[kQuantizedBlockRows];
+      for (std::size_t r = 0; r < n; ++r) rows[r] = X.row(b + r);
+      bin_rows<Rule>(q, rows, n, X.col_stride, kLightGBMZeroThreshold, bins);
+      const std::size_t lanes = (n + L - 1) / L * L;
+      bins[lanes * q.width] = bins[lanes * q.width + 1] = 0;
+      for (std::size_t t = 0; t < trees; ++t) {
+        std::fill(roots, roots + lanes, forest.tree_begin[t]);
+        const uint32_t* top = q.top_offset[t] != ~0u ? q.top.data() + q.top_offset[t] : nullptr;
+        walk_quantized_lanes<true>(qnodes, roots, forest.tree_depth[t], bins, L * q.width, lanes, vector, top, leaves);
+        Accum* a = acc + forest.tree_group[t];
+        for (std::size_t r = 0; r < n; ++r) a[r * groups] += nodes[leaves[r]].value;
+      }
+    } else {
+      for (std::size_t r = 0; r < n; ++r) {
+        bin_row<Rule>(q, X.row(b + r), X.col_stride, kLightGBMZeroThreshold, bins);
+        bins[q.width] = 0;
+        Accum* a = acc + r * groups;
+        std::size_t t = 0;
+        // Up to 64 trees at once, in multiples of 16; the last few trees one by one.
+        for (std::size_t lanes; (lanes = std::min<std::size_t>(4 * L, (trees - t) / L * L)) > 0; t += lanes) {
+          uint32_t depth = 0;
+          for (std::size_t i = 0; i < lanes; ++i) depth = std::max(depth, forest.tree_depth[t + i]);
+          walk_quantized_lanes<false>(qnodes, forest.tree_begin.data() + t, depth, bins, 0, lanes, vector, nullptr, leaves);
+          for (std::size_t i = 0; i < lanes; ++i) a[forest.tree_group[t + i]] += nodes[leaves[i]].value;
+        }
+        for (; t < trees; ++t)
+          a[forest.tree_group[t]] += nodes[walk_quantized_one(qnodes, forest.tree_begin[t], bins, 1)].value;
+      }
+    }
+    for (std::size_t r = 0; r < n; ++r)
+      write_outputs(plan, acc + r * groups, groups, out + (b - begin + r) * width);
+  }
+}
+
 // Chooses the specialised kernel once per call.
 template <class Rule, class In>
 void score_rows(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_t begin,
                 std::size_t end, const OutputPlan& plan, double* out) {
+  if (use_quantized(forest)) {
+    score_range_quantized(forest, X, begin, end, plan, out);
+    return;
+  }
   const bool contiguous = X.contiguous_rows();
   if (forest.has_categorical) {
     if (contiguous) score_range<Rule, true, true>(forest, X, begin, end, plan, out);

@@ -83,7 +83,7 @@ std::size_t nearest_center(const KMeans& model, const In* row, std::ptrdiff_t co
   return best;
 }
 
-#ifdef FLORESTA_HAVE_AVX2_WALK
+#ifdef FLORESTA_X86_SIMD
 // float32 rows, AVX2 + FMA: eight centres per register, ||c||^2 - 2 x.c, argmin with the
 // lowest index on ties.
 __attribute__((target("avx2,fma"))) inline void kmeans_labels_avx2(const KMeans& model, const MatrixView<float>& X,
@@ -150,7 +150,7 @@ template <class In>
 void kmeans_labels(const KMeans& model, const MatrixView<In>& X, std::size_t begin, std::size_t end, double* out) {
   using T = In;  // the input's precision
   const std::size_t k = model.num_clusters(), d = model.num_features();
-#ifdef FLORESTA_HAVE_AVX2_WALK
+#ifdef FLORESTA_X86_SIMD
   if constexpr (std::is_same_v<In, float>) {
     if (k > 8 && cpu_has_avx2()) {  // with one register of centres the GEMM path is faster
       kmeans_labels_avx2(model, X, begin, end, out);

@@ -60,6 +60,10 @@ struct LoadOptions {
   int num_iterations = 0;
   // Deepest tree accepted; deeper trees are refused at load time.
   int max_depth = 1024;
+  // Also compile numeric forests to trees that compare 16-bit bins (quantized.hpp): the
+  // fast kernels, exact by construction, for about 8 bytes per node more memory. Off, the
+  // forest is scored by the value walk (same results).
+  bool quantize = true;
 };
 
 struct PredictOptions {
@@ -68,7 +72,8 @@ struct PredictOptions {
 
 namespace detail {
 
-using AnyEstimator = std::variant<Forest<XGBoostRule>, Forest<LightGBMRule>, Forest<SkLearnTreeRule>, KMeans>;
+using AnyEstimator = std::variant<Forest<XGBoostRule>, Forest<LightGBMRule>, Forest<SkLearnHistRule>,
+                                  Forest<SkLearnTreeRule>, KMeans>;
 
 template <class In>
 void score_rows(const KMeans& model, const MatrixView<In>& X, std::size_t begin, std::size_t end,

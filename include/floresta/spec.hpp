@@ -21,8 +21,9 @@ namespace floresta {
 // How a split compares an input to its threshold; fixed per model, chosen at compile time.
 enum class DecisionRule {
   kXGBoost,      // input cast to float32; left iff x < t; NaN -> default; listed categories go right
-  kLightGBM,     // double; left iff x <= t; missing types; listed categories go left
-                 // (also scikit-learn's HistGradientBoosting)
+  kLightGBM,     // double, |x| <= 1e-35 read as 0; left iff x <= t; missing types; listed
+                 // categories go left
+  kSkLearnHist,  // scikit-learn's HistGradientBoosting: kLightGBM without the zero band
   kSkLearnTree,  // input cast to float32, compared in double: left iff x <= t
 };
 

@@ -260,7 +260,7 @@ def _export_hist_gradient_boosting(estimator):
     predictors = estimator._predictors
     k = len(predictors[0])
     baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1)
-    document = {"decision_rule": "lightgbm", "num_features": n_features, "features": features,
+    document = {"decision_rule": "sklearn_hist", "num_features": n_features, "features": features,
                 "num_outputs": k, "leaf_width": 1, "base_margin": _numbers(np.broadcast_to(baseline, (k,)))}
     loss = estimator._loss
     link = type(loss.link).__name__

@@ -56,6 +56,30 @@ TEST_P(Parity, OutputsMatchTheTrainingLibrary) {
   EXPECT_GE(checked, 2) << "a vector file should carry at least two outputs";
 }
 
+// The quantized kernels (bins, 16-bit compares) and the value walk give identical outputs,
+// from batches (lanes of rows) and from single rows (lanes of trees), float and double.
+TEST_P(Parity, QuantizedAndValueWalksAgreeExactly) {
+  const auto v = read_vectors(GetParam());
+  const floresta::Model quantized = floresta::load(v.model);
+  floresta::LoadOptions plain_options;
+  plain_options.quantize = false;
+  const floresta::Model plain = floresta::load(v.model, plain_options);
+  if (quantized.is_clusterer()) GTEST_SKIP() << "k-means has no trees";
+  const OutputKind kind = OutputKind::kRaw;
+  const std::size_t width = quantized.output_width(kind);
+  const auto X64 = floresta::MatrixView<double>::row_major(v.inputs64.data(), v.rows, v.cols);
+  std::vector<float> inputs32(v.inputs64.begin(), v.inputs64.end());
+  const auto X32 = floresta::MatrixView<float>::row_major(inputs32.data(), v.rows, v.cols);
+  EXPECT_EQ(quantized.predict_raw(X64), plain.predict_raw(X64));
+  EXPECT_EQ(quantized.predict_raw(X32), plain.predict_raw(X32));
+  std::vector<double> a(width), b(width);
+  for (std::size_t r = 0; r < v.rows; ++r) {
+    quantized.score_row(kind, v.inputs64.data() + r * v.cols, v.cols, a.data());
+    plain.score_row(kind, v.inputs64.data() + r * v.cols, v.cols, b.data());
+    ASSERT_EQ(a, b) << "row " << r;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(CommittedModels, Parity,
                          ::testing::Values("xgb_binary", "xgb_regression", "xgb_dart", "xgb_multiclass_categorical",
                                            "lgb_binary_categorical", "lgb_multiclass", "skl_random_forest",

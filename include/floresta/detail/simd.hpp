@@ -1,26 +1,34 @@
-// floresta/detail/simd.hpp — an AVX2 tree walk for XGBoost forests on float32 rows.
+// floresta/detail/simd.hpp — tree walks in vector registers.
 //
-// Eight rows walk one tree in the eight lanes of a register: node fields and inputs are
-// gathered, the split is decided by compares and blends, and a lane that reached its leaf
-// stays there. It reproduces XGBoostRule exactly (float32 `x < t`, NaN to the default side,
-// listed categories right; negative, >= 2^24 or unlisted codes left).
+// walk8_xgboost_avx2: eight rows walk one XGBoost tree (value nodes, float32 rows) in the
+// eight lanes of an AVX2 register: node fields and inputs are gathered, the split is decided
+// by compares and blends, and a lane that reached its leaf stays there. It reproduces
+// XGBoostRule exactly (float32 `x < t`, NaN to the default side, listed categories right;
+// negative, >= 2^24 or unlisted codes left).
 //
-// The code is compiled for AVX2 through a function attribute and chosen at run time, so it
-// never changes the host's compiler flags and never runs on a CPU without AVX2.
+// walk_quantized_avx512: the quantized walk of quantized.hpp, sixteen lanes per AVX-512
+// register and several registers in flight: per level, two gathers of node halves and one
+// of bins, one unsigned compare, one masked add. (Gathering whole nodes eight at a time
+// and splitting them was slower.)
+//
+// The code is compiled for its instruction set through function attributes and chosen at
+// run time, so it never changes the host's compiler flags and never runs on a CPU without it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "floresta/quantized.hpp"
+
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__)) && \
     !defined(FLORESTA_NO_SIMD)
 #include <immintrin.h>
-#define FLORESTA_HAVE_AVX2_WALK 1
+#define FLORESTA_X86_SIMD 1
 #endif
 
 namespace floresta::detail {
 
-#ifdef FLORESTA_HAVE_AVX2_WALK
+#ifdef FLORESTA_X86_SIMD
 
 inline bool cpu_has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2") != 0;
@@ -77,6 +85,74 @@ __attribute__((target("avx2"))) inline void walk8_xgboost_avx2(const void* root,
     offset = _mm256_add_epi32(offset, _mm256_mullo_epi32(step, _mm256_set1_epi32(3)));
   }
   _mm256_storeu_ps(leaves, _mm256_i32gather_ps(base_f, offset, 4));
+}
+
+inline bool cpu_has_avx512() {
+  static const bool has = __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0;
+  return has;
+}
+
+// kGroups registers of 16 lanes; lane j of register g starts at node roots[16 g + j] and
+// reads its bins at bins[g * group_stride + (column << kColumnShift) + j * kLaneStride]
+// (as a 32-bit load of which the low half is used: `bins` needs one element of padding).
+// Node indices must stay below 2^28 (the gathers scale them by 8 in signed 32 bits).
+// `top`, when not null, is the tree's table of its first kTopLevels levels (see
+// Quantization::top); every lane must then walk that tree.
+template <int kGroups, int kColumnShift, int kLaneStride>
+__attribute__((target("avx512f,avx512bw"))) inline void walk_quantized_avx512(const QuantizedNode* nodes,
+                                                                               const uint32_t* roots, uint32_t depth,
+                                                                               const uint16_t* bins,
+                                                                               std::size_t group_stride,
+                                                                               const uint32_t* top,
+                                                                               uint32_t* leaves) {
+  const int* halves = reinterpret_cast<const int*>(nodes);
+  const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(kLaneStride));
+  const __m512i low16 = _mm512_set1_epi32(0xFFFF);
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i leaf_skip = _mm512_set1_epi32(-1);
+  __m512i at[kGroups];
+  uint32_t level = 0;
+  if (top != nullptr) {
+    // The tree's first kTopLevels levels from two registers: slot s's children are slots
+    // 2s + 1 and 2s + 2, so no node is gathered until the level below them.
+    const __m512i split_lo = _mm512_loadu_si512(top), split_hi = _mm512_loadu_si512(top + 16);
+    __m512i slot[kGroups];
+    for (int g = 0; g < kGroups; ++g) slot[g] = _mm512_setzero_si512();
+    for (; level < kTopLevels; ++level) {
+      for (int g = 0; g < kGroups; ++g) {
+        const __m512i column_bound = _mm512_permutex2var_epi32(split_lo, slot[g], split_hi);
+        const __m512i index = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(column_bound, low16), kColumnShift), lane);
+        const __m512i bin = _mm512_and_si512(
+            _mm512_i32gather_epi32(index, bins + static_cast<std::size_t>(g) * group_stride, 2), low16);
+        const __mmask16 right = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
+        const __m512i child = _mm512_add_epi32(_mm512_add_epi32(slot[g], slot[g]), one);
+        slot[g] = _mm512_mask_add_epi32(child, right, child, one);
+      }
+    }
+    const __m512i node_lo = _mm512_loadu_si512(top + 32), node_hi = _mm512_loadu_si512(top + 48);
+    const __m512i first = _mm512_set1_epi32((1 << kTopLevels) - 1);
+    for (int g = 0; g < kGroups; ++g)
+      at[g] = _mm512_permutex2var_epi32(node_lo, _mm512_sub_epi32(slot[g], first), node_hi);
+  } else {
+    for (int g = 0; g < kGroups; ++g) at[g] = _mm512_loadu_si512(roots + 16 * g);
+  }
+  for (; level < depth; ++level) {
+    __mmask16 stay = 0xFFFF;
+    for (int g = 0; g < kGroups; ++g) {
+      const __m512i column_bound = _mm512_i32gather_epi32(at[g], halves, 8);
+      const __m512i skip = _mm512_i32gather_epi32(at[g], halves + 1, 8);
+      const __m512i index = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(column_bound, low16), kColumnShift), lane);
+      const __m512i bin = _mm512_and_si512(
+          _mm512_i32gather_epi32(index, bins + static_cast<std::size_t>(g) * group_stride, 2), low16);
+      const __mmask16 left = _mm512_cmple_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
+      const __m512i next = _mm512_add_epi32(at[g], one);
+      at[g] = _mm512_mask_add_epi32(next, static_cast<__mmask16>(~left), next, skip);
+      stay &= _mm512_cmpeq_epi32_mask(skip, leaf_skip);  // leaves never go left
+    }
+    if (stay == 0xFFFF) break;
+  }
+  for (int g = 0; g < kGroups; ++g) _mm512_storeu_si512(leaves + 16 * g, at[g]);
 }
 
 #endif
