@@ -335,15 +335,19 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
 #ifdef FLORESTA_X86_SIMD
     // XGBoost forests on contiguous float32 rows: eight rows per AVX2 register.
     if constexpr (std::is_same_v<Rule, XGBoostRule> && std::is_same_v<In, float> && kContiguous && kCategorical) {
-      if (forest.leaf_width == 1 && cpu_has_avx2() && X.row_stride < (std::ptrdiff_t(1) << 27)) {
-        float leaves[8];
+      if (forest.leaf_width == 1 && cpu_has_avx2() && X.row_stride < (std::ptrdiff_t(1) << 24)) {
+        float leaves[16];
         for (; t < trees; ++t) {
           const auto* root = nodes + forest.tree_begin[t];
           const uint32_t depth = forest.tree_depth[t];
           const std::size_t g = forest.tree_group[t];
           std::size_t r = 0;
+          for (; r + 16 <= n; r += 16) {  // two registers in flight (4 and 8 spill: slower)
+            walk8_xgboost_avx2<kCategorical, 2>(root, depth, X.row(b + r), static_cast<int32_t>(X.row_stride), words, leaves);
+            for (std::size_t i = 0; i < 16; ++i) acc[(r + i) * groups + g] += leaves[i];
+          }
           for (; r + 8 <= n; r += 8) {
-            walk8_xgboost_avx2<kCategorical>(root, depth, X.row(b + r), static_cast<int32_t>(X.row_stride), words, leaves);
+            walk8_xgboost_avx2<kCategorical, 1>(root, depth, X.row(b + r), static_cast<int32_t>(X.row_stride), words, leaves);
             for (std::size_t i = 0; i < 8; ++i) acc[(r + i) * groups + g] += leaves[i];
           }
           for (; r < n; ++r)

@@ -35,22 +35,33 @@ inline bool cpu_has_avx2() {
   return has;
 }
 
-// root: the tree's first node (12-byte nodes: value/bitset, info, right); rows: 8 rows of
-// `cols` floats, `row_stride` floats apart; words: Forest::category_words.
-template <bool kCategorical>
+// root: the tree's first node (12-byte nodes: value/bitset, info, right); rows: 8 * kGroups
+// rows of `cols` floats, `row_stride` floats apart (8 * kGroups * row_stride must fit in
+// 31 bits); words: Forest::category_words. kGroups registers walk at once, so that their
+// gathers overlap.
+template <bool kCategorical, int kGroups>
 __attribute__((target("avx2"))) inline void walk8_xgboost_avx2(const void* root, uint32_t depth, const float* rows,
                                                                  int32_t row_stride, const uint32_t* words, float* leaves) {
   const float* base_f = static_cast<const float*>(root);
   const int* base_i = static_cast<const int*>(root);
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i row_offset = _mm256_mullo_epi32(lane, _mm256_set1_epi32(row_stride));
   const __m256i feature_mask = _mm256_set1_epi32(static_cast<int>((1u << 28) - 1));
   const __m256i one = _mm256_set1_epi32(1);
-  __m256i offset = _mm256_setzero_si256();  // 3 * node index, in 4-byte units
+  __m256i offsets[kGroups];  // 3 * node index, in 4-byte units
+  __m256i row_offsets[kGroups];
+  for (int g = 0; g < kGroups; ++g) {
+    offsets[g] = _mm256_setzero_si256();
+    row_offsets[g] = _mm256_mullo_epi32(_mm256_add_epi32(lane, _mm256_set1_epi32(8 * g)), _mm256_set1_epi32(row_stride));
+  }
   for (uint32_t level = 0; level < depth; ++level) {
+   bool all_leaves = true;
+   for (int g = 0; g < kGroups; ++g) {
+    __m256i& offset = offsets[g];
+    const __m256i row_offset = row_offsets[g];
     const __m256i info = _mm256_i32gather_epi32(base_i + 1, offset, 4);
     const __m256i leaf = _mm256_srai_epi32(info, 31);  // all ones on leaves
-    if (_mm256_movemask_ps(_mm256_castsi256_ps(leaf)) == 0xFF) break;
+    if (_mm256_movemask_ps(_mm256_castsi256_ps(leaf)) == 0xFF) continue;
+    all_leaves = false;
     const __m256 threshold = _mm256_i32gather_ps(base_f, offset, 4);
     const __m256i right = _mm256_i32gather_epi32(base_i + 2, offset, 4);
     const __m256i feature = _mm256_and_si256(info, feature_mask);
@@ -83,8 +94,10 @@ __attribute__((target("avx2"))) inline void walk8_xgboost_avx2(const void* root,
     __m256i step = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(right), _mm256_castsi256_ps(one), go_left));
     step = _mm256_andnot_si256(leaf, step);
     offset = _mm256_add_epi32(offset, _mm256_mullo_epi32(step, _mm256_set1_epi32(3)));
+   }
+   if (all_leaves) break;
   }
-  _mm256_storeu_ps(leaves, _mm256_i32gather_ps(base_f, offset, 4));
+  for (int g = 0; g < kGroups; ++g) _mm256_storeu_ps(leaves + 8 * g, _mm256_i32gather_ps(base_f, offsets[g], 4));
 }
 
 inline bool cpu_has_avx512() {
