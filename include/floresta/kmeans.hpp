@@ -2,8 +2,10 @@
 //
 // Assignment follows scikit-learn exactly: label = argmin_j (||c_j||^2 - 2 x.c_j), computed
 // in the input's precision (float32 rows against float32 centres, float64 against float64),
-// the lowest index winning ties. Batches go through Eigen matrix products on chunks of 256
-// rows with the argmin fused after each chunk; a single row takes a direct loop.
+// the lowest index winning ties. float32 batches take an AVX-512 kernel (rows in lanes,
+// register-blocked over rows and centres) or an AVX2 one (centres in lanes) where the CPU
+// has them; otherwise batches go through Eigen matrix products on chunks of 256 rows with
+// the argmin fused after each chunk; a single row takes a direct loop.
 // Distances (transform) and the inertia (score) are computed in double as sum (x - c)^2.
 //
 // Thread-safety: immutable after construction; scoring is const.
@@ -145,6 +147,84 @@ __attribute__((target("avx2,fma"))) inline void kmeans_labels_avx2(const KMeans&
 }
 #endif
 
+#ifdef FLORESTA_X86_SIMD
+// float32 rows, AVX-512: sixteen rows per register, four registers (64 rows) at a time,
+// six centres per pass over the features, so each centre value loaded feeds four FMAs and
+// each row value six. The block of rows is first transposed into `columns` (d x 64), by
+// gathers when it is whole.
+__attribute__((target("avx512f"))) inline void kmeans_labels_avx512(const KMeans& model, const MatrixView<float>& X,
+                                                                    std::size_t begin, std::size_t end, double* out) {
+  constexpr std::size_t R = 64;
+  const std::size_t k = model.num_clusters(), d = model.num_features();
+  const float* C = model.centers32.data();
+  const float* norms = model.norms32.data();
+  std::vector<float> columns(d * R);
+  const __m512 minus_two = _mm512_set1_ps(-2.0f);
+  const bool gather_rows = X.row_stride > 0 && X.row_stride < (std::ptrdiff_t{1} << 26);
+  const __m512i row_offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                 _mm512_set1_epi32(static_cast<int>(gather_rows ? X.row_stride : 0)));
+  for (std::size_t b = begin; b < end; b += R) {
+    const std::size_t n = std::min(R, end - b);
+    if (n == R && gather_rows) {  // sixteen rows of one feature per gather
+      for (std::size_t f = 0; f < d; ++f)
+        for (std::size_t q = 0; q < 4; ++q)
+          _mm512_storeu_ps(columns.data() + f * R + 16 * q,
+                           _mm512_i32gather_ps(row_offsets, X.row(b + 16 * q) + static_cast<std::ptrdiff_t>(f) * X.col_stride, 4));
+    } else {
+      for (std::size_t r = 0; r < R; ++r) {  // rows past the end repeat the last one
+        const float* row = X.row(b + std::min(r, n - 1));
+        for (std::size_t f = 0; f < d; ++f) columns[f * R + r] = row[static_cast<std::ptrdiff_t>(f) * X.col_stride];
+      }
+    }
+    __m512 best[4];
+    __m512i best_index[4];
+    for (int q = 0; q < 4; ++q) {
+      best[q] = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+      best_index[q] = _mm512_setzero_si512();
+    }
+    // Centres in increasing order, replaced only by a strictly smaller value: ties keep the
+    // lowest index.
+    auto consider = [&](__m512 dot, int q, std::size_t j) __attribute__((target("avx512f"))) {
+      const __m512 value = _mm512_fmadd_ps(minus_two, dot, _mm512_set1_ps(norms[j]));
+      const __mmask16 better = _mm512_cmp_ps_mask(value, best[q], _CMP_LT_OQ);
+      best[q] = _mm512_mask_mov_ps(best[q], better, value);
+      best_index[q] = _mm512_mask_mov_epi32(best_index[q], better, _mm512_set1_epi32(static_cast<int>(j)));
+    };
+    std::size_t j = 0;
+    constexpr int kCentres = 6;  // 4 x 6 accumulators + 6 centre values: 30 of 32 registers
+    for (; j + kCentres <= k; j += kCentres) {
+      __m512 a[4][kCentres];
+      for (int q = 0; q < 4; ++q)
+        for (int c = 0; c < kCentres; ++c) a[q][c] = _mm512_setzero_ps();
+      const float* c0 = C + j * d;
+      for (std::size_t f = 0; f < d; ++f) {
+        __m512 u[kCentres];
+        for (int c = 0; c < kCentres; ++c) u[c] = _mm512_set1_ps(c0[c * d + f]);
+        for (int q = 0; q < 4; ++q) {
+          const __m512 x = _mm512_loadu_ps(columns.data() + f * R + 16 * q);
+          for (int c = 0; c < kCentres; ++c) a[q][c] = _mm512_fmadd_ps(x, u[c], a[q][c]);
+        }
+      }
+      for (int q = 0; q < 4; ++q)
+        for (int c = 0; c < kCentres; ++c) consider(a[q][c], q, j + c);
+    }
+    for (; j < k; ++j) {
+      __m512 a[4];
+      for (int q = 0; q < 4; ++q) a[q] = _mm512_setzero_ps();
+      const float* c0 = C + j * d;
+      for (std::size_t f = 0; f < d; ++f) {
+        const __m512 u = _mm512_set1_ps(c0[f]);
+        for (int q = 0; q < 4; ++q) a[q] = _mm512_fmadd_ps(_mm512_loadu_ps(columns.data() + f * R + 16 * q), u, a[q]);
+      }
+      for (int q = 0; q < 4; ++q) consider(a[q], q, j);
+    }
+    alignas(64) int32_t labels[R];
+    for (int q = 0; q < 4; ++q) _mm512_store_si512(labels + 16 * q, best_index[q]);
+    for (std::size_t r = 0; r < n; ++r) out[b - begin + r] = static_cast<double>(labels[r]);
+  }
+}
+#endif
+
 // Labels of rows [begin, end): GEMM per chunk, then a fused argmin.
 template <class In>
 void kmeans_labels(const KMeans& model, const MatrixView<In>& X, std::size_t begin, std::size_t end, double* out) {
@@ -152,6 +232,10 @@ void kmeans_labels(const KMeans& model, const MatrixView<In>& X, std::size_t beg
   const std::size_t k = model.num_clusters(), d = model.num_features();
 #ifdef FLORESTA_X86_SIMD
   if constexpr (std::is_same_v<In, float>) {
+    if (cpu_has_avx512() && end - begin >= 16) {
+      kmeans_labels_avx512(model, X, begin, end, out);
+      return;
+    }
     if (k > 8 && cpu_has_avx2()) {  // with one register of centres the GEMM path is faster
       kmeans_labels_avx2(model, X, begin, end, out);
       return;
