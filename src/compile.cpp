@@ -289,6 +289,9 @@ void quantize(Forest<Rule>& forest) {
     q.features[i].begin = static_cast<uint32_t>(q.thresholds.size());
     q.thresholds.insert(q.thresholds.end(), thresholds[i].begin(), thresholds[i].end());
     q.features[i].end = static_cast<uint32_t>(q.thresholds.size());
+    q.features[i].keys = static_cast<uint32_t>(q.keys.size());
+    for (std::size_t k = Quantization<Value>::kKeyBlock; k <= thresholds[i].size(); k += Quantization<Value>::kKeyBlock)
+      q.keys.push_back(thresholds[i][k - 1]);
   }
   q.width = static_cast<uint32_t>(2 * thresholds.size() + 1);
   const auto leaf_column = static_cast<uint16_t>(2 * thresholds.size());

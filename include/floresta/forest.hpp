@@ -70,6 +70,7 @@ struct XGBoostRule {
   using Value = float;
   using Accum = float;
   static constexpr bool kZeroMissing = false;
+  static constexpr bool kStrictLeft = true;  // numeric_left is x < t (else x <= t)
   template <class In>
   static Value input(In x) { return static_cast<Value>(x); }
   static bool numeric_left(Value x, Value threshold) { return x < threshold; }
@@ -91,6 +92,7 @@ struct LightGBMRule {
   using Value = double;
   using Accum = double;
   static constexpr bool kZeroMissing = true;
+  static constexpr bool kStrictLeft = false;
   template <class In>
   static Value input(In x) {
     const auto v = static_cast<Value>(x);
@@ -119,6 +121,7 @@ struct SkLearnTreeRule {
   using Value = double;
   using Accum = double;
   static constexpr bool kZeroMissing = false;
+  static constexpr bool kStrictLeft = false;
   template <class In>
   static Value input(In x) { return static_cast<Value>(static_cast<float>(x)); }
   static bool numeric_left(Value x, Value threshold) { return x <= threshold; }
@@ -516,7 +519,11 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
       }
     } else {
       for (std::size_t r = 0; r < n; ++r) {
-        bin_row<Rule>(q, X.row(b + r), X.col_stride, kLightGBMZeroThreshold, bins);
+#ifdef FLORESTA_X86_SIMD
+        if (vector) bin_row_avx512<Rule>(q, X.row(b + r), X.col_stride, kLightGBMZeroThreshold, bins);
+        else
+#endif
+          bin_row<Rule>(q, X.row(b + r), X.col_stride, kLightGBMZeroThreshold, bins);
         bins[q.width] = 0;
         Accum* a = acc + r * groups;
         std::size_t t = 0;
@@ -525,7 +532,13 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
           uint32_t depth = 0;
           for (std::size_t i = 0; i < lanes; ++i) depth = std::max(depth, forest.tree_depth[t + i]);
           walk_quantized_lanes<false>(qnodes, forest.tree_begin.data() + t, depth, bins, 0, lanes, vector, nullptr, leaves);
-          for (std::size_t i = 0; i < lanes; ++i) a[forest.tree_group[t + i]] += nodes[leaves[i]].value;
+          if (groups == 1) {  // keep the running sum in a register, not in memory
+            Accum sum = a[0];
+            for (std::size_t i = 0; i < lanes; ++i) sum += nodes[leaves[i]].value;
+            a[0] = sum;
+          } else {
+            for (std::size_t i = 0; i < lanes; ++i) a[forest.tree_group[t + i]] += nodes[leaves[i]].value;
+          }
         }
         for (; t < trees; ++t)
           a[forest.tree_group[t]] += nodes[walk_quantized_one(qnodes, forest.tree_begin[t], bins, 1)].value;

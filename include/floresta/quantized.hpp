@@ -50,9 +50,14 @@ struct Quantization {
     uint32_t feature;       // input column
     uint32_t zero_missing;  // LightGBM missing_type=Zero: |x| <= 1e-35 counts as missing
     uint32_t begin, end;    // its thresholds in `thresholds`
+    uint32_t keys;          // its block keys in `keys`
   };
+  // Thresholds in blocks of kKeyBlock (64 bytes): per feature, the last threshold of each
+  // whole block, so a vector search finds the block first, then the count inside it.
+  static constexpr uint32_t kKeyBlock = 64 / sizeof(Value);
   std::vector<Feature> features;     // binned features; feature i owns bin columns 2i and 2i+1
   std::vector<Value> thresholds;     // ascending and distinct within each feature
+  std::vector<Value> keys;           // see kKeyBlock
   std::vector<QuantizedNode> nodes;  // parallel to Forest::nodes
   // Per tree at least kTopLevels deep, kTopWords words: the column | bound << 16 of the 31
   // nodes of its first five levels in breadth-first slots (slot s has children 2s+1 and

@@ -102,3 +102,22 @@ def test_xgboost_on_its_thresholds(tmp_path):
     with np.errstate(over="ignore"):  # +-1e300 become +-inf in float32, on purpose
         T32 = T.astype(np.float32)
     assert_same_everywhere(model, T32, booster.inplace_predict(T32, predict_type="margin"))
+
+
+def test_xgboost_exact_method_many_thresholds(tmp_path):
+    """tree_method='exact' splits between any two data values: over a thousand thresholds
+    per feature, so the bins are found block by block (quantized.hpp keys)."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(4000, 3)).astype(np.float32)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    y = np.sin(3 * np.nan_to_num(X[:, 0])) + rng.normal(scale=0.3, size=4000)
+    booster = xgb.train({"objective": "reg:squarederror", "max_depth": 8, "tree_method": "exact", "seed": 1},
+                        xgb.DMatrix(X, y), 60)
+    booster.save_model(tmp_path / "m.json")
+    model = floresta.load(tmp_path / "m.json")
+    thresholds = xgboost_thresholds(booster)
+    assert max(len(set(t)) for t in thresholds.values()) > 1000
+    T = edge_rows(thresholds, 3, 2000, np.float32, seed=8)
+    with np.errstate(over="ignore"):
+        T32 = T.astype(np.float32)
+    assert_same_everywhere(model, T32, booster.inplace_predict(T32, predict_type="margin"))

@@ -15,8 +15,10 @@
 // run time, so it never changes the host's compiler flags and never runs on a CPU without it.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "floresta/quantized.hpp"
 
@@ -166,6 +168,66 @@ __attribute__((target("avx512f,avx512bw"))) inline void walk_quantized_avx512(co
     if (stay == 0xFFFF) break;
   }
   for (int g = 0; g < kGroups; ++g) _mm512_storeu_si512(leaves + 16 * g, at[g]);
+}
+
+// How many of t[0, m) compare true against x (predicate(t, x)), a register at a time.
+template <int kPredicate>
+__attribute__((target("avx512f,popcnt"))) inline uint32_t right_of_count(const float* t, uint32_t m, float x) {
+  const __m512 v = _mm512_set1_ps(x);
+  uint32_t count = 0, k = 0;
+  for (; k + 16 <= m; k += 16)
+    count += static_cast<uint32_t>(__builtin_popcount(_mm512_cmp_ps_mask(_mm512_loadu_ps(t + k), v, kPredicate)));
+  if (k < m) {
+    const auto tail = static_cast<__mmask16>((1u << (m - k)) - 1u);
+    count += static_cast<uint32_t>(
+        __builtin_popcount(_mm512_mask_cmp_ps_mask(tail, _mm512_maskz_loadu_ps(tail, t + k), v, kPredicate)));
+  }
+  return count;
+}
+template <int kPredicate>
+__attribute__((target("avx512f,popcnt"))) inline uint32_t right_of_count(const double* t, uint32_t m, double x) {
+  const __m512d v = _mm512_set1_pd(x);
+  uint32_t count = 0, k = 0;
+  for (; k + 8 <= m; k += 8)
+    count += static_cast<uint32_t>(__builtin_popcount(_mm512_cmp_pd_mask(_mm512_loadu_pd(t + k), v, kPredicate)));
+  if (k < m) {
+    const auto tail = static_cast<__mmask8>((1u << (m - k)) - 1u);
+    count += static_cast<uint32_t>(
+        __builtin_popcount(_mm512_mask_cmp_pd_mask(tail, _mm512_maskz_loadu_pd(tail, t + k), v, kPredicate)));
+  }
+  return count;
+}
+
+// bin_row of quantized.hpp with compares and popcounts instead of a binary search: over all
+// of a feature's thresholds when they fill at most 16 registers, else first over its block
+// keys (Quantization::kKeyBlock), then inside one block.
+template <class Rule, class In>
+__attribute__((target("avx512f,avx512bw,popcnt"))) inline void bin_row_avx512(
+    const Quantization<typename Rule::Value>& q, const In* row, std::ptrdiff_t col_stride, double zero_threshold,
+    uint16_t* bins) {
+  using Value = typename Rule::Value;
+  constexpr int kPredicate = Rule::kStrictLeft ? _CMP_LE_OQ : _CMP_LT_OQ;  // t <= x or t < x: x right of t
+  for (std::size_t i = 0; i < q.features.size(); ++i) {
+    const auto& f = q.features[i];
+    const Value x = Rule::input(row[static_cast<std::ptrdiff_t>(f.feature) * col_stride]);
+    const bool missing = (x != x) || (Rule::kZeroMissing && f.zero_missing && std::fabs(x) <= Value(zero_threshold));
+    if (missing) {
+      bins[2 * i] = 0;
+      bins[2 * i + 1] = kMissingRight;
+      continue;
+    }
+    const uint32_t m = f.end - f.begin;
+    constexpr uint32_t B = Quantization<Value>::kKeyBlock;
+    uint32_t count;
+    if (m <= 16 * B) {  // a few registers: scan them all (independent loads, measured faster)
+      count = right_of_count<kPredicate>(q.thresholds.data() + f.begin, m, x);
+    } else {  // whole blocks right of x (their last threshold is), then inside the next block
+      const uint32_t first = right_of_count<kPredicate>(q.keys.data() + f.keys, m / B, x) * B;
+      count = first + right_of_count<kPredicate>(q.thresholds.data() + f.begin + first, std::min(B, m - first), x);
+    }
+    bins[2 * i] = bins[2 * i + 1] = static_cast<uint16_t>(1 + count);
+  }
+  bins[2 * q.features.size()] = kMissingRight;
 }
 
 #endif
