@@ -459,18 +459,23 @@ inline void walk_quantized_lanes(const QuantizedNode* nodes, const uint32_t* roo
   std::size_t done = 0;
 #ifdef FLORESTA_X86_SIMD
   if (vector) {
-    // As many registers in flight as there are lanes: a level is two dependent gathers long.
-    for (; done + 8 * L <= lanes; done += 8 * L)
-      walk_quantized_avx512<8, kShift, kLaneStride>(nodes, roots + done, depth, bins + (done / L) * group_stride,
-                                                    group_stride, top, leaves + done);
-    for (; done + 4 * L <= lanes; done += 4 * L)
-      walk_quantized_avx512<4, kShift, kLaneStride>(nodes, roots + done, depth, bins + (done / L) * group_stride,
-                                                    group_stride, top, leaves + done);
-    const std::size_t left = (lanes - done) / L;
-    const uint16_t* b = bins + (done / L) * group_stride;
-    if (left == 3) walk_quantized_avx512<3, kShift, kLaneStride>(nodes, roots + done, depth, b, group_stride, top, leaves + done);
-    if (left == 2) walk_quantized_avx512<2, kShift, kLaneStride>(nodes, roots + done, depth, b, group_stride, top, leaves + done);
-    if (left == 1) walk_quantized_avx512<1, kShift, kLaneStride>(nodes, roots + done, depth, b, group_stride, top, leaves + done);
+    // As many registers in flight as there are lanes (up to 8): a level is two dependent
+    // gathers long, so one call over all lanes beats several calls over fewer.
+    for (; done < lanes; done += 8 * L) {
+      const uint16_t* b = bins + (done / L) * group_stride;
+      const uint32_t* r = roots + done;
+      uint32_t* out = leaves + done;
+      switch (std::min<std::size_t>(8, (lanes - done) / L)) {
+        case 8: walk_quantized_avx512<8, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
+        case 7: walk_quantized_avx512<7, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
+        case 6: walk_quantized_avx512<6, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
+        case 5: walk_quantized_avx512<5, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
+        case 4: walk_quantized_avx512<4, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
+        case 3: walk_quantized_avx512<3, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
+        case 2: walk_quantized_avx512<2, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
+        default: walk_quantized_avx512<1, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
+      }
+    }
     return;
   }
 #endif
@@ -526,22 +531,29 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
           bin_row<Rule>(q, X.row(b + r), X.col_stride, kLightGBMZeroThreshold, bins);
         bins[q.width] = 0;
         Accum* a = acc + r * groups;
-        std::size_t t = 0;
-        // Up to 64 trees at once, in multiples of 16; the last few trees one by one.
-        for (std::size_t lanes; (lanes = std::min<std::size_t>(4 * L, (trees - t) / L * L)) > 0; t += lanes) {
+        // Up to 128 trees at once, one lane each (the last register padded with copies of the
+        // chunk's first tree, whose leaves are ignored). Big forests go 64 trees at a time:
+        // a call lasts as long as its deepest walk (measured: 100 trees 640 -> 605 ns in one
+        // call; 1,000 leaf-wise trees 6.7 -> 7.2 us in calls of 128).
+        const std::size_t chunk = trees <= kQuantizedBlockRows ? kQuantizedBlockRows : 4 * L;
+        for (std::size_t t = 0; t < trees; t += chunk) {
+          const std::size_t count = std::min(chunk, trees - t);
+          const std::size_t lanes = (count + L - 1) / L * L;
           uint32_t depth = 0;
-          for (std::size_t i = 0; i < lanes; ++i) depth = std::max(depth, forest.tree_depth[t + i]);
-          walk_quantized_lanes<false>(qnodes, forest.tree_begin.data() + t, depth, bins, 0, lanes, vector, nullptr, leaves);
+          for (std::size_t i = 0; i < count; ++i) {
+            roots[i] = forest.tree_begin[t + i];
+            depth = std::max(depth, forest.tree_depth[t + i]);
+          }
+          std::fill(roots + count, roots + lanes, roots[0]);
+          walk_quantized_lanes<false>(qnodes, roots, depth, bins, 0, lanes, vector, nullptr, leaves);
           if (groups == 1) {  // keep the running sum in a register, not in memory
             Accum sum = a[0];
-            for (std::size_t i = 0; i < lanes; ++i) sum += nodes[leaves[i]].value;
+            for (std::size_t i = 0; i < count; ++i) sum += nodes[leaves[i]].value;
             a[0] = sum;
           } else {
-            for (std::size_t i = 0; i < lanes; ++i) a[forest.tree_group[t + i]] += nodes[leaves[i]].value;
+            for (std::size_t i = 0; i < count; ++i) a[forest.tree_group[t + i]] += nodes[leaves[i]].value;
           }
         }
-        for (; t < trees; ++t)
-          a[forest.tree_group[t]] += nodes[walk_quantized_one(qnodes, forest.tree_begin[t], bins, 1)].value;
       }
     }
     for (std::size_t r = 0; r < n; ++r)
