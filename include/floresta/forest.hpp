@@ -512,20 +512,30 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
     if (n >= L) {
       const In* rows[kQuantizedBlockRows];
       for (std::size_t r = 0; r < n; ++r) rows[r] = X.row(b + r);
-      bin_rows<Rule>(q, rows, n, X.col_stride, kLightGBMZeroThreshold, bins);
+#ifdef FLORESTA_X86_SIMD
+      if (vector) bin_rows<Rule, Avx512Count>(q, rows, n, X.col_stride, kLightGBMZeroThreshold, bins);
+      else
+#endif
+        bin_rows<Rule>(q, rows, n, X.col_stride, kLightGBMZeroThreshold, bins);
       const std::size_t lanes = (n + L - 1) / L * L;
       bins[lanes * q.width] = bins[lanes * q.width + 1] = 0;
       for (std::size_t t = 0; t < trees; ++t) {
         std::fill(roots, roots + lanes, forest.tree_begin[t]);
         const uint32_t* top = q.top_offset[t] != ~0u ? q.top.data() + q.top_offset[t] : nullptr;
         walk_quantized_lanes<true>(qnodes, roots, forest.tree_depth[t], bins, L * q.width, lanes, vector, top, leaves);
+#ifdef FLORESTA_X86_SIMD
+        if (vector && groups == 1 && std::is_same_v<Accum, typename Rule::Value>) {
+          add_leaves_avx512(nodes, sizeof(*nodes), leaves, n, acc);
+          continue;
+        }
+#endif
         Accum* a = acc + forest.tree_group[t];
         for (std::size_t r = 0; r < n; ++r) a[r * groups] += nodes[leaves[r]].value;
       }
     } else {
       for (std::size_t r = 0; r < n; ++r) {
 #ifdef FLORESTA_X86_SIMD
-        if (vector) bin_row_avx512<Rule>(q, X.row(b + r), X.col_stride, kLightGBMZeroThreshold, bins);
+        if (vector) bin_row<Rule, Avx512Count>(q, X.row(b + r), X.col_stride, kLightGBMZeroThreshold, bins);
         else
 #endif
           bin_row<Rule>(q, X.row(b + r), X.col_stride, kLightGBMZeroThreshold, bins);

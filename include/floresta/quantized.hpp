@@ -86,10 +86,11 @@ inline uint16_t bin_of(typename Rule::Value x, const typename Rule::Value* t, ui
 }
 
 // Writes x's bins for binned feature f: first[0] in its missing-goes-left column and
-// first[apart] in its missing-goes-right column.
-template <class Rule>
+// first[apart] in its missing-goes-right column. `Count` finds the number of f's thresholds
+// x lies right of (ScalarCount: a binary search; simd.hpp has a vector one).
+template <class Rule, class Count>
 inline void bin_value(typename Rule::Value x, const typename Quantization<typename Rule::Value>::Feature& f,
-                      const typename Rule::Value* thresholds, double zero_threshold, uint16_t* first,
+                      const Quantization<typename Rule::Value>& q, double zero_threshold, uint16_t* first,
                       std::size_t apart) {
   using Value = typename Rule::Value;
   const bool missing = (x != x) || (Rule::kZeroMissing && f.zero_missing && std::fabs(x) <= Value(zero_threshold));
@@ -97,14 +98,22 @@ inline void bin_value(typename Rule::Value x, const typename Quantization<typena
     first[0] = 0;
     first[apart] = kMissingRight;
   } else {
-    first[0] = first[apart] = bin_of<Rule>(x, thresholds + f.begin, f.end - f.begin);
+    first[0] = first[apart] = static_cast<uint16_t>(1 + Count::template count<Rule>(x, f, q));
   }
 }
+
+struct ScalarCount {
+  template <class Rule>
+  static uint32_t count(typename Rule::Value x, const typename Quantization<typename Rule::Value>::Feature& f,
+                        const Quantization<typename Rule::Value>& q) {
+    return bin_of<Rule>(x, q.thresholds.data() + f.begin, f.end - f.begin) - 1u;
+  }
+};
 
 // Bins `count` rows into `bins`, kQuantizedLanes (L) rows interleaved per group: the bin of
 // column c for row r sits at bins[(r / L) * L * width + c * L + r % L]. Lanes past `count`
 // in the last group repeat the last row, so a walk of all L lanes stays well defined.
-template <class Rule, class In>
+template <class Rule, class Count = ScalarCount, class In>
 void bin_rows(const Quantization<typename Rule::Value>& q, const In* const* rows, std::size_t count,
               std::ptrdiff_t col_stride, double zero_threshold, uint16_t* bins) {
   using Value = typename Rule::Value;
@@ -116,8 +125,7 @@ void bin_rows(const Quantization<typename Rule::Value>& q, const In* const* rows
     const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(f.feature) * col_stride;
     for (std::size_t r = 0; r < padded; ++r) {
       const Value x = Rule::input(rows[r < count ? r : count - 1][offset]);
-      bin_value<Rule>(x, f, q.thresholds.data(), zero_threshold, bins + (r / lanes) * group + 2 * i * lanes + r % lanes,
-                      lanes);
+      bin_value<Rule, Count>(x, f, q, zero_threshold, bins + (r / lanes) * group + 2 * i * lanes + r % lanes, lanes);
     }
   }
   const std::size_t leaf = 2 * q.features.size() * lanes;
@@ -126,14 +134,14 @@ void bin_rows(const Quantization<typename Rule::Value>& q, const In* const* rows
 }
 
 // Bins one row (no interleaving): bins[c] for column c.
-template <class Rule, class In>
+template <class Rule, class Count = ScalarCount, class In>
 void bin_row(const Quantization<typename Rule::Value>& q, const In* row, std::ptrdiff_t col_stride,
              double zero_threshold, uint16_t* bins) {
   using Value = typename Rule::Value;
   for (std::size_t i = 0; i < q.features.size(); ++i) {
     const auto& f = q.features[i];
     const Value x = Rule::input(row[static_cast<std::ptrdiff_t>(f.feature) * col_stride]);
-    bin_value<Rule>(x, f, q.thresholds.data(), zero_threshold, bins + 2 * i, 1);
+    bin_value<Rule, Count>(x, f, q, zero_threshold, bins + 2 * i, 1);
   }
   bins[2 * q.features.size()] = kMissingRight;
 }

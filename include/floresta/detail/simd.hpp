@@ -198,37 +198,50 @@ __attribute__((target("avx512f,popcnt"))) inline uint32_t right_of_count(const d
   return count;
 }
 
-// bin_row of quantized.hpp with compares and popcounts instead of a binary search: over all
-// of a feature's thresholds when they fill at most 16 registers, else first over its block
-// keys (Quantization::kKeyBlock), then inside one block.
-template <class Rule, class In>
-__attribute__((target("avx512f,avx512bw,popcnt"))) inline void bin_row_avx512(
-    const Quantization<typename Rule::Value>& q, const In* row, std::ptrdiff_t col_stride, double zero_threshold,
-    uint16_t* bins) {
-  using Value = typename Rule::Value;
-  constexpr int kPredicate = Rule::kStrictLeft ? _CMP_LE_OQ : _CMP_LT_OQ;  // t <= x or t < x: x right of t
-  for (std::size_t i = 0; i < q.features.size(); ++i) {
-    const auto& f = q.features[i];
-    const Value x = Rule::input(row[static_cast<std::ptrdiff_t>(f.feature) * col_stride]);
-    const bool missing = (x != x) || (Rule::kZeroMissing && f.zero_missing && std::fabs(x) <= Value(zero_threshold));
-    if (missing) {
-      bins[2 * i] = 0;
-      bins[2 * i + 1] = kMissingRight;
-      continue;
-    }
-    const uint32_t m = f.end - f.begin;
-    constexpr uint32_t B = Quantization<Value>::kKeyBlock;
-    uint32_t count;
-    if (m <= 16 * B) {  // a few registers: scan them all (independent loads, measured faster)
-      count = right_of_count<kPredicate>(q.thresholds.data() + f.begin, m, x);
-    } else {  // whole blocks right of x (their last threshold is), then inside the next block
-      const uint32_t first = right_of_count<kPredicate>(q.keys.data() + f.keys, m / B, x) * B;
-      count = first + right_of_count<kPredicate>(q.thresholds.data() + f.begin + first, std::min(B, m - first), x);
-    }
-    bins[2 * i] = bins[2 * i + 1] = static_cast<uint16_t>(1 + count);
+// acc[r] += the value at the start of node leaves[r] (nodes `node_bytes` apart), r < n, for
+// one output group: eight (double) or sixteen (float) leaf values per gather. The same
+// additions as the scalar loop, in the same order per row.
+__attribute__((target("avx512f"))) inline void add_leaves_avx512(const void* nodes, std::size_t node_bytes,
+                                                                 const uint32_t* leaves, std::size_t n, double* acc) {
+  const __m256i words = _mm256_set1_epi32(static_cast<int>(node_bytes / 8));
+  std::size_t r = 0;
+  for (; r + 8 <= n; r += 8) {
+    const __m256i index = _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(leaves + r)), words);
+    _mm512_storeu_pd(acc + r, _mm512_add_pd(_mm512_loadu_pd(acc + r), _mm512_i32gather_pd(index, nodes, 8)));
   }
-  bins[2 * q.features.size()] = kMissingRight;
+  for (; r < n; ++r)
+    acc[r] += *reinterpret_cast<const double*>(static_cast<const char*>(nodes) + leaves[r] * node_bytes);
 }
+__attribute__((target("avx512f"))) inline void add_leaves_avx512(const void* nodes, std::size_t node_bytes,
+                                                                 const uint32_t* leaves, std::size_t n, float* acc) {
+  const __m512i words = _mm512_set1_epi32(static_cast<int>(node_bytes / 4));
+  std::size_t r = 0;
+  for (; r + 16 <= n; r += 16) {
+    const __m512i index = _mm512_mullo_epi32(_mm512_loadu_si512(leaves + r), words);
+    _mm512_storeu_ps(acc + r, _mm512_add_ps(_mm512_loadu_ps(acc + r), _mm512_i32gather_ps(index, nodes, 4)));
+  }
+  for (; r < n; ++r)
+    acc[r] += *reinterpret_cast<const float*>(static_cast<const char*>(nodes) + leaves[r] * node_bytes);
+}
+
+// The number of f's thresholds x lies right of, by compares and popcounts instead of a
+// binary search: over all of them when they fill at most 16 registers, else first over the
+// feature's block keys (Quantization::kKeyBlock), then inside one block. For bin_rows and
+// bin_row of quantized.hpp.
+struct Avx512Count {
+  template <class Rule>
+  __attribute__((target("avx512f,avx512bw,popcnt"))) static uint32_t count(
+      typename Rule::Value x, const typename Quantization<typename Rule::Value>::Feature& f,
+      const Quantization<typename Rule::Value>& q) {
+    using Value = typename Rule::Value;
+    constexpr int kPredicate = Rule::kStrictLeft ? _CMP_LE_OQ : _CMP_LT_OQ;  // t <= x or t < x: x right of t
+    constexpr uint32_t B = Quantization<Value>::kKeyBlock;
+    const uint32_t m = f.end - f.begin;
+    if (m <= 16 * B) return right_of_count<kPredicate>(q.thresholds.data() + f.begin, m, x);  // measured faster
+    const uint32_t first = right_of_count<kPredicate>(q.keys.data() + f.keys, m / B, x) * B;
+    return first + right_of_count<kPredicate>(q.thresholds.data() + f.begin + first, std::min(B, m - first), x);
+  }
+};
 
 #endif
 
