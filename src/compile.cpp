@@ -266,13 +266,16 @@ void quantize(Forest<Rule>& forest) {
   // Binned features: one per (input feature, zero-is-missing) pair that some split reads.
   std::unordered_map<uint64_t, uint32_t> binned;
   std::vector<std::vector<Value>> thresholds;
-  auto key_of = [](const Node<Value>& n) { return (uint64_t{n.feature()} << 1) | ((n.info & kZeroMissingFlag) ? 1u : 0u); };
-  for (const auto& n : forest.nodes) {
+  std::vector<uint32_t> node_feature(forest.nodes.size());  // each split's binned feature
+  for (std::size_t i = 0; i < forest.nodes.size(); ++i) {
+    const auto& n = forest.nodes[i];
     if (n.is_leaf()) continue;
     if (std::isnan(n.value)) return;
-    const auto [it, added] = binned.emplace(key_of(n), static_cast<uint32_t>(thresholds.size()));
+    const uint64_t key = (uint64_t{n.feature()} << 1) | ((n.info & kZeroMissingFlag) ? 1u : 0u);
+    const auto [it, added] = binned.emplace(key, static_cast<uint32_t>(thresholds.size()));
     if (added) thresholds.emplace_back();
     thresholds[it->second].push_back(n.value);
+    node_feature[i] = it->second;
   }
   if (2 * thresholds.size() + 1 > kMaxQuantizedColumns) return;
   Quantization<Value> q;
@@ -296,12 +299,13 @@ void quantize(Forest<Rule>& forest) {
   q.width = static_cast<uint32_t>(2 * thresholds.size() + 1);
   const auto leaf_column = static_cast<uint16_t>(2 * thresholds.size());
   q.nodes.reserve(forest.nodes.size());
-  for (const auto& n : forest.nodes) {
+  for (std::size_t j = 0; j < forest.nodes.size(); ++j) {
+    const auto& n = forest.nodes[j];
     if (n.is_leaf()) {
       q.nodes.push_back({leaf_column, 0, ~0u});
       continue;
     }
-    const uint32_t i = binned.at(key_of(n));
+    const uint32_t i = node_feature[j];
     const auto& t = thresholds[i];
     const auto k = static_cast<std::size_t>(std::lower_bound(t.begin(), t.end(), n.value) - t.begin());
     const auto column = static_cast<uint16_t>(2 * i + ((n.info & kDefaultLeftFlag) ? 0 : 1));

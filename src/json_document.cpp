@@ -105,7 +105,7 @@ std::string JsonCursor::as_string() const {
   return value_->get<std::string>();
 }
 
-bool parse_double(const std::string& text, double& out) {
+bool parse_double(std::string_view text, double& out) {
   const char* first = text.data();
   const char* last = first + text.size();
   if (first != last && *first == '+') ++first;
@@ -113,7 +113,7 @@ bool parse_double(const std::string& text, double& out) {
   return ec == std::errc() && end == last;
 }
 
-bool parse_float(const std::string& text, float& out) {
+bool parse_float(std::string_view text, float& out) {
   const char* first = text.data();
   const char* last = first + text.size();
   if (first != last && *first == '+') ++first;

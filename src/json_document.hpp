@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -62,7 +63,7 @@ class JsonCursor {
 };
 
 // Parses a whole string as a number in the C locale ("5E-1", "-inf", "nan").
-bool parse_double(const std::string& text, double& out);
-bool parse_float(const std::string& text, float& out);
+bool parse_double(std::string_view text, double& out);
+bool parse_float(std::string_view text, float& out);
 
 }  // namespace floresta::detail

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "floresta/error.hpp"
@@ -25,17 +26,16 @@ struct ObjectiveInfo {
   int num_classes = 0;
 };
 
-// Space-separated words (LightGBM's lists and objective strings).
-std::vector<std::string> split_words(const std::string& text) {
-  std::vector<std::string> words;
-  std::string word;
-  for (char c : text + " ") {
-    if (c == ' ' || c == '\t' || c == '\r') {
-      if (!word.empty()) words.push_back(word);
-      word.clear();
-    } else {
-      word += c;
-    }
+// The words of `text` (split on spaces, tabs and carriage returns), as views into it:
+// LightGBM's lists and objective strings.
+std::vector<std::string_view> split_words(const std::string& text) {
+  std::vector<std::string_view> words;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    const bool space = i == text.size() || text[i] == ' ' || text[i] == '\t' || text[i] == '\r';
+    if (!space) continue;
+    if (i > start) words.emplace_back(text.data() + start, i - start);
+    start = i + 1;
   }
   return words;
 }
@@ -43,9 +43,9 @@ std::vector<std::string> split_words(const std::string& text) {
 // "binary sigmoid:1", "multiclass num_class:3", "regression sqrt", "" (custom: raw output).
 ObjectiveInfo parse_objective(const std::string& text, int num_class, const std::string& source) {
   ObjectiveInfo info;
-  const std::vector<std::string> words = split_words(text);
+  const std::vector<std::string_view> words = split_words(text);
   if (words.empty() || words[0] == "custom" || words[0] == "none") return info;
-  const std::string& name = words[0];
+  const std::string name(words[0]);
   auto option = [&](const std::string& key, double fallback) {
     for (const auto& w : words)
       if (w.rfind(key + ":", 0) == 0) {
@@ -112,20 +112,20 @@ class TextModel {
 
   std::vector<double> doubles(const Field& field, const std::string& key) const {
     std::vector<double> out;
-    for (const auto& token : split_words(field.value)) {
+    for (const auto token : split_words(field.value)) {
       double v = 0;
-      if (!parse_double(token, v)) fail_at(field.line, key + ": '" + token + "' is not a number");
+      if (!parse_double(token, v)) fail_at(field.line, key + ": '" + std::string(token) + "' is not a number");
       out.push_back(v);
     }
     return out;
   }
   std::vector<int64_t> ints(const Field& field, const std::string& key) const {
     std::vector<int64_t> out;
-    for (const auto& token : split_words(field.value)) {
+    for (const auto token : split_words(field.value)) {
       int64_t v = 0;
       auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
       if (ec != std::errc() || end != token.data() + token.size())
-        fail_at(field.line, key + ": '" + token + "' is not an integer");
+        fail_at(field.line, key + ": '" + std::string(token) + "' is not an integer");
       out.push_back(v);
     }
     return out;
@@ -401,8 +401,10 @@ ModelSpec load_lightgbm_text(const std::string& bytes, const std::string& source
 
   spec.schema.features.resize(static_cast<std::size_t>(spec.num_features));
   std::vector<std::string> names, infos;
-  if (h.count("feature_names")) names = split_words(h.at("feature_names").value);
-  if (h.count("feature_infos")) infos = split_words(h.at("feature_infos").value);
+  if (h.count("feature_names"))
+    for (const auto word : split_words(h.at("feature_names").value)) names.emplace_back(word);
+  if (h.count("feature_infos"))
+    for (const auto word : split_words(h.at("feature_infos").value)) infos.emplace_back(word);
   if (!names.empty() && names.size() != spec.schema.features.size())
     model.fail_at(h.at("feature_names").line, "has " + std::to_string(names.size()) + " names for " + std::to_string(spec.num_features) + " features");
   for (std::size_t f = 0; f < spec.schema.features.size(); ++f) {
