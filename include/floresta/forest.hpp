@@ -451,7 +451,8 @@ bool use_quantized(const Forest<Rule>& forest) {
 template <bool kRowLanes>
 inline void walk_quantized_lanes(const QuantizedNode* nodes, const uint32_t* roots, uint32_t depth,
                                  const uint16_t* bins, std::size_t group_stride, std::size_t lanes,
-                                 bool vector, const uint32_t* top, uint32_t* leaves) {
+                                 [[maybe_unused]] bool vector, [[maybe_unused]] const uint32_t* top,
+                                 uint32_t* leaves) {
   constexpr std::size_t L = kQuantizedLanes;
   static_assert(L == 16, "the AVX-512 walk holds 16 lanes per register");
   constexpr int kShift = kRowLanes ? 4 : 0;
