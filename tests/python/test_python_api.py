@@ -70,6 +70,21 @@ def test_pickle_roundtrip(binary, rows):
     assert repr(clone) == repr(binary)
 
 
+@pytest.mark.parametrize("name", ["xgb_binary.json", "lgb_multiclass.json", "skl_hist_gradient_boosting.json"])
+def test_quantized_and_plain_walks_agree(name):
+    """quantize=False scores with the value walk: bit-identical answers, kept by pickling."""
+    fast = floresta.load(f"{DATA}/{name}")
+    plain = floresta.load(f"{DATA}/{name}", quantize=False)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, fast.n_features_in_))
+    X[rng.random(size=X.shape) < 0.1] = np.nan
+    for batch in (X, X[:7], X[:1]):
+        np.testing.assert_array_equal(fast.predict_raw(batch), plain.predict_raw(batch))
+    clone = pickle.loads(pickle.dumps(plain))
+    assert clone._quantize is False
+    np.testing.assert_array_equal(clone.predict_raw(X), plain.predict_raw(X))
+
+
 def test_wrong_column_count(binary):
     with pytest.raises(ValueError, match="input has 5 columns, the model expects 8 features"):
         binary.predict(np.zeros((2, 5)))
