@@ -434,10 +434,6 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
   }
 }
 
-// Scores rows [begin, end) through the quantized trees (see quantized.hpp): rows are binned
-// once per block, then sixteen rows walk each tree at once; fewer rows walk sixteen trees at
-// once instead. With AVX-512 the lanes live in vector registers, several at a time. Leaf
-// values come from Forest::nodes and are added in file order.
 constexpr std::size_t kBinBudget = 16384;  // uint16 bins kept on the stack per block (32 KiB)
 constexpr std::size_t kQuantizedBlockRows = 128;  // 8 AVX-512 registers of lanes in flight
 
@@ -485,6 +481,10 @@ inline void walk_quantized_lanes(const QuantizedNode* nodes, const uint32_t* roo
                                                              bins + (done / L) * group_stride, leaves + done);
 }
 
+// Scores rows [begin, end) through the quantized trees (see quantized.hpp): rows are binned
+// once per block, then sixteen rows walk each tree at once; fewer rows walk sixteen trees at
+// once instead. With AVX-512 the lanes live in vector registers, several at a time. Leaf
+// values come from Forest::nodes and are added in file order.
 template <class Rule, class In>
 void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_t begin,
                            std::size_t end, const OutputPlan& plan, double* out) {
@@ -514,10 +514,10 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
       const In* rows[kQuantizedBlockRows];
       for (std::size_t r = 0; r < n; ++r) rows[r] = X.row(b + r);
 #ifdef FLORESTA_X86_SIMD
-      if (vector) bin_rows<Rule, Avx512Count>(q, rows, n, X.col_stride, kLightGBMZeroThreshold, bins);
+      if (vector) bin_rows<Rule, Avx512Count>(q, rows, n, X.col_stride, bins);
       else
 #endif
-        bin_rows<Rule>(q, rows, n, X.col_stride, kLightGBMZeroThreshold, bins);
+        bin_rows<Rule>(q, rows, n, X.col_stride, bins);
       const std::size_t lanes = (n + L - 1) / L * L;
       bins[lanes * q.width] = bins[lanes * q.width + 1] = 0;
       for (std::size_t t = 0; t < trees; ++t) {
@@ -536,10 +536,10 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
     } else {
       for (std::size_t r = 0; r < n; ++r) {
 #ifdef FLORESTA_X86_SIMD
-        if (vector) bin_row<Rule, Avx512Count>(q, X.row(b + r), X.col_stride, kLightGBMZeroThreshold, bins);
+        if (vector) bin_row<Rule, Avx512Count>(q, X.row(b + r), X.col_stride, bins);
         else
 #endif
-          bin_row<Rule>(q, X.row(b + r), X.col_stride, kLightGBMZeroThreshold, bins);
+          bin_row<Rule>(q, X.row(b + r), X.col_stride, bins);
         bins[q.width] = 0;
         Accum* a = acc + r * groups;
         // Up to 128 trees at once, one lane each (the last register padded with copies of the

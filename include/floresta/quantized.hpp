@@ -70,11 +70,11 @@ struct Quantization {
   bool empty() const { return nodes.empty(); }
 };
 
-// Bins of one value of feature `f`: the number of thresholds t with !numeric_left(x, t),
+// The number of thresholds t in t[0, m) with !numeric_left(x, t) (x lies right of them),
 // found by a branch-free binary search (thresholds ascend, so those come first).
 template <class Rule>
-inline uint16_t bin_of(typename Rule::Value x, const typename Rule::Value* t, uint32_t m) {
-  if (m == 0) return 1;
+inline uint32_t count_right_of(typename Rule::Value x, const typename Rule::Value* t, uint32_t m) {
+  if (m == 0) return 0;
   const typename Rule::Value* base = t;
   uint32_t n = m;
   while (n > 1) {
@@ -82,18 +82,19 @@ inline uint16_t bin_of(typename Rule::Value x, const typename Rule::Value* t, ui
     base = Rule::numeric_left(x, base[half]) ? base : base + half;
     n -= half;
   }
-  return static_cast<uint16_t>(1 + (base - t) + (Rule::numeric_left(x, *base) ? 0 : 1));
+  return static_cast<uint32_t>(base - t) + (Rule::numeric_left(x, *base) ? 0u : 1u);
 }
 
-// Writes x's bins for binned feature f: first[0] in its missing-goes-left column and
-// first[apart] in its missing-goes-right column. `Count` finds the number of f's thresholds
-// x lies right of (ScalarCount: a binary search; simd.hpp has a vector one).
+// Writes the bins of x (already through Rule::input) for binned feature f: first[0] in its
+// missing-goes-left column and first[apart] in its missing-goes-right column. `Count` finds
+// the number of f's thresholds x lies right of (ScalarCount: a binary search; simd.hpp has a
+// vector one). Zero-is-missing features (LightGBM) test x == 0: Rule::input has already
+// read LightGBM's zero band as 0.
 template <class Rule, class Count>
 inline void bin_value(typename Rule::Value x, const typename Quantization<typename Rule::Value>::Feature& f,
-                      const Quantization<typename Rule::Value>& q, double zero_threshold, uint16_t* first,
-                      std::size_t apart) {
+                      const Quantization<typename Rule::Value>& q, uint16_t* first, std::size_t apart) {
   using Value = typename Rule::Value;
-  const bool missing = (x != x) || (Rule::kZeroMissing && f.zero_missing && std::fabs(x) <= Value(zero_threshold));
+  const bool missing = (x != x) || (Rule::kZeroMissing && f.zero_missing && x == Value(0));
   if (missing) {
     first[0] = 0;
     first[apart] = kMissingRight;
@@ -106,7 +107,7 @@ struct ScalarCount {
   template <class Rule>
   static uint32_t count(typename Rule::Value x, const typename Quantization<typename Rule::Value>::Feature& f,
                         const Quantization<typename Rule::Value>& q) {
-    return bin_of<Rule>(x, q.thresholds.data() + f.begin, f.end - f.begin) - 1u;
+    return count_right_of<Rule>(x, q.thresholds.data() + f.begin, f.end - f.begin);
   }
 };
 
@@ -115,7 +116,7 @@ struct ScalarCount {
 // in the last group repeat the last row, so a walk of all L lanes stays well defined.
 template <class Rule, class Count = ScalarCount, class In>
 void bin_rows(const Quantization<typename Rule::Value>& q, const In* const* rows, std::size_t count,
-              std::ptrdiff_t col_stride, double zero_threshold, uint16_t* bins) {
+              std::ptrdiff_t col_stride, uint16_t* bins) {
   using Value = typename Rule::Value;
   const std::size_t lanes = kQuantizedLanes;
   const std::size_t padded = (count + lanes - 1) / lanes * lanes;
@@ -125,7 +126,7 @@ void bin_rows(const Quantization<typename Rule::Value>& q, const In* const* rows
     const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(f.feature) * col_stride;
     for (std::size_t r = 0; r < padded; ++r) {
       const Value x = Rule::input(rows[r < count ? r : count - 1][offset]);
-      bin_value<Rule, Count>(x, f, q, zero_threshold, bins + (r / lanes) * group + 2 * i * lanes + r % lanes, lanes);
+      bin_value<Rule, Count>(x, f, q, bins + (r / lanes) * group + 2 * i * lanes + r % lanes, lanes);
     }
   }
   const std::size_t leaf = 2 * q.features.size() * lanes;
@@ -136,12 +137,12 @@ void bin_rows(const Quantization<typename Rule::Value>& q, const In* const* rows
 // Bins one row (no interleaving): bins[c] for column c.
 template <class Rule, class Count = ScalarCount, class In>
 void bin_row(const Quantization<typename Rule::Value>& q, const In* row, std::ptrdiff_t col_stride,
-             double zero_threshold, uint16_t* bins) {
+             uint16_t* bins) {
   using Value = typename Rule::Value;
   for (std::size_t i = 0; i < q.features.size(); ++i) {
     const auto& f = q.features[i];
     const Value x = Rule::input(row[static_cast<std::ptrdiff_t>(f.feature) * col_stride]);
-    bin_value<Rule, Count>(x, f, q, zero_threshold, bins + 2 * i, 1);
+    bin_value<Rule, Count>(x, f, q, bins + 2 * i, 1);
   }
   bins[2 * q.features.size()] = kMissingRight;
 }
@@ -170,13 +171,6 @@ inline void walk_quantized(const QuantizedNode* nodes, const uint32_t* roots, ui
     if (stay == ~0u) break;
   }
   for (std::size_t i = 0; i < kLanes; ++i) leaves[i] = at[i];
-}
-
-// One tree, one row (bins not interleaved).
-inline uint32_t walk_quantized_one(const QuantizedNode* nodes, uint32_t at, const uint16_t* bins, std::size_t stride) {
-  for (QuantizedNode n = nodes[at]; n.skip != ~0u; n = nodes[at])
-    at += bins[n.column * stride] <= n.bound ? 1u : n.skip + 1u;
-  return at;
 }
 
 }  // namespace floresta::detail

@@ -56,48 +56,48 @@ __attribute__((target("avx2"))) inline void walk8_xgboost_avx2(const void* root,
     row_offsets[g] = _mm256_mullo_epi32(_mm256_add_epi32(lane, _mm256_set1_epi32(8 * g)), _mm256_set1_epi32(row_stride));
   }
   for (uint32_t level = 0; level < depth; ++level) {
-   bool all_leaves = true;
-   for (int g = 0; g < kGroups; ++g) {
-    __m256i& offset = offsets[g];
-    const __m256i row_offset = row_offsets[g];
-    const __m256i info = _mm256_i32gather_epi32(base_i + 1, offset, 4);
-    const __m256i leaf = _mm256_srai_epi32(info, 31);  // all ones on leaves
-    if (_mm256_movemask_ps(_mm256_castsi256_ps(leaf)) == 0xFF) continue;
-    all_leaves = false;
-    const __m256 threshold = _mm256_i32gather_ps(base_f, offset, 4);
-    const __m256i right = _mm256_i32gather_epi32(base_i + 2, offset, 4);
-    const __m256i feature = _mm256_and_si256(info, feature_mask);
-    const __m256 x = _mm256_i32gather_ps(rows, _mm256_add_epi32(row_offset, feature), 4);
-    const __m256 is_nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
-    const __m256 default_left = _mm256_castsi256_ps(_mm256_srai_epi32(_mm256_slli_epi32(info, 1), 31));
-    __m256 go_left = _mm256_cmp_ps(x, threshold, _CMP_LT_OQ);  // false for NaN
-    if (kCategorical) {
-      const __m256i categorical = _mm256_srai_epi32(_mm256_slli_epi32(info, 2), 31);
-      if (!_mm256_testz_si256(categorical, categorical)) {
-        // XGBoost: listed codes go right; invalid (negative, >= 2^24) or unlisted go left.
-        const __m256 valid = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ),
-                                           _mm256_cmp_ps(x, _mm256_set1_ps(16777216.0f), _CMP_LT_OQ));
-        const __m256i code = _mm256_and_si256(_mm256_cvttps_epi32(x), _mm256_castps_si256(valid));
-        const __m256i set = _mm256_and_si256(_mm256_castps_si256(threshold), categorical);  // bitset offset
-        const __m256i bits = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(words), set,
-                                                         categorical, 4);
-        const __m256i in_range = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(code, one), bits),
-                                                     _mm256_castps_si256(valid));  // code < n_bits
-        const __m256i word_index = _mm256_add_epi32(_mm256_add_epi32(set, one), _mm256_srli_epi32(code, 5));
-        const __m256i word = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(words),
-                                                         word_index, _mm256_and_si256(in_range, categorical), 4);
-        const __m256i bit = _mm256_and_si256(_mm256_srlv_epi32(word, _mm256_and_si256(code, _mm256_set1_epi32(31))), one);
-        const __m256i listed = _mm256_and_si256(_mm256_cmpeq_epi32(bit, one), in_range);
-        const __m256 cat_left = _mm256_castsi256_ps(_mm256_xor_si256(listed, _mm256_set1_epi32(-1)));
-        go_left = _mm256_blendv_ps(go_left, cat_left, _mm256_castsi256_ps(categorical));
+    bool all_leaves = true;
+    for (int g = 0; g < kGroups; ++g) {
+      __m256i& offset = offsets[g];
+      const __m256i row_offset = row_offsets[g];
+      const __m256i info = _mm256_i32gather_epi32(base_i + 1, offset, 4);
+      const __m256i leaf = _mm256_srai_epi32(info, 31);  // all ones on leaves
+      if (_mm256_movemask_ps(_mm256_castsi256_ps(leaf)) == 0xFF) continue;
+      all_leaves = false;
+      const __m256 threshold = _mm256_i32gather_ps(base_f, offset, 4);
+      const __m256i right = _mm256_i32gather_epi32(base_i + 2, offset, 4);
+      const __m256i feature = _mm256_and_si256(info, feature_mask);
+      const __m256 x = _mm256_i32gather_ps(rows, _mm256_add_epi32(row_offset, feature), 4);
+      const __m256 is_nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+      const __m256 default_left = _mm256_castsi256_ps(_mm256_srai_epi32(_mm256_slli_epi32(info, 1), 31));
+      __m256 go_left = _mm256_cmp_ps(x, threshold, _CMP_LT_OQ);  // false for NaN
+      if (kCategorical) {
+        const __m256i categorical = _mm256_srai_epi32(_mm256_slli_epi32(info, 2), 31);
+        if (!_mm256_testz_si256(categorical, categorical)) {
+          // XGBoost: listed codes go right; invalid (negative, >= 2^24) or unlisted go left.
+          const __m256 valid = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ),
+                                             _mm256_cmp_ps(x, _mm256_set1_ps(16777216.0f), _CMP_LT_OQ));
+          const __m256i code = _mm256_and_si256(_mm256_cvttps_epi32(x), _mm256_castps_si256(valid));
+          const __m256i set = _mm256_and_si256(_mm256_castps_si256(threshold), categorical);  // bitset offset
+          const __m256i bits = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(words), set,
+                                                           categorical, 4);
+          const __m256i in_range = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(code, one), bits),
+                                                       _mm256_castps_si256(valid));  // code < n_bits
+          const __m256i word_index = _mm256_add_epi32(_mm256_add_epi32(set, one), _mm256_srli_epi32(code, 5));
+          const __m256i word = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(words),
+                                                           word_index, _mm256_and_si256(in_range, categorical), 4);
+          const __m256i bit = _mm256_and_si256(_mm256_srlv_epi32(word, _mm256_and_si256(code, _mm256_set1_epi32(31))), one);
+          const __m256i listed = _mm256_and_si256(_mm256_cmpeq_epi32(bit, one), in_range);
+          const __m256 cat_left = _mm256_castsi256_ps(_mm256_xor_si256(listed, _mm256_set1_epi32(-1)));
+          go_left = _mm256_blendv_ps(go_left, cat_left, _mm256_castsi256_ps(categorical));
+        }
       }
+      go_left = _mm256_blendv_ps(go_left, default_left, is_nan);
+      __m256i step = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(right), _mm256_castsi256_ps(one), go_left));
+      step = _mm256_andnot_si256(leaf, step);
+      offset = _mm256_add_epi32(offset, _mm256_mullo_epi32(step, _mm256_set1_epi32(3)));
     }
-    go_left = _mm256_blendv_ps(go_left, default_left, is_nan);
-    __m256i step = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(right), _mm256_castsi256_ps(one), go_left));
-    step = _mm256_andnot_si256(leaf, step);
-    offset = _mm256_add_epi32(offset, _mm256_mullo_epi32(step, _mm256_set1_epi32(3)));
-   }
-   if (all_leaves) break;
+    if (all_leaves) break;
   }
   for (int g = 0; g < kGroups; ++g) _mm256_storeu_ps(leaves + 8 * g, _mm256_i32gather_ps(base_f, offsets[g], 4));
 }
@@ -170,30 +170,27 @@ __attribute__((target("avx512f,avx512bw"))) inline void walk_quantized_avx512(co
   for (int g = 0; g < kGroups; ++g) _mm512_storeu_si512(leaves + 16 * g, at[g]);
 }
 
-// How many of t[0, m) compare true against x (predicate(t, x)), a register at a time.
+// The mask of t[0, 16) (float) or t[0, 8) (double), loaded under `lanes`, comparing true
+// against x: predicate(t, x).
 template <int kPredicate>
-__attribute__((target("avx512f,popcnt"))) inline uint32_t right_of_count(const float* t, uint32_t m, float x) {
-  const __m512 v = _mm512_set1_ps(x);
-  uint32_t count = 0, k = 0;
-  for (; k + 16 <= m; k += 16)
-    count += static_cast<uint32_t>(__builtin_popcount(_mm512_cmp_ps_mask(_mm512_loadu_ps(t + k), v, kPredicate)));
-  if (k < m) {
-    const auto tail = static_cast<__mmask16>((1u << (m - k)) - 1u);
-    count += static_cast<uint32_t>(
-        __builtin_popcount(_mm512_mask_cmp_ps_mask(tail, _mm512_maskz_loadu_ps(tail, t + k), v, kPredicate)));
-  }
-  return count;
+__attribute__((target("avx512f"))) inline uint32_t compare_block(const float* t, uint32_t lanes, float x) {
+  return _mm512_mask_cmp_ps_mask(static_cast<__mmask16>(lanes), _mm512_maskz_loadu_ps(static_cast<__mmask16>(lanes), t),
+                                 _mm512_set1_ps(x), kPredicate);
 }
 template <int kPredicate>
-__attribute__((target("avx512f,popcnt"))) inline uint32_t right_of_count(const double* t, uint32_t m, double x) {
-  const __m512d v = _mm512_set1_pd(x);
-  uint32_t count = 0, k = 0;
-  for (; k + 8 <= m; k += 8)
-    count += static_cast<uint32_t>(__builtin_popcount(_mm512_cmp_pd_mask(_mm512_loadu_pd(t + k), v, kPredicate)));
-  if (k < m) {
-    const auto tail = static_cast<__mmask8>((1u << (m - k)) - 1u);
-    count += static_cast<uint32_t>(
-        __builtin_popcount(_mm512_mask_cmp_pd_mask(tail, _mm512_maskz_loadu_pd(tail, t + k), v, kPredicate)));
+__attribute__((target("avx512f"))) inline uint32_t compare_block(const double* t, uint32_t lanes, double x) {
+  return _mm512_mask_cmp_pd_mask(static_cast<__mmask8>(lanes), _mm512_maskz_loadu_pd(static_cast<__mmask8>(lanes), t),
+                                 _mm512_set1_pd(x), kPredicate);
+}
+
+// How many of t[0, m) compare true against x, a register at a time.
+template <int kPredicate, class Value>
+__attribute__((target("avx512f,popcnt"))) inline uint32_t right_of_count(const Value* t, uint32_t m, Value x) {
+  constexpr uint32_t kWidth = 64 / sizeof(Value);
+  uint32_t count = 0;
+  for (uint32_t k = 0; k < m; k += kWidth) {
+    const uint32_t lanes = m - k >= kWidth ? (1u << kWidth) - 1u : (1u << (m - k)) - 1u;
+    count += static_cast<uint32_t>(__builtin_popcount(compare_block<kPredicate>(t + k, lanes, x)));
   }
   return count;
 }
