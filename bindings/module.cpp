@@ -144,7 +144,11 @@ PYBIND11_MODULE(_core, m) {
           "from_bytes",
           [](const py::bytes& data, const std::string& name, bool use_best_iteration, int num_iterations,
              bool quantize) {
-            std::string bytes = data;
+            // A view of the bytes object (immutable, kept alive by the caller): no copy.
+            char* buffer = nullptr;
+            Py_ssize_t size = 0;
+            if (PyBytes_AsStringAndSize(data.ptr(), &buffer, &size) != 0) throw py::error_already_set();
+            const std::string_view bytes(buffer, static_cast<std::size_t>(size));
             floresta::LoadOptions options;
             options.use_best_iteration = use_best_iteration;
             options.num_iterations = num_iterations;

@@ -9,9 +9,8 @@
 namespace floresta::detail {
 namespace {
 
-// Builds the DOM like nlohmann's own SAX DOM parser, refusing documents nested deeper than
-// kMaxJsonDepth. The UBJSON reader recurses per nesting level, so the refusal happens before
-// the stack can grow without bound.
+// Builds the DOM like nlohmann's own SAX DOM parser, refusing JSON text nested deeper than
+// kMaxJsonDepth (the UBJSON reader in ubjson.cpp keeps its own limit).
 class DepthLimitedSax : public nlohmann::detail::json_sax_dom_parser<Json> {
   using Base = nlohmann::detail::json_sax_dom_parser<Json>;
 
@@ -34,7 +33,6 @@ class DepthLimitedSax : public nlohmann::detail::json_sax_dom_parser<Json> {
     --depth_;
     return Base::end_array();
   }
-  // UBJSON's optimized containers end without a marker: nlohmann still calls end_*.
 
  private:
   void enter() {
@@ -46,7 +44,7 @@ class DepthLimitedSax : public nlohmann::detail::json_sax_dom_parser<Json> {
 
 }  // namespace
 
-JsonEncoding sniff_json_encoding(const std::string& bytes) {
+JsonEncoding sniff_json_encoding(std::string_view bytes) {
   if (bytes.size() < 2) return JsonEncoding::kText;
   const char next = bytes[1];
   if (next == '"' || next == '}' || next == ' ' || next == '\n' || next == '\r' || next == '\t')
@@ -54,20 +52,18 @@ JsonEncoding sniff_json_encoding(const std::string& bytes) {
   return JsonEncoding::kUbjson;
 }
 
-Json parse_json_document(const std::string& bytes, JsonEncoding encoding, const std::string& source) {
+Json parse_json_document(std::string_view bytes, JsonEncoding encoding, const std::string& source) {
   if (encoding == JsonEncoding::kUbjson) return parse_ubjson(bytes, source);
   Json root;
   DepthLimitedSax sax(root);
-  const char* kind = encoding == JsonEncoding::kText ? "JSON" : "UBJSON";
   try {
-    const bool ok = encoding == JsonEncoding::kText
-                        ? Json::sax_parse(bytes, &sax, Json::input_format_t::json, /*strict=*/true)
-                        : Json::sax_parse(bytes, &sax, Json::input_format_t::ubjson, true);
-    if (!ok) fail(source, ": malformed ", kind);
+    const char* first = bytes.data();
+    if (!Json::sax_parse(first, first + bytes.size(), &sax, Json::input_format_t::json, /*strict=*/true))
+      fail(source, ": malformed JSON");
   } catch (const Error& e) {
-    fail(source, ": malformed ", kind, ": ", e.what());
+    fail(source, ": malformed JSON: ", e.what());
   } catch (const nlohmann::json::exception& e) {
-    fail(source, ": malformed or truncated ", kind, ": ", e.what());
+    fail(source, ": malformed or truncated JSON: ", e.what());
   }
   return root;
 }

@@ -21,13 +21,15 @@ enum class JsonEncoding { kText, kUbjson };
 
 // Text JSON starts with '{' followed by white space, '"' or '}'; UBJSON's '{' is followed by
 // a type marker. Only used on buffers whose first byte is '{'.
-JsonEncoding sniff_json_encoding(const std::string& bytes);
+JsonEncoding sniff_json_encoding(std::string_view bytes);
 
 // Parses JSON text or UBJSON with a nesting limit; errors name `source` and the byte offset.
-Json parse_json_document(const std::string& bytes, JsonEncoding encoding, const std::string& source);
+// A UBJSON document refers to `bytes` (its packed arrays are not copied): keep them alive
+// while the document is read.
+Json parse_json_document(std::string_view bytes, JsonEncoding encoding, const std::string& source);
 
 // UBJSON with packed numeric arrays (see ubjson.cpp) and their accessors.
-Json parse_ubjson(const std::string& bytes, const std::string& source);
+Json parse_ubjson(std::string_view bytes, const std::string& source);
 std::size_t packed_size(const Json::binary_t& packed);
 bool packed_is_integer(const Json::binary_t& packed);
 void packed_to_doubles(const Json::binary_t& packed, double* out);

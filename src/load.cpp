@@ -1,7 +1,9 @@
 // Format detection and the public load() entry points.
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "floresta/error.hpp"
 #include "floresta/model.hpp"
@@ -9,12 +11,13 @@
 
 namespace floresta {
 
-Model load_from_memory(const std::string& bytes, const std::string& name, const LoadOptions& options) {
+Model load_from_memory(std::string_view bytes, const std::string& name, const LoadOptions& options) {
   std::size_t first = 0;
   while (first < bytes.size() && (bytes[first] == ' ' || bytes[first] == '\n' || bytes[first] == '\r' || bytes[first] == '\t'))
     ++first;
   if (first == bytes.size()) detail::fail(name, ": empty model file");
-  if (bytes.compare(first, 5, "tree\n") == 0 || bytes.compare(first, 6, "tree\r\n") == 0)
+  const std::string_view rest = bytes.substr(first);
+  if (rest.rfind("tree\n", 0) == 0 || rest.rfind("tree\r\n", 0) == 0)
     return compile(detail::load_lightgbm_text(bytes, name), options);
   if (bytes[first] != '{')
     detail::fail(name, ": unrecognised model format (expected XGBoost JSON/UBJSON, LightGBM text or JSON)");
@@ -36,16 +39,16 @@ Model load_from_memory(const std::string& bytes, const std::string& name, const 
 Model load(const std::string& path, const LoadOptions& options) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) detail::fail(path, ": cannot open model file");
-  std::string bytes;
   const std::streamoff size = in.tellg();
-  if (size >= 0 && in.seekg(0)) {  // a regular file: one read (byte by byte took 20% of a load)
-    bytes.resize(static_cast<std::size_t>(size));
-    in.read(bytes.data(), static_cast<std::streamsize>(size));
-    if (in.gcount() != static_cast<std::streamsize>(size)) detail::fail(path, ": error while reading");
-  } else {  // a pipe or another stream without a size
-    in.clear();
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (size >= 0 && in.seekg(0)) {  // a regular file: one read into a buffer nobody zeroes
+    const auto n = static_cast<std::size_t>(size);
+    const std::unique_ptr<char[]> buffer(new char[n]);
+    in.read(buffer.get(), static_cast<std::streamsize>(n));
+    if (in.gcount() != static_cast<std::streamsize>(n) || in.bad()) detail::fail(path, ": error while reading");
+    return load_from_memory(std::string_view(buffer.get(), n), path, options);
   }
+  in.clear();  // a pipe or another stream without a size
+  const std::string bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>{});
   if (in.bad()) detail::fail(path, ": error while reading");
   return load_from_memory(bytes, path, options);
 }

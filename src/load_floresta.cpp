@@ -1,6 +1,7 @@
 // Loader for floresta's own model JSON (written by floresta.export from scikit-learn
 // estimators). The format is documented in docs/floresta-model.md, with a JSON Schema in
 // docs/floresta-model.schema.json that the exporter's tests validate every file against.
+#include <algorithm>
 #include <limits>
 #include <string>
 #include <vector>
@@ -80,13 +81,18 @@ TreeSpec read_tree(const JsonCursor& tree, int leaf_width) {
       if (spec.is_categorical[i]) cat.at("nodes").at(k).fail("node listed twice");
       spec.is_categorical[i] = 1;
       per_node[i] = lists.at(k).int_array();
-      if (counts[k] < 0 || counts[k] > (int64_t(1) << 24)) cat.at("category_counts").at(k).fail("out of range [0, 2^24]");
-      spec.category_bits[i] = static_cast<uint32_t>(counts[k]);
+      int64_t top = -1;
+      for (int64_t c : per_node[i]) {
+        if (c < 0 || c >= kMaxCategory) lists.at(k).fail("category " + std::to_string(c) + " out of range [0, 2^24)");
+        top = std::max(top, c);
+      }
+      if (counts[k] < 0 || counts[k] > kMaxCategory) cat.at("category_counts").at(k).fail("out of range [0, 2^24]");
+      spec.category_bits[i] = static_cast<uint32_t>(std::max(counts[k], top + 1));
     }
     spec.category_offsets.assign(n + 1, 0);
     for (std::size_t i = 0; i < n; ++i) {
-      spec.category_values.insert(spec.category_values.end(), per_node[i].begin(), per_node[i].end());
-      spec.category_offsets[i + 1] = static_cast<uint32_t>(spec.category_values.size());
+      append_category_set(spec.category_words, per_node[i].data(), per_node[i].size());
+      spec.category_offsets[i + 1] = static_cast<uint32_t>(spec.category_words.size());
     }
   }
   return spec;

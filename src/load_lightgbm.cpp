@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "floresta/error.hpp"
@@ -28,7 +29,7 @@ struct ObjectiveInfo {
 
 // The words of `text` (split on spaces, tabs and carriage returns), as views into it:
 // LightGBM's lists and objective strings.
-std::vector<std::string_view> split_words(const std::string& text) {
+std::vector<std::string_view> split_words(std::string_view text) {
   std::vector<std::string_view> words;
   std::size_t start = 0;
   for (std::size_t i = 0; i <= text.size(); ++i) {
@@ -85,20 +86,21 @@ ObjectiveInfo parse_objective(const std::string& text, int num_class, const std:
   return info;
 }
 
-// Header and tree blocks of the text format, with the line where each key was read.
+// Header and tree blocks of the text format, with the line where each key was read; keys
+// and values are views into the file's bytes.
 struct Field {
-  std::string value;
+  std::string_view value;
   std::size_t line = 0;
 };
-using Block = std::map<std::string, Field>;
+using Block = std::map<std::string_view, Field>;
 
 class TextModel {
  public:
-  TextModel(const std::string& bytes, std::string source) : source_(std::move(source)) { split(bytes); }
+  TextModel(std::string_view bytes, std::string source) : source_(std::move(source)) { split(bytes); }
 
   Block header;
   std::vector<Block> trees;
-  std::string pandas_categorical;  // the JSON after "pandas_categorical:", if any
+  std::string_view pandas_categorical;  // the JSON after "pandas_categorical:", if any
   std::size_t pandas_line = 0;
 
   [[noreturn]] void fail_at(std::size_t line, const std::string& rule) const { fail(source_, ": line ", line, ": ", rule); }
@@ -110,25 +112,12 @@ class TextModel {
     return it->second;
   }
 
-  std::vector<double> doubles(const Field& field, const std::string& key) const {
-    std::vector<double> out;
-    for (const auto token : split_words(field.value)) {
-      double v = 0;
-      if (!parse_double(token, v)) fail_at(field.line, key + ": '" + std::string(token) + "' is not a number");
-      out.push_back(v);
-    }
-    return out;
+  // `expected` only reserves room; callers check the count.
+  std::vector<double> doubles(const Field& field, const std::string& key, std::size_t expected = 0) const {
+    return numbers<double>(field, key, expected);
   }
-  std::vector<int64_t> ints(const Field& field, const std::string& key) const {
-    std::vector<int64_t> out;
-    for (const auto token : split_words(field.value)) {
-      int64_t v = 0;
-      auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
-      if (ec != std::errc() || end != token.data() + token.size())
-        fail_at(field.line, key + ": '" + std::string(token) + "' is not an integer");
-      out.push_back(v);
-    }
-    return out;
+  std::vector<int64_t> ints(const Field& field, const std::string& key, std::size_t expected = 0) const {
+    return numbers<int64_t>(field, key, expected);
   }
   int64_t integer(const Field& field, const std::string& key) const {
     const auto values = ints(field, key);
@@ -137,17 +126,44 @@ class TextModel {
   }
 
  private:
-  void split(const std::string& bytes) {
+  // A list of numbers separated by spaces (or tabs), parsed where it lies: each number ends
+  // where std::from_chars stops, which must be a blank or the end.
+  template <class Number>
+  std::vector<Number> numbers(const Field& field, const std::string& key, std::size_t expected = 0) const {
+    std::vector<Number> out;
+    out.reserve(expected);
+    const char* p = field.value.data();
+    const char* const last = p + field.value.size();
+    auto blank = [](char c) { return c == ' ' || c == '\t'; };
+    while (true) {
+      while (p != last && blank(*p)) ++p;
+      if (p == last) return out;
+      const char* start = p;
+      if (std::is_floating_point_v<Number> && *p == '+' && p + 1 != last && *(p + 1) != '-') ++p;
+      Number v{};
+      const auto [end, ec] = std::from_chars(p, last, v);
+      if (ec != std::errc() || (end != last && !blank(*end))) {
+        const char* stop = start;
+        while (stop != last && !blank(*stop)) ++stop;
+        fail_at(field.line, key + ": '" + std::string(start, stop) + "' is not " +
+                                (std::is_floating_point_v<Number> ? "a number" : "an integer"));
+      }
+      out.push_back(v);
+      p = end;
+    }
+  }
+
+  void split(std::string_view bytes) {
     std::size_t pos = 0, number = 0;
     Block* block = &header;
     bool trees_ended = false;
     while (pos <= bytes.size()) {
       std::size_t end = bytes.find('\n', pos);
-      if (end == std::string::npos) end = bytes.size();
-      std::string line = bytes.substr(pos, end - pos);
+      if (end == std::string_view::npos) end = bytes.size();
+      std::string_view line = bytes.substr(pos, end - pos);
       pos = end + 1;
       ++number;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (line.rfind("pandas_categorical:", 0) == 0) {
         pandas_categorical = line.substr(19);
         pandas_line = number;
@@ -165,7 +181,7 @@ class TextModel {
         (*block)["Tree"] = Field{line.substr(5), number};
         continue;
       }
-      if (eq == std::string::npos) {
+      if (eq == std::string_view::npos) {
         (*block)[line] = Field{"", number};  // bare flags such as average_output
       } else {
         (*block)[line.substr(0, eq)] = Field{line.substr(eq + 1), number};
@@ -179,7 +195,7 @@ class TextModel {
 
 // Fills node `i` of an internal split from LightGBM's encoding.
 void set_split(TreeSpec& tree, std::size_t i, int64_t feature, double threshold, int decision_type,
-               const std::vector<int64_t>& category_codes, uint32_t category_bits) {
+               const std::vector<uint32_t>& category_set, uint32_t category_bits) {
   const bool categorical = decision_type & 1;
   const bool default_left = (decision_type >> 1) & 1;
   const auto missing = static_cast<MissingType>((decision_type >> 2) & 3);
@@ -189,14 +205,14 @@ void set_split(TreeSpec& tree, std::size_t i, int64_t feature, double threshold,
   if (categorical) {
     tree.default_left[i] = 0;  // NaN, negative and unknown codes go right
     tree.category_bits[i] = category_bits;
-    tree.category_values.insert(tree.category_values.end(), category_codes.begin(), category_codes.end());
+    tree.category_words.insert(tree.category_words.end(), category_set.begin(), category_set.end());
   } else if (missing == MissingType::kNone) {
     tree.default_left[i] = 0.0 <= threshold;  // NaN is scored as 0
   } else {
     tree.default_left[i] = default_left;
     tree.zero_is_missing[i] = missing == MissingType::kZero;
   }
-  tree.category_offsets[i + 1] = static_cast<uint32_t>(tree.category_values.size());
+  tree.category_offsets[i + 1] = static_cast<uint32_t>(tree.category_words.size());
 }
 
 void size_tree(TreeSpec& tree, std::size_t n) {
@@ -218,15 +234,6 @@ std::string field_text(double v) {
   return out.str();
 }
 
-// Set bits of words[first, last) as category codes.
-std::vector<int64_t> bitset_codes(const std::vector<int64_t>& words, std::size_t first, std::size_t last) {
-  std::vector<int64_t> codes;
-  for (std::size_t w = first; w < last; ++w)
-    for (int b = 0; b < 32; ++b)
-      if ((static_cast<uint64_t>(words[w]) >> b) & 1u) codes.push_back(static_cast<int64_t>((w - first) * 32 + b));
-  return codes;
-}
-
 TreeSpec read_text_tree(const TextModel& model, const Block& block, std::size_t index) {
   const std::string where = "Tree=" + std::to_string(index);
   const int64_t leaves = model.integer(model.need(block, "num_leaves", where), "num_leaves");
@@ -238,14 +245,14 @@ TreeSpec read_text_tree(const TextModel& model, const Block& block, std::size_t 
 
   auto read = [&](const char* key, std::size_t expected) {
     const Field& field = model.need(block, key, where);
-    auto values = model.doubles(field, key);
+    auto values = model.doubles(field, key, expected);
     if (values.size() != expected)
       model.fail_at(field.line, std::string(key) + " has " + std::to_string(values.size()) + " values, expected " + std::to_string(expected));
     return values;
   };
   auto read_ints = [&](const char* key, std::size_t expected) {
     const Field& field = model.need(block, key, where);
-    auto values = model.ints(field, key);
+    auto values = model.ints(field, key, expected);
     if (values.size() != expected)
       model.fail_at(field.line, std::string(key) + " has " + std::to_string(values.size()) + " values, expected " + std::to_string(expected));
     return values;
@@ -273,6 +280,9 @@ TreeSpec read_text_tree(const TextModel& model, const Block& block, std::size_t 
     cat_boundaries = read_ints("cat_boundaries", static_cast<std::size_t>(num_cat) + 1);
     const Field& words_field = model.need(block, "cat_threshold", where);
     cat_words = model.ints(words_field, "cat_threshold");
+    for (int64_t w : cat_words)
+      if (w < 0 || w > int64_t{std::numeric_limits<uint32_t>::max()})
+        model.fail_at(words_field.line, "cat_threshold word " + std::to_string(w) + " is not a 32-bit unsigned value");
     for (std::size_t k = 0; k < cat_boundaries.size(); ++k)
       if (cat_boundaries[k] < (k ? cat_boundaries[k - 1] : 0) || cat_boundaries[k] > static_cast<int64_t>(cat_words.size()))
         model.fail_at(model.need(block, "cat_boundaries", where).line, "cat_boundaries out of order or past cat_threshold");
@@ -297,7 +307,7 @@ TreeSpec read_text_tree(const TextModel& model, const Block& block, std::size_t 
     if (dt < 0 || dt > 15) model.fail_at(model.need(block, "decision_type", where).line, "unknown decision_type " + std::to_string(dt));
     tree.left_children[i] = child(lefts[i], "left_child", i);
     tree.right_children[i] = child(rights[i], "right_child", i);
-    std::vector<int64_t> codes;
+    std::vector<uint32_t> set;
     uint32_t bits = 0;
     if (dt & 1) {
       const double k = thresholds[i];
@@ -306,10 +316,11 @@ TreeSpec read_text_tree(const TextModel& model, const Block& block, std::size_t 
                       "categorical node " + std::to_string(i) + " names bitset " + field_text(k) + " of " + std::to_string(num_cat));
       const auto c = static_cast<std::size_t>(k);
       const auto first = static_cast<std::size_t>(cat_boundaries[c]), last = static_cast<std::size_t>(cat_boundaries[c + 1]);
-      codes = bitset_codes(cat_words, first, last);
-      bits = static_cast<uint32_t>(std::min<std::size_t>((last - first) * 32, std::size_t(1) << 24));
+      bits = static_cast<uint32_t>(std::min<std::size_t>((last - first) * 32, kMaxCategory));
+      set.assign(cat_words.begin() + static_cast<std::ptrdiff_t>(first),
+                 cat_words.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(last, first + bits / 32)));
     }
-    set_split(tree, i, features[i], thresholds[i], static_cast<int>(dt), codes, bits);
+    set_split(tree, i, features[i], thresholds[i], static_cast<int>(dt), set, bits);
   }
   // Leaves (ids from `internal` on) list no categories.
   for (std::size_t i = internal; i < internal + L; ++i) tree.category_offsets[i + 1] = tree.category_offsets[i];
@@ -381,7 +392,7 @@ void finish_spec(ModelSpec& spec, const ObjectiveInfo& objective, int per_iterat
 
 }  // namespace
 
-ModelSpec load_lightgbm_text(const std::string& bytes, const std::string& source) {
+ModelSpec load_lightgbm_text(std::string_view bytes, const std::string& source) {
   const TextModel model(bytes, source);
   ModelSpec spec;
   spec.source = source;
@@ -394,7 +405,7 @@ ModelSpec load_lightgbm_text(const std::string& bytes, const std::string& source
   if (per_iteration < 1 || per_iteration > 1000000) model.fail_at(h.at("num_tree_per_iteration").line, "num_tree_per_iteration out of range");
   if (max_feature < -1 || max_feature >= int64_t(1) << 28) model.fail_at(h.at("max_feature_idx").line, "max_feature_idx out of range");
   spec.num_features = static_cast<int>(max_feature + 1);
-  spec.objective = h.count("objective") ? h.at("objective").value : "custom";
+  spec.objective = h.count("objective") ? std::string(h.at("objective").value) : "custom";
   const ObjectiveInfo objective = parse_objective(spec.objective, static_cast<int>(num_class), source);
   if (objective.task == Task::kMulticlassClassification && per_iteration != num_class)
     model.fail_at(h.at("num_tree_per_iteration").line, "a " + std::to_string(num_class) + "-class model needs as many trees per iteration");
@@ -505,7 +516,7 @@ ModelSpec load_lightgbm_json(const Json& document, const std::string& source) {
           }
         }
         if (!tree.linear_offsets.empty()) tree.linear_offsets[i + 1] = static_cast<uint32_t>(tree.linear_features.size());
-        tree.category_offsets[i + 1] = static_cast<uint32_t>(tree.category_values.size());
+        tree.category_offsets[i + 1] = static_cast<uint32_t>(tree.category_words.size());
         continue;
       }
       if (!tree.linear_offsets.empty()) tree.linear_offsets[i + 1] = static_cast<uint32_t>(tree.linear_features.size());
@@ -525,6 +536,7 @@ ModelSpec load_lightgbm_json(const Json& document, const std::string& source) {
       else if (missing == "NaN") dt |= 8;
       else if (missing != "None") node.at("missing_type").fail("unknown missing type '" + missing + "'");
       std::vector<int64_t> codes;
+      std::vector<uint32_t> set;
       double threshold = 0;
       uint32_t bits = 0;
       if (dt & 1) {
@@ -538,18 +550,18 @@ ModelSpec load_lightgbm_json(const Json& document, const std::string& source) {
           const std::string token = text.substr(start, stop - start);
           auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), code);
           if (ec != std::errc() || end != token.data() + token.size()) field.fail("category '" + token + "' is not an integer");
+          if (code >= kMaxCategory) field.fail("category " + token + " out of range [0, 2^24)");
           if (code >= 0) codes.push_back(code);  // LightGBM never lists negatives; they go right anyway
           start = stop + 2;
         }
-        int64_t top = -1;
-        for (int64_t c : codes) top = std::max(top, c);
-        bits = static_cast<uint32_t>(std::min<int64_t>((top / 32 + 1) * 32, int64_t(1) << 24));
+        append_category_set(set, codes.data(), codes.size());  // codes checked above
+        bits = static_cast<uint32_t>(32 * set.size());
       } else {
         threshold = node.at("threshold").as_double();
       }
       const int64_t feature = node.at("split_feature").as_int();
       if (feature < 0 || feature > std::numeric_limits<int32_t>::max()) node.at("split_feature").fail("feature index out of range");
-      set_split(tree, i, feature, threshold, dt, codes, bits);
+      set_split(tree, i, feature, threshold, dt, set, bits);
     }
     spec.trees.push_back(std::move(tree));
   }

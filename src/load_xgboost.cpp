@@ -165,12 +165,10 @@ TreeSpec read_tree(const JsonCursor& tree) {
     const auto nodes = nodes_field.int_array();
     const auto segments = segments_field.int_array();
     const auto sizes = sizes_field.int_array();
-    auto values = values_field.int_array();
+    const auto values = values_field.int_array();
     if (segments.size() != nodes.size() || sizes.size() != nodes.size())
       nodes_field.fail("categories_nodes, categories_segments and categories_sizes differ in length");
     std::vector<int64_t> begin(n, -1), count(n, 0);
-    bool in_node_order = true;  // XGBoost writes segments back to back in node order
-    int64_t expected_start = 0, previous_node = -1;
     for (std::size_t k = 0; k < nodes.size(); ++k) {
       const int64_t node = nodes[k];
       if (node < 0 || node >= num_nodes) nodes_field.fail("node id " + std::to_string(node) + " out of range");
@@ -180,25 +178,20 @@ TreeSpec read_tree(const JsonCursor& tree) {
           segments[k] > static_cast<int64_t>(values.size()) ||
           sizes[k] > static_cast<int64_t>(values.size()) - segments[k])
         segments_field.fail("segment " + std::to_string(k) + " lies outside 'categories'");
-      if (node <= previous_node || segments[k] != expected_start) in_node_order = false;
-      previous_node = node;
-      expected_start = segments[k] + sizes[k];
       begin[static_cast<std::size_t>(node)] = segments[k];
       count[static_cast<std::size_t>(node)] = sizes[k];
     }
-    for (std::size_t i = 0; i < n; ++i)
+    spec.category_offsets.assign(n + 1, 0);
+    for (std::size_t i = 0; i < n; ++i) {
       if (spec.is_categorical[i] && spec.left_children[i] != -1 && begin[i] < 0)
         tree.fail("categorical split at node " + std::to_string(i) + " has no category set");
-    spec.category_offsets.assign(n + 1, 0);
-    if (in_node_order && expected_start == static_cast<int64_t>(values.size())) {
-      for (std::size_t i = 0; i < n; ++i) spec.category_offsets[i + 1] = spec.category_offsets[i] + static_cast<uint32_t>(count[i]);
-      spec.category_values = std::move(values);
-    } else {
-      for (std::size_t i = 0; i < n; ++i) {
+      const int64_t* codes = values.data() + std::max<int64_t>(begin[i], 0);
+      if (!append_category_set(spec.category_words, codes, static_cast<std::size_t>(count[i])))
         for (int64_t c = 0; c < count[i]; ++c)
-          spec.category_values.push_back(values[static_cast<std::size_t>(begin[i] + c)]);
-        spec.category_offsets[i + 1] = static_cast<uint32_t>(spec.category_values.size());
-      }
+          if (codes[c] < 0 || codes[c] >= kMaxCategory)
+            values_field.fail("node " + std::to_string(i) + ": category value " + std::to_string(codes[c]) +
+                              " out of range [0, 2^24)");
+      spec.category_offsets[i + 1] = static_cast<uint32_t>(spec.category_words.size());
     }
   }
   return spec;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "floresta/spec.hpp"
 #include "json_document.hpp"
@@ -13,7 +14,7 @@ namespace floresta::detail {
 ModelSpec load_xgboost(const Json& document, const std::string& source, const std::string& format);
 
 // LightGBM's text model file (save_model / model_to_string).
-ModelSpec load_lightgbm_text(const std::string& bytes, const std::string& source);
+ModelSpec load_lightgbm_text(std::string_view bytes, const std::string& source);
 // floresta's own model JSON (floresta.export), docs/floresta-model.md.
 ModelSpec load_floresta_json(const Json& document, const std::string& source);
 

@@ -1,20 +1,36 @@
 // A UBJSON reader for model files. Structure (objects, strings, small arrays) becomes an
 // ordinary nlohmann::json document; optimized arrays of one numeric type ("[$d#L<n>", which
-// carry XGBoost's trees) stay packed as a binary value whose subtype is the type marker, so
-// millions of numbers are never turned into json values one by one. JsonCursor decodes them.
+// carry XGBoost's trees) are neither decoded nor copied: the document holds a binary value
+// whose subtype is the type marker and whose bytes are a PackedView of the input, so
+// millions of numbers are never turned into json values one by one. JsonCursor decodes
+// them, which is why the input must outlive the document.
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 
+#include "floresta/detail/simd.hpp"
 #include "floresta/error.hpp"
 #include "json_document.hpp"
 
 namespace floresta::detail {
 namespace {
 
+// What a packed array's binary value holds: where its big-endian numbers lie in the input.
+struct PackedView {
+  const uint8_t* data;
+  std::size_t bytes;
+};
+
+PackedView view_of(const Json::binary_t& packed) {
+  PackedView view;
+  std::memcpy(&view, packed.data(), sizeof view);
+  return view;
+}
+
 class UbjsonReader {
  public:
-  UbjsonReader(const std::string& bytes, const std::string& source) : data_(bytes), source_(source) {}
+  UbjsonReader(std::string_view bytes, const std::string& source) : data_(bytes), source_(source) {}
 
   Json document() {
     Json root = value(next_marker(), 0);
@@ -65,7 +81,7 @@ class UbjsonReader {
   std::string text(char length_marker) {
     const std::size_t n = length(length_marker);
     if (data_.size() - pos_ < n) fail_here("string runs past the end");
-    std::string out = data_.substr(pos_, n);
+    std::string out(data_.substr(pos_, n));
     pos_ += n;
     return out;
   }
@@ -120,14 +136,14 @@ class UbjsonReader {
     int64_t count;
     header(type, count);
     const std::size_t w = width(type);
-    if (w > 0 && type != 'C') {  // packed numbers: keep the bytes
+    if (w > 0 && type != 'C') {  // packed numbers: point at the bytes
       const auto n = static_cast<std::size_t>(count);
       if (n > (data_.size() - pos_) / w) fail_here("typed array runs past the end");
-      Json packed = Json::binary(std::vector<uint8_t>(data_.begin() + static_cast<std::ptrdiff_t>(pos_),
-                                                      data_.begin() + static_cast<std::ptrdiff_t>(pos_ + n * w)),
-                                 static_cast<uint8_t>(type));
+      const PackedView view{reinterpret_cast<const uint8_t*>(data_.data() + pos_), n * w};
+      std::vector<uint8_t> payload(sizeof view);
+      std::memcpy(payload.data(), &view, sizeof view);
       pos_ += n * w;
-      return packed;
+      return Json::binary(std::move(payload), static_cast<uint8_t>(type));
     }
     Json out = Json::array();
     if (count >= 0) {
@@ -158,39 +174,66 @@ class UbjsonReader {
     return out;
   }
 
-  const std::string& data_;
+  std::string_view data_;
   const std::string& source_;
   std::size_t pos_ = 0;
 };
 
 }  // namespace
 
-Json parse_ubjson(const std::string& bytes, const std::string& source) { return UbjsonReader(bytes, source).document(); }
+Json parse_ubjson(std::string_view bytes, const std::string& source) { return UbjsonReader(bytes, source).document(); }
 
 namespace {
+// Unsigned integers of each width, to byte-swap big-endian values whatever their type.
+template <std::size_t kBytes> struct Bits;
+template <> struct Bits<1> { using type = uint8_t; static uint8_t swap(uint8_t v) { return v; } };
+template <> struct Bits<2> { using type = uint16_t; static uint16_t swap(uint16_t v) { return static_cast<uint16_t>(v << 8 | v >> 8); } };
+template <> struct Bits<4> { using type = uint32_t; static uint32_t swap(uint32_t v) { return __builtin_bswap32(v); } };
+template <> struct Bits<8> { using type = uint64_t; static uint64_t swap(uint64_t v) { return __builtin_bswap64(v); } };
+
+// Big-endian T values to Out; written so that the compiler vectorizes it.
 template <class T, class Out>
-void decode_all(const uint8_t* p, std::size_t n, Out* out) {
-  for (std::size_t i = 0; i < n; ++i, p += sizeof(T)) {
-    uint8_t raw[sizeof(T)];
-    for (std::size_t b = 0; b < sizeof(T); ++b) raw[b] = p[sizeof(T) - 1 - b];
+inline void decode_loop(const uint8_t* p, std::size_t n, Out* out) {
+  using B = Bits<sizeof(T)>;
+  for (std::size_t i = 0; i < n; ++i) {
+    typename B::type raw;
+    std::memcpy(&raw, p + i * sizeof(T), sizeof(T));
+    raw = B::swap(raw);
     T v;
-    std::memcpy(&v, raw, sizeof(T));
+    std::memcpy(&v, &raw, sizeof(T));
     out[i] = static_cast<Out>(v);
   }
+}
+
+#ifdef FLORESTA_X86_SIMD
+// The same loop compiled for AVX2 (byte shuffles: baseline x86-64 swaps one value at a time).
+template <class T, class Out>
+__attribute__((target("avx2"))) void decode_loop_avx2(const uint8_t* p, std::size_t n, Out* out) {
+  decode_loop<T>(p, n, out);
+}
+#endif
+
+template <class T, class Out>
+void decode_all(const uint8_t* p, std::size_t n, Out* out) {
+#ifdef FLORESTA_X86_SIMD
+  if (cpu_has_avx2()) return decode_loop_avx2<T>(p, n, out);
+#endif
+  decode_loop<T>(p, n, out);
 }
 }  // namespace
 
 template <class Out>
 void packed_to(const Json::binary_t& packed, Out* out) {
   const std::size_t n = packed_size(packed);
+  const uint8_t* data = view_of(packed).data;
   switch (static_cast<char>(packed.subtype())) {
-    case 'i': return decode_all<int8_t>(packed.data(), n, out);
-    case 'U': return decode_all<uint8_t>(packed.data(), n, out);
-    case 'I': return decode_all<int16_t>(packed.data(), n, out);
-    case 'l': return decode_all<int32_t>(packed.data(), n, out);
-    case 'L': return decode_all<int64_t>(packed.data(), n, out);
-    case 'd': return decode_all<float>(packed.data(), n, out);
-    case 'D': return decode_all<double>(packed.data(), n, out);
+    case 'i': return decode_all<int8_t>(data, n, out);
+    case 'U': return decode_all<uint8_t>(data, n, out);
+    case 'I': return decode_all<int16_t>(data, n, out);
+    case 'l': return decode_all<int32_t>(data, n, out);
+    case 'L': return decode_all<int64_t>(data, n, out);
+    case 'd': return decode_all<float>(data, n, out);
+    case 'D': return decode_all<double>(data, n, out);
   }
 }
 
@@ -198,11 +241,12 @@ void packed_to_doubles(const Json::binary_t& packed, double* out) { packed_to(pa
 void packed_to_ints(const Json::binary_t& packed, int64_t* out) { packed_to(packed, out); }
 
 std::size_t packed_size(const Json::binary_t& packed) {
+  const std::size_t bytes = view_of(packed).bytes;
   switch (static_cast<char>(packed.subtype())) {
-    case 'i': case 'U': return packed.size();
-    case 'I': return packed.size() / 2;
-    case 'l': case 'd': return packed.size() / 4;
-    case 'L': case 'D': return packed.size() / 8;
+    case 'i': case 'U': return bytes;
+    case 'I': return bytes / 2;
+    case 'l': case 'd': return bytes / 4;
+    case 'L': case 'D': return bytes / 8;
   }
   return 0;
 }

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -321,8 +322,9 @@ class Model {
 
 // Loads a model file, detecting the format from its content (not its name).
 Model load(const std::string& path, const LoadOptions& options = {});
-// The same from bytes already in memory; `name` appears in error messages.
-Model load_from_memory(const std::string& bytes, const std::string& name = "<memory>",
+// The same from bytes already in memory (read only while loading; the model keeps no
+// reference to them); `name` appears in error messages.
+Model load_from_memory(std::string_view bytes, const std::string& name = "<memory>",
                        const LoadOptions& options = {});
 // Validates a ModelSpec and compiles it (what load() does after parsing).
 Model compile(ModelSpec spec, const LoadOptions& options = {});

@@ -42,12 +42,13 @@ struct TreeSpec {
   // Vector leaves (ModelSpec::leaf_width > 1): leaf i's values are
   // leaf_vector[i * leaf_width .. (i + 1) * leaf_width); empty otherwise.
   std::vector<double> leaf_vector;
-  // Categorical splits, CSR style: node i lists category_values[category_offsets[i] ..
-  // category_offsets[i+1]]. Empty offsets = no categorical node in this tree.
+  // Categorical splits: node i's set is the bitset category_words[category_offsets[i] ..
+  // category_offsets[i+1]); code c is listed when bit c % 32 of word c / 32 is set.
+  // Empty offsets = no categorical node in this tree. append_category_set() builds one.
   std::vector<uint32_t> category_offsets;
-  std::vector<int64_t> category_values;
-  // Per node, how many codes the split knows (codes at or past it are invalid for the rule).
-  // Empty = one past the largest listed code.
+  std::vector<uint32_t> category_words;
+  // Per node, how many codes the split knows (at most 2^24; codes at or past it are
+  // unlisted or invalid, as the rule says). Empty = 32 per word of the node's set.
   std::vector<uint32_t> category_bits;
   // LightGBM linear trees: leaf i outputs linear_const[i] + sum of linear_coeffs[k] *
   // x[linear_features[k]] over k in linear_offsets[i] .. linear_offsets[i+1], or
@@ -61,6 +62,13 @@ struct TreeSpec {
 
   std::size_t num_nodes() const { return left_children.size(); }
 };
+
+// Categorical codes a split may list: [0, 2^24), as XGBoost (not exact in float32 beyond).
+constexpr int64_t kMaxCategory = int64_t(1) << 24;
+
+// Appends to `words` the bitset listing codes[0 .. n): as many words as the largest code
+// needs. Returns false, appending nothing, when a code lies outside [0, kMaxCategory).
+bool append_category_set(std::vector<uint32_t>& words, const int64_t* codes, std::size_t n);
 
 struct ModelSpec {
   std::string source;  // file name (or "<memory>") for error messages

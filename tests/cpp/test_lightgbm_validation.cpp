@@ -53,6 +53,22 @@ TEST(LightGBMText, UnknownObjective) {
   expect_error(replace(model_text(), "objective=regression", "objective=rank_magic"), "unsupported LightGBM objective 'rank_magic'");
 }
 TEST(LightGBMText, NotANumber) { expect_error(replace(model_text(), "threshold=0.5 0", "threshold=0.5x 0"), "line 15: threshold: '0.5x' is not a number"); }
+TEST(LightGBMText, NumbersMayHaveExtraBlanksAndSigns) {
+  // Tabs, repeated and trailing blanks and a leading '+' read as LightGBM's own parser reads them.
+  const auto plain = floresta::load_from_memory(model_text(), "crafted.txt");
+  const auto spaced = floresta::load_from_memory(
+      replace(replace(model_text(), "threshold=0.5 0", "threshold= +0.5\t 0 "), "leaf_value=1 2 3", "leaf_value=1  +2 3\t"),
+      "crafted.txt");
+  const double rows[] = {0.0, 1.0, 0.0, 2.0, 0.5, 3.0, 0.6, 1.0};
+  EXPECT_EQ(plain.predict(rows, 4, 2), spaced.predict(rows, 4, 2));
+  expect_error(replace(model_text(), "threshold=0.5 0", "threshold=0.5 1e5x"), "threshold: '1e5x' is not a number");
+  expect_error(replace(model_text(), "threshold=0.5 0", "threshold=+-0.5 0"), "threshold: '+-0.5' is not a number");
+  expect_error(replace(model_text(), "left_child=1 -1", "left_child=1.0 -1"), "left_child: '1.0' is not an integer");
+}
+TEST(LightGBMText, BitsetWordOutOfRange) {
+  expect_error(replace(model_text(), "cat_threshold=10", "cat_threshold=-10"), "cat_threshold word -10 is not a 32-bit unsigned value");
+  expect_error(replace(model_text(), "cat_threshold=10", "cat_threshold=4294967296"), "is not a 32-bit unsigned value");
+}
 TEST(LightGBMText, MismatchedArrayLengths) {
   expect_error(replace(model_text(), "left_child=1 -1", "left_child=1 -1 -2"), "left_child has 3 values, expected 2");
 }
