@@ -349,10 +349,9 @@ void quantize(Forest<Rule>& forest) {
     const auto column = static_cast<uint16_t>(2 * i + ((n.info & kDefaultLeftFlag) ? 0 : 1));
     q.nodes.push_back({column, static_cast<uint16_t>(k + 1), n.right - 1});
   }
-  // Breadth-first tables of the first kTopLevels levels, for trees that deep.
-  q.top_offset.assign(forest.num_trees(), ~0u);
+  // Breadth-first tables of the first kTopLevels levels of every tree.
+  q.top_offset.assign(forest.num_trees(), 0u);
   for (std::size_t t = 0; t < forest.num_trees(); ++t) {
-    if (forest.tree_depth[t] < static_cast<uint32_t>(kTopLevels)) continue;
     q.top_offset[t] = static_cast<uint32_t>(q.top.size());
     const std::size_t first = q.top.size();
     q.top.resize(first + kTopWords, 0u);

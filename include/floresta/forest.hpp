@@ -481,6 +481,24 @@ inline void walk_quantized_lanes(const QuantizedNode* nodes, const uint32_t* roo
                                                              bins + (done / L) * group_stride, leaves + done);
 }
 
+#ifdef FLORESTA_X86_SIMD
+// One row through `lanes` (a multiple of 16, at most 128) trees; see walk_trees_avx512.
+template <int kRegisters>
+inline void walk_trees_lanes(const QuantizedNode* nodes, const uint32_t* top, const uint32_t* tables, uint32_t depth,
+                             const uint16_t* bins, std::size_t lanes, uint32_t* leaves) {
+  switch (lanes / kQuantizedLanes) {
+    case 8: return walk_trees_avx512<8, kRegisters>(nodes, top, tables, depth, bins, leaves);
+    case 7: return walk_trees_avx512<7, kRegisters>(nodes, top, tables, depth, bins, leaves);
+    case 6: return walk_trees_avx512<6, kRegisters>(nodes, top, tables, depth, bins, leaves);
+    case 5: return walk_trees_avx512<5, kRegisters>(nodes, top, tables, depth, bins, leaves);
+    case 4: return walk_trees_avx512<4, kRegisters>(nodes, top, tables, depth, bins, leaves);
+    case 3: return walk_trees_avx512<3, kRegisters>(nodes, top, tables, depth, bins, leaves);
+    case 2: return walk_trees_avx512<2, kRegisters>(nodes, top, tables, depth, bins, leaves);
+    default: return walk_trees_avx512<1, kRegisters>(nodes, top, tables, depth, bins, leaves);
+  }
+}
+#endif
+
 // Scores rows [begin, end) through the quantized trees (see quantized.hpp): rows are binned
 // once per block, then sixteen rows walk each tree at once; fewer rows walk sixteen trees at
 // once instead. With AVX-512 the lanes live in vector registers, several at a time. Leaf
@@ -505,6 +523,8 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
 #ifdef FLORESTA_X86_SIMD
   vector = cpu_has_avx512() && q.nodes.size() < (std::size_t{1} << 28);
 #endif
+  // Single rows of up to 128 bin columns walk with their bins in registers (walk_trees_avx512).
+  const bool bins_in_registers = vector && q.width <= 128;
 
   for (std::size_t b = begin; b < end; b += block_rows) {
     const std::size_t n = std::min(block_rows, end - b);
@@ -514,7 +534,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
       const In* rows[kQuantizedBlockRows];
       for (std::size_t r = 0; r < n; ++r) rows[r] = X.row(b + r);
 #ifdef FLORESTA_X86_SIMD
-      if (vector) bin_rows<Rule, Avx512Count>(q, rows, n, X.col_stride, bins);
+      if (vector) bin_rows<Rule, Avx512BatchCount>(q, rows, n, X.col_stride, bins);
       else
 #endif
         bin_rows<Rule>(q, rows, n, X.col_stride, bins);
@@ -522,7 +542,8 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
       bins[lanes * q.width] = bins[lanes * q.width + 1] = 0;
       for (std::size_t t = 0; t < trees; ++t) {
         std::fill(roots, roots + lanes, forest.tree_begin[t]);
-        const uint32_t* top = q.top_offset[t] != ~0u ? q.top.data() + q.top_offset[t] : nullptr;
+        // The table pays for trees that reach its depth (shallower ones would walk it all).
+        const uint32_t* top = forest.tree_depth[t] >= kTopLevels ? q.top.data() + q.top_offset[t] : nullptr;
         walk_quantized_lanes<true>(qnodes, roots, forest.tree_depth[t], bins, L * q.width, lanes, vector, top, leaves);
 #ifdef FLORESTA_X86_SIMD
         if (vector && groups == 1 && std::is_same_v<Accum, typename Rule::Value>) {
@@ -536,7 +557,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
     } else {
       for (std::size_t r = 0; r < n; ++r) {
 #ifdef FLORESTA_X86_SIMD
-        if (vector) bin_row<Rule, Avx512Count>(q, X.row(b + r), X.col_stride, bins);
+        if (vector) bin_row_avx512<Rule>(q, X.row(b + r), X.col_stride, bins);
         else
 #endif
           bin_row<Rule>(q, X.row(b + r), X.col_stride, bins);
@@ -552,11 +573,17 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
           const std::size_t lanes = (count + L - 1) / L * L;
           uint32_t depth = 0;
           for (std::size_t i = 0; i < count; ++i) {
-            roots[i] = forest.tree_begin[t + i];
+            roots[i] = bins_in_registers ? q.top_offset[t + i] : forest.tree_begin[t + i];
             depth = std::max(depth, forest.tree_depth[t + i]);
           }
           std::fill(roots + count, roots + lanes, roots[0]);
-          walk_quantized_lanes<false>(qnodes, roots, depth, bins, 0, lanes, vector, nullptr, leaves);
+#ifdef FLORESTA_X86_SIMD
+          if (bins_in_registers) {
+            if (q.width <= 64) walk_trees_lanes<2>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
+            else walk_trees_lanes<4>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
+          } else
+#endif
+            walk_quantized_lanes<false>(qnodes, roots, depth, bins, 0, lanes, vector, nullptr, leaves);
           if (groups == 1) {  // keep the running sum in a register, not in memory
             Accum sum = a[0];
             for (std::size_t i = 0; i < count; ++i) sum += nodes[leaves[i]].value;

@@ -59,12 +59,12 @@ struct Quantization {
   std::vector<Value> thresholds;     // ascending and distinct within each feature
   std::vector<Value> keys;           // see kKeyBlock
   std::vector<QuantizedNode> nodes;  // parallel to Forest::nodes
-  // Per tree at least kTopLevels deep, kTopWords words: the column | bound << 16 of the 31
-  // nodes of its first five levels in breadth-first slots (slot s has children 2s+1 and
-  // 2s+2; a leaf fills both with itself and always goes right), one unused word, then the
-  // node index of the 32 slots of the sixth level. Empty for other trees (top_offset ~0).
+  // Per tree, kTopWords words: the column | bound << 16 of the 31 nodes of its first five
+  // levels in breadth-first slots (slot s has children 2s+1 and 2s+2; a leaf fills both
+  // with itself and always goes right, so shallower trees have a table too), one unused
+  // word, then the node index of the 32 slots of the sixth level.
   std::vector<uint32_t> top;
-  std::vector<uint32_t> top_offset;  // per tree: its table in `top`, or ~0
+  std::vector<uint32_t> top_offset;  // per tree: its table in `top`
   uint32_t width = 0;                // bin columns per row: 2 * features.size() + 1
 
   bool empty() const { return nodes.empty(); }
