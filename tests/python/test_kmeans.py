@@ -20,7 +20,7 @@ def roundtrip(estimator):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("k,d", [(7, 2), (64, 16), (256, 8)])
+@pytest.mark.parametrize("k,d", [(7, 2), (7, 64), (3, 33), (12, 20), (2, 41), (1, 17), (64, 16), (256, 8)])
 def test_random_data(parity, dtype, k, d):
     rng = np.random.default_rng(k * d)
     X = rng.normal(size=(4000, d)).astype(dtype)
