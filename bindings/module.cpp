@@ -142,13 +142,13 @@ PYBIND11_MODULE(_core, m) {
   py::class_<floresta::Model>(m, "Model")
       .def_static(
           "from_bytes",
-          [](const py::bytes& data, const std::string& name, bool use_best_iteration, int num_iterations,
+          [](const py::buffer& data, const std::string& name, bool use_best_iteration, int num_iterations,
              bool quantize) {
-            // A view of the bytes object (immutable, kept alive by the caller): no copy.
-            char* buffer = nullptr;
-            Py_ssize_t size = 0;
-            if (PyBytes_AsStringAndSize(data.ptr(), &buffer, &size) != 0) throw py::error_already_set();
-            const std::string_view bytes(buffer, static_cast<std::size_t>(size));
+            // A view of the caller's bytes (or uint8 array), kept alive by the caller: no copy.
+            const py::buffer_info info = data.request();
+            if (info.ndim != 1 || info.itemsize != 1 || (info.shape[0] > 1 && info.strides[0] != 1))
+              throw floresta::Error(name + ": model bytes must be a contiguous bytes-like object");
+            const std::string_view bytes(static_cast<const char*>(info.ptr), static_cast<std::size_t>(info.size));
             floresta::LoadOptions options;
             options.use_best_iteration = use_best_iteration;
             options.num_iterations = num_iterations;

@@ -199,7 +199,9 @@ void validate(const ModelSpec& spec, const LoadOptions& options) {
         !std::is_sorted(spec.iteration_indptr.begin(), spec.iteration_indptr.end()))
       fail(spec.source, ": iteration_indptr must rise from 0 to the number of trees (", spec.trees.size(), ")");
   }
-  for (std::size_t t = 0; t < spec.trees.size(); ++t) validate_tree(spec, t, options.max_depth);
+  parallel_for(spec.trees.size(), options.n_threads, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t t = begin; t < end; ++t) validate_tree(spec, t, options.max_depth);
+  }, kMinTreesPerThread);
 }
 
 // Lays a validated tree out in pre-order: left child next, right child a forward offset.

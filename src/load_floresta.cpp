@@ -186,7 +186,7 @@ Preprocessing read_preprocessing(const JsonCursor& node) {
 ModelSpec read_embedded(const JsonCursor& estimator, const std::string& source) {
   const std::string format = estimator.at("format").as_string();
   ModelSpec spec;
-  if (format == "xgboost") spec = load_xgboost(estimator.at("document").value(), source, "floresta-json");
+  if (format == "xgboost") spec = load_xgboost(estimator.at("document").value(), source, "floresta-json", 1);
   else if (format == "lightgbm-text") spec = load_lightgbm_text(estimator.at("text").as_string(), source);
   else estimator.at("format").fail("unknown embedded format '" + format + "' (expected xgboost or lightgbm-text)");
   spec.format = "floresta-json";

@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "floresta/detail/threads.hpp"
 #include "floresta/error.hpp"
 #include "loaders.hpp"
 
@@ -392,7 +393,7 @@ void finish_spec(ModelSpec& spec, const ObjectiveInfo& objective, int per_iterat
 
 }  // namespace
 
-ModelSpec load_lightgbm_text(std::string_view bytes, const std::string& source) {
+ModelSpec load_lightgbm_text(std::string_view bytes, const std::string& source, int threads) {
   const TextModel model(bytes, source);
   ModelSpec spec;
   spec.source = source;
@@ -425,7 +426,10 @@ ModelSpec load_lightgbm_text(std::string_view bytes, const std::string& source) 
       feature.type = FeatureType::kCategorical;  // categorical infos list the codes: "-1:2:0:3"
   }
 
-  for (std::size_t t = 0; t < model.trees.size(); ++t) spec.trees.push_back(read_text_tree(model, model.trees[t], t));
+  spec.trees.resize(model.trees.size());
+  parallel_for(model.trees.size(), threads, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t t = begin; t < end; ++t) spec.trees[t] = read_text_tree(model, model.trees[t], t);
+  }, kMinTreesPerThread);
   if (!model.pandas_categorical.empty()) {
     Json lists;
     try {

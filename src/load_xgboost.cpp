@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "floresta/detail/threads.hpp"
 #include "floresta/error.hpp"
 #include "loaders.hpp"
 
@@ -234,7 +235,7 @@ void read_categories(const JsonCursor& cats, Schema& schema) {
 
 }  // namespace
 
-ModelSpec load_xgboost(const Json& document, const std::string& source, const std::string& format) {
+ModelSpec load_xgboost(const Json& document, const std::string& source, const std::string& format, int threads) {
   ModelSpec spec;
   spec.source = source;
   spec.format = format;
@@ -318,16 +319,27 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
   if (!weight_drop.empty() && weight_drop.size() != num_trees)
     model.fail("weight_drop has " + std::to_string(weight_drop.size()) + " entries for " + std::to_string(num_trees) + " trees");
 
+  // Trees are read in parallel in file order, then placed by id.
+  std::vector<TreeSpec> in_file(num_trees);
+  std::vector<int64_t> ids(num_trees);
+  parallel_for(num_trees, threads, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      const JsonCursor tree = trees.at(i);
+      ids[i] = tree.has("id") ? tree.at("id").as_int() : static_cast<int64_t>(i);
+      if (ids[i] < 0 || ids[i] >= static_cast<int64_t>(num_trees))
+        tree.at("id").fail("tree id " + std::to_string(ids[i]) + " is out of range or repeated");
+      in_file[i] = read_tree(tree);
+    }
+  }, kMinTreesPerThread);
   spec.trees.resize(num_trees);
   std::vector<bool> placed(num_trees, false);
   for (std::size_t i = 0; i < num_trees; ++i) {
-    const JsonCursor tree = trees.at(i);
-    const int64_t id = tree.has("id") ? tree.at("id").as_int() : static_cast<int64_t>(i);
-    if (id < 0 || id >= static_cast<int64_t>(num_trees) || placed[static_cast<std::size_t>(id)])
-      tree.at("id").fail("tree id " + std::to_string(id) + " is out of range or repeated");
+    const int64_t id = ids[i];
+    if (placed[static_cast<std::size_t>(id)])
+      trees.at(i).at("id").fail("tree id " + std::to_string(id) + " is out of range or repeated");
     placed[static_cast<std::size_t>(id)] = true;
     TreeSpec& t = spec.trees[static_cast<std::size_t>(id)];
-    t = read_tree(tree);
+    t = std::move(in_file[i]);
     const int64_t group = groups[static_cast<std::size_t>(id)];
     if (group < 0 || group >= spec.num_outputs)
       tree_info.at(static_cast<std::size_t>(id)).fail("output group " + std::to_string(group) + " out of range for " +

@@ -11,10 +11,11 @@
 namespace floresta::detail {
 
 // XGBoost Booster.save_model JSON or UBJSON (already parsed into `document`).
-ModelSpec load_xgboost(const Json& document, const std::string& source, const std::string& format);
+// `threads` read the trees (LoadOptions::n_threads).
+ModelSpec load_xgboost(const Json& document, const std::string& source, const std::string& format, int threads);
 
 // LightGBM's text model file (save_model / model_to_string).
-ModelSpec load_lightgbm_text(std::string_view bytes, const std::string& source);
+ModelSpec load_lightgbm_text(std::string_view bytes, const std::string& source, int threads = 1);
 // floresta's own model JSON (floresta.export), docs/floresta-model.md.
 ModelSpec load_floresta_json(const Json& document, const std::string& source);
 

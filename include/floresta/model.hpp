@@ -65,6 +65,10 @@ struct LoadOptions {
   // fast kernels, exact by construction, for about 8 bytes per node more memory. Off, the
   // forest is scored by the value walk (same results).
   bool quantize = true;
+  // Threads that parse and check the trees of big models (64 trees or more a thread), as
+  // XGBoost and LightGBM load theirs: 0 = one per hardware thread. The model is the same
+  // whatever the count, and so is the error a bad file gets.
+  int n_threads = 0;
 };
 
 struct PredictOptions {

@@ -102,3 +102,41 @@ TEST(LightGBMJson, UnknownDecisionType) {
 }
 
 }  // namespace
+
+// Big text models are read by several threads: the same model and the same error (the first
+// bad tree in file order) whatever the thread count.
+TEST(LightGBMText, ParallelReadingGivesTheSameModelAndTheSameError) {
+  auto many_trees = [](int bad_a, int bad_b) {
+    std::string trees;
+    for (int t = 0; t < 300; ++t) {
+      const std::string left = t == bad_a ? "left_child=1 -9" : "left_child=1 -1";
+      const std::string threshold = t == bad_b ? "x" : std::to_string(0.01 * t);
+      trees += "Tree=" + std::to_string(t) + "\nnum_leaves=3\nnum_cat=1\nsplit_feature=0 1\nthreshold=" + threshold +
+               " 0\ndecision_type=2 1\n" + left + "\nright_child=-3 -2\nleaf_value=1 2 " + std::to_string(t) +
+               "\ncat_boundaries=0 1\ncat_threshold=10\nis_linear=0\nshrinkage=1\n\n";
+    }
+    const std::string text = model_text();
+    return text.substr(0, text.find("Tree=0")) + trees + "end of trees\n";
+  };
+  const std::string good = many_trees(-1, -1);
+  const double rows[] = {0.0, 1.0, 0.5, 3.0, 2.0, 2.0, 1.3, NAN};
+  std::vector<std::vector<double>> outputs;
+  for (const int threads : {1, 2, 3}) {
+    floresta::LoadOptions options;
+    options.n_threads = threads;
+    outputs.push_back(floresta::load_from_memory(good, "crafted.txt", options).predict_raw(rows, 4, 2));
+  }
+  EXPECT_EQ(outputs[0], outputs[1]);
+  EXPECT_EQ(outputs[0], outputs[2]);
+  const std::string bad = many_trees(120, 250);
+  for (const int threads : {1, 2, 3}) {
+    floresta::LoadOptions options;
+    options.n_threads = threads;
+    try {
+      floresta::load_from_memory(bad, "crafted.txt", options);
+      FAIL() << "no error";
+    } catch (const floresta::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("left_child of node 1 names leaf 8 of 3"), std::string::npos) << e.what();
+    }
+  }
+}

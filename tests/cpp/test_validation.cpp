@@ -2,6 +2,7 @@
 // the problem, and nothing crashes.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <limits>
 #include <random>
 #include <string>
@@ -66,6 +67,15 @@ void expect_error(const std::string& bytes, std::initializer_list<const char*> f
 void expect_error(const json& model, std::initializer_list<const char*> fragments,
                   const floresta::LoadOptions& options = {}) {
   expect_error(model.dump(), fragments, options);
+}
+void expect_file_error(const std::string& path, std::initializer_list<const char*> fragments) {
+  try {
+    floresta::load(path);
+    FAIL() << "no error; expected one mentioning " << *fragments.begin();
+  } catch (const floresta::Error& e) {
+    const std::string message = e.what();
+    for (const char* f : fragments) EXPECT_NE(message.find(f), std::string::npos) << "message: " << message;
+  }
 }
 
 TEST(Validation, MinimalModelIsValidAndScoresAsWritten) {
@@ -292,4 +302,66 @@ TEST(CategorySets, AppendRefusesCodesOutOfRange) {
   std::vector<uint32_t> words;
   EXPECT_TRUE(floresta::append_category_set(words, static_cast<const int64_t*>(nullptr), 0));
   EXPECT_TRUE(words.empty());
+}
+
+// load(path) maps regular files; what is not one takes the stream path, with the same errors.
+TEST(Files, DirectoriesAndEmptyFilesAreRefused) {
+  expect_file_error("/tmp", {"/tmp: cannot open model file (a directory)"});
+  const std::string empty = testing::TempDir() + "floresta_empty_model.json";
+  { std::ofstream(empty, std::ios::trunc); }
+  expect_file_error(empty, {"empty model file"});
+  expect_file_error("/dev/null", {"/dev/null: empty model file"});
+}
+TEST(Files, TruncatedFileOnDisk) {
+  const std::string text = minimal_model().dump();
+  const std::string path = testing::TempDir() + "floresta_truncated_model.json";
+  std::ofstream(path, std::ios::trunc) << text.substr(0, text.size() / 2);
+  expect_file_error(path, {"malformed or truncated JSON"});
+}
+
+// Trees are read and checked by several threads in big models: the same model, and the
+// same error (the first bad tree in file order) whatever the thread count.
+TEST(Threads, LoadingInParallelGivesTheSameModelAndTheSameError) {
+  auto m = minimal_model();
+  auto& model = m["learner"]["gradient_booster"]["model"];
+  const json tree = model["trees"][0];
+  model["trees"] = json::array();
+  model["tree_info"] = json::array();
+  model["iteration_indptr"] = json::array({0});
+  for (int i = 0; i < 300; ++i) {
+    json t = tree;
+    t["id"] = i;
+    t["split_conditions"][0] = 0.5 + 0.01 * i;
+    model["trees"].push_back(t);
+    model["tree_info"].push_back(0);
+    model["iteration_indptr"].push_back(i + 1);
+  }
+  model["gbtree_model_param"]["num_trees"] = "300";
+  const std::string good = m.dump();
+  std::vector<double> rows;
+  for (int i = 0; i < 200; ++i) rows.insert(rows.end(), {0.02 * i, 0.013 * i});
+  std::vector<std::vector<double>> outputs;
+  for (const int threads : {1, 2, 3}) {
+    floresta::LoadOptions options;
+    options.n_threads = threads;
+    const auto loaded = floresta::load_from_memory(good, "crafted.json", options);
+    outputs.push_back(loaded.predict_raw(rows.data(), 200, 2));
+  }
+  EXPECT_EQ(outputs[0], outputs[1]);
+  EXPECT_EQ(outputs[0], outputs[2]);
+  // Two bad trees, one in each half: every thread count names the first.
+  model["trees"][120]["left_children"][0] = 77;
+  model["trees"][250]["split_indices"][2] = 9;
+  for (const int threads : {1, 2, 3}) {
+    floresta::LoadOptions options;
+    options.n_threads = threads;
+    expect_error(m, {"tree 120", "child index 77 out of range"}, options);
+  }
+  model["trees"][120]["left_children"][0] = 1;
+  model["trees"][200]["id"] = 5000;
+  for (const int threads : {1, 2, 3}) {
+    floresta::LoadOptions options;
+    options.n_threads = threads;
+    expect_error(m, {"/trees/200/id", "tree id 5000 is out of range"}, options);
+  }
 }

@@ -11,6 +11,8 @@ namespace floresta::detail {
 
 // Fewer rows than this per thread are not worth a thread's start-up cost.
 constexpr std::size_t kMinRowsPerThread = 256;
+// Nor fewer trees, when loading.
+constexpr std::size_t kMinTreesPerThread = 64;
 
 inline std::size_t resolve_threads(int requested) {
   if (requested > 0) return static_cast<std::size_t>(requested);
@@ -19,10 +21,12 @@ inline std::size_t resolve_threads(int requested) {
 }
 
 // Calls body(begin, end) over [0, n) split into contiguous chunks, on up to n_threads threads
-// (the caller's thread takes one chunk). The first exception thrown by any chunk reaches the caller.
+// (the caller's thread takes one chunk), each at least `min_per_thread` long. The exception
+// of the first chunk that throws reaches the caller: with chunks that stop at their first
+// error, the one a sequential loop would have met first.
 template <class Body>
-void parallel_for(std::size_t n, int n_threads, Body&& body) {
-  std::size_t threads = std::min(resolve_threads(n_threads), std::max<std::size_t>(1, n / kMinRowsPerThread));
+void parallel_for(std::size_t n, int n_threads, Body&& body, std::size_t min_per_thread = kMinRowsPerThread) {
+  std::size_t threads = std::min(resolve_threads(n_threads), std::max<std::size_t>(1, n / min_per_thread));
   if (threads <= 1) {
     body(std::size_t{0}, n);
     return;
