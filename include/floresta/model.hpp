@@ -324,7 +324,10 @@ class Model {
   std::shared_ptr<const detail::ModelData> data_;
 };
 
-// Loads a model file, detecting the format from its content (not its name).
+// Loads a model file, detecting the format from its content (not its name). A regular file
+// is memory-mapped for the length of the load (the model keeps no reference to it); another
+// process truncating it meanwhile would crash this one, so replace model files by writing a
+// new file and renaming it into place.
 Model load(const std::string& path, const LoadOptions& options = {});
 // The same from bytes already in memory (read only while loading; the model keeps no
 // reference to them); `name` appears in error messages.
