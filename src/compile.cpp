@@ -352,11 +352,9 @@ void quantize(Forest<Rule>& forest) {
     q.nodes.push_back({column, static_cast<uint16_t>(k + 1), n.right - 1});
   }
   // Breadth-first tables of the first kTopLevels levels of every tree.
-  q.top_offset.assign(forest.num_trees(), 0u);
+  q.top.assign(forest.num_trees() * kTopWords, 0u);
   for (std::size_t t = 0; t < forest.num_trees(); ++t) {
-    q.top_offset[t] = static_cast<uint32_t>(q.top.size());
-    const std::size_t first = q.top.size();
-    q.top.resize(first + kTopWords, 0u);
+    const std::size_t first = Quantization<Value>::top_offset(t);
     constexpr std::size_t kSplits = (std::size_t{1} << kTopLevels) - 1;
     uint32_t slot_node[2 * kSplits + 1];
     slot_node[0] = forest.tree_begin[t];

@@ -524,7 +524,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
   vector = cpu_has_avx512() && q.nodes.size() < (std::size_t{1} << 28);
 #endif
   // Single rows of up to 128 bin columns walk with their bins in registers (walk_trees_avx512).
-  const bool bins_in_registers = vector && q.width <= 128;
+  const bool row_in_registers = vector && q.width <= 128;
 
   for (std::size_t b = begin; b < end; b += block_rows) {
     const std::size_t n = std::min(block_rows, end - b);
@@ -543,7 +543,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
       for (std::size_t t = 0; t < trees; ++t) {
         std::fill(roots, roots + lanes, forest.tree_begin[t]);
         // The table pays for trees that reach its depth (shallower ones would walk it all).
-        const uint32_t* top = forest.tree_depth[t] >= kTopLevels ? q.top.data() + q.top_offset[t] : nullptr;
+        const uint32_t* top = forest.tree_depth[t] >= kTopLevels ? q.top.data() + q.top_offset(t) : nullptr;
         walk_quantized_lanes<true>(qnodes, roots, forest.tree_depth[t], bins, L * q.width, lanes, vector, top, leaves);
 #ifdef FLORESTA_X86_SIMD
         if (vector && groups == 1 && std::is_same_v<Accum, typename Rule::Value>) {
@@ -573,12 +573,12 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
           const std::size_t lanes = (count + L - 1) / L * L;
           uint32_t depth = 0;
           for (std::size_t i = 0; i < count; ++i) {
-            roots[i] = bins_in_registers ? q.top_offset[t + i] : forest.tree_begin[t + i];
+            roots[i] = row_in_registers ? q.top_offset(t + i) : forest.tree_begin[t + i];
             depth = std::max(depth, forest.tree_depth[t + i]);
           }
           std::fill(roots + count, roots + lanes, roots[0]);
 #ifdef FLORESTA_X86_SIMD
-          if (bins_in_registers) {
+          if (row_in_registers) {
             if (q.width <= 64) walk_trees_lanes<2>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
             else walk_trees_lanes<4>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
           } else

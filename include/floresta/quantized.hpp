@@ -40,9 +40,9 @@ static_assert(sizeof(QuantizedNode) == 8, "quantized nodes must stay 8 bytes");
 
 constexpr uint16_t kMissingRight = 0xFFFF;  // a missing value's bin in a split's "right" column
 constexpr std::size_t kMaxQuantizedColumns = 2048;  // bin columns per row (bins of 1,023 features)
-constexpr std::size_t kQuantizedLanes = 16;
+constexpr std::size_t kQuantizedLanes = 16;  // rows interleaved in the bin buffer (16 measured best)
 constexpr int kTopLevels = 5;             // levels of a tree walked from Quantization::top
-constexpr std::size_t kTopWords = 64;     // words per tree in Quantization::top  // rows interleaved in the bin buffer (16 measured best)
+constexpr std::size_t kTopWords = 64;     // words per tree in Quantization::top
 
 template <class Value>
 struct Quantization {
@@ -64,10 +64,11 @@ struct Quantization {
   // with itself and always goes right, so shallower trees have a table too), one unused
   // word, then the node index of the 32 slots of the sixth level.
   std::vector<uint32_t> top;
-  std::vector<uint32_t> top_offset;  // per tree: its table in `top`
   uint32_t width = 0;                // bin columns per row: 2 * features.size() + 1
 
   bool empty() const { return nodes.empty(); }
+  // Tree t's table in `top`.
+  static uint32_t top_offset(std::size_t t) { return static_cast<uint32_t>(t * kTopWords); }
 };
 
 // The number of thresholds t in t[0, m) with !numeric_left(x, t) (x lies right of them),

@@ -218,6 +218,9 @@ __attribute__((target("avx512f,avx512bw"))) inline void walk_trees_avx512(const 
   // The sixth level's slots 31..62 hold node indices at table words 32..63.
   for (int g = 0; g < kGroups; ++g)
     at[g] = _mm512_i32gather_epi32(_mm512_add_epi32(_mm512_add_epi32(table[g], slot[g]), one), words, 4);
+  // The node levels repeat walk_quantized_avx512's loop with the bin taken from registers.
+  // Kept apart on purpose: one step function taking the bin as a lambda made the batch walk
+  // 33% slower on shape (b) (132 -> 175 ms for 100,000 rows), always_inline or not.
   const __m512i leaf_skip = _mm512_set1_epi32(-1);
   for (uint32_t level = kTopLevels; level < depth; ++level) {
     __mmask16 stay = 0xFFFF;
