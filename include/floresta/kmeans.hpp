@@ -3,8 +3,8 @@
 // Assignment follows scikit-learn exactly: label = argmin_j (||c_j||^2 - 2 x.c_j), computed
 // in the input's precision (float32 rows against float32 centres, float64 against float64),
 // the lowest index winning ties. float32 batches take an AVX-512 kernel where the CPU has
-// it: centres in lanes for up to 16 centres of 16 features or more, else rows in lanes
-// (register-blocked over rows and centres); or an AVX2 one (centres in lanes); otherwise
+// it: centres in lanes for up to 16 centres of 32 features or more, else rows in lanes
+// (register-blocked over rows and centres, rows transposed in registers); or an AVX2 one (centres in lanes); otherwise
 // batches go through Eigen matrix products on chunks of 256 rows with the argmin fused
 // after each chunk; a single row takes a direct loop.
 // Distances (transform) and the inertia (score) are computed in double as sum (x - c)^2.
@@ -168,10 +168,64 @@ __attribute__((target("avx2,fma"))) inline void kmeans_labels_avx2(const KMeans&
 #endif
 
 #ifdef FLORESTA_X86_SIMD
+// Transposes a 16 x 16 block in registers: on entry v[i] holds row i's 16 values, on return
+// v[j] holds value j of the 16 rows. Four rounds of sixteen shuffles.
+__attribute__((target("avx512f"))) inline void transpose16x16(__m512 v[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {  // per 128-bit block: pairs of rows, interleaved
+    t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+  }
+  for (int g = 0; g < 16; g += 4) {  // u[g + c], block b: rows g .. g+3 of column 4b + c
+    const __m512d t0 = _mm512_castps_pd(t[g]), t1 = _mm512_castps_pd(t[g + 1]);
+    const __m512d t2 = _mm512_castps_pd(t[g + 2]), t3 = _mm512_castps_pd(t[g + 3]);
+    v[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    v[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    v[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+    v[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+  }
+  for (int c = 0; c < 4; ++c) {  // gather the four row quarters of each column's blocks
+    const __m512 even_lo = _mm512_shuffle_f32x4(v[c], v[4 + c], 0x88), odd_lo = _mm512_shuffle_f32x4(v[c], v[4 + c], 0xDD);
+    const __m512 even_hi = _mm512_shuffle_f32x4(v[8 + c], v[12 + c], 0x88), odd_hi = _mm512_shuffle_f32x4(v[8 + c], v[12 + c], 0xDD);
+    t[c] = _mm512_shuffle_f32x4(even_lo, even_hi, 0x88);
+    t[8 + c] = _mm512_shuffle_f32x4(even_lo, even_hi, 0xDD);
+    t[4 + c] = _mm512_shuffle_f32x4(odd_lo, odd_hi, 0x88);
+    t[12 + c] = _mm512_shuffle_f32x4(odd_lo, odd_hi, 0xDD);
+  }
+  for (int i = 0; i < 16; ++i) v[i] = t[i];
+}
+
+// Writes rows [b, b + 64) of X feature-major into columns (d x 64): contiguous rows by
+// 16 x 16 transposes in registers (masked loads for the last d % 16 features, never reading
+// past a row), contiguous columns by copies, other strides by gathers.
+__attribute__((target("avx512f"))) inline void kmeans_columns64(const MatrixView<float>& X, std::size_t b, std::size_t d,
+                                                                float* columns) {
+  constexpr std::size_t R = 64;
+  if (X.col_stride == 1) {
+    for (std::size_t q = 0; q < R; q += 16)
+      for (std::size_t f0 = 0; f0 < d; f0 += 16) {
+        const std::size_t width = std::min<std::size_t>(16, d - f0);
+        const __mmask16 mask = static_cast<__mmask16>((1u << width) - 1);
+        __m512 v[16];
+        for (std::size_t i = 0; i < 16; ++i) v[i] = _mm512_maskz_loadu_ps(mask, X.row(b + q + i) + f0);
+        transpose16x16(v);
+        for (std::size_t f = 0; f < width; ++f) _mm512_storeu_ps(columns + (f0 + f) * R + q, v[f]);
+      }
+  } else if (X.row_stride == 1) {
+    for (std::size_t f = 0; f < d; ++f)
+      std::copy_n(X.row(b) + static_cast<std::ptrdiff_t>(f) * X.col_stride, R, columns + f * R);
+  } else {
+    for (std::size_t r = 0; r < R; ++r) {
+      const float* row = X.row(b + r);
+      for (std::size_t f = 0; f < d; ++f) columns[f * R + r] = row[static_cast<std::ptrdiff_t>(f) * X.col_stride];
+    }
+  }
+}
+
 // float32 rows, AVX-512: sixteen rows per register, four registers (64 rows) at a time,
 // six centres per pass over the features, so each centre value loaded feeds four FMAs and
-// each row value six. The block of rows is first transposed into `columns` (d x 64), by
-// gathers when it is whole.
+// each row value six. Each block of rows is first written feature-major into `columns`
+// (d x 64) by kmeans_columns64.
 __attribute__((target("avx512f"))) inline void kmeans_labels_avx512(const KMeans& model, const MatrixView<float>& X,
                                                                     std::size_t begin, std::size_t end, double* out) {
   constexpr std::size_t R = 64;
@@ -180,16 +234,10 @@ __attribute__((target("avx512f"))) inline void kmeans_labels_avx512(const KMeans
   const float* norms = model.norms32.data();
   std::vector<float> columns(d * R);
   const __m512 minus_two = _mm512_set1_ps(-2.0f);
-  const bool gather_rows = X.row_stride > 0 && X.row_stride < (std::ptrdiff_t{1} << 26);
-  const __m512i row_offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                 _mm512_set1_epi32(static_cast<int>(gather_rows ? X.row_stride : 0)));
   for (std::size_t b = begin; b < end; b += R) {
     const std::size_t n = std::min(R, end - b);
-    if (n == R && gather_rows) {  // sixteen rows of one feature per gather
-      for (std::size_t f = 0; f < d; ++f)
-        for (std::size_t q = 0; q < 4; ++q)
-          _mm512_storeu_ps(columns.data() + f * R + 16 * q,
-                           _mm512_i32gather_ps(row_offsets, X.row(b + 16 * q) + static_cast<std::ptrdiff_t>(f) * X.col_stride, 4));
+    if (n == R) {
+      kmeans_columns64(X, b, d, columns.data());
     } else {
       for (std::size_t r = 0; r < R; ++r) {  // rows past the end repeat the last one
         const float* row = X.row(b + std::min(r, n - 1));
@@ -327,13 +375,14 @@ __attribute__((target("avx512f,avx512dq"))) inline void kmeans_labels_few_avx512
   }
 }
 
-// Chooses kmeans_labels_few_avx512's span; false when it does not apply. Few features go to
-// kmeans_labels_avx512 instead (k = 7, 100,000 rows: d = 2 0.8 against 3.1 ns a row there;
-// d = 16 6.0 against 5.2; d = 64 28 against 15).
+// Chooses kmeans_labels_few_avx512's span; false when it does not apply. Under 32 features
+// kmeans_labels_avx512 is faster (ns a row, 50,000 rows, this kernel against that one:
+// k = 7: d = 16 5.3 / 3.8, d = 32 8.5 / 8.7, d = 64 17 / 20; k = 12: d = 16 7.6 / 4.5,
+// d = 32 12.3 / 10.1, d = 48 15.8 / 17.7; k = 16: d = 32 12.6 / 12.3, d = 64 22 / 30).
 inline bool kmeans_labels_few(const KMeans& model, const MatrixView<float>& X, std::size_t begin, std::size_t end,
                               double* out) {
   static const bool has_dq = __builtin_cpu_supports("avx512dq") != 0;
-  if (model.span == 0 || model.num_features() < 16 || X.col_stride != 1 || !cpu_has_avx512() || !has_dq) return false;
+  if (model.span == 0 || model.num_features() < 32 || X.col_stride != 1 || !cpu_has_avx512() || !has_dq) return false;
   switch (model.span) {
     case 1: kmeans_labels_few_avx512<1>(model, X, begin, end, out); return true;
     case 2: kmeans_labels_few_avx512<2>(model, X, begin, end, out); return true;

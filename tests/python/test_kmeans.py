@@ -20,7 +20,8 @@ def roundtrip(estimator):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("k,d", [(7, 2), (7, 64), (3, 33), (12, 20), (2, 41), (1, 17), (64, 16), (256, 8)])
+@pytest.mark.parametrize("k,d", [(7, 2), (7, 64), (3, 33), (12, 20), (2, 41), (1, 17), (64, 16), (256, 8),
+                                 (40, 37), (64, 64), (20, 70), (17, 5)])
 def test_random_data(parity, dtype, k, d):
     rng = np.random.default_rng(k * d)
     X = rng.normal(size=(4000, d)).astype(dtype)
@@ -35,6 +36,24 @@ def test_random_data(parity, dtype, k, d):
     assert relative <= 1e-6
     assert abs(model.score(T) - km.score(T)) <= 1e-6 * abs(km.score(T))
     assert model.predict(T[:1])[0] == km.predict(T[:1])[0]  # the direct single-row path
+
+
+@pytest.mark.parametrize("k,d", [(7, 40), (40, 37), (64, 16)])
+def test_layouts_agree(k, d):
+    # Row-major, column-major and strided views of the same rows: one label each (the kernels
+    # read rows by transposes, copies or element by element).
+    rng = np.random.default_rng(k + d)
+    km = KMeans(n_clusters=k, n_init=1, max_iter=10, random_state=0).fit(rng.normal(size=(2000, d)).astype(np.float32))
+    model = roundtrip(km)
+    T = rng.normal(size=(1000, d)).astype(np.float32)
+    expected = km.predict(T)
+    np.testing.assert_array_equal(model.predict(np.asfortranarray(T)), expected)
+    wide = np.zeros((1000, 2 * d), dtype=np.float32)
+    wide[:, ::2] = T
+    np.testing.assert_array_equal(model.predict(wide[:, ::2]), expected)
+    tall = np.zeros((2000, d), dtype=np.float32)
+    tall[::2] = T
+    np.testing.assert_array_equal(model.predict(tall[::2]), expected)
 
 
 def test_near_ties_take_the_lowest_index():
