@@ -366,7 +366,10 @@ void quantize(Forest<Rule>& forest) {
       slot_node[2 * s + 1] = leaf ? at : at + 1;
       slot_node[2 * s + 2] = leaf ? at : at + n.skip + 1;
     }
-    for (std::size_t s = 0; s <= kSplits; ++s) q.top[first + kSplits + 1 + s] = slot_node[kSplits + s];
+    for (std::size_t s = 0; s <= kSplits; ++s) {
+      const uint32_t at = slot_node[kSplits + s];
+      q.top[first + kSplits + 1 + s] = at | (q.nodes[at].skip == ~0u ? kTopLeafFlag : 0u);
+    }
   }
   forest.quantized = std::move(q);
 }

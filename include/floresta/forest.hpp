@@ -435,7 +435,7 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
 }
 
 constexpr std::size_t kBinBudget = 16384;  // uint16 bins kept on the stack per block (32 KiB)
-constexpr std::size_t kQuantizedBlockRows = 128;  // 8 AVX-512 registers of lanes in flight
+constexpr std::size_t kRowTrees = 8;  // trees walked per walk_rows_avx512 call (one work list)
 
 template <class Rule>
 bool use_quantized(const Forest<Rule>& forest) {
@@ -443,12 +443,12 @@ bool use_quantized(const Forest<Rule>& forest) {
          forest.num_groups * kQuantizedLanes <= kBlockValues;
 }
 
-// Walks `lanes` (a multiple of 16) lanes of one tree or of `lanes` trees; see walk_quantized.
+// Walks `lanes` (a multiple of 16) lanes of one tree (kRowLanes: interleaved rows) or one
+// row through `lanes` trees, without a table; see walk_quantized.
 template <bool kRowLanes>
 inline void walk_quantized_lanes(const QuantizedNode* nodes, const uint32_t* roots, uint32_t depth,
                                  const uint16_t* bins, std::size_t group_stride, std::size_t lanes,
-                                 [[maybe_unused]] bool vector, [[maybe_unused]] const uint32_t* top,
-                                 uint32_t* leaves) {
+                                 [[maybe_unused]] bool vector, uint32_t* leaves) {
   constexpr std::size_t L = kQuantizedLanes;
   static_assert(L == 16, "the AVX-512 walk holds 16 lanes per register");
   constexpr int kShift = kRowLanes ? 4 : 0;
@@ -463,14 +463,14 @@ inline void walk_quantized_lanes(const QuantizedNode* nodes, const uint32_t* roo
       const uint32_t* r = roots + done;
       uint32_t* out = leaves + done;
       switch (std::min<std::size_t>(8, (lanes - done) / L)) {
-        case 8: walk_quantized_avx512<8, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
-        case 7: walk_quantized_avx512<7, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
-        case 6: walk_quantized_avx512<6, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
-        case 5: walk_quantized_avx512<5, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
-        case 4: walk_quantized_avx512<4, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
-        case 3: walk_quantized_avx512<3, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
-        case 2: walk_quantized_avx512<2, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
-        default: walk_quantized_avx512<1, kShift, kLaneStride>(nodes, r, depth, b, group_stride, top, out); break;
+        case 8: walk_quantized_avx512<8, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
+        case 7: walk_quantized_avx512<7, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
+        case 6: walk_quantized_avx512<6, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
+        case 5: walk_quantized_avx512<5, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
+        case 4: walk_quantized_avx512<4, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
+        case 3: walk_quantized_avx512<3, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
+        case 2: walk_quantized_avx512<2, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
+        default: walk_quantized_avx512<1, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
       }
     }
     return;
@@ -497,6 +497,23 @@ inline void walk_trees_lanes(const QuantizedNode* nodes, const uint32_t* top, co
     default: return walk_trees_avx512<1, kRegisters>(nodes, top, tables, depth, bins, leaves);
   }
 }
+
+// Interleaved rows (`lanes`, a multiple of 16, at most kQuantizedBlockRows) through `trees`
+// trees from their tables; see walk_rows_avx512.
+inline void walk_rows_lanes(const QuantizedNode* nodes, const uint32_t* const* tops, std::size_t trees, uint32_t depth,
+                            const uint16_t* bins, std::size_t group_stride, std::size_t lanes, uint32_t* leaves,
+                            uint32_t* list) {
+  switch (lanes / kQuantizedLanes) {
+    case 8: return walk_rows_avx512<8>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
+    case 7: return walk_rows_avx512<7>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
+    case 6: return walk_rows_avx512<6>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
+    case 5: return walk_rows_avx512<5>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
+    case 4: return walk_rows_avx512<4>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
+    case 3: return walk_rows_avx512<3>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
+    case 2: return walk_rows_avx512<2>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
+    default: return walk_rows_avx512<1>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
+  }
+}
 #endif
 
 // Scores rows [begin, end) through the quantized trees (see quantized.hpp): rows are binned
@@ -515,7 +532,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
   Accum acc[kBlockValues];
   uint16_t bins[kBinBudget + 2];  // + padding for 32-bit gathers of the last bin
   uint32_t roots[kQuantizedBlockRows];
-  uint32_t leaves[kQuantizedBlockRows];
+  uint32_t leaves[kRowTrees * kQuantizedBlockRows];
   const auto* nodes = forest.nodes.data();
   const QuantizedNode* qnodes = q.nodes.data();
   const std::size_t trees = forest.num_trees();
@@ -540,20 +557,38 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
         bin_rows<Rule>(q, rows, n, X.col_stride, bins);
       const std::size_t lanes = (n + L - 1) / L * L;
       bins[lanes * q.width] = bins[lanes * q.width + 1] = 0;
-      for (std::size_t t = 0; t < trees; ++t) {
-        std::fill(roots, roots + lanes, forest.tree_begin[t]);
-        // The table pays for trees that reach its depth (shallower ones would walk it all).
-        const uint32_t* top = forest.tree_depth[t] >= kTopLevels ? q.top.data() + q.top_offset(t) : nullptr;
-        walk_quantized_lanes<true>(qnodes, roots, forest.tree_depth[t], bins, L * q.width, lanes, vector, top, leaves);
+      // Adds tree t's leaves (for the block's rows, at `found`) in file order.
+      auto add_tree = [&](std::size_t t, const uint32_t* found) {
 #ifdef FLORESTA_X86_SIMD
         if (vector && groups == 1 && std::is_same_v<Accum, typename Rule::Value>) {
-          add_leaves_avx512(nodes, sizeof(*nodes), leaves, n, acc);
-          continue;
+          add_leaves_avx512(nodes, sizeof(*nodes), found, n, acc);
+          return;
         }
 #endif
         Accum* a = acc + forest.tree_group[t];
-        for (std::size_t r = 0; r < n; ++r) a[r * groups] += nodes[leaves[r]].value;
-      }
+        for (std::size_t r = 0; r < n; ++r) a[r * groups] += nodes[found[r]].value;
+      };
+#ifdef FLORESTA_X86_SIMD
+      if (vector) {
+        uint32_t list[3 * (kRowTrees * kQuantizedBlockRows + kQuantizedLanes)];
+        for (std::size_t t = 0; t < trees; t += kRowTrees) {
+          const std::size_t count = std::min(kRowTrees, trees - t);
+          const uint32_t* tops[kRowTrees];
+          uint32_t depth = 0;
+          for (std::size_t i = 0; i < count; ++i) {
+            tops[i] = q.top.data() + q.top_offset(t + i);
+            depth = std::max(depth, forest.tree_depth[t + i]);
+          }
+          walk_rows_lanes(qnodes, tops, count, depth, bins, L * q.width, lanes, leaves, list);
+          for (std::size_t i = 0; i < count; ++i) add_tree(t + i, leaves + i * kQuantizedBlockRows);
+        }
+      } else
+#endif
+        for (std::size_t t = 0; t < trees; ++t) {
+          std::fill(roots, roots + lanes, forest.tree_begin[t]);
+          walk_quantized_lanes<true>(qnodes, roots, forest.tree_depth[t], bins, L * q.width, lanes, vector, leaves);
+          add_tree(t, leaves);
+        }
     } else {
       for (std::size_t r = 0; r < n; ++r) {
 #ifdef FLORESTA_X86_SIMD
@@ -583,7 +618,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
             else walk_trees_lanes<4>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
           } else
 #endif
-            walk_quantized_lanes<false>(qnodes, roots, depth, bins, 0, lanes, vector, nullptr, leaves);
+            walk_quantized_lanes<false>(qnodes, roots, depth, bins, 0, lanes, vector, leaves);
           if (groups == 1) {  // keep the running sum in a register, not in memory
             Accum sum = a[0];
             for (std::size_t i = 0; i < count; ++i) sum += nodes[leaves[i]].value;

@@ -43,6 +43,8 @@ constexpr std::size_t kMaxQuantizedColumns = 2048;  // bin columns per row (bins
 constexpr std::size_t kQuantizedLanes = 16;  // rows interleaved in the bin buffer (16 measured best)
 constexpr int kTopLevels = 5;             // levels of a tree walked from Quantization::top
 constexpr std::size_t kTopWords = 64;     // words per tree in Quantization::top
+constexpr uint32_t kTopLeafFlag = 1u << 31;  // on a table's node words: the node is a leaf
+constexpr std::size_t kQuantizedBlockRows = 128;  // rows per block: 8 AVX-512 registers of lanes
 
 template <class Value>
 struct Quantization {
@@ -62,7 +64,7 @@ struct Quantization {
   // Per tree, kTopWords words: the column | bound << 16 of the 31 nodes of its first five
   // levels in breadth-first slots (slot s has children 2s+1 and 2s+2; a leaf fills both
   // with itself and always goes right, so shallower trees have a table too), one unused
-  // word, then the node index of the 32 slots of the sixth level.
+  // word, then the node index of the 32 slots of the sixth level, | kTopLeafFlag on leaves.
   std::vector<uint32_t> top;
   uint32_t width = 0;                // bin columns per row: 2 * features.size() + 1
 

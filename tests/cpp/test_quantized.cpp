@@ -1,11 +1,15 @@
 // The quantized kernels against the value walk on generated forests: every width of bin
 // columns the single-row kernels distinguish (bins in two registers, in four, in memory),
 // trees shallower and deeper than the top tables, more trees than one call walks, inputs
-// on the thresholds, NaN and zero; both decision rules' value types.
+// on the thresholds, NaN and zero; both decision rules' value types. Deep leaf-wise trees
+// (the batch walk's work list), forests no deeper than six levels (its shortcut) and
+// several output groups too.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "floresta/floresta.hpp"
@@ -17,47 +21,52 @@ constexpr double kGrid[] = {-2.0, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 3.0};
 // Appends a random subtree of at most `depth` levels to `tree`; returns its root's id.
 // zero_missing: a quarter of the splits treat zero as missing (LightGBM; each such feature
 // then takes bin columns of its own, so the widths below are those of XGBoost's rule).
+void push_leaf(floresta::TreeSpec& tree, double leaf) {
+  tree.left_children.push_back(-1);
+  tree.right_children.push_back(-1);
+  tree.split_feature.push_back(0);
+  tree.threshold.push_back(0.0);
+  tree.leaf_value.push_back(leaf);
+  tree.default_left.push_back(0);
+  tree.is_categorical.push_back(0);
+  tree.zero_is_missing.push_back(0);
+}
+
+int32_t split(floresta::TreeSpec& tree, std::mt19937& random, int32_t id, int depth, int features, bool zero_missing,
+              bool lopsided);
+int32_t grow_lopsided(floresta::TreeSpec& tree, std::mt19937& random, int depth, int features, bool zero_missing);
+
 int32_t grow(floresta::TreeSpec& tree, std::mt19937& random, int depth, int features, bool zero_missing) {
   const auto id = static_cast<int32_t>(tree.left_children.size());
-  auto push = [&tree](double leaf) {
-    tree.left_children.push_back(-1);
-    tree.right_children.push_back(-1);
-    tree.split_feature.push_back(0);
-    tree.threshold.push_back(0.0);
-    tree.leaf_value.push_back(leaf);
-    tree.default_left.push_back(0);
-    tree.is_categorical.push_back(0);
-    tree.zero_is_missing.push_back(0);
-  };
-  push(std::uniform_real_distribution<double>(-1, 1)(random));
+  push_leaf(tree, std::uniform_real_distribution<double>(-1, 1)(random));
   if (depth == 0 || random() % 6 == 0) return id;
+  return split(tree, random, id, depth, features, zero_missing, false);
+}
+
+// Makes node `id` a split with two grown children. lopsided: one child is a leaf half the
+// time (LightGBM's leaf-wise trees: a few long paths).
+int32_t split(floresta::TreeSpec& tree, std::mt19937& random, int32_t id, int depth, int features, bool zero_missing,
+              bool lopsided) {
   const auto i = static_cast<std::size_t>(id);
   tree.split_feature[i] = static_cast<int32_t>(random() % static_cast<unsigned>(features));
   tree.threshold[i] = kGrid[random() % 8];
   tree.default_left[i] = static_cast<uint8_t>(random() % 2);
   tree.zero_is_missing[i] = static_cast<uint8_t>(zero_missing && random() % 4 == 0);
-  const int32_t left = grow(tree, random, depth - 1, features, zero_missing);
+  const bool leaf_left = lopsided && random() % 4 == 0, leaf_right = lopsided && !leaf_left && random() % 3 == 0;
+  const int32_t left = lopsided ? grow_lopsided(tree, random, leaf_left ? 0 : depth - 1, features, zero_missing)
+                                : grow(tree, random, depth - 1, features, zero_missing);
   tree.left_children[i] = left;
-  const int32_t right = grow(tree, random, depth - 1, features, zero_missing);
+  const int32_t right = lopsided ? grow_lopsided(tree, random, leaf_right ? 0 : depth - 1, features, zero_missing)
+                                 : grow(tree, random, depth - 1, features, zero_missing);
   tree.right_children[i] = right;
   return id;
 }
 
-floresta::ModelSpec random_forest(floresta::DecisionRule rule, int features, int trees, unsigned seed) {
-  std::mt19937 random(seed);
-  floresta::ModelSpec spec;
-  spec.source = "generated";
-  spec.rule = rule;
-  spec.num_features = features;
-  spec.base_margin = {0.5};
-  spec.schema.features.resize(static_cast<std::size_t>(features));
-  for (int f = 0; f < features; ++f) spec.schema.features[static_cast<std::size_t>(f)].name = "f" + std::to_string(f);
-  for (int t = 0; t < trees; ++t) {
-    floresta::TreeSpec tree;
-    grow(tree, random, static_cast<int>(random() % 9), features, rule == floresta::DecisionRule::kLightGBM);  // depths 0-8
-    spec.trees.push_back(std::move(tree));
-  }
-  return spec;
+int32_t grow_lopsided(floresta::TreeSpec& tree, std::mt19937& random, int depth, int features, bool zero_missing) {
+  const auto id = static_cast<int32_t>(tree.left_children.size());
+  push_leaf(tree, std::uniform_real_distribution<double>(-1, 1)(random));
+  if (depth == 0 || random() % 10 == 0) return id;
+  return split(tree, random, id, depth, features, zero_missing, true);
 }
 
 std::vector<double> random_rows(std::size_t rows, int features, unsigned seed) {
@@ -72,6 +81,52 @@ std::vector<double> random_rows(std::size_t rows, int features, unsigned seed) {
   return out;
 }
 
+enum class Shape { kBushy, kShallow, kLeafWise };
+
+// Bushy: depths 0-8; shallow: 0-6; leaf-wise: lopsided, up to 18 levels. `groups` output
+// groups, trees taking them in turn.
+floresta::ModelSpec random_forest(floresta::DecisionRule rule, int features, int trees, unsigned seed,
+                                  Shape shape = Shape::kBushy, int groups = 1) {
+  std::mt19937 random(seed);
+  floresta::ModelSpec spec;
+  spec.source = "generated";
+  spec.rule = rule;
+  spec.num_features = features;
+  spec.num_outputs = groups;
+  spec.base_margin.assign(static_cast<std::size_t>(groups), 0.5);
+  spec.schema.features.resize(static_cast<std::size_t>(features));
+  for (int f = 0; f < features; ++f) spec.schema.features[static_cast<std::size_t>(f)].name = "f" + std::to_string(f);
+  const bool zero_missing = rule == floresta::DecisionRule::kLightGBM;
+  for (int t = 0; t < trees; ++t) {
+    floresta::TreeSpec tree;
+    if (shape == Shape::kLeafWise) grow_lopsided(tree, random, 18, features, zero_missing);
+    else grow(tree, random, static_cast<int>(random() % (shape == Shape::kShallow ? 7 : 9)), features, zero_missing);
+    tree.output_group = t % groups;
+    spec.trees.push_back(std::move(tree));
+  }
+  return spec;
+}
+
+// Every row's raw outputs, batch and single rows, double and float inputs, in both models.
+void expect_same_scores(const floresta::Model& quantized, const floresta::Model& plain, int features, std::size_t rows,
+                        const std::string& what) {
+  const auto X = random_rows(rows, features, 7);
+  const std::vector<float> X32(X.begin(), X.end());
+  const auto cols = static_cast<std::size_t>(features);
+  EXPECT_EQ(quantized.predict_raw(X.data(), rows, cols), plain.predict_raw(X.data(), rows, cols)) << what;
+  EXPECT_EQ(quantized.predict_raw(X32.data(), rows, cols), plain.predict_raw(X32.data(), rows, cols)) << what;
+  const std::size_t width = quantized.output_width(floresta::OutputKind::kRaw);
+  std::vector<double> a(width), b(width);
+  for (std::size_t r = 0; r < rows; ++r) {
+    quantized.score_row(floresta::OutputKind::kRaw, X.data() + r * cols, cols, a.data());
+    plain.score_row(floresta::OutputKind::kRaw, X.data() + r * cols, cols, b.data());
+    ASSERT_EQ(a, b) << what << ", row " << r;
+    quantized.score_row(floresta::OutputKind::kRaw, X32.data() + r * cols, cols, a.data());
+    plain.score_row(floresta::OutputKind::kRaw, X32.data() + r * cols, cols, b.data());
+    ASSERT_EQ(a, b) << what << ", float row " << r;
+  }
+}
+
 class QuantizedWidths : public ::testing::TestWithParam<int> {};
 
 TEST_P(QuantizedWidths, SingleRowsAndBatchesAgreeWithTheValueWalk) {
@@ -81,25 +136,34 @@ TEST_P(QuantizedWidths, SingleRowsAndBatchesAgreeWithTheValueWalk) {
       const auto spec = random_forest(rule, features, trees, static_cast<unsigned>(features * 1000 + trees));
       floresta::LoadOptions plain_options;
       plain_options.quantize = false;
-      const floresta::Model quantized = floresta::compile(spec);
-      const floresta::Model plain = floresta::compile(spec, plain_options);
-      const std::size_t rows = 300;
-      const auto X = random_rows(rows, features, 7);
-      const std::vector<float> X32(X.begin(), X.end());
-      const auto cols = static_cast<std::size_t>(features);
-      EXPECT_EQ(quantized.predict_raw(X.data(), rows, cols), plain.predict_raw(X.data(), rows, cols));
-      EXPECT_EQ(quantized.predict_raw(X32.data(), rows, cols), plain.predict_raw(X32.data(), rows, cols));
-      double a = 0, b = 0;
-      for (std::size_t r = 0; r < rows; ++r) {
-        quantized.score_row(floresta::OutputKind::kRaw, X.data() + r * cols, cols, &a);
-        plain.score_row(floresta::OutputKind::kRaw, X.data() + r * cols, cols, &b);
-        ASSERT_EQ(a, b) << "row " << r << ", " << trees << " trees";
-        quantized.score_row(floresta::OutputKind::kRaw, X32.data() + r * cols, cols, &a);
-        plain.score_row(floresta::OutputKind::kRaw, X32.data() + r * cols, cols, &b);
-        ASSERT_EQ(a, b) << "float row " << r << ", " << trees << " trees";
-      }
+      // 300 rows: two whole blocks of 128 and one of 44 (three registers, the last partial).
+      expect_same_scores(floresta::compile(spec), floresta::compile(spec, plain_options), features, 300,
+                         std::to_string(trees) + " trees");
     }
   }
+}
+
+TEST(QuantizedShapes, LeafWiseShallowAndGroupedForestsAgreeWithTheValueWalk) {
+  floresta::LoadOptions plain_options;
+  plain_options.quantize = false;
+  for (const auto rule : {floresta::DecisionRule::kXGBoost, floresta::DecisionRule::kLightGBM})
+    for (const auto shape : {Shape::kLeafWise, Shape::kShallow})
+      for (const int groups : {1, 3}) {
+        const auto spec = random_forest(rule, 20, 53, static_cast<unsigned>(17 * groups + static_cast<int>(shape)), shape, groups);
+        const std::string what = std::string(shape == Shape::kLeafWise ? "leaf-wise" : "shallow") + ", " +
+                                 std::to_string(groups) + " groups";
+        uint32_t deepest = 0;
+        for (const auto& tree : spec.trees) {
+          std::vector<uint32_t> depth(tree.num_nodes(), 0);  // children follow their parents here
+          for (std::size_t i = 0; i < tree.num_nodes(); ++i)
+            if (tree.left_children[i] >= 0)
+              depth[static_cast<std::size_t>(tree.left_children[i])] = depth[static_cast<std::size_t>(tree.right_children[i])] = depth[i] + 1;
+          deepest = std::max(deepest, *std::max_element(depth.begin(), depth.end()));
+        }
+        if (shape == Shape::kLeafWise) EXPECT_GE(deepest, 12u) << what;
+        else EXPECT_LE(deepest, 6u) << what;
+        expect_same_scores(floresta::compile(spec), floresta::compile(spec, plain_options), 20, 333, what);
+      }
 }
 
 // XGBoost's rule: up to 31 features, bins in two registers (2 columns a feature and the leaf

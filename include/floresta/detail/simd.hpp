@@ -111,14 +111,11 @@ inline bool cpu_has_avx512() {
 // reads its bins at bins[g * group_stride + (column << kColumnShift) + j * kLaneStride]
 // (as a 32-bit load of which the low half is used: `bins` needs one element of padding).
 // Node indices must stay below 2^28 (the gathers scale them by 8 in signed 32 bits).
-// `top`, when not null, is the tree's table of its first kTopLevels levels (see
-// Quantization::top); every lane must then walk that tree.
 template <int kGroups, int kColumnShift, int kLaneStride>
 __attribute__((target("avx512f,avx512bw"))) inline void walk_quantized_avx512(const QuantizedNode* nodes,
                                                                                const uint32_t* roots, uint32_t depth,
                                                                                const uint16_t* bins,
                                                                                std::size_t group_stride,
-                                                                               const uint32_t* top,
                                                                                uint32_t* leaves) {
   const int* halves = reinterpret_cast<const int*>(nodes);
   const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -127,32 +124,8 @@ __attribute__((target("avx512f,avx512bw"))) inline void walk_quantized_avx512(co
   const __m512i one = _mm512_set1_epi32(1);
   const __m512i leaf_skip = _mm512_set1_epi32(-1);
   __m512i at[kGroups];
-  uint32_t level = 0;
-  if (top != nullptr) {
-    // The tree's first kTopLevels levels from two registers: slot s's children are slots
-    // 2s + 1 and 2s + 2, so no node is gathered until the level below them.
-    const __m512i split_lo = _mm512_loadu_si512(top), split_hi = _mm512_loadu_si512(top + 16);
-    __m512i slot[kGroups];
-    for (int g = 0; g < kGroups; ++g) slot[g] = _mm512_setzero_si512();
-    for (; level < kTopLevels; ++level) {
-      for (int g = 0; g < kGroups; ++g) {
-        const __m512i column_bound = _mm512_permutex2var_epi32(split_lo, slot[g], split_hi);
-        const __m512i index = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(column_bound, low16), kColumnShift), lane);
-        const __m512i bin = _mm512_and_si512(
-            _mm512_i32gather_epi32(index, bins + static_cast<std::size_t>(g) * group_stride, 2), low16);
-        const __mmask16 right = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
-        const __m512i child = _mm512_add_epi32(_mm512_add_epi32(slot[g], slot[g]), one);
-        slot[g] = _mm512_mask_add_epi32(child, right, child, one);
-      }
-    }
-    const __m512i node_lo = _mm512_loadu_si512(top + 32), node_hi = _mm512_loadu_si512(top + 48);
-    const __m512i first = _mm512_set1_epi32((1 << kTopLevels) - 1);
-    for (int g = 0; g < kGroups; ++g)
-      at[g] = _mm512_permutex2var_epi32(node_lo, _mm512_sub_epi32(slot[g], first), node_hi);
-  } else {
-    for (int g = 0; g < kGroups; ++g) at[g] = _mm512_loadu_si512(roots + 16 * g);
-  }
-  for (; level < depth; ++level) {
+  for (int g = 0; g < kGroups; ++g) at[g] = _mm512_loadu_si512(roots + 16 * g);
+  for (uint32_t level = 0; level < depth; ++level) {
     __mmask16 stay = 0xFFFF;
     for (int g = 0; g < kGroups; ++g) {
       const __m512i column_bound = _mm512_i32gather_epi32(at[g], halves, 8);
@@ -168,6 +141,113 @@ __attribute__((target("avx512f,avx512bw"))) inline void walk_quantized_avx512(co
     if (stay == 0xFFFF) break;
   }
   for (int g = 0; g < kGroups; ++g) _mm512_storeu_si512(leaves + 16 * g, at[g]);
+}
+
+// Rows in lanes through `trees` trees, each from its top table (tops[i], see
+// Quantization::top), for one block of 16 * kGroups interleaved rows (bins as in
+// walk_quantized_avx512 with a column shift of 4). Tree i's leaf for row r is written to
+// leaves[i * kQuantizedBlockRows + r].
+//
+// Leaf-wise trees end most walks inside the table but a few run deep (shape (b): 77% of
+// walks end in the first five levels, yet the deepest of 128 rows reaches level 10 on
+// average). So the table levels run for every lane, and only the lanes not yet at a leaf
+// go on, compacted into a work list (node, bin base, output slot) shared by all `trees`
+// trees: each deeper level walks the list in full registers, writes finished lanes out and
+// compacts the rest. Node indices stay below 2^28; `list` holds 3 * (trees * 128 + 16).
+template <int kGroups>
+__attribute__((target("avx512f,avx512bw"))) inline void walk_rows_avx512(const QuantizedNode* nodes,
+                                                                          const uint32_t* const* tops, std::size_t trees,
+                                                                          uint32_t depth, const uint16_t* bins,
+                                                                          std::size_t group_stride, uint32_t* leaves,
+                                                                          uint32_t* list) {
+  constexpr std::size_t B = kQuantizedBlockRows;
+  const std::size_t capacity = trees * B + 16;
+  uint32_t* list_node = list;
+  uint32_t* list_base = list + capacity;
+  uint32_t* list_out = list + 2 * capacity;
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i low16 = _mm512_set1_epi32(0xFFFF);
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i leaf_flag = _mm512_set1_epi32(static_cast<int>(kTopLeafFlag));
+  const int* halves = reinterpret_cast<const int*>(nodes);
+  std::size_t pending = 0;
+  for (std::size_t i = 0; i < trees; ++i) {
+    const uint32_t* top = tops[i];
+    // The first kTopLevels levels from two registers of split words: slot s's children are
+    // slots 2s + 1 and 2s + 2, so no node is gathered until the level below them.
+    const __m512i split_lo = _mm512_loadu_si512(top), split_hi = _mm512_loadu_si512(top + 16);
+    __m512i slot[kGroups];
+    for (int g = 0; g < kGroups; ++g) slot[g] = _mm512_setzero_si512();
+    for (int level = 0; level < kTopLevels; ++level) {
+      for (int g = 0; g < kGroups; ++g) {
+        const __m512i column_bound = _mm512_permutex2var_epi32(split_lo, slot[g], split_hi);
+        const __m512i index = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(column_bound, low16), 4), iota);
+        const __m512i bin = _mm512_and_si512(
+            _mm512_i32gather_epi32(index, bins + static_cast<std::size_t>(g) * group_stride, 2), low16);
+        const __mmask16 right = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
+        const __m512i child = _mm512_add_epi32(_mm512_add_epi32(slot[g], slot[g]), one);
+        slot[g] = _mm512_mask_add_epi32(child, right, child, one);
+      }
+    }
+    const __m512i node_lo = _mm512_loadu_si512(top + 32), node_hi = _mm512_loadu_si512(top + 48);
+    const __m512i first = _mm512_set1_epi32((1 << kTopLevels) - 1);
+    for (int g = 0; g < kGroups; ++g) {
+      const __m512i word = _mm512_permutex2var_epi32(node_lo, _mm512_sub_epi32(slot[g], first), node_hi);
+      const __m512i node = _mm512_andnot_si512(leaf_flag, word);
+      const std::size_t out = i * B + 16 * static_cast<std::size_t>(g);
+      if (depth <= kTopLevels + 1) {  // at most one level left: take it in place, no list
+        const __m512i column_bound = _mm512_i32gather_epi32(node, halves, 8);
+        const __m512i skip = _mm512_i32gather_epi32(node, halves + 1, 8);
+        const __m512i index = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(column_bound, low16), 4), iota);
+        const __m512i bin = _mm512_and_si512(
+            _mm512_i32gather_epi32(index, bins + static_cast<std::size_t>(g) * group_stride, 2), low16);
+        const __mmask16 right = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
+        const __m512i next = _mm512_add_epi32(node, one);  // leaves: skip ~0 and always right
+        _mm512_storeu_si512(leaves + out, _mm512_mask_add_epi32(next, right, next, skip));
+        continue;
+      }
+      const __mmask16 deeper = _mm512_testn_epi32_mask(word, leaf_flag);
+      _mm512_storeu_si512(leaves + out, node);  // final for the lanes at a leaf
+      const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(g * group_stride)), iota);
+      const __m512i slot_out = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(out)), iota);
+      _mm512_storeu_si512(list_node + pending, _mm512_maskz_compress_epi32(deeper, node));
+      _mm512_storeu_si512(list_base + pending, _mm512_maskz_compress_epi32(deeper, base));
+      _mm512_storeu_si512(list_out + pending, _mm512_maskz_compress_epi32(deeper, slot_out));
+      pending += static_cast<std::size_t>(__builtin_popcount(deeper));
+    }
+  }
+  // The work list, a level at a time, compacted in place (a register's survivors are written
+  // at or before the place it was read from).
+  const __m512i leaf_skip = _mm512_set1_epi32(-1);
+  for (uint32_t level = kTopLevels; pending > 0 && level <= depth; ++level) {
+    std::size_t kept = 0;
+    for (std::size_t k = 0; k < pending; k += 16) {
+      const __mmask16 valid = pending - k >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (pending - k)) - 1u);
+      const __m512i node = _mm512_loadu_si512(list_node + k);
+      const __m512i base = _mm512_loadu_si512(list_base + k);
+      const __m512i slot_out = _mm512_loadu_si512(list_out + k);
+      const __m512i zero = _mm512_setzero_si512();
+      const __m512i column_bound = _mm512_mask_i32gather_epi32(zero, valid, node, halves, 8);
+      const __m512i skip = _mm512_mask_i32gather_epi32(zero, valid, node, halves + 1, 8);
+      const __mmask16 done = _mm512_mask_cmpeq_epi32_mask(valid, skip, leaf_skip);
+      _mm512_mask_i32scatter_epi32(leaves, done, slot_out, node, 4);
+      const __mmask16 live = valid & static_cast<__mmask16>(~done);
+      const __m512i index = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(column_bound, low16), 4), base);
+      const __m512i bin = _mm512_and_si512(_mm512_mask_i32gather_epi32(zero, live, index, bins, 2), low16);
+      const __mmask16 right = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
+      const __m512i next = _mm512_add_epi32(node, one);
+      const __m512i moved = _mm512_mask_add_epi32(next, right, next, skip);
+      if (level + 1 == depth) {  // the deepest level: every lane that moved is at its leaf
+        _mm512_mask_i32scatter_epi32(leaves, live, slot_out, moved, 4);
+        continue;
+      }
+      _mm512_storeu_si512(list_node + kept, _mm512_maskz_compress_epi32(live, moved));
+      _mm512_storeu_si512(list_base + kept, _mm512_maskz_compress_epi32(live, base));
+      _mm512_storeu_si512(list_out + kept, _mm512_maskz_compress_epi32(live, slot_out));
+      kept += static_cast<std::size_t>(__builtin_popcount(live));
+    }
+    pending = kept;
+  }
 }
 
 // The bins of 16 lanes' columns (low 16 bits of column_bound) from one row's bins held in
@@ -216,8 +296,10 @@ __attribute__((target("avx512f,avx512bw"))) inline void walk_trees_avx512(const 
     }
   }
   // The sixth level's slots 31..62 hold node indices at table words 32..63.
+  const __m512i node_bits = _mm512_set1_epi32(static_cast<int>(~kTopLeafFlag));
   for (int g = 0; g < kGroups; ++g)
-    at[g] = _mm512_i32gather_epi32(_mm512_add_epi32(_mm512_add_epi32(table[g], slot[g]), one), words, 4);
+    at[g] = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_add_epi32(_mm512_add_epi32(table[g], slot[g]), one), words, 4),
+                             node_bits);
   // The node levels repeat walk_quantized_avx512's loop with the bin taken from registers.
   // Kept apart on purpose: one step function taking the bin as a lambda made the batch walk
   // 33% slower on shape (b) (132 -> 175 ms for 100,000 rows), always_inline or not.
