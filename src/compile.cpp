@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -283,28 +284,82 @@ void compile_tree(const TreeSpec& tree, Forest<Rule>& forest, uint32_t& depth_ou
   }
 }
 
-// The position of `value` in the sorted list `t`, which holds it; searched without branches
-// (std::lower_bound mispredicts half of its steps, a third of quantize()'s time).
+// One binned feature's split thresholds: the distinct values in ascending order, and the
+// rank of each, found through an open-addressing table on the value's bits (-0.0 is read
+// as 0.0, which compares equal to it). Trained models repeat few distinct thresholds many
+// times (LightGBM: at most max_bin per feature), so this is faster than sorting them all.
 template <class Value>
-std::size_t rank_of(const std::vector<Value>& t, Value value) {
-  const Value* base = t.data();
-  for (std::size_t len = t.size(); len > 1;) {
-    const std::size_t half = len / 2;
-    base += half & (std::size_t{0} - static_cast<std::size_t>(base[half - 1] < value));  // a mask: GCC branches on ?:
-    len -= half;
+class ThresholdSet {
+ public:
+  explicit ThresholdSet(const std::vector<Value>& values) {
+    resize(64);
+    for (const Value value : values) {
+      Slot& slot = find(value);
+      if (slot.bits != kEmpty) continue;
+      slot.bits = bits(value);
+      distinct.push_back(value + Value(0));
+      if (2 * distinct.size() > slots_.size()) resize(2 * slots_.size());
+    }
+    std::sort(distinct.begin(), distinct.end());
+    for (std::size_t k = 0; k < distinct.size(); ++k) find(distinct[k]).rank = static_cast<uint32_t>(k);
   }
-  return static_cast<std::size_t>(base - t.data());
-}
+  // The rank of a value that was among those given.
+  uint32_t rank(Value value) const { return slots_[slot_of(bits(value))].rank; }
+
+  std::vector<Value> distinct;
+
+ private:
+  struct Slot {
+    uint64_t bits;
+    uint32_t rank;
+  };
+  static constexpr uint64_t kEmpty = ~uint64_t{0};  // a NaN's bits: no threshold has them
+
+  static uint64_t bits(Value value) {
+    value += Value(0);  // -0.0 -> 0.0
+    if constexpr (sizeof(Value) == 8) {
+      uint64_t out;
+      std::memcpy(&out, &value, 8);
+      return out;
+    } else {
+      uint32_t out;
+      std::memcpy(&out, &value, 4);
+      return out;
+    }
+  }
+  // The slot holding `key`, or the empty one where it would go (linear probing).
+  std::size_t slot_of(uint64_t key) const {
+    std::size_t i = static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
+    while (slots_[i].bits != kEmpty && slots_[i].bits != key) i = (i + 1) & (slots_.size() - 1);
+    return i;
+  }
+  Slot& find(Value value) { return slots_[slot_of(bits(value))]; }
+  void resize(std::size_t size) {
+    slots_.assign(size, Slot{kEmpty, 0});
+    shift_ = 64;
+    for (std::size_t s = size; s > 1; s /= 2) --shift_;
+    for (const Value value : distinct) find(value).bits = bits(value);
+  }
+
+  std::vector<Slot> slots_;
+  int shift_ = 64;
+};
 
 // Builds the quantized copy of a compiled forest (see quantized.hpp), or leaves it empty
 // when the forest has splits or leaves the quantized walk does not cover, or bins that do
-// not fit in 16 bits.
+// not fit in 16 bits. The sorts, the nodes and the top tables are built on n_threads.
 template <class Rule>
-void quantize(Forest<Rule>& forest) {
+void quantize(Forest<Rule>& forest, int n_threads) {
   using Value = typename Rule::Value;
   if (forest.has_categorical || forest.has_linear || forest.leaf_width != 1) return;
-  // Binned features: one per (input feature, zero-is-missing) pair that some split reads.
-  std::unordered_map<uint64_t, uint32_t> binned;
+  // Binned features: one per (input feature, zero-is-missing) pair that some split reads,
+  // numbered in order of first use; looked up in a table (a hash map for huge inputs).
+  constexpr uint64_t kTableKeys = uint64_t{1} << 20;
+  const uint64_t keys = 2 * uint64_t{forest.num_features};
+  constexpr uint32_t kNone = ~0u;
+  std::vector<uint32_t> table(keys <= kTableKeys ? keys : 0, kNone);
+  std::unordered_map<uint64_t, uint32_t> map;
+  std::vector<uint64_t> binned;  // key of each binned feature
   std::vector<std::vector<Value>> thresholds;
   std::vector<uint32_t> node_feature(forest.nodes.size());  // each split's binned feature
   for (std::size_t i = 0; i < forest.nodes.size(); ++i) {
@@ -312,89 +367,150 @@ void quantize(Forest<Rule>& forest) {
     if (n.is_leaf()) continue;
     if (std::isnan(n.value)) return;
     const uint64_t key = (uint64_t{n.feature()} << 1) | ((n.info & kZeroMissingFlag) ? 1u : 0u);
-    const auto [it, added] = binned.try_emplace(key, static_cast<uint32_t>(thresholds.size()));
-    if (added) thresholds.emplace_back();
-    thresholds[it->second].push_back(n.value);
-    node_feature[i] = it->second;
+    uint32_t& index = table.empty() ? map.try_emplace(key, kNone).first->second : table[key];
+    if (index == kNone) {
+      index = static_cast<uint32_t>(thresholds.size());
+      binned.push_back(key);
+      thresholds.emplace_back();
+    }
+    thresholds[index].push_back(n.value);
+    node_feature[i] = index;
   }
   if (2 * thresholds.size() + 1 > kMaxQuantizedColumns) return;
+  std::vector<std::unique_ptr<ThresholdSet<Value>>> sets(thresholds.size());
+  parallel_for(thresholds.size(), n_threads, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) sets[i] = std::make_unique<ThresholdSet<Value>>(thresholds[i]);
+  }, 1);
   Quantization<Value> q;
   q.features.resize(thresholds.size());
-  for (const auto& [key, i] : binned) {
-    auto& t = thresholds[i];
-    std::sort(t.begin(), t.end());
-    t.erase(std::unique(t.begin(), t.end()), t.end());
-    if (t.size() + 1 >= kMissingRight) return;
-    q.features[i].feature = static_cast<uint32_t>(key >> 1);
-    q.features[i].zero_missing = static_cast<uint32_t>(key & 1u);
-  }
   for (std::size_t i = 0; i < thresholds.size(); ++i) {
-    q.features[i].begin = static_cast<uint32_t>(q.thresholds.size());
-    q.thresholds.insert(q.thresholds.end(), thresholds[i].begin(), thresholds[i].end());
-    q.features[i].end = static_cast<uint32_t>(q.thresholds.size());
-    q.features[i].keys = static_cast<uint32_t>(q.keys.size());
-    for (std::size_t k = Quantization<Value>::kKeyBlock; k <= thresholds[i].size(); k += Quantization<Value>::kKeyBlock)
-      q.keys.push_back(thresholds[i][k - 1]);
+    const std::vector<Value>& t = sets[i]->distinct;
+    if (t.size() + 1 >= kMissingRight) return;
+    auto& f = q.features[i];
+    f.feature = static_cast<uint32_t>(binned[i] >> 1);
+    f.zero_missing = static_cast<uint32_t>(binned[i] & 1u);
+    f.begin = static_cast<uint32_t>(q.thresholds.size());
+    q.thresholds.insert(q.thresholds.end(), t.begin(), t.end());
+    f.end = static_cast<uint32_t>(q.thresholds.size());
+    f.keys = static_cast<uint32_t>(q.keys.size());
+    for (std::size_t k = Quantization<Value>::kKeyBlock; k <= t.size(); k += Quantization<Value>::kKeyBlock)
+      q.keys.push_back(t[k - 1]);
   }
   q.width = static_cast<uint32_t>(2 * thresholds.size() + 1);
   const auto leaf_column = static_cast<uint16_t>(2 * thresholds.size());
-  q.nodes.reserve(forest.nodes.size());
-  for (std::size_t j = 0; j < forest.nodes.size(); ++j) {
-    const auto& n = forest.nodes[j];
-    if (n.is_leaf()) {
-      q.nodes.push_back({leaf_column, 0, ~0u});
-      continue;
+  q.nodes.resize(forest.nodes.size());
+  parallel_for(forest.nodes.size(), n_threads, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t j = begin; j < end; ++j) {
+      const auto& n = forest.nodes[j];
+      if (n.is_leaf()) {
+        q.nodes[j] = {leaf_column, 0, ~0u};
+        continue;
+      }
+      const uint32_t i = node_feature[j];
+      const std::size_t k = sets[i]->rank(n.value);
+      const auto column = static_cast<uint16_t>(2 * i + ((n.info & kDefaultLeftFlag) ? 0 : 1));
+      q.nodes[j] = {column, static_cast<uint16_t>(k + 1), n.right - 1};
     }
-    const uint32_t i = node_feature[j];
-    const auto& t = thresholds[i];
-    const std::size_t k = rank_of(t, n.value);
-    const auto column = static_cast<uint16_t>(2 * i + ((n.info & kDefaultLeftFlag) ? 0 : 1));
-    q.nodes.push_back({column, static_cast<uint16_t>(k + 1), n.right - 1});
-  }
+  }, kMinRowsPerThread * 16);
   // Breadth-first tables of the first kTopLevels levels of every tree.
   q.top.assign(forest.num_trees() * kTopWords, 0u);
-  for (std::size_t t = 0; t < forest.num_trees(); ++t) {
-    const std::size_t first = Quantization<Value>::top_offset(t);
-    constexpr std::size_t kSplits = (std::size_t{1} << kTopLevels) - 1;
-    uint32_t slot_node[2 * kSplits + 1];
-    slot_node[0] = forest.tree_begin[t];
-    for (std::size_t s = 0; s < kSplits; ++s) {
-      const uint32_t at = slot_node[s];
-      const QuantizedNode& n = q.nodes[at];
-      q.top[first + s] = uint32_t{n.column} | (uint32_t{n.bound} << 16);
-      const bool leaf = n.skip == ~0u;
-      slot_node[2 * s + 1] = leaf ? at : at + 1;
-      slot_node[2 * s + 2] = leaf ? at : at + n.skip + 1;
+  parallel_for(forest.num_trees(), n_threads, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t t = begin; t < end; ++t) {
+      const std::size_t first = Quantization<Value>::top_offset(t);
+      constexpr std::size_t kSplits = (std::size_t{1} << kTopLevels) - 1;
+      uint32_t slot_node[2 * kSplits + 1];
+      slot_node[0] = forest.tree_begin[t];
+      for (std::size_t s = 0; s < kSplits; ++s) {
+        const uint32_t at = slot_node[s];
+        const QuantizedNode& n = q.nodes[at];
+        q.top[first + s] = uint32_t{n.column} | (uint32_t{n.bound} << 16);
+        const bool leaf = n.skip == ~0u;
+        slot_node[2 * s + 1] = leaf ? at : at + 1;
+        slot_node[2 * s + 2] = leaf ? at : at + n.skip + 1;
+      }
+      for (std::size_t s = 0; s <= kSplits; ++s) {
+        const uint32_t at = slot_node[kSplits + s];
+        q.top[first + kSplits + 1 + s] = at | (q.nodes[at].skip == ~0u ? kTopLeafFlag : 0u);
+      }
     }
-    for (std::size_t s = 0; s <= kSplits; ++s) {
-      const uint32_t at = slot_node[kSplits + s];
-      q.top[first + kSplits + 1 + s] = at | (q.nodes[at].skip == ~0u ? kTopLeafFlag : 0u);
-    }
-  }
+  }, kMinTreesPerThread);
   forest.quantized = std::move(q);
 }
 
+// Appends `part` (trees compiled on their own) to `forest`, moving its offsets into the
+// shared buffers (category sets, leaf vectors, linear terms) past what precedes them.
 template <class Rule>
-Forest<Rule> compile_forest(const ModelSpec& spec, bool quantized) {
+void append_part(Forest<Rule>& forest, Forest<Rule>& part, const std::string& source) {
+  const std::size_t node_base = forest.nodes.size(), word_base = forest.category_words.size();
+  const std::size_t vector_base = forest.leaf_vectors.size(), linear_base = forest.linear_terms.size();
+  constexpr std::size_t kMax32 = std::numeric_limits<uint32_t>::max();
+  if (node_base + part.nodes.size() > kMax32) fail(source, ": the forest has too many nodes");
+  if (word_base + part.category_words.size() > kMaxCategoryWords)
+    fail(source, ": categorical splits need more than ", kMaxCategoryWords, " bitset words");
+  if (vector_base + part.leaf_vectors.size() > kMax32) fail(source, ": too many leaf values to compile");
+  if (linear_base + part.linear_terms.size() > kMax32) fail(source, ": too many linear terms");
+  for (auto& node : part.nodes) {
+    if (!node.is_leaf()) {
+      if (node.info & kCategoricalFlag) node.bitset += static_cast<uint32_t>(word_base);
+    } else if (node.info & kLinearLeafFlag) {
+      node.right += static_cast<uint32_t>(linear_base);
+    } else if (forest.leaf_width > 1) {
+      node.right += static_cast<uint32_t>(vector_base);
+    }
+  }
+  forest.nodes.insert(forest.nodes.end(), part.nodes.begin(), part.nodes.end());
+  for (uint32_t begin : part.tree_begin) forest.tree_begin.push_back(begin + static_cast<uint32_t>(node_base));
+  forest.tree_group.insert(forest.tree_group.end(), part.tree_group.begin(), part.tree_group.end());
+  forest.tree_depth.insert(forest.tree_depth.end(), part.tree_depth.begin(), part.tree_depth.end());
+  forest.category_words.insert(forest.category_words.end(), part.category_words.begin(), part.category_words.end());
+  forest.leaf_vectors.insert(forest.leaf_vectors.end(), part.leaf_vectors.begin(), part.leaf_vectors.end());
+  forest.linear_terms.insert(forest.linear_terms.end(), part.linear_terms.begin(), part.linear_terms.end());
+  forest.max_depth = std::max(forest.max_depth, part.max_depth);
+  forest.has_categorical = forest.has_categorical || part.has_categorical;
+  forest.has_linear = forest.has_linear || part.has_linear;
+}
+
+template <class Rule>
+Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options) {
   Forest<Rule> forest;
   forest.num_features = static_cast<uint32_t>(spec.num_features);
   forest.num_groups = static_cast<uint32_t>(spec.num_outputs);
   forest.leaf_width = static_cast<uint32_t>(spec.leaf_width);
   for (double m : spec.base_margin) forest.base_margin.push_back(static_cast<typename Rule::Accum>(m));
-  std::size_t total = 0;
-  for (const auto& tree : spec.trees) total += tree.num_nodes();
-  forest.nodes.reserve(total);
-  for (const auto& tree : spec.trees) {
-    if (forest.nodes.size() > std::numeric_limits<uint32_t>::max()) fail(spec.source, ": the forest has too many nodes");
-    forest.tree_begin.push_back(static_cast<uint32_t>(forest.nodes.size()));
-    forest.tree_group.push_back(static_cast<uint32_t>(tree.output_group));
-    uint32_t depth = 0;
-    compile_tree(tree, forest, depth, spec.source);
-    forest.tree_depth.push_back(depth);
-    forest.max_depth = std::max(forest.max_depth, depth);
+  // Chunks of trees in file order compile on their own threads into parts, joined in order
+  // (a failing chunk's first error is the one a sequential compile would meet first).
+  const std::size_t trees = spec.trees.size();
+  const std::size_t chunk = parallel_chunk(trees, options.n_threads, kMinTreesPerThread);
+  std::vector<Forest<Rule>> parts((trees + chunk - 1) / chunk);
+  parallel_for(trees, options.n_threads, [&](std::size_t begin, std::size_t end) {
+    Forest<Rule>& part = parts[begin / chunk];
+    part.leaf_width = forest.leaf_width;
+    std::size_t total = 0;
+    for (std::size_t t = begin; t < end; ++t) total += spec.trees[t].num_nodes();
+    part.nodes.reserve(total);
+    for (std::size_t t = begin; t < end; ++t) {
+      const TreeSpec& tree = spec.trees[t];
+      part.tree_begin.push_back(static_cast<uint32_t>(part.nodes.size()));
+      part.tree_group.push_back(static_cast<uint32_t>(tree.output_group));
+      uint32_t depth = 0;
+      compile_tree(tree, part, depth, spec.source);
+      part.tree_depth.push_back(depth);
+      part.max_depth = std::max(part.max_depth, depth);
+    }
+  }, kMinTreesPerThread);
+  if (parts.size() == 1) {
+    parts[0].num_features = forest.num_features;
+    parts[0].num_groups = forest.num_groups;
+    parts[0].base_margin = std::move(forest.base_margin);
+    forest = std::move(parts[0]);
+  } else {
+    std::size_t total = 0;
+    for (const auto& part : parts) total += part.nodes.size();
+    forest.nodes.reserve(total);
+    for (auto& part : parts) append_part(forest, part, spec.source);
   }
   forest.nodes.shrink_to_fit();
-  if (quantized) quantize(forest);
+  if (options.quantize) quantize(forest, options.n_threads);
   return forest;
 }
 
@@ -471,16 +587,16 @@ Model compile(ModelSpec spec, const LoadOptions& options) {
   if (spec.task != Task::kClustering) {
     switch (spec.rule) {
       case DecisionRule::kXGBoost:
-        data->estimator = detail::compile_forest<detail::XGBoostRule>(spec, options.quantize);
+        data->estimator = detail::compile_forest<detail::XGBoostRule>(spec, options);
         break;
       case DecisionRule::kLightGBM:
-        data->estimator = detail::compile_forest<detail::LightGBMRule>(spec, options.quantize);
+        data->estimator = detail::compile_forest<detail::LightGBMRule>(spec, options);
         break;
       case DecisionRule::kSkLearnHist:
-        data->estimator = detail::compile_forest<detail::SkLearnHistRule>(spec, options.quantize);
+        data->estimator = detail::compile_forest<detail::SkLearnHistRule>(spec, options);
         break;
       case DecisionRule::kSkLearnTree:
-        data->estimator = detail::compile_forest<detail::SkLearnTreeRule>(spec, options.quantize);
+        data->estimator = detail::compile_forest<detail::SkLearnTreeRule>(spec, options);
         break;
     }
   }

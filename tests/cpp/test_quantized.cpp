@@ -171,3 +171,42 @@ TEST(QuantizedShapes, LeafWiseShallowAndGroupedForestsAgreeWithTheValueWalk) {
 INSTANTIATE_TEST_SUITE_P(BinColumns, QuantizedWidths, ::testing::Values(3, 31, 32, 63, 64, 90));
 
 }  // namespace
+
+namespace {
+
+// Thresholds deduplicated by hashing their bits: -0.0 and 0.0 are one threshold, and
+// thousands of distinct ones on a feature grow the table several times.
+TEST(QuantizedShapes, SignedZerosAndThousandsOfThresholds) {
+  for (const auto rule : {floresta::DecisionRule::kXGBoost, floresta::DecisionRule::kLightGBM}) {
+    floresta::ModelSpec spec;
+    spec.source = "generated";
+    spec.rule = rule;
+    spec.num_features = 2;
+    spec.base_margin = {0.0};
+    spec.schema.features.resize(2);
+    spec.schema.features[0].name = "a";
+    spec.schema.features[1].name = "b";
+    for (int t = 0; t < 3000; ++t) {
+      floresta::TreeSpec tree;
+      tree.left_children = {1, -1, -1};
+      tree.right_children = {2, -1, -1};
+      tree.split_feature = {t % 2, 0, 0};
+      const double zero = t % 3 == 0 ? -0.0 : 0.0;
+      tree.threshold = {t % 5 == 0 ? zero : (t % 2 == 0 ? 0.001 * (t % 1999) - 1 : 0.5 * (t % 7)), 0, 0};
+      tree.leaf_value = {0, 0.001 * t, -0.002 * t};
+      tree.default_left = {static_cast<uint8_t>(t % 2), 0, 0};
+      tree.is_categorical = {0, 0, 0};
+      spec.trees.push_back(tree);
+    }
+    floresta::LoadOptions plain_options;
+    plain_options.quantize = false;
+    const floresta::Model quantized = floresta::compile(spec), plain = floresta::compile(spec, plain_options);
+    std::vector<double> X;
+    for (int i = -1100; i <= 1100; ++i) X.insert(X.end(), {0.001 * i, 0.25 * (i % 13)});
+    X.insert(X.end(), {-0.0, 0.0, 0.0, -0.0, NAN, 0.0});
+    const std::size_t n = X.size() / 2;
+    EXPECT_EQ(quantized.predict_raw(X.data(), n, 2), plain.predict_raw(X.data(), n, 2));
+  }
+}
+
+}  // namespace

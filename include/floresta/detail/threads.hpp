@@ -24,14 +24,21 @@ inline std::size_t resolve_threads(int requested) {
 // (the caller's thread takes one chunk), each at least `min_per_thread` long. The exception
 // of the first chunk that throws reaches the caller: with chunks that stop at their first
 // error, the one a sequential loop would have met first.
+// The chunk length parallel_for(n, n_threads, ..., min_per_thread) gives each thread: chunk
+// c covers [c * length, (c + 1) * length) within [0, n).
+inline std::size_t parallel_chunk(std::size_t n, int n_threads, std::size_t min_per_thread = kMinRowsPerThread) {
+  const std::size_t threads = std::min(resolve_threads(n_threads), std::max<std::size_t>(1, n / min_per_thread));
+  return threads <= 1 ? std::max<std::size_t>(n, 1) : (n + threads - 1) / threads;
+}
+
 template <class Body>
 void parallel_for(std::size_t n, int n_threads, Body&& body, std::size_t min_per_thread = kMinRowsPerThread) {
-  std::size_t threads = std::min(resolve_threads(n_threads), std::max<std::size_t>(1, n / min_per_thread));
+  const std::size_t chunk = parallel_chunk(n, n_threads, min_per_thread);
+  const std::size_t threads = (n + chunk - 1) / chunk;
   if (threads <= 1) {
     body(std::size_t{0}, n);
     return;
   }
-  const std::size_t chunk = (n + threads - 1) / threads;
   std::vector<std::exception_ptr> errors(threads);
   std::vector<std::thread> workers;
   workers.reserve(threads - 1);
