@@ -93,7 +93,24 @@ struct Field {
   std::string_view value;
   std::size_t line = 0;
 };
-using Block = std::map<std::string_view, Field>;
+// A block's fields in file order, appended without a search; a key given twice reads as its
+// last value (lookups search from the end). A tree has about twenty: one allocation per
+// block instead of a map node per line (the split is the loader's serial part).
+class Block {
+ public:
+  void add(std::string_view key, Field field) { fields_.emplace_back(key, field); }
+  const Field* find(std::string_view key) const {
+    for (auto it = fields_.rbegin(); it != fields_.rend(); ++it)
+      if (it->first == key) return &it->second;
+    return nullptr;
+  }
+  bool count(std::string_view key) const { return find(key) != nullptr; }
+  const Field& at(std::string_view key) const { return *find(key); }  // after count(key)
+  void reserve(std::size_t n) { fields_.reserve(n); }
+
+ private:
+  std::vector<std::pair<std::string_view, Field>> fields_;
+};
 
 class TextModel {
  public:
@@ -108,9 +125,9 @@ class TextModel {
   const std::string& source() const { return source_; }
 
   const Field& need(const Block& block, const std::string& key, const std::string& where) const {
-    auto it = block.find(key);
-    if (it == block.end()) fail(source_, ": ", where, ": missing '", key, "='");
-    return it->second;
+    const Field* field = block.find(key);
+    if (field == nullptr) fail(source_, ": ", where, ": missing '", key, "='");
+    return *field;
   }
 
   // `expected` only reserves room; callers check the count.
@@ -179,13 +196,14 @@ class TextModel {
       if (line.rfind("Tree=", 0) == 0) {
         trees.emplace_back();
         block = &trees.back();
-        (*block)["Tree"] = Field{line.substr(5), number};
+        block->reserve(24);
+        block->add("Tree", Field{line.substr(5), number});
         continue;
       }
       if (eq == std::string_view::npos) {
-        (*block)[line] = Field{"", number};  // bare flags such as average_output
+        block->add(line, Field{"", number});  // bare flags such as average_output
       } else {
-        (*block)[line.substr(0, eq)] = Field{line.substr(eq + 1), number};
+        block->add(line.substr(0, eq), Field{line.substr(eq + 1), number});
       }
     }
     if (!trees_ended) fail(source_, ": truncated LightGBM model (no 'end of trees' line)");
