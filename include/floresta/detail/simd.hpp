@@ -15,6 +15,7 @@
 // run time, so it never changes the host's compiler flags and never runs on a CPU without it.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -171,49 +172,63 @@ __attribute__((target("avx512f,avx512bw"))) inline void walk_rows_avx512(const Q
   const __m512i leaf_flag = _mm512_set1_epi32(static_cast<int>(kTopLeafFlag));
   const int* halves = reinterpret_cast<const int*>(nodes);
   std::size_t pending = 0;
-  for (std::size_t i = 0; i < trees; ++i) {
-    const uint32_t* top = tops[i];
+  // Table levels for kTrees trees at once, so that about eight registers of lanes are in
+  // flight even for a block of 16 rows (one tree at a time left 16-row batches latency-bound:
+  // a level is a dependent gather).
+  constexpr int kTrees = kGroups >= 8 ? 1 : 8 / kGroups;
+  for (std::size_t i0 = 0; i0 < trees; i0 += kTrees) {
+    const std::size_t count = std::min<std::size_t>(kTrees, trees - i0);
     // The first kTopLevels levels from two registers of split words: slot s's children are
-    // slots 2s + 1 and 2s + 2, so no node is gathered until the level below them.
-    const __m512i split_lo = _mm512_loadu_si512(top), split_hi = _mm512_loadu_si512(top + 16);
-    __m512i slot[kGroups];
-    for (int g = 0; g < kGroups; ++g) slot[g] = _mm512_setzero_si512();
+    // slots 2s + 1 and 2s + 2, so no node is gathered until the level below them. Past the
+    // last tree, the last one again (its copies' results are dropped).
+    __m512i split_lo[kTrees], split_hi[kTrees], slot[kTrees][kGroups];
+    for (int t = 0; t < kTrees; ++t) {
+      const uint32_t* top = tops[i0 + std::min<std::size_t>(static_cast<std::size_t>(t), count - 1)];
+      split_lo[t] = _mm512_loadu_si512(top);
+      split_hi[t] = _mm512_loadu_si512(top + 16);
+      for (int g = 0; g < kGroups; ++g) slot[t][g] = _mm512_setzero_si512();
+    }
     for (int level = 0; level < kTopLevels; ++level) {
-      for (int g = 0; g < kGroups; ++g) {
-        const __m512i column_bound = _mm512_permutex2var_epi32(split_lo, slot[g], split_hi);
-        const __m512i index = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(column_bound, low16), 4), iota);
-        const __m512i bin = _mm512_and_si512(
-            _mm512_i32gather_epi32(index, bins + static_cast<std::size_t>(g) * group_stride, 2), low16);
-        const __mmask16 right = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
-        const __m512i child = _mm512_add_epi32(_mm512_add_epi32(slot[g], slot[g]), one);
-        slot[g] = _mm512_mask_add_epi32(child, right, child, one);
+      for (int t = 0; t < kTrees; ++t) {
+        for (int g = 0; g < kGroups; ++g) {
+          const __m512i column_bound = _mm512_permutex2var_epi32(split_lo[t], slot[t][g], split_hi[t]);
+          const __m512i index = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(column_bound, low16), 4), iota);
+          const __m512i bin = _mm512_and_si512(
+              _mm512_i32gather_epi32(index, bins + static_cast<std::size_t>(g) * group_stride, 2), low16);
+          const __mmask16 right = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
+          const __m512i child = _mm512_add_epi32(_mm512_add_epi32(slot[t][g], slot[t][g]), one);
+          slot[t][g] = _mm512_mask_add_epi32(child, right, child, one);
+        }
       }
     }
-    const __m512i node_lo = _mm512_loadu_si512(top + 32), node_hi = _mm512_loadu_si512(top + 48);
     const __m512i first = _mm512_set1_epi32((1 << kTopLevels) - 1);
-    for (int g = 0; g < kGroups; ++g) {
-      const __m512i word = _mm512_permutex2var_epi32(node_lo, _mm512_sub_epi32(slot[g], first), node_hi);
-      const __m512i node = _mm512_andnot_si512(leaf_flag, word);
-      const std::size_t out = i * B + 16 * static_cast<std::size_t>(g);
-      if (depth <= kTopLevels + 1) {  // at most one level left: take it in place, no list
-        const __m512i column_bound = _mm512_i32gather_epi32(node, halves, 8);
-        const __m512i skip = _mm512_i32gather_epi32(node, halves + 1, 8);
-        const __m512i index = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(column_bound, low16), 4), iota);
-        const __m512i bin = _mm512_and_si512(
-            _mm512_i32gather_epi32(index, bins + static_cast<std::size_t>(g) * group_stride, 2), low16);
-        const __mmask16 right = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
-        const __m512i next = _mm512_add_epi32(node, one);  // leaves: skip ~0 and always right
-        _mm512_storeu_si512(leaves + out, _mm512_mask_add_epi32(next, right, next, skip));
-        continue;
+    for (std::size_t t = 0; t < count; ++t) {
+      const uint32_t* top = tops[i0 + t];
+      const __m512i node_lo = _mm512_loadu_si512(top + 32), node_hi = _mm512_loadu_si512(top + 48);
+      for (int g = 0; g < kGroups; ++g) {
+        const __m512i word = _mm512_permutex2var_epi32(node_lo, _mm512_sub_epi32(slot[t][g], first), node_hi);
+        const __m512i node = _mm512_andnot_si512(leaf_flag, word);
+        const std::size_t out = (i0 + t) * B + 16 * static_cast<std::size_t>(g);
+        if (depth <= kTopLevels + 1) {  // at most one level left: take it in place, no list
+          const __m512i column_bound = _mm512_i32gather_epi32(node, halves, 8);
+          const __m512i skip = _mm512_i32gather_epi32(node, halves + 1, 8);
+          const __m512i index = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(column_bound, low16), 4), iota);
+          const __m512i bin = _mm512_and_si512(
+              _mm512_i32gather_epi32(index, bins + static_cast<std::size_t>(g) * group_stride, 2), low16);
+          const __mmask16 right = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
+          const __m512i next = _mm512_add_epi32(node, one);  // leaves: skip ~0 and always right
+          _mm512_storeu_si512(leaves + out, _mm512_mask_add_epi32(next, right, next, skip));
+          continue;
+        }
+        const __mmask16 deeper = _mm512_testn_epi32_mask(word, leaf_flag);
+        _mm512_storeu_si512(leaves + out, node);  // final for the lanes at a leaf
+        const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(g * group_stride)), iota);
+        const __m512i slot_out = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(out)), iota);
+        _mm512_storeu_si512(list_node + pending, _mm512_maskz_compress_epi32(deeper, node));
+        _mm512_storeu_si512(list_base + pending, _mm512_maskz_compress_epi32(deeper, base));
+        _mm512_storeu_si512(list_out + pending, _mm512_maskz_compress_epi32(deeper, slot_out));
+        pending += static_cast<std::size_t>(__builtin_popcount(deeper));
       }
-      const __mmask16 deeper = _mm512_testn_epi32_mask(word, leaf_flag);
-      _mm512_storeu_si512(leaves + out, node);  // final for the lanes at a leaf
-      const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(g * group_stride)), iota);
-      const __m512i slot_out = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(out)), iota);
-      _mm512_storeu_si512(list_node + pending, _mm512_maskz_compress_epi32(deeper, node));
-      _mm512_storeu_si512(list_base + pending, _mm512_maskz_compress_epi32(deeper, base));
-      _mm512_storeu_si512(list_out + pending, _mm512_maskz_compress_epi32(deeper, slot_out));
-      pending += static_cast<std::size_t>(__builtin_popcount(deeper));
     }
   }
   // The work list, a level at a time, compacted in place (a register's survivors are written
