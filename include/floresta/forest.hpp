@@ -551,7 +551,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
       const In* rows[kQuantizedBlockRows];
       for (std::size_t r = 0; r < n; ++r) rows[r] = X.row(b + r);
 #ifdef FLORESTA_X86_SIMD
-      if (vector) bin_rows<Rule, Avx512BatchCount>(q, rows, n, X.col_stride, bins);
+      if (vector) bin_rows_avx512<Rule>(q, rows, n, X.col_stride, bins);
       else
 #endif
         bin_rows<Rule>(q, rows, n, X.col_stride, bins);
