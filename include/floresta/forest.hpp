@@ -443,42 +443,35 @@ bool use_quantized(const Forest<Rule>& forest) {
          forest.num_groups * kQuantizedLanes <= kBlockValues;
 }
 
-// Walks `lanes` (a multiple of 16) lanes of one tree (kRowLanes: interleaved rows) or one
-// row through `lanes` trees, without a table; see walk_quantized.
-template <bool kRowLanes>
-inline void walk_quantized_lanes(const QuantizedNode* nodes, const uint32_t* roots, uint32_t depth,
-                                 const uint16_t* bins, std::size_t group_stride, std::size_t lanes,
-                                 [[maybe_unused]] bool vector, uint32_t* leaves) {
+// One row through `lanes` (a multiple of 16) trees, without tables or bins in registers;
+// see walk_quantized.
+inline void walk_tree_lanes(const QuantizedNode* nodes, const uint32_t* roots, uint32_t depth, const uint16_t* bins,
+                            std::size_t lanes, [[maybe_unused]] bool vector, uint32_t* leaves) {
   constexpr std::size_t L = kQuantizedLanes;
   static_assert(L == 16, "the AVX-512 walk holds 16 lanes per register");
-  constexpr int kShift = kRowLanes ? 4 : 0;
-  constexpr int kLaneStride = kRowLanes ? 1 : 0;
   std::size_t done = 0;
 #ifdef FLORESTA_X86_SIMD
   if (vector) {
     // As many registers in flight as there are lanes (up to 8): a level is two dependent
     // gathers long, so one call over all lanes beats several calls over fewer.
     for (; done < lanes; done += 8 * L) {
-      const uint16_t* b = bins + (done / L) * group_stride;
       const uint32_t* r = roots + done;
       uint32_t* out = leaves + done;
       switch (std::min<std::size_t>(8, (lanes - done) / L)) {
-        case 8: walk_quantized_avx512<8, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
-        case 7: walk_quantized_avx512<7, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
-        case 6: walk_quantized_avx512<6, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
-        case 5: walk_quantized_avx512<5, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
-        case 4: walk_quantized_avx512<4, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
-        case 3: walk_quantized_avx512<3, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
-        case 2: walk_quantized_avx512<2, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
-        default: walk_quantized_avx512<1, kShift, kLaneStride>(nodes, r, depth, b, group_stride, out); break;
+        case 8: walk_quantized_avx512<8>(nodes, r, depth, bins, out); break;
+        case 7: walk_quantized_avx512<7>(nodes, r, depth, bins, out); break;
+        case 6: walk_quantized_avx512<6>(nodes, r, depth, bins, out); break;
+        case 5: walk_quantized_avx512<5>(nodes, r, depth, bins, out); break;
+        case 4: walk_quantized_avx512<4>(nodes, r, depth, bins, out); break;
+        case 3: walk_quantized_avx512<3>(nodes, r, depth, bins, out); break;
+        case 2: walk_quantized_avx512<2>(nodes, r, depth, bins, out); break;
+        default: walk_quantized_avx512<1>(nodes, r, depth, bins, out); break;
       }
     }
     return;
   }
 #endif
-  for (; done < lanes; done += L)
-    walk_quantized<L, std::size_t{1} << kShift, kLaneStride>(nodes, roots + done, depth,
-                                                             bins + (done / L) * group_stride, leaves + done);
+  for (; done < lanes; done += L) walk_quantized<L, 1, 0>(nodes, roots + done, depth, bins, leaves + done);
 }
 
 #ifdef FLORESTA_X86_SIMD
@@ -584,9 +577,10 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
         }
       } else
 #endif
-        for (std::size_t t = 0; t < trees; ++t) {
-          std::fill(roots, roots + lanes, forest.tree_begin[t]);
-          walk_quantized_lanes<true>(qnodes, roots, forest.tree_depth[t], bins, L * q.width, lanes, vector, leaves);
+        for (std::size_t t = 0; t < trees; ++t) {  // portable: 16 rows at a time
+          std::fill(roots, roots + L, forest.tree_begin[t]);
+          for (std::size_t r = 0; r < lanes; r += L)
+            walk_quantized<L, L, 1>(qnodes, roots, forest.tree_depth[t], bins + (r / L) * L * q.width, leaves + r);
           add_tree(t, leaves);
         }
     } else {
@@ -618,7 +612,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
             else walk_trees_lanes<4>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
           } else
 #endif
-            walk_quantized_lanes<false>(qnodes, roots, depth, bins, 0, lanes, vector, leaves);
+            walk_tree_lanes(qnodes, roots, depth, bins, lanes, vector, leaves);
           if (groups == 1) {  // keep the running sum in a register, not in memory
             Accum sum = a[0];
             for (std::size_t i = 0; i < count; ++i) sum += nodes[leaves[i]].value;

@@ -6,10 +6,11 @@
 // XGBoostRule exactly (float32 `x < t`, NaN to the default side, listed categories right;
 // negative, >= 2^24 or unlisted codes left).
 //
-// walk_quantized_avx512: the quantized walk of quantized.hpp, sixteen lanes per AVX-512
-// register and several registers in flight: per level, two gathers of node halves and one
-// of bins, one unsigned compare, one masked add. (Gathering whole nodes eight at a time
-// and splitting them was slower.)
+// walk_rows_avx512 (batches), walk_trees_avx512 and walk_quantized_avx512 (single rows): the
+// quantized walk of quantized.hpp, sixteen lanes per AVX-512 register and several registers
+// in flight: per level, two gathers of node halves and one of bins (or a permute of bins
+// held in registers), one unsigned compare, one masked add. (Gathering whole nodes eight at
+// a time and splitting them was slower.) bin_rows_avx512 bins a block of rows.
 //
 // The code is compiled for its instruction set through function attributes and chosen at
 // run time, so it never changes the host's compiler flags and never runs on a CPU without it.
@@ -109,19 +110,15 @@ inline bool cpu_has_avx512() {
   return has;
 }
 
-// kGroups registers of 16 lanes; lane j of register g starts at node roots[16 g + j] and
-// reads its bins at bins[g * group_stride + (column << kColumnShift) + j * kLaneStride]
-// (as a 32-bit load of which the low half is used: `bins` needs one element of padding).
-// Node indices must stay below 2^28 (the gathers scale them by 8 in signed 32 bits).
-template <int kGroups, int kColumnShift, int kLaneStride>
+// One row through 16 * kGroups trees (single rows whose bins do not fit in registers, see
+// walk_trees_avx512): lane j of register g starts at node roots[16 g + j] and reads its bin
+// at bins[column] (a 32-bit load of which the low half is used: `bins` needs one element of
+// padding). Node indices must stay below 2^28 (the gathers scale them by 8 in signed 32 bits).
+template <int kGroups>
 __attribute__((target("avx512f,avx512bw"))) inline void walk_quantized_avx512(const QuantizedNode* nodes,
                                                                                const uint32_t* roots, uint32_t depth,
-                                                                               const uint16_t* bins,
-                                                                               std::size_t group_stride,
-                                                                               uint32_t* leaves) {
+                                                                               const uint16_t* bins, uint32_t* leaves) {
   const int* halves = reinterpret_cast<const int*>(nodes);
-  const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                          _mm512_set1_epi32(kLaneStride));
   const __m512i low16 = _mm512_set1_epi32(0xFFFF);
   const __m512i one = _mm512_set1_epi32(1);
   const __m512i leaf_skip = _mm512_set1_epi32(-1);
@@ -132,9 +129,7 @@ __attribute__((target("avx512f,avx512bw"))) inline void walk_quantized_avx512(co
     for (int g = 0; g < kGroups; ++g) {
       const __m512i column_bound = _mm512_i32gather_epi32(at[g], halves, 8);
       const __m512i skip = _mm512_i32gather_epi32(at[g], halves + 1, 8);
-      const __m512i index = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(column_bound, low16), kColumnShift), lane);
-      const __m512i bin = _mm512_and_si512(
-          _mm512_i32gather_epi32(index, bins + static_cast<std::size_t>(g) * group_stride, 2), low16);
+      const __m512i bin = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_and_si512(column_bound, low16), bins, 2), low16);
       const __mmask16 left = _mm512_cmple_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
       const __m512i next = _mm512_add_epi32(at[g], one);
       at[g] = _mm512_mask_add_epi32(next, static_cast<__mmask16>(~left), next, skip);
@@ -146,9 +141,9 @@ __attribute__((target("avx512f,avx512bw"))) inline void walk_quantized_avx512(co
 }
 
 // Rows in lanes through `trees` trees, each from its top table (tops[i], see
-// Quantization::top), for one block of 16 * kGroups interleaved rows (bins as in
-// walk_quantized_avx512 with a column shift of 4). Tree i's leaf for row r is written to
-// leaves[i * kQuantizedBlockRows + r].
+// Quantization::top), for one block of 16 * kGroups interleaved rows: lane j of register g
+// reads the bin of column c at bins[g * group_stride + 16 c + j] (32-bit loads: `bins` needs
+// one element of padding). Tree i's leaf for row r is written to leaves[i * 128 + r].
 //
 // Leaf-wise trees end most walks inside the table but a few run deep (shape (b): 77% of
 // walks end in the first five levels, yet the deepest of 128 rows reaches level 10 on
