@@ -347,7 +347,7 @@ class ThresholdSet {
 
 // Builds the quantized copy of a compiled forest (see quantized.hpp), or leaves it empty
 // when the forest has splits or leaves the quantized walk does not cover, or bins that do
-// not fit in 16 bits. The sorts, the nodes and the top tables are built on n_threads.
+// not fit in 16 bits. Threshold sets, nodes and top tables are built on n_threads.
 template <class Rule>
 void quantize(Forest<Rule>& forest, int n_threads) {
   using Value = typename Rule::Value;

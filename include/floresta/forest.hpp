@@ -443,37 +443,6 @@ bool use_quantized(const Forest<Rule>& forest) {
          forest.num_groups * kQuantizedLanes <= kBlockValues;
 }
 
-// One row through `lanes` (a multiple of 16) trees, without tables or bins in registers;
-// see walk_quantized.
-inline void walk_tree_lanes(const QuantizedNode* nodes, const uint32_t* roots, uint32_t depth, const uint16_t* bins,
-                            std::size_t lanes, [[maybe_unused]] bool vector, uint32_t* leaves) {
-  constexpr std::size_t L = kQuantizedLanes;
-  static_assert(L == 16, "the AVX-512 walk holds 16 lanes per register");
-  std::size_t done = 0;
-#ifdef FLORESTA_X86_SIMD
-  if (vector) {
-    // As many registers in flight as there are lanes (up to 8): a level is two dependent
-    // gathers long, so one call over all lanes beats several calls over fewer.
-    for (; done < lanes; done += 8 * L) {
-      const uint32_t* r = roots + done;
-      uint32_t* out = leaves + done;
-      switch (std::min<std::size_t>(8, (lanes - done) / L)) {
-        case 8: walk_quantized_avx512<8>(nodes, r, depth, bins, out); break;
-        case 7: walk_quantized_avx512<7>(nodes, r, depth, bins, out); break;
-        case 6: walk_quantized_avx512<6>(nodes, r, depth, bins, out); break;
-        case 5: walk_quantized_avx512<5>(nodes, r, depth, bins, out); break;
-        case 4: walk_quantized_avx512<4>(nodes, r, depth, bins, out); break;
-        case 3: walk_quantized_avx512<3>(nodes, r, depth, bins, out); break;
-        case 2: walk_quantized_avx512<2>(nodes, r, depth, bins, out); break;
-        default: walk_quantized_avx512<1>(nodes, r, depth, bins, out); break;
-      }
-    }
-    return;
-  }
-#endif
-  for (; done < lanes; done += L) walk_quantized<L, 1, 0>(nodes, roots + done, depth, bins, leaves + done);
-}
-
 #ifdef FLORESTA_X86_SIMD
 // One row through `lanes` (a multiple of 16, at most 128) trees; see walk_trees_avx512.
 template <int kRegisters>
@@ -533,8 +502,6 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
 #ifdef FLORESTA_X86_SIMD
   vector = cpu_has_avx512() && q.nodes.size() < (std::size_t{1} << 28);
 #endif
-  // Single rows of up to 128 bin columns walk with their bins in registers (walk_trees_avx512).
-  const bool row_in_registers = vector && q.width <= 128;
 
   for (std::size_t b = begin; b < end; b += block_rows) {
     const std::size_t n = std::min(block_rows, end - b);
@@ -602,17 +569,20 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
           const std::size_t lanes = (count + L - 1) / L * L;
           uint32_t depth = 0;
           for (std::size_t i = 0; i < count; ++i) {
-            roots[i] = row_in_registers ? q.top_offset(t + i) : forest.tree_begin[t + i];
+            roots[i] = vector ? q.top_offset(t + i) : forest.tree_begin[t + i];
             depth = std::max(depth, forest.tree_depth[t + i]);
           }
           std::fill(roots + count, roots + lanes, roots[0]);
 #ifdef FLORESTA_X86_SIMD
-          if (row_in_registers) {
+          // walk_trees_avx512 with the row's bins in two or four registers (up to 128 bin
+          // columns), else gathered.
+          if (vector) {
             if (q.width <= 64) walk_trees_lanes<2>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
-            else walk_trees_lanes<4>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
+            else if (q.width <= 128) walk_trees_lanes<4>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
+            else walk_trees_lanes<0>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
           } else
 #endif
-            walk_tree_lanes(qnodes, roots, depth, bins, lanes, vector, leaves);
+            for (std::size_t r = 0; r < lanes; r += L) walk_quantized<L, 1, 0>(qnodes, roots + r, depth, bins, leaves + r);
           if (groups == 1) {  // keep the running sum in a register, not in memory
             Accum sum = a[0];
             for (std::size_t i = 0; i < count; ++i) sum += nodes[leaves[i]].value;

@@ -170,7 +170,7 @@ TEST(QuantizedShapes, LeafWiseShallowAndGroupedForestsAgreeWithTheValueWalk) {
 }
 
 // XGBoost's rule: up to 31 features, bins in two registers (2 columns a feature and the leaf
-// column); up to 63, four; more, the gather walk. LightGBM's zero-missing splits add columns.
+// column); up to 63, four; more, bins gathered from memory. LightGBM's zero-missing splits add columns.
 INSTANTIATE_TEST_SUITE_P(BinColumns, QuantizedWidths, ::testing::Values(3, 31, 32, 63, 64, 90));
 
 }  // namespace

@@ -6,7 +6,7 @@
 // XGBoostRule exactly (float32 `x < t`, NaN to the default side, listed categories right;
 // negative, >= 2^24 or unlisted codes left).
 //
-// walk_rows_avx512 (batches), walk_trees_avx512 and walk_quantized_avx512 (single rows): the
+// walk_rows_avx512 (batches) and walk_trees_avx512 (single rows): the
 // quantized walk of quantized.hpp, sixteen lanes per AVX-512 register and several registers
 // in flight: per level, two gathers of node halves and one of bins (or a permute of bins
 // held in registers), one unsigned compare, one masked add. (Gathering whole nodes eight at
@@ -108,36 +108,6 @@ inline bool cpu_has_avx512() {
   static const bool has = __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0 &&
                           __builtin_cpu_supports("avx512vl") != 0;
   return has;
-}
-
-// One row through 16 * kGroups trees (single rows whose bins do not fit in registers, see
-// walk_trees_avx512): lane j of register g starts at node roots[16 g + j] and reads its bin
-// at bins[column] (a 32-bit load of which the low half is used: `bins` needs one element of
-// padding). Node indices must stay below 2^28 (the gathers scale them by 8 in signed 32 bits).
-template <int kGroups>
-__attribute__((target("avx512f,avx512bw"))) inline void walk_quantized_avx512(const QuantizedNode* nodes,
-                                                                               const uint32_t* roots, uint32_t depth,
-                                                                               const uint16_t* bins, uint32_t* leaves) {
-  const int* halves = reinterpret_cast<const int*>(nodes);
-  const __m512i low16 = _mm512_set1_epi32(0xFFFF);
-  const __m512i one = _mm512_set1_epi32(1);
-  const __m512i leaf_skip = _mm512_set1_epi32(-1);
-  __m512i at[kGroups];
-  for (int g = 0; g < kGroups; ++g) at[g] = _mm512_loadu_si512(roots + 16 * g);
-  for (uint32_t level = 0; level < depth; ++level) {
-    __mmask16 stay = 0xFFFF;
-    for (int g = 0; g < kGroups; ++g) {
-      const __m512i column_bound = _mm512_i32gather_epi32(at[g], halves, 8);
-      const __m512i skip = _mm512_i32gather_epi32(at[g], halves + 1, 8);
-      const __m512i bin = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_and_si512(column_bound, low16), bins, 2), low16);
-      const __mmask16 left = _mm512_cmple_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
-      const __m512i next = _mm512_add_epi32(at[g], one);
-      at[g] = _mm512_mask_add_epi32(next, static_cast<__mmask16>(~left), next, skip);
-      stay &= _mm512_cmpeq_epi32_mask(skip, leaf_skip);  // leaves never go left
-    }
-    if (stay == 0xFFFF) break;
-  }
-  for (int g = 0; g < kGroups; ++g) _mm512_storeu_si512(leaves + 16 * g, at[g]);
 }
 
 // Rows in lanes through `trees` trees, each from its top table (tops[i], see
@@ -276,18 +246,33 @@ __attribute__((target("avx512f,avx512bw"))) inline __m512i bins_in_registers(con
   return _mm512_and_si512(bin, _mm512_set1_epi32(0xFFFF));
 }
 
+// The bins of 16 lanes' columns for one row: from its bins held in kRegisters registers (2
+// or 4, bins_in_registers), or with kRegisters = 0 gathered from `bins` (32-bit loads of
+// which the low half is used: `bins` needs one element of padding).
+template <int kRegisters>
+__attribute__((target("avx512f,avx512bw"))) inline __m512i row_bins_of(const __m512i* row_bins, const uint16_t* bins,
+                                                                        __m512i column_bound) {
+  if constexpr (kRegisters == 0) {
+    const __m512i low16 = _mm512_set1_epi32(0xFFFF);
+    return _mm512_and_si512(_mm512_i32gather_epi32(_mm512_and_si512(column_bound, low16), bins, 2), low16);
+  } else {
+    return bins_in_registers<kRegisters>(row_bins, column_bound);
+  }
+}
+
 // One row through 16 * kGroups trees, a lane per tree (single rows). Lane j of register g
 // starts at its tree's top table, q.top + tables[16 g + j] (Quantization::top), and ends at
-// the node index written to leaves[16 g + j]. The row's bins (at most 32 * kRegisters
-// columns; `bins` readable that far) stay in registers, so a split's bin is a permute, not a
-// gather: the first five levels take one gather (the table word), deeper ones two (the
-// node), against three and four with bins in memory. Node indices stay below 2^28.
+// the node index written to leaves[16 g + j]. With kRegisters = 2 or 4 the row's bins (at
+// most 32 * kRegisters columns; `bins` readable that far) stay in registers, so a split's
+// bin is a permute, not a gather: the first five levels take one gather (the table word),
+// deeper ones two (the node). Wider rows (kRegisters = 0) gather their bins from `bins`.
+// Node indices stay below 2^28.
 template <int kGroups, int kRegisters>
 __attribute__((target("avx512f,avx512bw"))) inline void walk_trees_avx512(const QuantizedNode* nodes,
                                                                            const uint32_t* top,
                                                                            const uint32_t* tables, uint32_t depth,
                                                                            const uint16_t* bins, uint32_t* leaves) {
-  __m512i row_bins[kRegisters];
+  __m512i row_bins[kRegisters > 0 ? kRegisters : 1];
   for (int k = 0; k < kRegisters; ++k) row_bins[k] = _mm512_loadu_si512(bins + 32 * k);
   const int* words = reinterpret_cast<const int*>(top);
   const int* halves = reinterpret_cast<const int*>(nodes);
@@ -301,7 +286,7 @@ __attribute__((target("avx512f,avx512bw"))) inline void walk_trees_avx512(const 
     for (int g = 0; g < kGroups; ++g) {
       const __m512i column_bound = _mm512_i32gather_epi32(_mm512_add_epi32(table[g], slot[g]), words, 4);
       const __mmask16 right =
-          _mm512_cmpgt_epu32_mask(bins_in_registers<kRegisters>(row_bins, column_bound), _mm512_srli_epi32(column_bound, 16));
+          _mm512_cmpgt_epu32_mask(row_bins_of<kRegisters>(row_bins, bins, column_bound), _mm512_srli_epi32(column_bound, 16));
       const __m512i child = _mm512_add_epi32(_mm512_add_epi32(slot[g], slot[g]), one);
       slot[g] = _mm512_mask_add_epi32(child, right, child, one);
     }
@@ -311,9 +296,6 @@ __attribute__((target("avx512f,avx512bw"))) inline void walk_trees_avx512(const 
   for (int g = 0; g < kGroups; ++g)
     at[g] = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_add_epi32(_mm512_add_epi32(table[g], slot[g]), one), words, 4),
                              node_bits);
-  // The node levels repeat walk_quantized_avx512's loop with the bin taken from registers.
-  // Kept apart on purpose: one step function taking the bin as a lambda made the batch walk
-  // 33% slower on shape (b) (132 -> 175 ms for 100,000 rows), always_inline or not.
   const __m512i leaf_skip = _mm512_set1_epi32(-1);
   for (uint32_t level = kTopLevels; level < depth; ++level) {
     __mmask16 stay = 0xFFFF;
@@ -321,7 +303,7 @@ __attribute__((target("avx512f,avx512bw"))) inline void walk_trees_avx512(const 
       const __m512i column_bound = _mm512_i32gather_epi32(at[g], halves, 8);
       const __m512i skip = _mm512_i32gather_epi32(at[g], halves + 1, 8);
       const __mmask16 left =
-          _mm512_cmple_epu32_mask(bins_in_registers<kRegisters>(row_bins, column_bound), _mm512_srli_epi32(column_bound, 16));
+          _mm512_cmple_epu32_mask(row_bins_of<kRegisters>(row_bins, bins, column_bound), _mm512_srli_epi32(column_bound, 16));
       const __m512i next = _mm512_add_epi32(at[g], one);
       at[g] = _mm512_mask_add_epi32(next, static_cast<__mmask16>(~left), next, skip);
       stay &= _mm512_cmpeq_epi32_mask(skip, leaf_skip);  // leaves never go left
