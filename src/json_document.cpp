@@ -42,18 +42,50 @@ class DepthLimitedSax : public nlohmann::detail::json_sax_dom_parser<Json> {
   int depth_ = 0;
 };
 
-}  // namespace
+// A bare non-finite token becomes this prefix + the token, as a JSON string ("\u0001NaN"):
+// a control character no model file puts at the start of a name.
+constexpr char kNonFiniteMark = '\x01';
 
-JsonEncoding sniff_json_encoding(std::string_view bytes) {
-  if (bytes.size() < 2) return JsonEncoding::kText;
-  const char next = bytes[1];
-  if (next == '"' || next == '}' || next == ' ' || next == '\n' || next == '\r' || next == '\t')
-    return JsonEncoding::kText;
-  return JsonEncoding::kUbjson;
+bool nonfinite_value(const std::string& s, double& out) {
+  if (s.size() < 2 || s[0] != kNonFiniteMark) return false;
+  const std::string_view token = std::string_view(s).substr(1);
+  if (token == "NaN" || token == "-NaN") out = std::numeric_limits<double>::quiet_NaN();
+  else if (token == "Infinity") out = std::numeric_limits<double>::infinity();
+  else if (token == "-Infinity") out = -std::numeric_limits<double>::infinity();
+  else return false;
+  return true;
 }
 
-Json parse_json_document(std::string_view bytes, JsonEncoding encoding, const std::string& source) {
-  if (encoding == JsonEncoding::kUbjson) return parse_ubjson(bytes, source);
+// Calls found(begin, length) for each bare token outside strings; returns false if none.
+template <class Found>
+bool scan_nonfinite_tokens(std::string_view text, Found&& found) {
+  static constexpr std::string_view kTokens[] = {"-Infinity", "Infinity", "-NaN", "NaN"};
+  bool any = false;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    if (c != 'N' && c != 'I' && c != '-') continue;
+    for (std::string_view token : kTokens)
+      if (text.substr(i, token.size()) == token) {
+        found(i, token.size());
+        any = true;
+        i += token.size() - 1;
+        break;
+      }
+  }
+  return any;
+}
+
+Json parse_text(std::string_view bytes, const std::string& source) {
   Json root;
   DepthLimitedSax sax(root);
   try {
@@ -66,6 +98,40 @@ Json parse_json_document(std::string_view bytes, JsonEncoding encoding, const st
     fail(source, ": malformed or truncated JSON: ", e.what());
   }
   return root;
+}
+
+}  // namespace
+
+bool has_nonfinite_token(std::string_view text) {
+  return scan_nonfinite_tokens(text, [](std::size_t, std::size_t) {});
+}
+
+Json parse_json_with_nonfinite_tokens(std::string_view text, const std::string& source) {
+  std::string rewritten;
+  rewritten.reserve(text.size() + text.size() / 16);
+  std::size_t copied = 0;
+  scan_nonfinite_tokens(text, [&](std::size_t at, std::size_t length) {
+    rewritten.append(text.substr(copied, at - copied));
+    rewritten += "\"\\u0001";  // kNonFiniteMark, escaped as JSON requires
+    rewritten.append(text.substr(at, length));
+    rewritten += '"';
+    copied = at + length;
+  });
+  rewritten.append(text.substr(copied));
+  return parse_text(rewritten, source);
+}
+
+JsonEncoding sniff_json_encoding(std::string_view bytes) {
+  if (bytes.size() < 2) return JsonEncoding::kText;
+  const char next = bytes[1];
+  if (next == '"' || next == '}' || next == ' ' || next == '\n' || next == '\r' || next == '\t')
+    return JsonEncoding::kText;
+  return JsonEncoding::kUbjson;
+}
+
+Json parse_json_document(std::string_view bytes, JsonEncoding encoding, const std::string& source) {
+  if (encoding == JsonEncoding::kUbjson) return parse_ubjson(bytes, source);
+  return parse_text(bytes, source);
 }
 
 bool JsonCursor::has(const char* key) const {
@@ -98,7 +164,9 @@ std::size_t JsonCursor::size() const {
 
 std::string JsonCursor::as_string() const {
   if (!value_->is_string()) fail("expected a string");
-  return value_->get<std::string>();
+  std::string s = value_->get<std::string>();
+  if (!s.empty() && s[0] == kNonFiniteMark) fail("expected a string, found the bare token " + s.substr(1));
+  return s;
 }
 
 bool parse_double(std::string_view text, double& out) {
@@ -138,7 +206,7 @@ double JsonCursor::as_double() const {
   if (value_->is_number()) return value_->get<double>();
   if (value_->is_string()) {
     double v = 0;
-    if (parse_double(value_->get<std::string>(), v)) return v;
+    if (parse_double(value_->get<std::string>(), v) || nonfinite_value(value_->get<std::string>(), v)) return v;
     fail("expected a number, found \"" + value_->get<std::string>() + "\"");
   }
   fail("expected a number, found " + std::string(value_->type_name()));
@@ -181,6 +249,30 @@ std::vector<double> JsonCursor::double_array() const {
     const Json& v = (*value_)[i];
     if (v.is_number()) out[i] = v.get<double>();
     else out[i] = at(i).as_double();
+  }
+  return out;
+}
+
+std::vector<uint8_t> JsonCursor::flag_array() const {
+  const std::size_t n = size();
+  std::vector<uint8_t> out(n);
+  if (!value_->is_binary())
+    for (std::size_t i = 0; i < n; ++i) {
+      const Json& v = (*value_)[i];
+      if (v.is_boolean()) {
+        out[i] = v.get<bool>() ? 1 : 0;
+        continue;
+      }
+      const int64_t flag = v.is_number_integer() ? v.get<int64_t>() : at(i).as_int();
+      if (flag != 0 && flag != 1) fail("entry " + std::to_string(i) + " must be 0 or 1 (or a boolean)");
+      out[i] = static_cast<uint8_t>(flag);
+    }
+  else {
+    const std::vector<int64_t> flags = int_array();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (flags[i] != 0 && flags[i] != 1) fail("entry " + std::to_string(i) + " must be 0 or 1 (or a boolean)");
+      out[i] = static_cast<uint8_t>(flags[i]);
+    }
   }
   return out;
 }

@@ -28,6 +28,15 @@ JsonEncoding sniff_json_encoding(std::string_view bytes);
 // while the document is read.
 Json parse_json_document(std::string_view bytes, JsonEncoding encoding, const std::string& source);
 
+// XGBoost's JSON writer has emitted the non-standard tokens NaN, Infinity and -Infinity
+// (1.6-2.1: a categorical node's split_conditions entry). This parses such text with each
+// bare token (outside strings) turned into a marked string that only number accessors
+// accept (as_double, double_array); as_string refuses it. Callers use it only for XGBoost
+// documents, after the strict parse failed: floresta's own JSON stays strict.
+Json parse_json_with_nonfinite_tokens(std::string_view text, const std::string& source);
+// Whether text has a bare NaN / Infinity token outside strings (a scan of the whole text).
+bool has_nonfinite_token(std::string_view text);
+
 // UBJSON with packed numeric arrays (see ubjson.cpp) and their accessors.
 Json parse_ubjson(std::string_view bytes, const std::string& source);
 std::size_t packed_size(const Json::binary_t& packed);
@@ -54,6 +63,8 @@ class JsonCursor {
   double as_double() const;           // JSON number, or a string holding one
   std::vector<int64_t> int_array() const;
   std::vector<double> double_array() const;
+  // 0/1 flags written as JSON booleans or integers (XGBoost wrote both for default_left).
+  std::vector<uint8_t> flag_array() const;
   std::vector<std::string> string_array() const;
 
   [[noreturn]] void fail(const std::string& rule) const;

@@ -1,4 +1,5 @@
 // Format detection and the public load() entry points.
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -69,7 +70,23 @@ Model load_from_memory(std::string_view bytes, const std::string& name, const Lo
 
   const detail::JsonEncoding encoding =
       first > 0 ? detail::JsonEncoding::kText : detail::sniff_json_encoding(bytes);
-  const detail::Json document = detail::parse_json_document(bytes, encoding, name);
+  detail::Json document;
+  try {
+    document = detail::parse_json_document(bytes, encoding, name);
+  } catch (const Error&) {
+    // XGBoost 1.6-2.1 wrote bare NaN tokens (categorical nodes' split_conditions); only
+    // XGBoost documents may have them, so any other document keeps the strict error.
+    if (encoding != detail::JsonEncoding::kText || !detail::has_nonfinite_token(bytes)) throw;
+    const std::exception_ptr strict_error = std::current_exception();
+    detail::Json lenient;
+    try {
+      lenient = detail::parse_json_with_nonfinite_tokens(bytes, name);
+    } catch (const Error&) {
+      std::rethrow_exception(strict_error);
+    }
+    if (!lenient.is_object() || !lenient.contains("learner")) std::rethrow_exception(strict_error);
+    document = std::move(lenient);
+  }
   if (document.is_object() && document.contains("learner")) {
     const std::string format = encoding == detail::JsonEncoding::kText ? "xgboost-json" : "xgboost-ubjson";
     return compile(detail::load_xgboost(document, name, format, options.n_threads), options);

@@ -269,7 +269,9 @@ ModelSpec load_floresta_json(const Json& document, const std::string& source) {
   if (root.has("producer") && root.at("producer").has("estimator"))
     spec.objective = root.at("producer").at("estimator").as_string() + (spec.objective.empty() ? "" : " (" + spec.objective + ")");
 
-  spec.schema.features = read_features(root.at("features"));
+  // An embedded estimator keeps its own schema (names, types, vocabularies) unless the
+  // file describes the raw inputs itself, as pipelines do.
+  if (root.has("features") || !root.has("estimator")) spec.schema.features = read_features(root.at("features"));
   if (root.has("preprocessing")) spec.preprocessing = read_preprocessing(root.at("preprocessing"));
   else if (spec.schema.features.size() != static_cast<std::size_t>(num_features))
     root.at("features").fail("lists " + std::to_string(spec.schema.features.size()) + " features, num_features is " +

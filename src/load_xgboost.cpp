@@ -40,6 +40,13 @@ constexpr Objective kObjectives[] = {
     {"reg:tweedie", Task::kRegression, Link::kExp, BaseScoreForm::kLog, false},
     {"multi:softprob", Task::kMulticlassClassification, Link::kSoftmax, BaseScoreForm::kIdentity, false},
     {"multi:softmax", Task::kMulticlassClassification, Link::kSoftmax, BaseScoreForm::kIdentity, true},
+    // Ranking: XGBoost predicts the raw scores.
+    {"rank:pairwise", Task::kRegression, Link::kIdentity, BaseScoreForm::kIdentity, false},
+    {"rank:ndcg", Task::kRegression, Link::kIdentity, BaseScoreForm::kIdentity, false},
+    {"rank:map", Task::kRegression, Link::kIdentity, BaseScoreForm::kIdentity, false},
+    // Survival: predict gives exp(margin) (Cox: the hazard ratio; AFT: the survival time).
+    {"survival:cox", Task::kRegression, Link::kExp, BaseScoreForm::kLog, false},
+    {"survival:aft", Task::kRegression, Link::kExp, BaseScoreForm::kLog, false},
 };
 
 const Objective& find_objective(const JsonCursor& name_field) {
@@ -106,18 +113,52 @@ int32_t to_int32(const JsonCursor& field, int64_t v, std::size_t index) {
   return static_cast<int32_t>(v);
 }
 
-TreeSpec read_tree(const JsonCursor& tree) {
+// The leaf width a tree declares: 1 for scalar leaves (size_leaf_vector 0 or 1, or absent).
+int64_t leaf_vector_size(const JsonCursor& tree) {
+  const JsonCursor param = tree.at("tree_param");
+  if (!param.has("size_leaf_vector")) return 1;
+  const int64_t width = param.at("size_leaf_vector").as_int();
+  if (width < 0 || width > kMaxOutputs) param.at("size_leaf_vector").fail("out of range [0, " + std::to_string(kMaxOutputs) + "]");
+  return std::max<int64_t>(width, 1);
+}
+
+// Vector leaves (multi_strategy=multi_output_tree, XGBoost 2.0+): leaf i's values are
+// leaf_weights[r * width .. (r + 1) * width) with r = right_children[i] (XGBoost keeps a
+// leaf's slot there); without leaf_weights, base_weights holds width values per node.
+void read_leaf_vectors(const JsonCursor& tree, TreeSpec& spec, std::size_t width) {
+  const std::size_t n = spec.num_nodes();
+  spec.leaf_vector.assign(n * width, 0.0);
+  const bool slotted = tree.has("leaf_weights");
+  const JsonCursor field = tree.at(slotted ? "leaf_weights" : "base_weights");
+  const std::vector<double> weights = field.double_array();
+  if (!slotted && weights.size() != n * width)
+    field.fail("has " + std::to_string(weights.size()) + " values, expected num_nodes x size_leaf_vector = " +
+               std::to_string(n * width));
+  if (weights.size() % width != 0) field.fail("length is not a multiple of size_leaf_vector");
+  for (std::size_t i = 0; i < n; ++i) {
+    if (spec.left_children[i] != -1) continue;
+    std::size_t slot = i;
+    if (slotted) {
+      const int32_t r = spec.right_children[i];
+      if (r < 0 || static_cast<std::size_t>(r) >= weights.size() / width)
+        tree.at("right_children").fail("leaf " + std::to_string(i) + " points to leaf slot " + std::to_string(r) +
+                                       ", outside leaf_weights");
+      slot = static_cast<std::size_t>(r);
+      spec.right_children[i] = -1;
+    }
+    std::copy_n(weights.begin() + static_cast<std::ptrdiff_t>(slot * width), width,
+                spec.leaf_vector.begin() + static_cast<std::ptrdiff_t>(i * width));
+  }
+}
+
+TreeSpec read_tree(const JsonCursor& tree, int64_t width) {
   TreeSpec spec;
   const int64_t num_nodes = tree.at("tree_param").at("num_nodes").as_int();
   if (num_nodes <= 0 || num_nodes > (int64_t(1) << 31) - 1)
     tree.at("tree_param").at("num_nodes").fail("num_nodes must be in [1, 2^31)");
   const auto n = static_cast<std::size_t>(num_nodes);
-  if (tree.has("tree_param") && tree.at("tree_param").has("size_leaf_vector")) {
-    const int64_t width = tree.at("tree_param").at("size_leaf_vector").as_int();
-    if (width > 1)
-      tree.at("tree_param").at("size_leaf_vector").fail(
-          "vector-leaf trees (multi_strategy=multi_output_tree) are not supported yet");
-  }
+  if (leaf_vector_size(tree) != width)
+    tree.at("tree_param").at("size_leaf_vector").fail("differs from the first tree's (" + std::to_string(width) + ")");
 
   auto read_ints = [&](const char* key, std::vector<int32_t>& out) {
     const JsonCursor field = tree.at(key);
@@ -135,12 +176,10 @@ TreeSpec read_tree(const JsonCursor& tree) {
   require_length(conditions, spec.threshold, n);
   spec.leaf_value = spec.threshold;  // XGBoost keeps a leaf's value in split_conditions
 
+  // Booleans in XGBoost 1.0-1.5, integers since.
   const JsonCursor default_left = tree.at("default_left");
-  const auto defaults = default_left.int_array();
-  require_length(default_left, defaults, n);
-  spec.default_left.assign(defaults.begin(), defaults.end());
-  for (std::size_t i = 0; i < n; ++i)
-    if (defaults[i] != 0 && defaults[i] != 1) default_left.fail("entry " + std::to_string(i) + " must be 0 or 1");
+  spec.default_left = default_left.flag_array();
+  require_length(default_left, spec.default_left, n);
 
   spec.is_categorical.assign(n, 0);
   if (tree.has("split_type")) {
@@ -195,6 +234,7 @@ TreeSpec read_tree(const JsonCursor& tree) {
       spec.category_offsets[i + 1] = static_cast<uint32_t>(spec.category_words.size());
     }
   }
+  if (width > 1) read_leaf_vectors(tree, spec, static_cast<std::size_t>(width));
   return spec;
 }
 
@@ -231,6 +271,45 @@ void read_categories(const JsonCursor& cats, Schema& schema) {
     }
     if (feature.has_vocabulary()) feature.type = FeatureType::kCategorical;
   }
+}
+
+// gblinear: model.weights is (num_feature + 1) x groups, row-major, the last row the bias.
+// XGBoost's margin is base + bias + the sum of x[f] * w[f] over the features present (a
+// missing input adds nothing). Each non-zero weight becomes a one-leaf tree whose linear
+// leaf is w[f] * x[f] and whose constant leaf value (taken when x[f] is NaN) is 0.
+void read_linear_booster(const JsonCursor& model, ModelSpec& spec) {
+  const JsonCursor field = model.at("weights");
+  const std::vector<double> weights = field.double_array();
+  const auto groups = static_cast<std::size_t>(spec.num_outputs);
+  const auto features = static_cast<std::size_t>(spec.num_features);
+  if (weights.size() != (features + 1) * groups)
+    field.fail("has " + std::to_string(weights.size()) + " weights, expected (num_feature + 1) x " +
+               std::to_string(groups) + " = " + std::to_string((features + 1) * groups));
+  // XGBoost's gblinear starts every group from the first group's base margin (3.2 stores
+  // one per class but its linear predictor reads only the first).
+  const float base = static_cast<float>(spec.base_margin[0]);
+  for (std::size_t g = 0; g < groups; ++g)
+    spec.base_margin[g] = static_cast<double>(base + static_cast<float>(weights[features * groups + g]));
+  for (std::size_t f = 0; f < features; ++f)
+    for (std::size_t g = 0; g < groups; ++g) {
+      const double w = weights[f * groups + g];
+      if (w == 0.0) continue;
+      TreeSpec tree;
+      tree.left_children = {-1};
+      tree.right_children = {-1};
+      tree.split_feature = {0};
+      tree.threshold = {0.0};
+      tree.leaf_value = {0.0};
+      tree.default_left = {0};
+      tree.is_categorical = {0};
+      tree.linear_offsets = {0, 1};
+      tree.linear_features = {static_cast<int32_t>(f)};
+      tree.linear_coeffs = {w};
+      tree.linear_const = {0.0};
+      tree.output_group = static_cast<int32_t>(g);
+      spec.trees.push_back(std::move(tree));
+    }
+  spec.iteration_indptr = {0, spec.trees.size()};  // gblinear has no rounds to cut
 }
 
 }  // namespace
@@ -302,8 +381,12 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
   } else if (booster_name == "dart") {
     model = booster.at("gbtree").at("model");
     weight_drop = booster.at("weight_drop").double_array();
+  } else if (booster_name == "gblinear") {
+    read_linear_booster(booster.at("model"), spec);
+    if (model.has("cats")) read_categories(model.at("cats"), spec.schema);
+    return spec;
   } else {
-    booster.at("name").fail("unsupported booster '" + booster_name + "' (supported: gbtree, dart)");
+    booster.at("name").fail("unsupported booster '" + booster_name + "' (supported: gbtree, dart, gblinear)");
   }
   if (model.has("weight_drop")) weight_drop = model.at("weight_drop").double_array();
 
@@ -319,6 +402,16 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
   if (!weight_drop.empty() && weight_drop.size() != num_trees)
     model.fail("weight_drop has " + std::to_string(weight_drop.size()) + " entries for " + std::to_string(num_trees) + " trees");
 
+  // Vector leaves: every tree holds one value per output (XGBoost writes the same
+  // size_leaf_vector in every tree; read_tree checks it against the first).
+  const int64_t width = num_trees == 0 ? 1 : leaf_vector_size(trees.at(std::size_t{0}));
+  if (width > 1) {
+    if (width != spec.num_outputs)
+      trees.at(std::size_t{0}).at("tree_param").at("size_leaf_vector").fail(
+          "is " + std::to_string(width) + ", the model has " + std::to_string(spec.num_outputs) + " outputs");
+    spec.leaf_width = static_cast<int>(width);
+  }
+
   // Trees are read in parallel in file order, then placed by id.
   std::vector<TreeSpec> in_file(num_trees);
   std::vector<int64_t> ids(num_trees);
@@ -328,7 +421,7 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
       ids[i] = tree.has("id") ? tree.at("id").as_int() : static_cast<int64_t>(i);
       if (ids[i] < 0 || ids[i] >= static_cast<int64_t>(num_trees))
         tree.at("id").fail("tree id " + std::to_string(ids[i]) + " is out of range or repeated");
-      in_file[i] = read_tree(tree);
+      in_file[i] = read_tree(tree, width);
     }
   }, kMinTreesPerThread);
   spec.trees.resize(num_trees);
@@ -354,7 +447,7 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
       spec.iteration_indptr.push_back(static_cast<uint64_t>(v));
     }
   } else {  // files before 2.0: a fixed number of trees per round
-    int64_t per_round = spec.num_outputs;
+    int64_t per_round = spec.num_outputs / spec.leaf_width;
     const JsonCursor gbtree_param = model.at("gbtree_model_param");
     if (gbtree_param.has("num_parallel_tree")) per_round *= std::max<int64_t>(1, gbtree_param.at("num_parallel_tree").as_int());
     for (uint64_t b = 0; b <= num_trees; b += static_cast<uint64_t>(per_round)) spec.iteration_indptr.push_back(b);

@@ -65,6 +65,8 @@ struct TreeSpec {
 
 // Categorical codes a split may list: [0, 2^24), as XGBoost (not exact in float32 beyond).
 constexpr int64_t kMaxCategory = int64_t(1) << 24;
+// Output groups (classes, targets) a model may declare.
+constexpr int64_t kMaxOutputs = 1000000;
 
 // Appends to `words` the bitset listing codes[0 .. n): as many words as the largest code
 // needs. Returns false, appending nothing, when a code lies outside [0, kMaxCategory).

@@ -16,10 +16,18 @@ from ._numbers import json_number as _number
 FORMAT_VERSION = 1
 
 
-def export(estimator, path=None):
+def export(estimator, path=None, *, class_labels=None):
     """Writes `estimator` as floresta model JSON to `path` (or returns the JSON text when
-    path is None). Raises ValueError for estimators floresta does not support."""
+    path is None). Raises ValueError for estimators floresta does not support.
+
+    class_labels: for classifiers, the name to give each class in the file (one string per
+    class, in the order of ``estimator.classes_``), replacing the class values. Use it when
+    the model was trained on class codes (XGBoost's 0..k-1) but its users should see names:
+    the labels then travel inside the model file (``Model.classes_`` in Python,
+    ``model.schema().output_labels`` in C++), with no sidecar file."""
     document = to_document(estimator)
+    if class_labels is not None:
+        document["classes"] = _class_labels(estimator, document, class_labels)
     text = json.dumps(document, separators=(",", ":"), allow_nan=False)
     if path is None:
         return text
@@ -65,6 +73,8 @@ def _estimator_document(estimator):
 
 
 def _is_fitted(estimator):
+    if hasattr(estimator, "__sklearn_is_fitted__"):  # XGBoost's wrappers keep no `name_` attribute
+        return estimator.__sklearn_is_fitted__()
     return any(k.endswith("_") and not k.startswith("__") for k in vars(estimator))
 
 
@@ -90,6 +100,22 @@ def _classes(estimator):
         else:
             out.append(str(c))
     return out
+
+
+def _class_labels(estimator, document, labels):
+    if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__"):
+        raise FlorestaError("class_labels must be a list of strings, one per class")
+    labels = list(labels)
+    if "classes" not in document:
+        raise FlorestaError(f"class_labels given, but {type(estimator).__name__} is not a classifier")
+    if len(labels) != len(document["classes"]):
+        raise FlorestaError(f"class_labels has {len(labels)} labels, the model has {len(document['classes'])} classes")
+    for k, label in enumerate(labels):
+        if not isinstance(label, str):
+            raise FlorestaError(f"class_labels[{k}] = {label!r} is not a string")
+    if len(set(labels)) != len(labels):
+        raise FlorestaError("class_labels has repeated labels")
+    return labels
 
 
 def _single_output(estimator):

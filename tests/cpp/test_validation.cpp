@@ -131,13 +131,13 @@ TEST(Validation, MistypedArrayEntry) {
 }
 TEST(Validation, UnknownObjective) {
   auto m = minimal_model();
-  m["learner"]["objective"]["name"] = "survival:cox";
-  expect_error(m, {"/learner/objective/name", "unsupported objective 'survival:cox'", "binary:logistic"});
+  m["learner"]["objective"]["name"] = "reg:made_up";
+  expect_error(m, {"/learner/objective/name", "unsupported objective 'reg:made_up'", "binary:logistic", "survival:cox"});
 }
 TEST(Validation, UnknownBooster) {
   auto m = minimal_model();
-  m["learner"]["gradient_booster"]["name"] = "gblinear";
-  expect_error(m, {"unsupported booster 'gblinear'"});
+  m["learner"]["gradient_booster"]["name"] = "gbforest";
+  expect_error(m, {"unsupported booster 'gbforest'", "gblinear"});
 }
 TEST(Validation, LengthMismatch) {
   auto m = minimal_model();

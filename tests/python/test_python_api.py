@@ -134,8 +134,8 @@ def test_malformed_and_missing_files(tmp_path):
 
 
 def test_unknown_objective(tmp_path):
-    text = open(f"{DATA}/xgb_binary.json").read().replace("binary:logistic", "survival:aft")
-    with pytest.raises(ValueError, match="unsupported objective 'survival:aft'"):
+    text = open(f"{DATA}/xgb_binary.json").read().replace("binary:logistic", "reg:made_up")
+    with pytest.raises(ValueError, match="unsupported objective 'reg:made_up'"):
         floresta.load_bytes(text.encode())
 
 
@@ -166,3 +166,42 @@ def test_gil_released_during_scoring(rows):
     for t in threads:
         t.join()
     assert max(overlap) == 2
+
+
+def _categorical_classifier():
+    rng = np.random.default_rng(4)
+    n = 600
+    frame = pd.DataFrame({"bairro": pd.Categorical(rng.choice(["SE", "REPUBLICA", "MOOCA", "BRAS"], n)),
+                          "idade": rng.integers(14, 80, n).astype(float)})
+    y = (frame["bairro"].cat.codes.to_numpy() + (frame["idade"] > 40)) % 3
+    clf = xgb.XGBClassifier(n_estimators=8, max_depth=3, enable_categorical=True, max_cat_to_onehot=1).fit(frame, y)
+    return clf, frame
+
+
+def test_export_with_class_labels_carries_labels_and_vocabularies(tmp_path):
+    clf, frame = _categorical_classifier()
+    labels = ["Via Pública", "Transporte Público", "Saúde"]
+    path = floresta.export(clf, tmp_path / "m.json", class_labels=labels)
+    model = floresta.load(path)
+    assert list(model.classes_) == labels
+    assert model.feature_types == ["categorical", "numeric"]
+    assert model.categories("bairro") == list(frame["bairro"].cat.categories)
+    np.testing.assert_allclose(model.predict_proba(frame), clf.predict_proba(frame), rtol=0, atol=1e-6)
+    assert list(model.predict(frame)) == [labels[k] for k in clf.predict(frame)]
+    # A record with strings: encoded through the vocabulary stored in the file.
+    one = pd.DataFrame({"bairro": ["MOOCA"], "idade": [33.0]})
+    np.testing.assert_allclose(model.predict_proba(one), clf.predict_proba(one.astype({"bairro": frame["bairro"].dtype})),
+                               rtol=0, atol=1e-6)
+
+
+def test_export_class_labels_errors(tmp_path):
+    clf, _ = _categorical_classifier()
+    with pytest.raises(ValueError, match="class_labels has 2 labels, the model has 3 classes"):
+        floresta.export(clf, class_labels=["a", "b"])
+    with pytest.raises(ValueError, match="repeated"):
+        floresta.export(clf, class_labels=["a", "b", "a"])
+    with pytest.raises(ValueError, match=r"class_labels\[1\] = 7 is not a string"):
+        floresta.export(clf, class_labels=["a", 7, "c"])
+    reg = xgb.XGBRegressor(n_estimators=2).fit(np.zeros((10, 2)), np.arange(10.0))
+    with pytest.raises(ValueError, match="not a classifier"):
+        floresta.export(reg, class_labels=["a"])
