@@ -114,4 +114,44 @@ TEST(ModelApi, ModelsCopyCheaplyAndScoreTheSame) {
   EXPECT_EQ(copy.predict_raw(row.data(), 1, row.size()), model.predict_raw(row.data(), 1, row.size()));
 }
 
+// The shipped phone-theft model (examples/models, one file): its class labels and category
+// vocabularies reach C++ with no sidecar file, and a raw record is encoded through them.
+TEST(ModelApi, ShippedPhoneTheftModelCarriesLabelsAndVocabularies) {
+  const auto model = floresta::load(data_path("../../examples/models/phone_theft.json"));
+  const std::vector<std::string> labels = model.class_labels();
+  ASSERT_EQ(labels.size(), 10u);
+  EXPECT_EQ(labels.front(), "Escolas / Universidade");
+  EXPECT_EQ(labels.back(), "Via P\u00fablica");
+  EXPECT_EQ(model.feature_names(), (std::vector<std::string>{"bairro", "marca", "dia", "periodo", "idade", "sexo"}));
+  const floresta::Schema& schema = model.schema();
+  EXPECT_TRUE(schema.features.at(0).is_categorical());
+  EXPECT_FALSE(schema.features.at(4).is_categorical());
+  EXPECT_GE(schema.features.at(0).string_categories.size(), 300u);
+  const auto tatuape = schema.category_code(0, "TATUAPE");
+  const auto samsung = schema.category_code(1, "Samsung");
+  const auto terca = schema.category_code(2, "TERCA");
+  const auto manha = schema.category_code(3, "MANHA");
+  const auto mulher = schema.category_code(5, "MULHER");
+  ASSERT_TRUE(tatuape && samsung && terca && manha && mulher);
+
+  const auto record = floresta::Record::from_json(
+      R"({"bairro": "TATUAPE", "marca": "Samsung", "dia": "TERCA", "periodo": "MANHA", "idade": 22, "sexo": "MULHER"})");
+  const std::vector<double> row = {double(*tatuape), double(*samsung), double(*terca), double(*manha), 22.0, double(*mulher)};
+  const std::vector<double> by_codes = model.predict_proba(row.data(), 1, row.size());
+  EXPECT_EQ(model.predict_proba(record), by_codes);
+  const auto ranked = model.predict_ranked(record);
+  ASSERT_EQ(ranked.size(), 10u);
+  EXPECT_EQ(ranked.front().label, labels.at(ranked.front().index));
+  for (std::size_t i = 1; i < ranked.size(); ++i) EXPECT_GE(ranked[i - 1].probability, ranked[i].probability);
+  double total = 0;
+  for (const auto& r : ranked) total += r.probability;
+  EXPECT_NEAR(total, 1.0, 1e-6);  // a float32 softmax, as XGBoost computes it
+  // An unseen bairro is refused when asked to (the web service's policy), else scored as missing.
+  floresta::RecordOptions strict;
+  strict.unknown_category = floresta::UnknownCategory::kError;
+  const auto unseen = floresta::Record::from_json(R"({"bairro": "ATLANTIDA", "idade": 30})");
+  EXPECT_THROW(model.predict_proba(unseen, strict), floresta::Error);
+  EXPECT_EQ(model.predict_proba(unseen).size(), 10u);
+}
+
 }  // namespace
