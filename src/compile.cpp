@@ -50,8 +50,8 @@ bool append_category_set(std::vector<uint32_t>& words, const int64_t* codes, std
 namespace detail {
 namespace {
 
-// Bitset words all categorical splits together may take (256 MiB).
-constexpr std::size_t kMaxCategoryWords = std::size_t(1) << 26;
+// Bitset words all categorical splits together may take (256 MiB; spec.hpp).
+constexpr std::size_t kMaxCategoryWords = static_cast<std::size_t>(floresta::kMaxCategoryWords);
 
 [[noreturn]] void tree_fail(const ModelSpec& spec, std::size_t tree, const std::string& rule) {
   fail(spec.source, ": tree ", tree, ": ", rule);
@@ -86,7 +86,8 @@ void validate_tree(const ModelSpec& spec, std::size_t t, int max_depth) {
     if (spec.leaf_width != 1) tree_fail(spec, t, "linear leaves cannot hold vectors");
   }
   const auto width = static_cast<std::size_t>(spec.leaf_width);
-  if (width > 1 && tree.leaf_vector.size() != n * width)
+  std::size_t vector_values = 0;
+  if (width > 1 && (__builtin_mul_overflow(n, width, &vector_values) || tree.leaf_vector.size() != vector_values))
     tree_fail(spec, t, "leaf_vector has " + std::to_string(tree.leaf_vector.size()) + " values, expected " +
                            std::to_string(n) + " nodes x " + std::to_string(width));
   const bool has_sets = !tree.category_offsets.empty();
@@ -183,6 +184,7 @@ void validate(const ModelSpec& spec, const LoadOptions& options) {
   if (spec.num_features < 0) fail(spec.source, ": negative number of features");
   validate_preprocessing(spec);
   if (spec.num_outputs < 1) fail(spec.source, ": a model needs at least one output");
+  if (spec.num_outputs > kMaxOutputs) fail(spec.source, ": ", spec.num_outputs, " outputs is more than floresta supports (", kMaxOutputs, ")");
   if (spec.base_margin.size() != static_cast<std::size_t>(spec.num_outputs))
     fail(spec.source, ": ", spec.base_margin.size(), " base margins for ", spec.num_outputs, " outputs");
   if (spec.task == Task::kMulticlassClassification && spec.num_classes != spec.num_outputs)
@@ -355,7 +357,12 @@ void quantize(Forest<Rule>& forest, int n_threads) {
   // Binned features: one per (input feature, zero-is-missing) pair that some split reads,
   // numbered in order of first use; looked up in a table (a hash map for huge inputs).
   constexpr uint64_t kTableKeys = uint64_t{1} << 20;
-  const uint64_t keys = 2 * uint64_t{forest.num_features};
+  // Keys of the features the splits read (not of every declared feature): the table is
+  // sized by the forest's content.
+  uint32_t features_used = 0;
+  for (const auto& n : forest.nodes)
+    if (!n.is_leaf()) features_used = std::max(features_used, n.feature() + 1);
+  const uint64_t keys = 2 * uint64_t{features_used};
   constexpr uint32_t kNone = ~0u;
   std::vector<uint32_t> table(keys <= kTableKeys ? keys : 0, kNone);
   std::unordered_map<uint64_t, uint32_t> map;
@@ -558,9 +565,11 @@ Model compile(ModelSpec spec, const LoadOptions& options) {
   if (options.num_iterations > 0) keep_rounds(spec, static_cast<std::size_t>(options.num_iterations));
   auto data = std::make_shared<detail::ModelData>();
   if (spec.task == Task::kClustering) {
-    const auto k = static_cast<std::size_t>(spec.num_outputs), d = static_cast<std::size_t>(spec.num_features);
     if (spec.num_outputs < 1) detail::fail(spec.source, ": a k-means model needs at least one centre");
-    if (spec.centers.size() != k * d)
+    if (spec.num_features < 0) detail::fail(spec.source, ": negative number of features");
+    const auto k = static_cast<std::size_t>(spec.num_outputs), d = static_cast<std::size_t>(spec.num_features);
+    std::size_t values = 0;
+    if (__builtin_mul_overflow(k, d, &values) || spec.centers.size() != values)
       detail::fail(spec.source, ": ", spec.centers.size(), " centre values for ", k, " centres of ", d, " features");
     for (double c : spec.centers)
       if (!std::isfinite(c)) detail::fail(spec.source, ": a k-means centre holds a non-finite value");

@@ -89,12 +89,12 @@ Model load_from_memory(std::string_view bytes, const std::string& name, const Lo
   }
   if (document.is_object() && document.contains("learner")) {
     const std::string format = encoding == detail::JsonEncoding::kText ? "xgboost-json" : "xgboost-ubjson";
-    return compile(detail::load_xgboost(document, name, format, options.n_threads), options);
+    return compile(detail::load_xgboost(document, name, format, options.n_threads, bytes.size()), options);
   }
   if (document.is_object() && document.contains("floresta_format"))
-    return compile(detail::load_floresta_json(document, name), options);
+    return compile(detail::load_floresta_json(document, name, bytes.size()), options);
   if (document.is_object() && document.contains("tree_info") && document.contains("num_tree_per_iteration"))
-    return compile(detail::load_lightgbm_json(document, name), options);
+    return compile(detail::load_lightgbm_json(document, name, bytes.size()), options);
   detail::fail(name, ": unrecognised model document (neither XGBoost's 'learner', LightGBM's 'tree_info' nor 'floresta_format')");
 }
 

@@ -45,7 +45,7 @@ std::vector<double> doubles(const JsonCursor& field, std::size_t expected) {
   return values;
 }
 
-TreeSpec read_tree(const JsonCursor& tree, int leaf_width) {
+TreeSpec read_tree(const JsonCursor& tree, int leaf_width, CategoryBudget& budget) {
   TreeSpec spec;
   const JsonCursor left = tree.at("left_children");
   const std::size_t n = left.size();
@@ -58,7 +58,9 @@ TreeSpec read_tree(const JsonCursor& tree, int leaf_width) {
   for (std::size_t i = 0; i < n; ++i)
     if (defaults[i] != 0 && defaults[i] != 1) tree.at("default_left").at(i).fail("must be 0 or 1");
   if (leaf_width > 1) {
-    spec.leaf_vector = doubles(tree.at("leaf_vector"), n * static_cast<std::size_t>(leaf_width));
+    std::size_t values = 0;
+    if (!checked_mul(n, static_cast<std::size_t>(leaf_width), values)) tree.at("leaf_vector").fail("n x leaf_width overflows");
+    spec.leaf_vector = doubles(tree.at("leaf_vector"), values);
     spec.leaf_value.assign(n, 0.0);
   } else {
     spec.leaf_value = doubles(tree.at("leaf_value"), n);
@@ -88,6 +90,9 @@ TreeSpec read_tree(const JsonCursor& tree, int leaf_width) {
       }
       if (counts[k] < 0 || counts[k] > kMaxCategory) cat.at("category_counts").at(k).fail("out of range [0, 2^24]");
       spec.category_bits[i] = static_cast<uint32_t>(std::max(counts[k], top + 1));
+      // category_counts is a claim: the compiled set takes a word per 32 codes it knows.
+      if (!budget.charge((uint64_t{spec.category_bits[i]} + 31) / 32 + 1))
+        cat.at("category_counts").at(k).fail("category count " + std::to_string(counts[k]) + ": " + budget.rule());
     }
     spec.category_offsets.assign(n + 1, 0);
     for (std::size_t i = 0; i < n; ++i) {
@@ -183,10 +188,10 @@ Preprocessing read_preprocessing(const JsonCursor& node) {
 }
 
 // A model file of another format, embedded (XGBoost and LightGBM scikit-learn wrappers).
-ModelSpec read_embedded(const JsonCursor& estimator, const std::string& source) {
+ModelSpec read_embedded(const JsonCursor& estimator, const std::string& source, std::size_t file_bytes) {
   const std::string format = estimator.at("format").as_string();
   ModelSpec spec;
-  if (format == "xgboost") spec = load_xgboost(estimator.at("document").value(), source, "floresta-json", 1);
+  if (format == "xgboost") spec = load_xgboost(estimator.at("document").value(), source, "floresta-json", 1, file_bytes);
   else if (format == "lightgbm-text") spec = load_lightgbm_text(estimator.at("text").as_string(), source);
   else estimator.at("format").fail("unknown embedded format '" + format + "' (expected xgboost or lightgbm-text)");
   spec.format = "floresta-json";
@@ -194,7 +199,7 @@ ModelSpec read_embedded(const JsonCursor& estimator, const std::string& source) 
   return spec;
 }
 
-ModelSpec read_native(const JsonCursor& root, const std::string& source) {
+ModelSpec read_native(const JsonCursor& root, const std::string& source, std::size_t file_bytes) {
   ModelSpec spec;
   spec.source = source;
   spec.format = "floresta-json";
@@ -218,7 +223,9 @@ ModelSpec read_native(const JsonCursor& root, const std::string& source) {
   spec.class_from_margin = read_flag(root, "class_from_margin");
 
   const int64_t outputs = root.at("num_outputs").as_int();
-  if (outputs < 1 || outputs > 1000000) root.at("num_outputs").fail("out of range [1, 10^6]");
+  // num_outputs is a claim: base_margin must hold that many values (read before anything is
+  // sized per output), k-means as many centres.
+  if (outputs < 1 || outputs > kMaxOutputs) root.at("num_outputs").fail(std::to_string(outputs) + " out of range [1, 10^6]");
   spec.num_outputs = static_cast<int>(outputs);
   const int64_t width = root.has("leaf_width") ? root.at("leaf_width").as_int() : 1;
   if (width != 1 && width != outputs) root.at("leaf_width").fail("must be 1 or num_outputs");
@@ -240,7 +247,8 @@ ModelSpec read_native(const JsonCursor& root, const std::string& source) {
     return spec;
   }
   const JsonCursor trees = root.at("trees");
-  for (std::size_t t = 0; t < trees.size(); ++t) spec.trees.push_back(read_tree(trees.at(t), spec.leaf_width));
+  CategoryBudget budget(file_bytes);
+  for (std::size_t t = 0; t < trees.size(); ++t) spec.trees.push_back(read_tree(trees.at(t), spec.leaf_width, budget));
   if (root.has("iteration_indptr")) {
     for (int64_t v : root.at("iteration_indptr").int_array()) {
       if (v < 0) root.at("iteration_indptr").fail("negative entry");
@@ -254,16 +262,17 @@ ModelSpec read_native(const JsonCursor& root, const std::string& source) {
 
 }  // namespace
 
-ModelSpec load_floresta_json(const Json& document, const std::string& source) {
+ModelSpec load_floresta_json(const Json& document, const std::string& source, std::size_t file_bytes) {
   const JsonCursor root(document, source, "");
   const int64_t version = root.at("floresta_format").as_int();
   if (version != kFormatVersion)
     root.at("floresta_format").fail("format version " + std::to_string(version) + " is not supported (this floresta reads version " +
                                     std::to_string(kFormatVersion) + ")");
   const int64_t num_features = root.at("num_features").as_int();
-  if (num_features < 0 || num_features >= int64_t(1) << 28) root.at("num_features").fail("out of range");
+  if (num_features < 0 || num_features >= int64_t(1) << 28)
+    root.at("num_features").fail(std::to_string(num_features) + " out of range [0, 2^28)");
 
-  ModelSpec spec = root.has("estimator") ? read_embedded(root.at("estimator"), source) : read_native(root, source);
+  ModelSpec spec = root.has("estimator") ? read_embedded(root.at("estimator"), source, file_bytes) : read_native(root, source, file_bytes);
   if (spec.num_features != num_features)
     root.at("num_features").fail("says " + std::to_string(num_features) + ", the estimator takes " + std::to_string(spec.num_features));
   if (root.has("producer") && root.at("producer").has("estimator"))

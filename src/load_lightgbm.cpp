@@ -93,28 +93,33 @@ struct Field {
   std::string_view value;
   std::size_t line = 0;
 };
-// A block's fields in file order, appended without a search; a key given twice reads as its
-// last value (lookups search from the end). A tree has about twenty: one allocation per
-// block instead of a map node per line (the split is the loader's serial part).
+using Entry = std::pair<std::string_view, Field>;
+// A block's fields in file order: a range of the one list of fields TextModel keeps for the
+// whole file (a line costs one entry, whatever the file claims; no allocation per block). A
+// key given twice reads as its last value (lookups search from the end).
 class Block {
  public:
-  void add(std::string_view key, Field field) { fields_.emplace_back(key, field); }
   const Field* find(std::string_view key) const {
-    for (auto it = fields_.rbegin(); it != fields_.rend(); ++it)
+    for (const Entry* it = end_; it != begin_;) {
+      --it;
       if (it->first == key) return &it->second;
+    }
     return nullptr;
   }
   bool count(std::string_view key) const { return find(key) != nullptr; }
   const Field& at(std::string_view key) const { return *find(key); }  // after count(key)
-  void reserve(std::size_t n) { fields_.reserve(n); }
 
  private:
-  std::vector<std::pair<std::string_view, Field>> fields_;
+  friend class TextModel;
+  const Entry* begin_ = nullptr;
+  const Entry* end_ = nullptr;
 };
 
 class TextModel {
  public:
   TextModel(std::string_view bytes, std::string source) : source_(std::move(source)) { split(bytes); }
+  TextModel(const TextModel&) = delete;  // blocks point into entries_
+  TextModel& operator=(const TextModel&) = delete;
 
   Block header;
   std::vector<Block> trees;
@@ -149,7 +154,9 @@ class TextModel {
   template <class Number>
   std::vector<Number> numbers(const Field& field, const std::string& key, std::size_t expected = 0) const {
     std::vector<Number> out;
-    out.reserve(expected);
+    // `expected` is a count the file declares: reserve no more than the text can hold (a
+    // number and a blank take two bytes at least).
+    out.reserve(std::min(expected, field.value.size() / 2 + 1));
     const char* p = field.value.data();
     const char* const last = p + field.value.size();
     auto blank = [](char c) { return c == ' ' || c == '\t'; };
@@ -173,7 +180,7 @@ class TextModel {
 
   void split(std::string_view bytes) {
     std::size_t pos = 0, number = 0;
-    Block* block = &header;
+    std::vector<std::size_t> starts;  // where each tree's fields begin in entries_
     bool trees_ended = false;
     while (pos <= bytes.size()) {
       std::size_t end = bytes.find('\n', pos);
@@ -194,21 +201,28 @@ class TextModel {
       }
       const std::size_t eq = line.find('=');
       if (line.rfind("Tree=", 0) == 0) {
-        trees.emplace_back();
-        block = &trees.back();
-        block->reserve(24);
-        block->add("Tree", Field{line.substr(5), number});
+        starts.push_back(entries_.size());
+        entries_.emplace_back("Tree", Field{line.substr(5), number});
         continue;
       }
       if (eq == std::string_view::npos) {
-        block->add(line, Field{"", number});  // bare flags such as average_output
+        entries_.emplace_back(line, Field{"", number});  // bare flags such as average_output
       } else {
-        block->add(line.substr(0, eq), Field{line.substr(eq + 1), number});
+        entries_.emplace_back(line.substr(0, eq), Field{line.substr(eq + 1), number});
       }
     }
     if (!trees_ended) fail(source_, ": truncated LightGBM model (no 'end of trees' line)");
+    const Entry* first = entries_.data();
+    header.begin_ = first;
+    header.end_ = first + (starts.empty() ? entries_.size() : starts[0]);
+    trees.resize(starts.size());
+    for (std::size_t t = 0; t < starts.size(); ++t) {
+      trees[t].begin_ = first + starts[t];
+      trees[t].end_ = first + (t + 1 < starts.size() ? starts[t + 1] : entries_.size());
+    }
   }
 
+  std::vector<Entry> entries_;  // every field of the file, in file order
   std::string source_;
 };
 
@@ -255,36 +269,43 @@ std::string field_text(double v) {
 
 TreeSpec read_text_tree(const TextModel& model, const Block& block, std::size_t index) {
   const std::string where = "Tree=" + std::to_string(index);
-  const int64_t leaves = model.integer(model.need(block, "num_leaves", where), "num_leaves");
-  if (leaves < 1 || leaves > (int64_t(1) << 30)) model.fail_at(model.need(block, "num_leaves", where).line, "num_leaves out of range");
+  const Field& leaves_field = model.need(block, "num_leaves", where);
+  const int64_t leaves = model.integer(leaves_field, "num_leaves");
+  if (leaves < 1 || leaves > (int64_t(1) << 30))
+    model.fail_at(leaves_field.line, "num_leaves=" + std::to_string(leaves) + " out of range [1, 2^30]");
   const auto L = static_cast<std::size_t>(leaves);
-  TreeSpec tree;
   const std::size_t internal = L - 1;
-  size_tree(tree, internal + L);
 
+  // num_leaves is a claim: every array it sizes is read (and counted) before the tree is
+  // sized from it; a list the text cannot hold is never reserved.
+  auto count_error = [&](const Field& field, const char* key, std::size_t got, std::size_t expected) {
+    model.fail_at(field.line, std::string(key) + " has " + std::to_string(got) + " values, expected " + std::to_string(expected) +
+                                  " (num_leaves=" + std::to_string(leaves) + " on line " + std::to_string(leaves_field.line) + ")");
+  };
   auto read = [&](const char* key, std::size_t expected) {
     const Field& field = model.need(block, key, where);
     auto values = model.doubles(field, key, expected);
-    if (values.size() != expected)
-      model.fail_at(field.line, std::string(key) + " has " + std::to_string(values.size()) + " values, expected " + std::to_string(expected));
+    if (values.size() != expected) count_error(field, key, values.size(), expected);
     return values;
   };
   auto read_ints = [&](const char* key, std::size_t expected) {
     const Field& field = model.need(block, key, where);
     auto values = model.ints(field, key, expected);
-    if (values.size() != expected)
-      model.fail_at(field.line, std::string(key) + " has " + std::to_string(values.size()) + " values, expected " + std::to_string(expected));
+    if (values.size() != expected) count_error(field, key, values.size(), expected);
     return values;
   };
 
-  const auto leaf_values = read("leaf_value", L);
-  for (std::size_t j = 0; j < L; ++j) tree.leaf_value[internal + j] = leaf_values[j];
-  if (internal == 0) {  // a single leaf: drop the placeholder node layout
-    TreeSpec single;
-    size_tree(single, 1);
-    single.leaf_value[0] = leaf_values[0];
-    single.category_offsets.clear();
-    return single;
+  const Field& leaf_field = model.need(block, "leaf_value", where);
+  const auto leaf_values = model.doubles(leaf_field, "leaf_value", L);
+  if (leaf_values.size() != L)
+    model.fail_at(leaves_field.line, "num_leaves=" + std::to_string(leaves) + " but leaf_value (line " + std::to_string(leaf_field.line) +
+                                         ") has " + std::to_string(leaf_values.size()) + " values");
+  TreeSpec tree;
+  if (internal == 0) {  // a single leaf
+    size_tree(tree, 1);
+    tree.leaf_value[0] = leaf_values[0];
+    tree.category_offsets.clear();
+    return tree;
   }
 
   const auto features = read_ints("split_feature", internal);
@@ -296,7 +317,13 @@ TreeSpec read_text_tree(const TextModel& model, const Block& block, std::size_t 
   const int64_t num_cat = block.count("num_cat") ? model.integer(block.at("num_cat"), "num_cat") : 0;
   if (num_cat < 0) model.fail_at(block.at("num_cat").line, "num_cat must not be negative");
   if (num_cat > 0) {
-    cat_boundaries = read_ints("cat_boundaries", static_cast<std::size_t>(num_cat) + 1);
+    // num_cat is a claim too: cat_boundaries must list num_cat + 1 offsets.
+    const Field& boundaries_field = model.need(block, "cat_boundaries", where);
+    cat_boundaries = model.ints(boundaries_field, "cat_boundaries", static_cast<std::size_t>(num_cat) + 1);
+    if (cat_boundaries.size() != static_cast<uint64_t>(num_cat) + 1)
+      model.fail_at(block.at("num_cat").line, "num_cat=" + std::to_string(num_cat) + " but cat_boundaries (line " +
+                                                  std::to_string(boundaries_field.line) + ") has " +
+                                                  std::to_string(cat_boundaries.size()) + " values, expected num_cat + 1");
     const Field& words_field = model.need(block, "cat_threshold", where);
     cat_words = model.ints(words_field, "cat_threshold");
     for (int64_t w : cat_words)
@@ -304,8 +331,13 @@ TreeSpec read_text_tree(const TextModel& model, const Block& block, std::size_t 
         model.fail_at(words_field.line, "cat_threshold word " + std::to_string(w) + " is not a 32-bit unsigned value");
     for (std::size_t k = 0; k < cat_boundaries.size(); ++k)
       if (cat_boundaries[k] < (k ? cat_boundaries[k - 1] : 0) || cat_boundaries[k] > static_cast<int64_t>(cat_words.size()))
-        model.fail_at(model.need(block, "cat_boundaries", where).line, "cat_boundaries out of order or past cat_threshold");
+        model.fail_at(boundaries_field.line, "cat_boundaries out of order or past cat_threshold");
   }
+  size_tree(tree, internal + L);
+  for (std::size_t j = 0; j < L; ++j) tree.leaf_value[internal + j] = leaf_values[j];
+  // Bitset words the splits copy: LightGBM gives every categorical split its own bitset, so
+  // all of them together copy at most what cat_threshold holds.
+  std::size_t copied_words = 0;
 
   auto child = [&](int64_t v, const char* side, std::size_t node) -> int32_t {
     if (v >= 0) {
@@ -336,6 +368,11 @@ TreeSpec read_text_tree(const TextModel& model, const Block& block, std::size_t 
       const auto c = static_cast<std::size_t>(k);
       const auto first = static_cast<std::size_t>(cat_boundaries[c]), last = static_cast<std::size_t>(cat_boundaries[c + 1]);
       bits = static_cast<uint32_t>(std::min<std::size_t>((last - first) * 32, kMaxCategory));
+      copied_words += std::min<std::size_t>(last - first, bits / 32);
+      if (copied_words > cat_words.size())
+        model.fail_at(model.need(block, "threshold", where).line,
+                      "categorical node " + std::to_string(i) + " reuses a bitset: the splits copy more than the " +
+                          std::to_string(cat_words.size()) + " words of cat_threshold (each split has its own bitset)");
       set.assign(cat_words.begin() + static_cast<std::ptrdiff_t>(first),
                  cat_words.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(last, first + bits / 32)));
     }
@@ -417,37 +454,57 @@ ModelSpec load_lightgbm_text(std::string_view bytes, const std::string& source, 
   spec.source = source;
   spec.format = "lightgbm-text";
   const Block& h = model.header;
-  const int64_t num_class = model.integer(model.need(h, "num_class", "header"), "num_class");
-  const int64_t per_iteration = model.integer(model.need(h, "num_tree_per_iteration", "header"), "num_tree_per_iteration");
-  const int64_t max_feature = model.integer(model.need(h, "max_feature_idx", "header"), "max_feature_idx");
-  if (num_class < 1 || num_class > 1000000) model.fail_at(h.at("num_class").line, "num_class out of range");
-  if (per_iteration < 1 || per_iteration > 1000000) model.fail_at(h.at("num_tree_per_iteration").line, "num_tree_per_iteration out of range");
-  if (max_feature < -1 || max_feature >= int64_t(1) << 28) model.fail_at(h.at("max_feature_idx").line, "max_feature_idx out of range");
+  const Field& class_field = model.need(h, "num_class", "header");
+  const Field& per_iteration_field = model.need(h, "num_tree_per_iteration", "header");
+  const Field& max_feature_field = model.need(h, "max_feature_idx", "header");
+  const int64_t num_class = model.integer(class_field, "num_class");
+  const int64_t per_iteration = model.integer(per_iteration_field, "num_tree_per_iteration");
+  const int64_t max_feature = model.integer(max_feature_field, "max_feature_idx");
+  if (num_class < 1 || num_class > kMaxOutputs)
+    model.fail_at(class_field.line, "num_class=" + std::to_string(num_class) + " out of range [1, " + std::to_string(kMaxOutputs) + "]");
+  // Output groups are a claim: beyond kMaxUnbackedOutputs the file must hold a tree for each.
+  if (per_iteration < 1 || per_iteration > max_outputs(model.trees.size()))
+    model.fail_at(per_iteration_field.line, "num_tree_per_iteration=" + std::to_string(per_iteration) + " out of range: " +
+                                                outputs_rule(model.trees.size()) + " trees)");
+  if (max_feature < -1 || max_feature >= int64_t(1) << 28)
+    model.fail_at(max_feature_field.line, "max_feature_idx=" + std::to_string(max_feature) + " out of range [-1, 2^28)");
   spec.num_features = static_cast<int>(max_feature + 1);
   spec.objective = h.count("objective") ? std::string(h.at("objective").value) : "custom";
   const ObjectiveInfo objective = parse_objective(spec.objective, static_cast<int>(num_class), source);
   if (objective.task == Task::kMulticlassClassification && per_iteration != num_class)
-    model.fail_at(h.at("num_tree_per_iteration").line, "a " + std::to_string(num_class) + "-class model needs as many trees per iteration");
+    model.fail_at(per_iteration_field.line, "a " + std::to_string(num_class) + "-class model needs as many trees per iteration");
 
+  // The feature count is a claim: the names the file lists (views into it) are counted
+  // before any feature is made; a file without names is held to max_unnamed_features.
+  std::vector<std::string_view> names, infos;
+  if (h.count("feature_names")) names = split_words(h.at("feature_names").value);
+  if (h.count("feature_infos")) infos = split_words(h.at("feature_infos").value);
+  if (!names.empty() && names.size() != static_cast<std::size_t>(spec.num_features))
+    model.fail_at(h.at("feature_names").line, "feature_names has " + std::to_string(names.size()) + " names for " + std::to_string(spec.num_features) +
+                                                  " features (max_feature_idx=" + std::to_string(max_feature) + " on line " +
+                                                  std::to_string(max_feature_field.line) + ")");
+  if (names.empty() && spec.num_features > max_unnamed_features(bytes.size()))
+    model.fail_at(max_feature_field.line, "max_feature_idx=" + std::to_string(max_feature) + " but the file has no feature_names: " +
+                                              unnamed_features_rule(bytes.size()));
   spec.schema.features.resize(static_cast<std::size_t>(spec.num_features));
-  std::vector<std::string> names, infos;
-  if (h.count("feature_names"))
-    for (const auto word : split_words(h.at("feature_names").value)) names.emplace_back(word);
-  if (h.count("feature_infos"))
-    for (const auto word : split_words(h.at("feature_infos").value)) infos.emplace_back(word);
-  if (!names.empty() && names.size() != spec.schema.features.size())
-    model.fail_at(h.at("feature_names").line, "has " + std::to_string(names.size()) + " names for " + std::to_string(spec.num_features) + " features");
   for (std::size_t f = 0; f < spec.schema.features.size(); ++f) {
     Feature& feature = spec.schema.features[f];
-    feature.name = names.empty() ? "Column_" + std::to_string(f) : names[f];
+    feature.name = names.empty() ? "Column_" + std::to_string(f) : std::string(names[f]);
     if (f < infos.size() && infos[f] != "none" && !infos[f].empty() && infos[f][0] != '[')
       feature.type = FeatureType::kCategorical;  // categorical infos list the codes: "-1:2:0:3"
   }
 
-  spec.trees.resize(model.trees.size());
-  parallel_for(model.trees.size(), threads, [&](std::size_t begin, std::size_t end) {
+  // A "Tree=" line is not a tree: trees are only made for blocks that have the two lines
+  // every tree needs (a block without them is read on its own, after those before it, to
+  // give the error a sequential read gives).
+  std::size_t complete = 0;
+  while (complete < model.trees.size() && model.trees[complete].count("num_leaves") && model.trees[complete].count("leaf_value"))
+    ++complete;
+  spec.trees.resize(complete);
+  parallel_for(complete, threads, [&](std::size_t begin, std::size_t end) {
     for (std::size_t t = begin; t < end; ++t) spec.trees[t] = read_text_tree(model, model.trees[t], t);
   }, kMinTreesPerThread);
+  if (complete < model.trees.size()) read_text_tree(model, model.trees[complete], complete);  // throws
   if (!model.pandas_categorical.empty()) {
     Json lists;
     try {
@@ -461,28 +518,35 @@ ModelSpec load_lightgbm_text(std::string_view bytes, const std::string& source, 
   return spec;
 }
 
-ModelSpec load_lightgbm_json(const Json& document, const std::string& source) {
+ModelSpec load_lightgbm_json(const Json& document, const std::string& source, std::size_t file_bytes) {
   ModelSpec spec;
   spec.source = source;
   spec.format = "lightgbm-json";
   const JsonCursor root(document, source, "");
+  const JsonCursor tree_info = root.at("tree_info");
+  const std::size_t num_trees = tree_info.size();
   const int64_t num_class = root.at("num_class").as_int();
   const int64_t per_iteration = root.at("num_tree_per_iteration").as_int();
   const int64_t max_feature = root.at("max_feature_idx").as_int();
-  if (num_class < 1 || num_class > 1000000) root.at("num_class").fail("num_class out of range");
-  if (per_iteration < 1 || per_iteration > 1000000) root.at("num_tree_per_iteration").fail("out of range");
-  if (max_feature < -1 || max_feature >= int64_t(1) << 28) root.at("max_feature_idx").fail("out of range");
+  if (num_class < 1 || num_class > kMaxOutputs)
+    root.at("num_class").fail("num_class " + std::to_string(num_class) + " out of range [1, " + std::to_string(kMaxOutputs) + "]");
+  if (per_iteration < 1 || per_iteration > max_outputs(num_trees))
+    root.at("num_tree_per_iteration").fail(std::to_string(per_iteration) + " out of range: " + outputs_rule(num_trees) + " trees in tree_info)");
+  if (max_feature < -1 || max_feature >= int64_t(1) << 28) root.at("max_feature_idx").fail(std::to_string(max_feature) + " out of range [-1, 2^28)");
   spec.num_features = static_cast<int>(max_feature + 1);
   spec.objective = root.has("objective") && root.at("objective").value().is_string() ? root.at("objective").as_string() : "custom";
   const ObjectiveInfo objective = parse_objective(spec.objective, static_cast<int>(num_class), source);
   if (objective.task == Task::kMulticlassClassification && per_iteration != num_class)
     root.at("num_tree_per_iteration").fail("a multi-class model needs one tree per class and iteration");
 
-  spec.schema.features.resize(static_cast<std::size_t>(spec.num_features));
   std::vector<std::string> names;
   if (root.has("feature_names")) names = root.at("feature_names").string_array();
-  if (!names.empty() && names.size() != spec.schema.features.size())
-    root.at("feature_names").fail("has " + std::to_string(names.size()) + " names for " + std::to_string(spec.num_features) + " features");
+  if (!names.empty() && names.size() != static_cast<std::size_t>(spec.num_features))
+    root.at("feature_names").fail("has " + std::to_string(names.size()) + " names for " + std::to_string(spec.num_features) +
+                                  " features (max_feature_idx " + std::to_string(max_feature) + ")");
+  if (names.empty() && spec.num_features > max_unnamed_features(file_bytes))
+    root.at("max_feature_idx").fail(std::to_string(max_feature) + " but the file has no feature_names: " + unnamed_features_rule(file_bytes));
+  spec.schema.features.resize(static_cast<std::size_t>(spec.num_features));
   for (std::size_t f = 0; f < spec.schema.features.size(); ++f) {
     Feature& feature = spec.schema.features[f];
     feature.name = names.empty() ? "Column_" + std::to_string(f) : names[f];
@@ -493,18 +557,28 @@ ModelSpec load_lightgbm_json(const Json& document, const std::string& source) {
     }
   }
 
-  const JsonCursor tree_info = root.at("tree_info");
-  for (std::size_t t = 0; t < tree_info.size(); ++t) {
+  CategoryBudget budget(file_bytes);
+  for (std::size_t t = 0; t < num_trees; ++t) {
     const JsonCursor structure = tree_info.at(t).at("tree_structure");
     // Iterative walk: node ids in visit order; leaves and splits share one numbering.
     TreeSpec tree;
     std::vector<const Json*> nodes;
-    std::vector<std::string> paths;
+    // Each node's JSON path is rebuilt from its parents when a cursor needs it: kept for
+    // every node, paths would take memory growing with the file times the tree's depth.
+    std::vector<std::pair<int32_t, bool>> parent;  // (parent, is the right child)
     nodes.push_back(&structure.value());
-    paths.push_back(structure.path());
+    parent.emplace_back(-1, false);
+    auto path_of = [&](std::size_t i) {
+      std::vector<const char*> steps;  // from the node up to the root
+      for (auto j = static_cast<int32_t>(i); parent[static_cast<std::size_t>(j)].first >= 0; j = parent[static_cast<std::size_t>(j)].first)
+        steps.push_back(parent[static_cast<std::size_t>(j)].second ? "/right_child" : "/left_child");
+      std::string path = structure.path();
+      for (auto it = steps.rbegin(); it != steps.rend(); ++it) path += *it;
+      return path;
+    };
     std::vector<std::pair<int32_t, int32_t>> children;
     for (std::size_t i = 0; i < nodes.size(); ++i) {
-      const JsonCursor node(*nodes[i], source, paths[i]);
+      const JsonCursor node(*nodes[i], source, path_of(i));
       if (nodes.size() > (std::size_t(1) << 30)) node.fail("tree too large");
       if (node.has("leaf_value") || !node.has("split_feature")) {
         children.emplace_back(-1, -1);
@@ -512,14 +586,14 @@ ModelSpec load_lightgbm_json(const Json& document, const std::string& source) {
       }
       const auto l = static_cast<int32_t>(nodes.size());
       nodes.push_back(&node.at("left_child").value());
-      paths.push_back(node.path() + "/left_child");
+      parent.emplace_back(static_cast<int32_t>(i), false);
       nodes.push_back(&node.at("right_child").value());
-      paths.push_back(node.path() + "/right_child");
+      parent.emplace_back(static_cast<int32_t>(i), true);
       children.emplace_back(l, l + 1);
     }
     size_tree(tree, nodes.size());
     for (std::size_t i = 0; i < nodes.size(); ++i) {
-      const JsonCursor node(*nodes[i], source, paths[i]);
+      const JsonCursor node(*nodes[i], source, path_of(i));
       if (children[i].first < 0) {
         tree.leaf_value[i] = node.at("leaf_value").as_double();
         if (node.has("leaf_const")) {  // linear leaf
@@ -577,6 +651,7 @@ ModelSpec load_lightgbm_json(const Json& document, const std::string& source) {
           start = stop + 2;
         }
         append_category_set(set, codes.data(), codes.size());  // codes checked above
+        if (!budget.charge(set.size() + 1)) field.fail(budget.rule());
         bits = static_cast<uint32_t>(32 * set.size());
       } else {
         threshold = node.at("threshold").as_double();

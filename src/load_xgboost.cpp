@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -60,9 +61,8 @@ const Objective& find_objective(const JsonCursor& name_field) {
 
 // base_score is stored in response space as a string: "5E-1" (<= 3.0) or "[5E-1]" /
 // "[a,b,c]" (>= 3.1). XGBoost parses it as float32 and converts it to a margin in float32.
-std::vector<double> read_base_margin(const JsonCursor& field, const Objective& objective,
-                                     int num_outputs) {
-  std::string text = field.as_string();
+std::vector<std::string> base_score_items(const JsonCursor& field) {
+  const std::string text = field.as_string();
   std::vector<std::string> items;
   if (!text.empty() && text.front() == '[') {
     if (text.back() != ']') field.fail("unterminated base_score array \"" + text + "\"");
@@ -79,6 +79,11 @@ std::vector<double> read_base_margin(const JsonCursor& field, const Objective& o
   } else {
     items.push_back(text);
   }
+  return items;
+}
+
+std::vector<double> read_base_margin(const JsonCursor& field, const std::vector<std::string>& items, const Objective& objective,
+                                     int num_outputs) {
   if (items.size() != 1 && items.size() != static_cast<std::size_t>(num_outputs))
     field.fail("base_score has " + std::to_string(items.size()) + " values for " +
                std::to_string(num_outputs) + " outputs");
@@ -125,16 +130,24 @@ int64_t leaf_vector_size(const JsonCursor& tree) {
 // Vector leaves (multi_strategy=multi_output_tree, XGBoost 2.0+): leaf i's values are
 // leaf_weights[r * width .. (r + 1) * width) with r = right_children[i] (XGBoost keeps a
 // leaf's slot there); without leaf_weights, base_weights holds width values per node.
+// num_nodes x size_leaf_vector values are only allocated once the file is seen to hold them:
+// base_weights all of them, leaf_weights one vector per leaf of a binary tree of num_nodes
+// nodes ((num_nodes + 1) / 2, as XGBoost writes them).
 void read_leaf_vectors(const JsonCursor& tree, TreeSpec& spec, std::size_t width) {
   const std::size_t n = spec.num_nodes();
-  spec.leaf_vector.assign(n * width, 0.0);
   const bool slotted = tree.has("leaf_weights");
   const JsonCursor field = tree.at(slotted ? "leaf_weights" : "base_weights");
   const std::vector<double> weights = field.double_array();
-  if (!slotted && weights.size() != n * width)
+  std::size_t total = 0;
+  if (!checked_mul(n, width, total)) field.fail("num_nodes x size_leaf_vector overflows");
+  if (!slotted && weights.size() != total)
     field.fail("has " + std::to_string(weights.size()) + " values, expected num_nodes x size_leaf_vector = " +
-               std::to_string(n * width));
+               std::to_string(n) + " x " + std::to_string(width) + " = " + std::to_string(total));
   if (weights.size() % width != 0) field.fail("length is not a multiple of size_leaf_vector");
+  if (slotted && weights.size() / width < (n + 1) / 2)
+    field.fail("has " + std::to_string(weights.size() / width) + " leaf vectors of size_leaf_vector = " + std::to_string(width) +
+               ", a tree of num_nodes = " + std::to_string(n) + " needs " + std::to_string((n + 1) / 2));
+  spec.leaf_vector.assign(total, 0.0);
   for (std::size_t i = 0; i < n; ++i) {
     if (spec.left_children[i] != -1) continue;
     std::size_t slot = i;
@@ -151,7 +164,7 @@ void read_leaf_vectors(const JsonCursor& tree, TreeSpec& spec, std::size_t width
   }
 }
 
-TreeSpec read_tree(const JsonCursor& tree, int64_t width) {
+TreeSpec read_tree(const JsonCursor& tree, int64_t width, CategoryBudget& budget) {
   TreeSpec spec;
   const int64_t num_nodes = tree.at("tree_param").at("num_nodes").as_int();
   if (num_nodes <= 0 || num_nodes > (int64_t(1) << 31) - 1)
@@ -209,6 +222,7 @@ TreeSpec read_tree(const JsonCursor& tree, int64_t width) {
     if (segments.size() != nodes.size() || sizes.size() != nodes.size())
       nodes_field.fail("categories_nodes, categories_segments and categories_sizes differ in length");
     std::vector<int64_t> begin(n, -1), count(n, 0);
+    uint64_t listed = 0;  // codes the segments list together: XGBoost's segments do not overlap
     for (std::size_t k = 0; k < nodes.size(); ++k) {
       const int64_t node = nodes[k];
       if (node < 0 || node >= num_nodes) nodes_field.fail("node id " + std::to_string(node) + " out of range");
@@ -218,10 +232,16 @@ TreeSpec read_tree(const JsonCursor& tree, int64_t width) {
           segments[k] > static_cast<int64_t>(values.size()) ||
           sizes[k] > static_cast<int64_t>(values.size()) - segments[k])
         segments_field.fail("segment " + std::to_string(k) + " lies outside 'categories'");
+      listed += static_cast<uint64_t>(sizes[k]);
+      if (listed > values.size())
+        sizes_field.fail("the segments list " + std::to_string(listed) + " codes in all by segment " + std::to_string(k) +
+                         ", more than the " + std::to_string(values.size()) + " of 'categories' (segments may not overlap)");
       begin[static_cast<std::size_t>(node)] = segments[k];
       count[static_cast<std::size_t>(node)] = sizes[k];
     }
     spec.category_offsets.assign(n + 1, 0);
+    constexpr uint64_t kBillEvery = uint64_t(1) << 16;
+    uint64_t unbilled = 0;
     for (std::size_t i = 0; i < n; ++i) {
       if (spec.is_categorical[i] && spec.left_children[i] != -1 && begin[i] < 0)
         tree.fail("categorical split at node " + std::to_string(i) + " has no category set");
@@ -232,6 +252,13 @@ TreeSpec read_tree(const JsonCursor& tree, int64_t width) {
             values_field.fail("node " + std::to_string(i) + ": category value " + std::to_string(codes[c]) +
                               " out of range [0, 2^24)");
       spec.category_offsets[i + 1] = static_cast<uint32_t>(spec.category_words.size());
+      // The set's words (and the compiled set's count word) against the file's budget,
+      // a few sets at a time: at most one set (2 MiB) is built past the limit.
+      if (spec.is_categorical[i]) unbilled += spec.category_offsets[i + 1] - spec.category_offsets[i] + 1;
+      if (unbilled >= kBillEvery || (i + 1 == n && unbilled > 0)) {
+        if (!budget.charge(unbilled)) values_field.fail("node " + std::to_string(i) + ": " + budget.rule());
+        unbilled = 0;
+      }
     }
   }
   if (width > 1) read_leaf_vectors(tree, spec, static_cast<std::size_t>(width));
@@ -282,9 +309,10 @@ void read_linear_booster(const JsonCursor& model, ModelSpec& spec) {
   const std::vector<double> weights = field.double_array();
   const auto groups = static_cast<std::size_t>(spec.num_outputs);
   const auto features = static_cast<std::size_t>(spec.num_features);
-  if (weights.size() != (features + 1) * groups)
+  std::size_t expected = 0;
+  if (!checked_mul(features + 1, groups, expected) || weights.size() != expected)
     field.fail("has " + std::to_string(weights.size()) + " weights, expected (num_feature + 1) x " +
-               std::to_string(groups) + " = " + std::to_string((features + 1) * groups));
+               std::to_string(groups) + " = " + std::to_string(expected));
   // XGBoost's gblinear starts every group from the first group's base margin (3.2 stores
   // one per class but its linear predictor reads only the first).
   const float base = static_cast<float>(spec.base_margin[0]);
@@ -314,7 +342,8 @@ void read_linear_booster(const JsonCursor& model, ModelSpec& spec) {
 
 }  // namespace
 
-ModelSpec load_xgboost(const Json& document, const std::string& source, const std::string& format, int threads) {
+ModelSpec load_xgboost(const Json& document, const std::string& source, const std::string& format, int threads,
+                       std::size_t file_bytes) {
   ModelSpec spec;
   spec.source = source;
   spec.format = format;
@@ -330,24 +359,50 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
   spec.link = objective.link;
   spec.class_from_margin = objective.class_from_margin;
 
+  // Booster: gbtree, legacy dart {gbtree, weight_drop}, or 3.3+ dart saved as gbtree.
+  const JsonCursor booster = learner.at("gradient_booster");
+  const std::string booster_name = booster.at("name").as_string();
+  JsonCursor model = booster;
+  if (booster_name == "gbtree") {
+    model = booster.at("model");
+  } else if (booster_name == "dart") {
+    model = booster.at("gbtree").at("model");
+  } else if (booster_name == "gblinear") {
+    model = booster.at("model");
+  } else {
+    booster.at("name").fail("unsupported booster '" + booster_name + "' (supported: gbtree, dart, gblinear)");
+  }
+  const bool linear = booster_name == "gblinear";
+  // What backs the output count: a tree per output (gbtree, dart), a weight per output and
+  // feature (gblinear), or base_score's values (3.1+).
+  const std::size_t held = linear ? model.at("weights").size() : model.at("trees").size();
+  const std::vector<std::string> base_items = base_score_items(params.at("base_score"));
+
   const int64_t num_feature = params.at("num_feature").as_int();
-  if (num_feature < 0 || num_feature > int64_t(1) << 28) params.at("num_feature").fail("num_feature out of range");
+  if (num_feature < 0 || num_feature >= int64_t(1) << 28)
+    params.at("num_feature").fail("num_feature " + std::to_string(num_feature) + " out of range [0, 2^28)");
   spec.num_features = static_cast<int>(num_feature);
   const int64_t num_class = params.has("num_class") ? params.at("num_class").as_int() : 0;
   const int64_t num_target = params.has("num_target") ? params.at("num_target").as_int() : 1;
-  if (num_class < 0 || num_class > 1000000) params.at("num_class").fail("num_class out of range");
-  if (num_target < 1 || num_target > 1000000) params.at("num_target").fail("num_target out of range");
+  if (num_class < 0 || num_class > kMaxOutputs) params.at("num_class").fail("num_class " + std::to_string(num_class) + " out of range");
+  if (num_target < 1 || num_target > kMaxOutputs) params.at("num_target").fail("num_target " + std::to_string(num_target) + " out of range");
+  const std::size_t backing = std::max(held, base_items.size());
+  const char* held_what = linear ? " weights)" : " trees)";
   if (spec.task == Task::kMulticlassClassification) {
     if (num_class < 2) params.at("num_class").fail(std::string(objective.name) + " needs num_class >= 2");
+    if (num_class > max_outputs(backing)) params.at("num_class").fail(std::to_string(num_class) + " classes: " + outputs_rule(held) + held_what);
     spec.num_classes = static_cast<int>(num_class);
     spec.num_outputs = spec.num_classes;
   } else {
+    if (num_target > max_outputs(backing)) params.at("num_target").fail(std::to_string(num_target) + " targets: " + outputs_rule(held) + held_what);
     spec.num_classes = spec.task == Task::kBinaryClassification ? 2 : 0;
     spec.num_outputs = static_cast<int>(num_target);
   }
-  spec.base_margin = read_base_margin(params.at("base_score"), objective, spec.num_outputs);
+  spec.base_margin = read_base_margin(params.at("base_score"), base_items, objective, spec.num_outputs);
 
-  // Schema: names and types when the file has them, XGBoost's default names otherwise.
+  // Schema: names and types when the file has them, XGBoost's default names otherwise. The
+  // feature count is a claim: checked against the names or types listed, else held to
+  // max_unnamed_features, before any feature is made.
   std::vector<std::string> names, types;
   if (learner.has("feature_names")) names = learner.at("feature_names").string_array();
   if (learner.has("feature_types")) types = learner.at("feature_types").string_array();
@@ -357,6 +412,9 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
   if (!types.empty() && types.size() != static_cast<std::size_t>(num_feature))
     learner.at("feature_types").fail("has " + std::to_string(types.size()) + " types for num_feature = " +
                                      std::to_string(num_feature));
+  if (names.empty() && types.empty() && num_feature > max_unnamed_features(file_bytes))
+    params.at("num_feature").fail(std::to_string(num_feature) + " but the file lists no feature_names or feature_types: " +
+                                  unnamed_features_rule(file_bytes));
   spec.schema.features.resize(static_cast<std::size_t>(num_feature));
   for (std::size_t f = 0; f < spec.schema.features.size(); ++f) {
     Feature& feature = spec.schema.features[f];
@@ -371,23 +429,13 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
   if (spec.task == Task::kMulticlassClassification || spec.task == Task::kBinaryClassification)
     for (int k = 0; k < spec.num_classes; ++k) spec.schema.output_labels.push_back(std::to_string(k));
 
-  // Booster: gbtree, legacy dart {gbtree, weight_drop}, or 3.3+ dart saved as gbtree.
-  const JsonCursor booster = learner.at("gradient_booster");
-  const std::string booster_name = booster.at("name").as_string();
-  std::vector<double> weight_drop;
-  JsonCursor model = booster;
-  if (booster_name == "gbtree") {
-    model = booster.at("model");
-  } else if (booster_name == "dart") {
-    model = booster.at("gbtree").at("model");
-    weight_drop = booster.at("weight_drop").double_array();
-  } else if (booster_name == "gblinear") {
-    read_linear_booster(booster.at("model"), spec);
-    if (model.has("cats")) read_categories(model.at("cats"), spec.schema);
+  if (linear) {
+    read_linear_booster(model, spec);
+    if (booster.has("cats")) read_categories(booster.at("cats"), spec.schema);
     return spec;
-  } else {
-    booster.at("name").fail("unsupported booster '" + booster_name + "' (supported: gbtree, dart, gblinear)");
   }
+  std::vector<double> weight_drop;
+  if (booster_name == "dart") weight_drop = booster.at("weight_drop").double_array();
   if (model.has("weight_drop")) weight_drop = model.at("weight_drop").double_array();
 
   const JsonCursor trees = model.at("trees");
@@ -412,18 +460,33 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
     spec.leaf_width = static_cast<int>(width);
   }
 
-  // Trees are read in parallel in file order, then placed by id.
-  std::vector<TreeSpec> in_file(num_trees);
+  // Trees are read in parallel in file order, then placed by id. Their category sets share
+  // one budget; if it runs out on several threads, the trees are read again on one, so the
+  // error is the first a sequential read meets, whatever the thread count.
+  // (Pointers: a slot costs 8 bytes until its tree has been read, so that an array of
+  // empty objects claims no more than it holds.)
+  std::vector<std::unique_ptr<TreeSpec>> in_file(num_trees);
   std::vector<int64_t> ids(num_trees);
-  parallel_for(num_trees, threads, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      const JsonCursor tree = trees.at(i);
-      ids[i] = tree.has("id") ? tree.at("id").as_int() : static_cast<int64_t>(i);
-      if (ids[i] < 0 || ids[i] >= static_cast<int64_t>(num_trees))
-        tree.at("id").fail("tree id " + std::to_string(ids[i]) + " is out of range or repeated");
-      in_file[i] = read_tree(tree, width);
-    }
-  }, kMinTreesPerThread);
+  CategoryBudget budget(file_bytes);
+  auto read_all = [&](int n_threads) {
+    parallel_for(num_trees, n_threads, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) {
+        const JsonCursor tree = trees.at(i);
+        ids[i] = tree.has("id") ? tree.at("id").as_int() : static_cast<int64_t>(i);
+        if (ids[i] < 0 || ids[i] >= static_cast<int64_t>(num_trees))
+          tree.at("id").fail("tree id " + std::to_string(ids[i]) + " is out of range or repeated");
+        in_file[i] = std::make_unique<TreeSpec>(read_tree(tree, width, budget));
+      }
+    }, kMinTreesPerThread);
+  };
+  try {
+    read_all(threads);
+  } catch (const Error&) {
+    if (!budget.tripped() || parallel_chunk(num_trees, threads, kMinTreesPerThread) >= num_trees) throw;
+    for (auto& tree : in_file) tree.reset();
+    budget.reset();
+    read_all(1);
+  }
   spec.trees.resize(num_trees);
   std::vector<bool> placed(num_trees, false);
   for (std::size_t i = 0; i < num_trees; ++i) {
@@ -432,7 +495,8 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
       trees.at(i).at("id").fail("tree id " + std::to_string(id) + " is out of range or repeated");
     placed[static_cast<std::size_t>(id)] = true;
     TreeSpec& t = spec.trees[static_cast<std::size_t>(id)];
-    t = std::move(in_file[i]);
+    t = std::move(*in_file[i]);
+    in_file[i].reset();
     const int64_t group = groups[static_cast<std::size_t>(id)];
     if (group < 0 || group >= spec.num_outputs)
       tree_info.at(static_cast<std::size_t>(id)).fail("output group " + std::to_string(group) + " out of range for " +
@@ -447,10 +511,16 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
       spec.iteration_indptr.push_back(static_cast<uint64_t>(v));
     }
   } else {  // files before 2.0: a fixed number of trees per round
-    int64_t per_round = spec.num_outputs / spec.leaf_width;
+    uint64_t per_round = static_cast<uint64_t>(spec.num_outputs / spec.leaf_width);
     const JsonCursor gbtree_param = model.at("gbtree_model_param");
-    if (gbtree_param.has("num_parallel_tree")) per_round *= std::max<int64_t>(1, gbtree_param.at("num_parallel_tree").as_int());
-    for (uint64_t b = 0; b <= num_trees; b += static_cast<uint64_t>(per_round)) spec.iteration_indptr.push_back(b);
+    if (gbtree_param.has("num_parallel_tree")) {
+      // XGBoost keeps it in an int32; a larger claim would overflow the round length.
+      const int64_t parallel = gbtree_param.at("num_parallel_tree").as_int();
+      if (parallel > std::numeric_limits<int32_t>::max())
+        gbtree_param.at("num_parallel_tree").fail(std::to_string(parallel) + " out of range (at most 2^31 - 1)");
+      per_round *= static_cast<uint64_t>(std::max<int64_t>(1, parallel));
+    }
+    for (uint64_t b = 0; b <= num_trees; b += per_round) spec.iteration_indptr.push_back(b);
     if (spec.iteration_indptr.back() != num_trees) spec.iteration_indptr.push_back(num_trees);
   }
 

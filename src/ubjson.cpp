@@ -73,14 +73,18 @@ class UbjsonReader {
       default: fail_here(std::string("expected an integer marker, found '") + marker + "'");
     }
   }
-  std::size_t length(char marker) {
+  // A declared length or count: never negative, and (every element taking at least one
+  // byte) never more than the bytes left after it.
+  std::size_t length(char marker, const char* what) {
     const int64_t n = integer(marker);
-    if (n < 0 || static_cast<uint64_t>(n) > data_.size()) fail_here("length " + std::to_string(n) + " out of range");
+    if (n < 0) fail_here(std::string(what) + " " + std::to_string(n) + " is negative");
+    if (static_cast<uint64_t>(n) > data_.size() - pos_)
+      fail_here(std::string(what) + " " + std::to_string(n) + " runs past the end (" + std::to_string(data_.size() - pos_) +
+                " bytes left)");
     return static_cast<std::size_t>(n);
   }
   std::string text(char length_marker) {
-    const std::size_t n = length(length_marker);
-    if (data_.size() - pos_ < n) fail_here("string runs past the end");
+    const std::size_t n = length(length_marker, "string length");
     std::string out(data_.substr(pos_, n));
     pos_ += n;
     return out;
@@ -111,18 +115,38 @@ class UbjsonReader {
     }
   }
 
-  // After '[' or '{': an optional "$<type>" and "#<count>".
-  void header(char& type, int64_t& count) {
+  // After '[' or '{': an optional "$<type>" and "#<count>". A count is a claim: it may not
+  // exceed the bytes left, each element taking at least one byte — except in arrays typed
+  // Z, T or F, whose elements take none: their counts, all arrays of the document together,
+  // may not exceed the size of the input (so that a few bytes cannot ask for millions of
+  // values).
+  void header(char& type, int64_t& count, bool is_array) {
     type = 0;
     count = -1;
+    const char* what = is_array ? "array count" : "object count";
     if (pos_ < data_.size() && data_[pos_] == '$') {
       ++pos_;
       type = static_cast<char>(byte());
       if (byte() != '#') fail_here("a typed container needs a count");
-      count = static_cast<int64_t>(length(next_marker()));
+      const char marker = next_marker();
+      if (is_array && width(type) > 0 && type != 'C') {  // packed numbers: checked by array()
+        count = integer(marker);
+        if (count < 0) fail_here("typed array count " + std::to_string(count) + " is negative");
+        return;
+      }
+      if (is_array && (type == 'Z' || type == 'T' || type == 'F')) {
+        count = integer(marker);
+        if (count < 0) fail_here("array count " + std::to_string(count) + " is negative");
+        empty_elements_ += static_cast<uint64_t>(count);
+        if (static_cast<uint64_t>(count) > data_.size() || empty_elements_ > data_.size())
+          fail_here("arrays of '" + std::string(1, type) + "' declare " + std::to_string(empty_elements_) +
+                    " elements in all, more than the " + std::to_string(data_.size()) + " bytes of the input");
+        return;
+      }
+      count = static_cast<int64_t>(length(marker, what));
     } else if (pos_ < data_.size() && data_[pos_] == '#') {
       ++pos_;
-      count = static_cast<int64_t>(length(next_marker()));
+      count = static_cast<int64_t>(length(next_marker(), what));
     }
   }
 
@@ -134,11 +158,13 @@ class UbjsonReader {
     enter(depth);
     char type;
     int64_t count;
-    header(type, count);
+    header(type, count, true);
     const std::size_t w = width(type);
     if (w > 0 && type != 'C') {  // packed numbers: point at the bytes
-      const auto n = static_cast<std::size_t>(count);
-      if (n > (data_.size() - pos_) / w) fail_here("typed array runs past the end");
+      const auto n = static_cast<uint64_t>(count);
+      if (n > (data_.size() - pos_) / w)
+        fail_here("typed array runs past the end: " + std::to_string(n) + " elements of " + std::to_string(w) + " bytes, " +
+                  std::to_string(data_.size() - pos_) + " bytes left");
       const PackedView view{reinterpret_cast<const uint8_t*>(data_.data() + pos_), n * w};
       std::vector<uint8_t> payload(sizeof view);
       std::memcpy(payload.data(), &view, sizeof view);
@@ -158,7 +184,7 @@ class UbjsonReader {
     enter(depth);
     char type;
     int64_t count;
-    header(type, count);
+    header(type, count, false);
     Json out = Json::object();
     if (count >= 0) {
       for (int64_t i = 0; i < count; ++i) {
@@ -177,6 +203,7 @@ class UbjsonReader {
   std::string_view data_;
   const std::string& source_;
   std::size_t pos_ = 0;
+  uint64_t empty_elements_ = 0;  // elements of Z/T/F-typed arrays so far (header())
 };
 
 }  // namespace

@@ -68,6 +68,26 @@ constexpr int64_t kMaxCategory = int64_t(1) << 24;
 // Output groups (classes, targets) a model may declare.
 constexpr int64_t kMaxOutputs = 1000000;
 
+// Declared sizes are claims, not orders: the loaders check every count a file declares
+// against what the file holds before anything is sized from it (README, "Errors"). Counts
+// that need no bytes of their own get these limits, which keep a load's memory proportional
+// to the file:
+//
+// Features a file may declare without naming them (XGBoost without feature_names or
+// feature_types, LightGBM without feature_names): at most max(kMaxUnnamedFeatures, one per
+// byte of the file).
+constexpr int64_t kMaxUnnamedFeatures = 65536;
+// Output groups a file may declare without holding a tree (gblinear: a weight column, XGBoost
+// 3.1+: a base_score value) for each: kMaxUnbackedOutputs; never more than kMaxOutputs.
+constexpr int64_t kMaxUnbackedOutputs = 65536;
+// Bitset words the categorical splits of one file may take together, once compiled (one
+// 32-bit word per 32 codes up to the largest code listed or declared, plus one per split):
+// at most max(kFreeCategoryWords, kCategoryWordsPerByte per byte of the file), and never
+// more than kMaxCategoryWords (the compiled forest's own limit, whatever built the spec).
+constexpr int64_t kFreeCategoryWords = int64_t(1) << 20;
+constexpr int64_t kCategoryWordsPerByte = 4;
+constexpr int64_t kMaxCategoryWords = int64_t(1) << 26;
+
 // Appends to `words` the bitset listing codes[0 .. n): as many words as the largest code
 // needs. Returns false, appending nothing, when a code lies outside [0, kMaxCategory).
 bool append_category_set(std::vector<uint32_t>& words, const int64_t* codes, std::size_t n);

@@ -4,19 +4,12 @@
 #include <string>
 
 #include "floresta/floresta.hpp"
+#include "test_support.hpp"
 
 namespace {
 
-// x0 <= 0.5 ? (x1 in {1, 3} ? 1 : 2) : 3, with missing types None at the root.
 std::string model_text(const std::string& tree_override = "", const std::string& header_extra = "") {
-  std::string tree =
-      "Tree=0\nnum_leaves=3\nnum_cat=1\nsplit_feature=0 1\nthreshold=0.5 0\ndecision_type=2 1\n"
-      "left_child=1 -1\nright_child=-3 -2\nleaf_value=1 2 3\ncat_boundaries=0 1\ncat_threshold=10\n"
-      "is_linear=0\nshrinkage=1\n";
-  if (!tree_override.empty()) tree = tree_override;
-  return "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=1\n"
-         "objective=regression\n" + header_extra + "feature_names=a b\nfeature_infos=[0:1] 1:3\n\n" + tree +
-         "\n\nend of trees\n";
+  return floresta::test::minimal_lightgbm_text(tree_override, header_extra);
 }
 
 std::string replace(std::string text, const std::string& from, const std::string& to) {

@@ -51,4 +51,52 @@ inline Vectors read_vectors(const std::string& name) {
   return v;
 }
 
+// A valid XGBoost model: one tree, x0 < 0.5 ? -1 : (x1 < 2 ? 0.25 : 1); tests break one field.
+inline nlohmann::json minimal_xgboost_model(const std::string& objective = "binary:logistic") {
+  using nlohmann::json;
+  json tree = {
+      {"id", 0},
+      {"tree_param", {{"num_nodes", "5"}, {"num_feature", "2"}, {"size_leaf_vector", "1"}}},
+      {"left_children", {1, -1, 3, -1, -1}},
+      {"right_children", {2, -1, 4, -1, -1}},
+      {"parents", {2147483647, 0, 0, 2, 2}},
+      {"split_indices", {0, 0, 1, 0, 0}},
+      {"split_conditions", {0.5, -1.0, 2.0, 0.25, 1.0}},
+      {"default_left", {1, 0, 0, 0, 0}},
+      {"split_type", {0, 0, 0, 0, 0}},
+      {"categories", json::array()},
+      {"categories_nodes", json::array()},
+      {"categories_segments", json::array()},
+      {"categories_sizes", json::array()},
+      {"base_weights", {0, 0, 0, 0, 0}}};
+  return {{"version", {3, 2, 0}},
+          {"learner",
+           {{"attributes", json::object()},
+            {"feature_names", {"a", "b"}},
+            {"feature_types", {"float", "float"}},
+            {"objective", {{"name", objective}}},
+            {"learner_model_param",
+             {{"base_score", "[5E-1]"}, {"num_class", "0"}, {"num_feature", "2"}, {"num_target", "1"}}},
+            {"gradient_booster",
+             {{"name", "gbtree"},
+              {"model",
+               {{"gbtree_model_param", {{"num_trees", "1"}, {"num_parallel_tree", "1"}}},
+                {"iteration_indptr", {0, 1}},
+                {"tree_info", {0}},
+                {"trees", {tree}}}}}}}}};
+}
+
+// A valid LightGBM text model: x0 <= 0.5 ? (x1 in {1, 3} ? 1 : 2) : 3, with missing type None
+// at the root. `tree_override` replaces the Tree=0 block; `header_extra` adds header lines.
+inline std::string minimal_lightgbm_text(const std::string& tree_override = "", const std::string& header_extra = "") {
+  std::string tree =
+      "Tree=0\nnum_leaves=3\nnum_cat=1\nsplit_feature=0 1\nthreshold=0.5 0\ndecision_type=2 1\n"
+      "left_child=1 -1\nright_child=-3 -2\nleaf_value=1 2 3\ncat_boundaries=0 1\ncat_threshold=10\n"
+      "is_linear=0\nshrinkage=1\n";
+  if (!tree_override.empty()) tree = tree_override;
+  return "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=1\n"
+         "objective=regression\n" + header_extra + "feature_names=a b\nfeature_infos=[0:1] 1:3\n\n" + tree +
+         "\n\nend of trees\n";
+}
+
 }  // namespace floresta::test

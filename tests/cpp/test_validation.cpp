@@ -17,39 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-// A valid XGBoost model: one tree, x0 < 0.5 ? -1 : (x1 < 2 ? 0.25 : 1).
-json minimal_model() {
-  json tree = {
-      {"id", 0},
-      {"tree_param", {{"num_nodes", "5"}, {"num_feature", "2"}, {"size_leaf_vector", "1"}}},
-      {"left_children", {1, -1, 3, -1, -1}},
-      {"right_children", {2, -1, 4, -1, -1}},
-      {"parents", {2147483647, 0, 0, 2, 2}},
-      {"split_indices", {0, 0, 1, 0, 0}},
-      {"split_conditions", {0.5, -1.0, 2.0, 0.25, 1.0}},
-      {"default_left", {1, 0, 0, 0, 0}},
-      {"split_type", {0, 0, 0, 0, 0}},
-      {"categories", json::array()},
-      {"categories_nodes", json::array()},
-      {"categories_segments", json::array()},
-      {"categories_sizes", json::array()},
-      {"base_weights", {0, 0, 0, 0, 0}}};
-  return {{"version", {3, 2, 0}},
-          {"learner",
-           {{"attributes", json::object()},
-            {"feature_names", {"a", "b"}},
-            {"feature_types", {"float", "float"}},
-            {"objective", {{"name", "binary:logistic"}}},
-            {"learner_model_param",
-             {{"base_score", "[5E-1]"}, {"num_class", "0"}, {"num_feature", "2"}, {"num_target", "1"}}},
-            {"gradient_booster",
-             {{"name", "gbtree"},
-              {"model",
-               {{"gbtree_model_param", {{"num_trees", "1"}, {"num_parallel_tree", "1"}}},
-                {"iteration_indptr", {0, 1}},
-                {"tree_info", {0}},
-                {"trees", {tree}}}}}}}}};
-}
+json minimal_model() { return floresta::test::minimal_xgboost_model(); }
 
 json& tree0(json& m) { return m["learner"]["gradient_booster"]["model"]["trees"][0]; }
 
