@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 BUILD   := build
 JOBS    ?= 2
 
-.PHONY: all deps build python demo test test-cpp test-python sanitize bench clean
+.PHONY: all deps build python demo test test-cpp test-python sanitize bench bench-serve serve clean
 
 all: build python
 
@@ -19,9 +19,10 @@ build: deps
 python: deps
 	@$(PY) -m pip install -q --no-build-isolation .
 
+# São Paulo phone theft: the example person's 10 places, from C++ and then from Python.
 demo: build python
-	@echo "== C++ host: examples/cpp/score_model =="
-	@$(BUILD)/examples/cpp/score_model examples/models/phone_theft_xgb.json examples/models/phone_theft_rows.json
+	@echo "== C++ host: $(BUILD)/examples/phone_theft/phone_theft =="
+	@$(BUILD)/examples/phone_theft/phone_theft --model examples/models/phone_theft.json --person examples/models/phone_theft_person.json
 	@echo
 	@echo "== Python: examples/demo.py =="
 	@$(PY) examples/demo.py
@@ -31,8 +32,14 @@ test: build python test-cpp test-python
 test-cpp:
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The library's tests, then the applications' (data, model, notebook, server, browser).
 test-python:
 	@$(PY) -m pytest -q tests/python
+	@$(PY) -m pytest -q examples/phone_theft/tests
+
+# The phone-theft web service and page on the shipped model: http://127.0.0.1:8080/
+serve: build
+	@$(BUILD)/examples/phone_theft/phone_theft_server --model examples/models/phone_theft.json $(SERVE_FLAGS)
 
 # The C++ suite under AddressSanitizer + UndefinedBehaviorSanitizer (also run by .ci/run),
 # built without the AVX2/AVX-512 kernels so that the portable kernels are tested too (the
@@ -48,6 +55,11 @@ bench: build python
 	@test -f benchmarks/models/README || $(PY) benchmarks/make_models.py
 	@$(BUILD)/benchmarks/bench_predict --benchmark_min_time=0.2 --benchmark_out=benchmarks/results/bench_predict.json --benchmark_out_format=json
 	@$(PY) benchmarks/compare.py
+
+# The phone-theft server under load (wrk), beside a Python reference server: benchmarks/results/serve.*
+bench-serve: build python
+	@$(PY) -m pip install -q -r requirements-bench.txt
+	@$(PY) benchmarks/serve/run.py
 
 clean:
 	rm -rf $(BUILD) build-asan

@@ -1,0 +1,222 @@
+// The phone-theft page: builds its form from GET /schema, sends POST /predict, draws the
+// answer. No libraries, nothing loaded from elsewhere (the page works offline). The name the
+// person types never leaves the browser: it only personalises the sentence.
+"use strict";
+
+(function () {
+  const LABELS = {
+    bairro: "Bairro", dia: "Dia da Semana", periodo: "Período", marca: "Marca do Celular",
+    idade: "Idade", sexo: "Sexo",
+  };
+  // Friendlier names for the model's values, and a natural order where one exists.
+  const SHOWN = {
+    dia: { SEGUNDA: "Segunda-feira", TERCA: "Terça-feira", QUARTA: "Quarta-feira", QUINTA: "Quinta-feira",
+           SEXTA: "Sexta-feira", SABADO: "Sábado", DOMINGO: "Domingo" },
+    periodo: { MADRUGADA: "Madrugada (0h–6h)", MANHA: "Manhã (6h–12h)", TARDE: "Tarde (12h–18h)",
+               NOITE: "Noite (18h–24h)" },
+    sexo: { HOMEM: "Homem", MULHER: "Mulher" },
+  };
+  const ORDER = {
+    dia: ["SEGUNDA", "TERCA", "QUARTA", "QUINTA", "SEXTA", "SABADO", "DOMINGO"],
+    periodo: ["MADRUGADA", "MANHA", "TARDE", "NOITE"],
+  };
+
+  const form = document.getElementById("form");
+  const button = document.getElementById("prever");
+  const errorBox = document.getElementById("erro");
+  const result = document.getElementById("resultado");
+  const sentence = document.getElementById("frase");
+  const bars = document.getElementById("barras");
+  const modelLine = document.getElementById("modelo");
+  let schema = null;
+
+  const percent = (p) => (100 * p).toLocaleString("pt-BR", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + "%";
+  const labelOf = (name) => LABELS[name] || name;
+
+  function showError(text, detail) {
+    errorBox.textContent = text;
+    if (detail) {
+      const small = document.createElement("small");
+      small.textContent = "Resposta do servidor: " + detail;
+      errorBox.appendChild(small);
+    }
+    errorBox.hidden = false;
+    result.hidden = true;
+  }
+
+  function clearError() {
+    errorBox.hidden = true;
+    errorBox.textContent = "";
+  }
+
+  function sortedValues(field) {
+    const values = field.values.slice();
+    const order = ORDER[field.name];
+    if (order && values.every((v) => order.includes(v))) {
+      return values.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    }
+    if (values.every((v) => typeof v === "string")) {
+      return values.sort((a, b) => a.localeCompare(b, "pt-BR"));
+    }
+    return values.sort((a, b) => a - b);
+  }
+
+  function controlFor(field) {
+    let control = document.getElementById(field.name);
+    if (!control || !control.dataset.field) {
+      // A field this page does not know: give it a labelled control of its own.
+      const box = document.createElement("div");
+      box.className = "field";
+      const label = document.createElement("label");
+      label.htmlFor = "campo-" + field.name;
+      label.textContent = labelOf(field.name);
+      control = document.createElement(field.type === "categorical" ? "select" : "input");
+      control.id = "campo-" + field.name;
+      control.dataset.field = field.name;
+      if (field.type !== "categorical") control.type = "number";
+      box.append(label, control);
+      document.getElementById("extra-fields").appendChild(box);
+    }
+    return control;
+  }
+
+  function buildForm() {
+    for (const field of schema.fields) {
+      const control = controlFor(field);
+      if (field.type === "categorical") {
+        control.replaceChildren();
+        const placeholder = new Option("Escolha…", "");
+        control.add(placeholder);
+        for (const value of sortedValues(field)) {
+          const shown = (SHOWN[field.name] && SHOWN[field.name][value]) || String(value);
+          control.add(new Option(shown, String(value)));
+        }
+      } else {
+        if (field.min !== undefined) control.min = field.min;
+        if (field.max !== undefined) control.max = field.max;
+        control.placeholder = field.min !== undefined ? `${field.min} a ${field.max}` : "";
+      }
+    }
+    // Hide the page's own controls that this model does not take.
+    const names = new Set(schema.fields.map((f) => f.name));
+    for (const control of form.querySelectorAll("[data-field]")) {
+      if (!names.has(control.dataset.field)) control.closest(".field").hidden = true;
+    }
+    modelLine.textContent = `Modelo ${schema.model.name}, versão ${schema.model.version}, servido por floresta. ` +
+      `Locais possíveis: ${schema.labels.length}.`;
+    button.disabled = false;
+  }
+
+  function person() {
+    const body = {};
+    for (const field of schema.fields) {
+      const control = controlFor(field);
+      const raw = control.value.trim();
+      if (raw === "") continue;  // left out: the server names the missing field
+      if (field.type === "numeric" || (field.values && typeof field.values[0] === "number")) {
+        const number = Number(raw.replace(",", "."));
+        body[field.name] = Number.isFinite(number) ? number : raw;
+      } else {
+        body[field.name] = raw;
+      }
+    }
+    return body;
+  }
+
+  function explain(problem) {
+    const name = problem.field ? `“${labelOf(problem.field)}”` : "";
+    const field = schema && problem.field ? schema.fields.find((f) => f.name === problem.field) : null;
+    switch (problem.rule) {
+      case "required":
+        return field && field.type === "categorical" ? `Escolha um valor em ${name}.` : `Preencha o campo ${name}.`;
+      case "type":
+        return field && field.type === "numeric" ? `O campo ${name} precisa ser um número.`
+                                                 : `O valor de ${name} não é válido.`;
+      case "range":
+        return field && field.min !== undefined
+          ? `${name} precisa estar entre ${field.min} e ${field.max}.`
+          : `O valor de ${name} está fora do intervalo aceito.`;
+      case "vocabulary":
+        return `O modelo não conhece o valor escolhido em ${name}. Escolha outro valor da lista.`;
+      case "body_size":
+      case "batch_size":
+        return "O pedido é grande demais para o servidor.";
+      default:
+        return "O servidor não conseguiu responder a este pedido.";
+    }
+  }
+
+  function draw(answer, name) {
+    const top = answer[0];
+    sentence.replaceChildren();
+    const who = name ? `${name}, o local` : "O local";
+    sentence.append(`${who} mais provável é `);
+    const strong = document.createElement("strong");
+    strong.textContent = top.label;
+    sentence.append(strong, `, com ${percent(top.value)} de probabilidade.`);
+    bars.replaceChildren();
+    for (const item of answer) {
+      const li = document.createElement("li");
+      li.dataset.position = item.position;
+      li.dataset.label = item.label;
+      li.dataset.value = String(item.value);
+      if (item.position === 1) li.className = "top";
+      const place = document.createElement("span");
+      place.className = "place";
+      place.textContent = item.label;
+      const track = document.createElement("span");
+      track.className = "track";
+      const fill = document.createElement("span");
+      fill.className = "fill";
+      fill.style.width = `${Math.max(0, Math.min(1, item.value)) * 100}%`;
+      track.appendChild(fill);
+      const value = document.createElement("span");
+      value.className = "value";
+      value.textContent = percent(item.value);
+      li.append(place, track, value);
+      bars.appendChild(li);
+    }
+    result.hidden = false;
+    result.dataset.ready = String(Date.now());
+  }
+
+  async function predict(event) {
+    event.preventDefault();
+    clearError();
+    button.disabled = true;
+    try {
+      const response = await fetch("/predict", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(person()),
+      });
+      let body = null;
+      try { body = await response.json(); } catch (e) { body = null; }
+      if (!response.ok) {
+        const problem = body && typeof body === "object" ? body : {};
+        showError(explain(problem), problem.error || `HTTP ${response.status}`);
+        return;
+      }
+      draw(body, document.getElementById("nome").value.trim());
+    } catch (e) {
+      showError("Não foi possível falar com o servidor. Verifique a conexão e tente de novo.", String(e.message || e));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function start() {
+    try {
+      const response = await fetch("/schema");
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      schema = await response.json();
+      buildForm();
+      form.addEventListener("submit", predict);
+    } catch (e) {
+      modelLine.textContent = "";
+      showError("Não foi possível carregar o formulário: o servidor não respondeu.", String(e.message || e));
+    }
+  }
+
+  start();
+})();

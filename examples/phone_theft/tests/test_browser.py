@@ -1,0 +1,118 @@
+"""The page end to end in real headless Chromium (Debian's chromium + chromium-driver, driven
+by selenium): fill the form, press Prever, compare the ranking drawn on the page with
+floresta's own prediction for the same person, check that an empty age is explained to the
+person, and save a screenshot: under pytest's temporary folder, or over the one the README
+shows (examples/phone_theft/docs/screenshot.png) when PHONE_THEFT_SCREENSHOT=update.
+
+Chromium missing is a failure, not a skip: CI installs it."""
+import os
+import pathlib
+import shutil
+
+import pandas as pd
+import pytest
+
+import floresta
+
+from server_support import (  # noqa: F401 - pytest fixtures
+    phone_theft_server, phone_theft_server_model)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+README_SCREENSHOT = pathlib.Path(__file__).resolve().parents[1] / "docs" / "screenshot.png"
+FIELDS = ["bairro", "marca", "dia", "periodo", "idade", "sexo"]
+WISHED = {"bairro": "REPUBLICA", "marca": "Apple", "dia": "SEXTA", "periodo": "NOITE", "sexo": "MULHER"}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not shutil.which(path):
+            pytest.fail(f"{path} is missing: apt-get install chromium chromium-driver (scripts/install_deps.sh does)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,980",
+                     "--lang=pt-BR", "--disable-gpu", "--hide-scrollbars"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def person_for(model):
+    person = {}
+    for feature in model.schema["features"]:
+        values = feature.get("categories")
+        if values is None:
+            person[feature["name"]] = 23
+        else:
+            person[feature["name"]] = WISHED.get(feature["name"]) if WISHED.get(feature["name"]) in values else values[0]
+    return person
+
+
+def test_page_predicts_like_floresta_and_explains_errors(phone_theft_server, browser, phone_theft_server_model, tmp_path):
+    # (the server first: the browser then closes, with its keep-alive connections, before the server stops)
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    model = floresta.load(str(phone_theft_server_model))
+    person = person_for(model)
+    wait = WebDriverWait(browser, 30)
+
+    browser.get(phone_theft_server.url + "/")
+    wait.until(ec.element_to_be_clickable((By.ID, "prever")))  # enabled once /schema has built the form
+    browser.find_element(By.ID, "nome").send_keys("Maria")
+    for name in FIELDS:
+        if name == "idade":
+            field = browser.find_element(By.ID, "idade")
+            field.clear()
+            field.send_keys(str(person["idade"]))
+        else:
+            Select(browser.find_element(By.ID, name)).select_by_value(person[name])
+    browser.find_element(By.ID, "prever").click()
+    wait.until(lambda d: d.find_element(By.ID, "resultado").get_attribute("data-ready"))
+
+    proba = model.predict_proba(pd.DataFrame([person], columns=FIELDS))[0]
+    labels = [str(c) for c in model.classes_]
+    order = sorted(range(len(labels)), key=lambda k: (-proba[k], k))
+    bars = browser.find_elements(By.CSS_SELECTOR, "#barras li")
+    assert len(bars) == 10
+    assert [b.get_attribute("data-label") for b in bars] == [labels[k] for k in order]
+    assert [float(b.get_attribute("data-value")) for b in bars] == [float(proba[k]) for k in order]
+    assert [b.find_element(By.CLASS_NAME, "place").text for b in bars] == [labels[k] for k in order]
+    assert bars[0].get_attribute("class") == "top" and all(b.get_attribute("class") == "" for b in bars[1:])
+    top_percent = f"{100 * proba[order[0]]:.2f}".replace(".", ",") + "%"
+    sentence = browser.find_element(By.ID, "frase").text
+    assert sentence.startswith("Maria, o local mais provável é") and labels[order[0]] in sentence and top_percent in sentence
+    assert bars[0].find_element(By.CLASS_NAME, "value").text == top_percent
+    assert not browser.find_element(By.ID, "erro").is_displayed()
+
+    screenshot = README_SCREENSHOT if os.environ.get("PHONE_THEFT_SCREENSHOT") == "update" else tmp_path / "page.png"
+    assert browser.save_screenshot(str(screenshot))
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # An empty age: the server refuses it (422, field idade) and the page says so in words.
+    browser.find_element(By.ID, "idade").clear()
+    browser.find_element(By.ID, "prever").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "erro")))
+    message = browser.find_element(By.ID, "erro").text
+    assert "Preencha o campo “Idade”" in message and "missing field 'idade'" in message
+    assert not browser.find_element(By.ID, "resultado").is_displayed()
+
+    # An age out of range, then a valid one again: the error goes away.
+    browser.find_element(By.ID, "idade").send_keys("150")
+    browser.find_element(By.ID, "prever").click()
+    wait.until(lambda d: "entre 0 e 120" in d.find_element(By.ID, "erro").text)
+    browser.find_element(By.ID, "idade").clear()
+    browser.find_element(By.ID, "idade").send_keys(str(person["idade"]))
+    browser.find_element(By.ID, "prever").click()
+    wait.until(lambda d: d.find_element(By.ID, "resultado").is_displayed())
+    assert not browser.find_element(By.ID, "erro").is_displayed()
+    logs = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"
+            and "/predict" not in entry["message"]]  # the refused requests above are logged as 422s
+    assert logs == [], logs
