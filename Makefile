@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 BUILD   := build
 JOBS    ?= 2
 
-.PHONY: all deps build python demo test test-cpp test-python sanitize bench bench-serve serve clean
+.PHONY: all deps build python demo test test-cpp test-python sanitize test-arm64 bench bench-serve serve clean
 
 all: build python
 
@@ -42,12 +42,12 @@ serve: build
 	@$(BUILD)/examples/phone_theft/phone_theft_server --model examples/models/phone_theft.json $(SERVE_FLAGS)
 
 # The C++ suite under AddressSanitizer + UndefinedBehaviorSanitizer (also run by .ci/run),
-# built without the AVX2/AVX-512 kernels so that the portable kernels are tested too (the
-# main build tests the vector kernels this CPU has).
+# with the vector kernels compiled in: test_kernels runs every kernel this CPU has, the
+# portable one included, and install_consumer builds a host against the installed package.
 sanitize: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLORESTA_SANITIZE=ON -DFLORESTA_BUILD_BENCHMARKS=OFF -DFLORESTA_BUILD_EXAMPLES=OFF -DCMAKE_CXX_FLAGS=-DFLORESTA_NO_SIMD >/dev/null
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLORESTA_SANITIZE=ON -DFLORESTA_BUILD_BENCHMARKS=OFF -DFLORESTA_BUILD_EXAMPLES=OFF -DCMAKE_CXX_FLAGS= >/dev/null
 	@cmake --build build-asan -j $(JOBS)
-	@cd build-asan && UBSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -E install_consumer
+	@cd build-asan && UBSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 # Benchmarks (not tests): models with fixed seeds, the C++ suite, then every peer side by side.
 bench: build python
@@ -61,5 +61,9 @@ bench-serve: build python
 	@$(PY) -m pip install -q -r requirements-bench.txt
 	@$(PY) benchmarks/serve/run.py
 
+# The C++ suite cross-compiled for 64-bit ARM (aarch64) and run under qemu-user.
+test-arm64:
+	@JOBS=$(JOBS) scripts/test_arm64.sh
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-arm64

@@ -136,6 +136,8 @@ PYBIND11_MODULE(_core, m) {
                                    {"distances", floresta::OutputKind::kDistances}})
     kinds[name] = static_cast<int>(kind);
   m.attr("OUTPUT_KINDS") = kinds;
+  m.def("available_kernels", &floresta::available_kernels,
+        "The scoring kernels this CPU runs and this build has, fastest first.");
   // The one place floresta::Error is mapped: it becomes ValueError (a subclass named FlorestaError).
   py::register_exception<floresta::Error>(m, "FlorestaError", PyExc_ValueError);
 
@@ -143,7 +145,7 @@ PYBIND11_MODULE(_core, m) {
       .def_static(
           "from_bytes",
           [](const py::buffer& data, const std::string& name, bool use_best_iteration, int num_iterations,
-             bool quantize) {
+             bool quantize, const std::string& kernel, int max_depth, int load_threads) {
             // A view of the caller's bytes (or uint8 array), kept alive by the caller: no copy.
             const py::buffer_info info = data.request();
             if (info.ndim != 1 || info.itemsize != 1 || (info.shape[0] > 1 && info.strides[0] != 1))
@@ -153,11 +155,16 @@ PYBIND11_MODULE(_core, m) {
             options.use_best_iteration = use_best_iteration;
             options.num_iterations = num_iterations;
             options.quantize = quantize;
+            options.kernel = kernel;
+            options.max_depth = max_depth;
+            options.n_threads = load_threads;
             py::gil_scoped_release release;
             return floresta::load_from_memory(bytes, name, options);
           },
           py::arg("data"), py::arg("name"), py::arg("use_best_iteration") = false, py::arg("num_iterations") = 0,
-          py::arg("quantize") = true)
+          py::arg("quantize") = true, py::arg("kernel") = "auto", py::arg("max_depth") = 1024,
+          py::arg("load_threads") = 0)
+      .def_property_readonly("kernel", &floresta::Model::kernel)
       .def_property_readonly("num_features", &floresta::Model::num_features)
       .def_property_readonly("num_outputs", &floresta::Model::num_outputs)
       .def_property_readonly("num_classes", &floresta::Model::num_classes)

@@ -7,17 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(cmake g++ make libeigen3-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
           pkg-config libcpp-httplib-dev chromium chromium-driver wrk)
 command -v python3 >/dev/null || packages+=(python3 python3-venv python3-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing Debian packages: ${missing[*]}"
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+scripts/apt_install.sh "${packages[@]}"
 
 stamp=.venv/.requirements
 wanted=$(cat requirements-build.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)

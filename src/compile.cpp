@@ -8,8 +8,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/forest.hpp"
+#include "engine/kernel.hpp"
+#include "engine/kmeans.hpp"
+#include "engine/model_data.hpp"
+#include "engine/quantized.hpp"
 #include "floresta/error.hpp"
 #include "floresta/model.hpp"
+#include "threads.hpp"
 
 namespace floresta {
 
@@ -609,6 +615,7 @@ Model compile(ModelSpec spec, const LoadOptions& options) {
         break;
     }
   }
+  data->kernel = &detail::choose_kernel(options.kernel, spec.source);
   data->schema = std::move(spec.schema);
   data->preprocessing = std::move(spec.preprocessing);
   detail::index_schema(*data);

@@ -12,8 +12,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "floresta/detail/threads.hpp"
 #include "floresta/error.hpp"
+#include "threads.hpp"
 #include "loaders.hpp"
 
 namespace floresta::detail {

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "floresta/detail/threads.hpp"
 #include "floresta/error.hpp"
+#include "threads.hpp"
 #include "loaders.hpp"
 
 namespace floresta::detail {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "floresta/error.hpp"
+#include "engine/model_data.hpp"
 #include "floresta/model.hpp"
 #include "json_document.hpp"
 

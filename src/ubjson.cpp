@@ -9,7 +9,6 @@
 #include <string>
 #include <string_view>
 
-#include "floresta/detail/simd.hpp"
 #include "floresta/error.hpp"
 #include "json_document.hpp"
 
@@ -232,7 +231,7 @@ inline void decode_loop(const uint8_t* p, std::size_t n, Out* out) {
   }
 }
 
-#ifdef FLORESTA_X86_SIMD
+#ifdef FLORESTA_KERNEL_AVX2  // a build with the AVX2 kernel (FLORESTA_SIMD, x86-64)
 // The same loop compiled for AVX2 (byte shuffles: baseline x86-64 swaps one value at a time).
 template <class T, class Out>
 __attribute__((target("avx2"))) void decode_loop_avx2(const uint8_t* p, std::size_t n, Out* out) {
@@ -242,8 +241,9 @@ __attribute__((target("avx2"))) void decode_loop_avx2(const uint8_t* p, std::siz
 
 template <class T, class Out>
 void decode_all(const uint8_t* p, std::size_t n, Out* out) {
-#ifdef FLORESTA_X86_SIMD
-  if (cpu_has_avx2()) return decode_loop_avx2<T>(p, n, out);
+#ifdef FLORESTA_KERNEL_AVX2
+  static const bool avx2 = __builtin_cpu_supports("avx2") != 0;
+  if (avx2) return decode_loop_avx2<T>(p, n, out);
 #endif
   decode_loop<T>(p, n, out);
 }

@@ -10,6 +10,6 @@ Every error floresta detects (bad model file, wrong columns, non-numeric data) i
 """
 from ._core import FlorestaError, __version__
 from ._export import export
-from ._model import Model, load, load_bytes
+from ._model import Model, available_kernels, load, load_bytes
 
-__all__ = ["FlorestaError", "Model", "export", "load", "load_bytes", "__version__"]
+__all__ = ["FlorestaError", "Model", "available_kernels", "export", "load", "load_bytes", "__version__"]

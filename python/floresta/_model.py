@@ -11,7 +11,8 @@ _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 
 
-def load(path, *, use_best_iteration=False, num_iterations=None, quantize=True, **policies):
+def load(path, *, use_best_iteration=False, num_iterations=None, quantize=True, kernel="auto", max_depth=1024,
+         load_threads=0, **policies):
     """Loads a model file; the format is detected from its content.
 
     Formats: XGBoost JSON/UBJSON, LightGBM text and dump_model JSON, floresta JSON
@@ -22,6 +23,12 @@ def load(path, *, use_best_iteration=False, num_iterations=None, quantize=True, 
     num_iterations: keep only the first n boosting rounds (None = all).
     quantize: also compile numeric trees to compare 16-bit bins, the fast kernels (exact;
     about 8 bytes per node more memory). False scores with the value walk (same results).
+    kernel: the scoring kernel, "auto" (the FLORESTA_KERNEL environment variable when set,
+    else the fastest this CPU runs), "avx512", "avx2" or "portable"; every kernel gives the
+    same results. One this CPU or build lacks raises ValueError naming those available
+    (``floresta.available_kernels()``). ``Model.kernel`` names the one chosen.
+    max_depth: deepest tree accepted (deeper trees are refused).
+    load_threads: threads that parse and compile big models (0 = one per hardware thread).
     unknown_category: "as_trained" (default: an unseen category is treated as the training
     library treats it) or "error". extra_fields: "ignore" (default) or "error" — for record,
     dict and DataFrame inputs. Both can also be set later as attributes.
@@ -35,15 +42,23 @@ def load(path, *, use_best_iteration=False, num_iterations=None, quantize=True, 
     except OSError as error:
         raise _core.FlorestaError(f"{path}: cannot open model file ({error.strerror})") from None
     # (the read-only array is kept as it is: copying it to bytes cost as much as reading it)
-    return Model(data, path, use_best_iteration, num_iterations=num_iterations, quantize=quantize, **policies)
+    return Model(data, path, use_best_iteration, num_iterations=num_iterations, quantize=quantize, kernel=kernel,
+                 max_depth=max_depth, load_threads=load_threads, **policies)
 
 
-def load_bytes(data, *, name="<memory>", use_best_iteration=False, num_iterations=None, quantize=True, **policies):
-    """Loads a model from the bytes (or text) of a model file."""
+def load_bytes(data, *, name="<memory>", use_best_iteration=False, num_iterations=None, quantize=True, kernel="auto",
+               max_depth=1024, load_threads=0, **policies):
+    """Loads a model from the bytes (or text) of a model file; options as ``load``."""
     if isinstance(data, str):
         data = data.encode()
     return Model(bytes(data), name, use_best_iteration, num_iterations=num_iterations, quantize=quantize,
-                 **policies)
+                 kernel=kernel, max_depth=max_depth, load_threads=load_threads, **policies)
+
+
+def available_kernels():
+    """The scoring kernels this CPU runs and this build has, fastest first (e.g.
+    ``["avx512", "avx2", "portable"]``): the values ``load(..., kernel=...)`` accepts besides "auto"."""
+    return list(_core.available_kernels())
 
 
 class Model:
@@ -55,7 +70,8 @@ class Model:
     """
 
     def __init__(self, data, name="<memory>", use_best_iteration=False, n_threads=1, num_iterations=None,
-                 unknown_category="as_trained", extra_fields="ignore", quantize=True):
+                 unknown_category="as_trained", extra_fields="ignore", quantize=True, kernel="auto", max_depth=1024,
+                 load_threads=0):
         if unknown_category not in ("as_trained", "error"):
             raise _core.FlorestaError("unknown_category must be 'as_trained' or 'error'")
         if extra_fields not in ("ignore", "error"):
@@ -67,7 +83,11 @@ class Model:
         self._use_best_iteration = use_best_iteration
         self._num_iterations = num_iterations
         self._quantize = bool(quantize)
-        self._core = _core.Model.from_bytes(data, name, use_best_iteration, int(num_iterations or 0), self._quantize)
+        self._kernel = str(kernel)
+        self._max_depth = int(max_depth)
+        self._load_threads = int(load_threads)
+        self._core = _core.Model.from_bytes(data, name, use_best_iteration, int(num_iterations or 0), self._quantize,
+                                            self._kernel, self._max_depth, self._load_threads)
         self.n_threads = int(n_threads)
         self._feature_types = self._core.feature_types
         self._categories = [self._core.categories(j) for j in range(self._core.num_features)]
@@ -97,6 +117,11 @@ class Model:
     @property
     def objective(self):
         return self._core.objective
+
+    @property
+    def kernel(self):
+        """The scoring kernel chosen when the model was loaded: "avx512", "avx2" or "portable"."""
+        return self._core.kernel
 
     @property
     def format(self):
@@ -232,12 +257,14 @@ class Model:
         return {"data": bytes(self._data), "name": self._name, "use_best_iteration": self._use_best_iteration,
                 "num_iterations": self._num_iterations, "n_threads": self.n_threads,
                 "unknown_category": self.unknown_category, "extra_fields": self.extra_fields,
-                "quantize": self._quantize}
+                "quantize": self._quantize, "kernel": self._kernel, "max_depth": self._max_depth,
+                "load_threads": self._load_threads}
 
     def __setstate__(self, state):
         self.__init__(state["data"], state["name"], state["use_best_iteration"], state["n_threads"],
                       state.get("num_iterations"), state.get("unknown_category", "as_trained"),
-                      state.get("extra_fields", "ignore"), state.get("quantize", True))
+                      state.get("extra_fields", "ignore"), state.get("quantize", True), state.get("kernel", "auto"),
+                      state.get("max_depth", 1024), state.get("load_threads", 0))
 
     @property
     def is_outlier_detector(self):

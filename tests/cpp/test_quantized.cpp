@@ -13,99 +13,13 @@
 #include <vector>
 
 #include "floresta/floresta.hpp"
+#include "generated_forests.hpp"
 
 namespace {
 
-constexpr double kGrid[] = {-2.0, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 3.0};
-
-// Appends a random subtree of at most `depth` levels to `tree`; returns its root's id.
-// zero_missing: a quarter of the splits treat zero as missing (LightGBM; each such feature
-// then takes bin columns of its own, so the widths below are those of XGBoost's rule).
-void push_leaf(floresta::TreeSpec& tree, double leaf) {
-  tree.left_children.push_back(-1);
-  tree.right_children.push_back(-1);
-  tree.split_feature.push_back(0);
-  tree.threshold.push_back(0.0);
-  tree.leaf_value.push_back(leaf);
-  tree.default_left.push_back(0);
-  tree.is_categorical.push_back(0);
-  tree.zero_is_missing.push_back(0);
-}
-
-int32_t split(floresta::TreeSpec& tree, std::mt19937& random, int32_t id, int depth, int features, bool zero_missing,
-              bool lopsided);
-int32_t grow_lopsided(floresta::TreeSpec& tree, std::mt19937& random, int depth, int features, bool zero_missing);
-
-int32_t grow(floresta::TreeSpec& tree, std::mt19937& random, int depth, int features, bool zero_missing) {
-  const auto id = static_cast<int32_t>(tree.left_children.size());
-  push_leaf(tree, std::uniform_real_distribution<double>(-1, 1)(random));
-  if (depth == 0 || random() % 6 == 0) return id;
-  return split(tree, random, id, depth, features, zero_missing, false);
-}
-
-// Makes node `id` a split with two grown children. lopsided: one child is a leaf half the
-// time (LightGBM's leaf-wise trees: a few long paths).
-int32_t split(floresta::TreeSpec& tree, std::mt19937& random, int32_t id, int depth, int features, bool zero_missing,
-              bool lopsided) {
-  const auto i = static_cast<std::size_t>(id);
-  tree.split_feature[i] = static_cast<int32_t>(random() % static_cast<unsigned>(features));
-  tree.threshold[i] = kGrid[random() % 8];
-  tree.default_left[i] = static_cast<uint8_t>(random() % 2);
-  tree.zero_is_missing[i] = static_cast<uint8_t>(zero_missing && random() % 4 == 0);
-  const bool leaf_left = lopsided && random() % 4 == 0, leaf_right = lopsided && !leaf_left && random() % 3 == 0;
-  const int32_t left = lopsided ? grow_lopsided(tree, random, leaf_left ? 0 : depth - 1, features, zero_missing)
-                                : grow(tree, random, depth - 1, features, zero_missing);
-  tree.left_children[i] = left;
-  const int32_t right = lopsided ? grow_lopsided(tree, random, leaf_right ? 0 : depth - 1, features, zero_missing)
-                                 : grow(tree, random, depth - 1, features, zero_missing);
-  tree.right_children[i] = right;
-  return id;
-}
-
-int32_t grow_lopsided(floresta::TreeSpec& tree, std::mt19937& random, int depth, int features, bool zero_missing) {
-  const auto id = static_cast<int32_t>(tree.left_children.size());
-  push_leaf(tree, std::uniform_real_distribution<double>(-1, 1)(random));
-  if (depth == 0 || random() % 10 == 0) return id;
-  return split(tree, random, id, depth, features, zero_missing, true);
-}
-
-std::vector<double> random_rows(std::size_t rows, int features, unsigned seed) {
-  std::mt19937 random(seed);
-  std::vector<double> out(rows * static_cast<std::size_t>(features));
-  for (double& x : out) {
-    const unsigned pick = random() % 10;
-    if (pick == 0) x = NAN;
-    else if (pick < 5) x = kGrid[random() % 8];  // exactly on a threshold
-    else x = std::uniform_real_distribution<double>(-3, 4)(random);
-  }
-  return out;
-}
-
-enum class Shape { kBushy, kShallow, kLeafWise };
-
-// Bushy: depths 0-8; shallow: 0-6; leaf-wise: lopsided, up to 18 levels. `groups` output
-// groups, trees taking them in turn.
-floresta::ModelSpec random_forest(floresta::DecisionRule rule, int features, int trees, unsigned seed,
-                                  Shape shape = Shape::kBushy, int groups = 1) {
-  std::mt19937 random(seed);
-  floresta::ModelSpec spec;
-  spec.source = "generated";
-  spec.rule = rule;
-  spec.num_features = features;
-  spec.num_outputs = groups;
-  spec.base_margin.assign(static_cast<std::size_t>(groups), 0.5);
-  spec.schema.features.resize(static_cast<std::size_t>(features));
-  for (int f = 0; f < features; ++f) spec.schema.features[static_cast<std::size_t>(f)].name = "f" + std::to_string(f);
-  const bool zero_missing = rule == floresta::DecisionRule::kLightGBM;
-  for (int t = 0; t < trees; ++t) {
-    floresta::TreeSpec tree;
-    if (shape == Shape::kLeafWise) grow_lopsided(tree, random, 18, features, zero_missing);
-    else grow(tree, random, static_cast<int>(random() % (shape == Shape::kShallow ? 7 : 9)), features, zero_missing);
-    tree.output_group = t % groups;
-    spec.trees.push_back(std::move(tree));
-  }
-  return spec;
-}
+using floresta::test::random_forest;
+using floresta::test::random_rows;
+using floresta::test::Shape;
 
 // Every row's raw outputs, batch and single rows, double and float inputs, in both models.
 void expect_same_scores(const floresta::Model& quantized, const floresta::Model& plain, int features, std::size_t rows,

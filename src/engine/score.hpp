@@ -1,319 +1,32 @@
-// floresta/forest.hpp — the compiled tree ensemble and its prediction kernels.
+// src/engine/score.hpp — the scoring entry points of one kernel: forests (value walk and
+// quantized walk, chosen per call by the forest's layout) and k-means, for float and double
+// rows, gathered into a Kernel table (kernel.hpp) by make_kernel().
 //
-// A Forest is one contiguous array of small POD nodes for the whole ensemble. Every tree
-// is laid out in pre-order: a split's left child is the next node and its right child sits
-// a forward offset away, so a walk only ever moves forward and cannot loop. A leaf keeps its
-// value in the node itself (one load fewer than a side table); categorical splits keep the
-// offset of their bitset, which lives in a side buffer. Each tree adds to one output group.
-//
-// The decision rule is a policy type (XGBoostRule, ...) fixed when the model is compiled,
-// so the node step never branches on the file format. Kernels are further specialised for
-// forests without categorical splits and for contiguous rows.
-//
-// Thread-safety: a Forest is immutable after compile(); scoring functions are const and
-// allocate nothing, so any number of threads may score one Forest at once.
+// Included once by each kernels_*.cpp unit, which first defines FLORESTA_ISA (the namespace
+// of its copies: portable, avx2, avx512) and FLORESTA_ISA_LEVEL (0, 1: AVX2 + FMA, 2:
+// AVX-512 too). The instruction set is fixed when the unit is compiled: nothing here asks
+// the CPU what it has (kernel.cpp does, once per model).
 #pragma once
 
 #include <algorithm>
-#include <cmath>
-#include <type_traits>
 #include <cstddef>
 #include <cstdint>
-#include <vector>
+#include <type_traits>
 
-#include "floresta/detail/simd.hpp"
-#include "floresta/link.hpp"
-#include "floresta/matrix.hpp"
-#include "floresta/quantized.hpp"
+#include "engine/forest.hpp"
+#include "engine/kernel.hpp"
+#include "engine/kmeans.hpp"
+#include "engine/quantized.hpp"
+#include "engine/walk.hpp"
+#if FLORESTA_ISA_LEVEL >= 1
+#include "engine/simd_avx2.hpp"
+#endif
+#if FLORESTA_ISA_LEVEL >= 2
+#include "engine/simd_avx512.hpp"
+#endif
+#include "engine/kmeans_kernels.hpp"
 
-namespace floresta {
-namespace detail {
-
-// Node.info layout: feature index in the low 28 bits, then four flags.
-constexpr uint32_t kLeafFlag = 1u << 31;
-constexpr uint32_t kDefaultLeftFlag = 1u << 30;
-constexpr uint32_t kCategoricalFlag = 1u << 29;
-constexpr uint32_t kLinearLeafFlag = 1u << 29;  // on leaves: a linear model, see Forest::linear_terms
-constexpr uint32_t kZeroMissingFlag = 1u << 28;  // LightGBM missing_type=Zero: |x| <= 1e-35 is missing
-constexpr uint32_t kFeatureMask = kZeroMissingFlag - 1;
-constexpr uint32_t kMaxFeatures = kFeatureMask;
-
-// LightGBM's kZeroThreshold (1e-35f), as the double it compares against.
-constexpr double kLightGBMZeroThreshold = 1.0000000180025095e-35;
-
-template <class T>
-struct Node {
-  union {
-    T value;          // threshold of a numeric split, or the value of a leaf
-    uint32_t bitset;  // categorical split: offset of its set in Forest::category_words
-  };
-  uint32_t info;   // feature | flags
-  uint32_t right;  // splits: offset to the right child; vector leaves: index into leaf_vectors
-
-  bool is_leaf() const { return info & kLeafFlag; }
-  uint32_t feature() const { return info & kFeatureMask; }
-};
-static_assert(sizeof(Node<float>) == 12, "float nodes must stay 12 bytes");
-static_assert(sizeof(Node<double>) == 16, "double nodes must stay 16 bytes");
-
-// A categorical split's set in Forest::category_words is [n_bits, words...]; a code c is
-// "listed" when c < n_bits and its bit is set. What happens to listed, unlisted and invalid
-// codes is the rule's business.
-inline bool category_listed(uint32_t code, const uint32_t* set) {
-  return code < set[0] && ((set[1 + (code >> 5)] >> (code & 31u)) & 1u) != 0;
-}
-
-// XGBoost: inputs are cast to float32; numeric left iff x < t; categories listed in the
-// node's set go right, everything else (unlisted, negative, >= 2^24) left; leaf values are
-// summed in float32.
-struct XGBoostRule {
-  using Value = float;
-  using Accum = float;
-  static constexpr bool kZeroMissing = false;
-  static constexpr bool kStrictLeft = true;  // numeric_left is x < t (else x <= t)
-  template <class In>
-  static Value input(In x) { return static_cast<Value>(x); }
-  static bool numeric_left(Value x, Value threshold) { return x < threshold; }
-  static bool category_left(Value x, const uint32_t* set, bool /*default_left*/) {
-    if (!(x >= 0.0f && x < 16777216.0f)) return true;
-    return !category_listed(static_cast<uint32_t>(x), set);
-  }
-};
-
-// LightGBM: double precision, left iff x <= t.
-// LightGBM's predictor keeps only inputs with |x| > kZeroThreshold (or NaN) and reads the
-// rest as 0, so a value in that band is 0 before any tree sees it.
-// Missing types are resolved when compiling: None sends NaN where 0 goes, NaN uses the
-// default direction, Zero also treats |x| <= kZeroThreshold as missing (kZeroMissingFlag).
-// Categorical: the code is x truncated toward zero; listed codes go left, other codes
-// below the set's size right; negative or larger codes take the default direction
-// (LightGBM's loader compiles that direction to right, as LightGBM sends them).
-struct LightGBMRule {
-  using Value = double;
-  using Accum = double;
-  static constexpr bool kZeroMissing = true;
-  static constexpr bool kStrictLeft = false;
-  template <class In>
-  static Value input(In x) {
-    const auto v = static_cast<Value>(x);
-    return std::fabs(v) <= kLightGBMZeroThreshold ? Value(0) : v;
-  }
-  static bool numeric_left(Value x, Value threshold) { return x <= threshold; }
-  static bool category_left(Value x, const uint32_t* set, bool default_left) {
-    if (!(x > -1.0 && x < 2147483648.0)) return default_left;
-    const auto code = static_cast<uint32_t>(static_cast<int64_t>(x));
-    if (code >= set[0]) return default_left;
-    return category_listed(code, set);
-  }
-};
-
-// scikit-learn's HistGradientBoosting: LightGBM's comparisons and categorical sets on the
-// input as given (no zero band; missing is NaN only).
-struct SkLearnHistRule : LightGBMRule {
-  static constexpr bool kZeroMissing = false;
-  template <class In>
-  static Value input(In x) { return static_cast<Value>(x); }
-};
-
-// scikit-learn's Cython trees (DecisionTree, RandomForest, ExtraTrees, GradientBoosting,
-// IsolationForest): inputs are cast to float32, then compared in double: left iff x <= t.
-struct SkLearnTreeRule {
-  using Value = double;
-  using Accum = double;
-  static constexpr bool kZeroMissing = false;
-  static constexpr bool kStrictLeft = false;
-  template <class In>
-  static Value input(In x) { return static_cast<Value>(static_cast<float>(x)); }
-  static bool numeric_left(Value x, Value threshold) { return x <= threshold; }
-  static bool category_left(Value, const uint32_t*, bool default_left) { return default_left; }
-};
-
-template <class Rule>
-struct Forest {
-  using Value = typename Rule::Value;
-  using Accum = typename Rule::Accum;
-
-  std::vector<Node<Value>> nodes;
-  std::vector<uint32_t> tree_begin;    // index of each tree's root in `nodes`
-  std::vector<uint32_t> tree_group;    // output group of each tree
-  std::vector<uint32_t> category_words;  // per categorical split: [n_bits, words...]
-  std::vector<Accum> leaf_vectors;     // leaves of leaf_width > 1, leaf_width values each
-  // Linear leaves: [count, constant, fallback, feature_0, coeff_0, ...] at the leaf's `right`.
-  std::vector<double> linear_terms;
-  std::vector<Accum> base_margin;      // one per output group
-  uint32_t leaf_width = 1;             // 1, or num_groups when every leaf holds a vector
-  uint32_t num_features = 0;
-  uint32_t num_groups = 1;
-  uint32_t max_depth = 0;
-  std::vector<uint32_t> tree_depth;    // levels below each tree's root
-  bool has_categorical = false;
-  bool has_linear = false;
-  Quantization<Value> quantized;       // the same trees comparing bins (empty: not quantizable)
-
-  std::size_t num_trees() const { return tree_begin.size(); }
-};
-
-// Walks one tree for one row; returns its leaf. Terminates because every step moves
-// strictly forward inside the tree (checked by compile()).
-template <class Rule, bool kCategorical, bool kContiguous, class In>
-inline const Node<typename Rule::Value>* walk(const Node<typename Rule::Value>* node, const uint32_t* words,
-                                              const In* row, std::ptrdiff_t col_stride) {
-  using Value = typename Rule::Value;
-  while (!node->is_leaf()) {
-    const uint32_t info = node->info;
-    const std::ptrdiff_t f = static_cast<std::ptrdiff_t>(info & kFeatureMask);
-    const Value x = Rule::input(kContiguous ? row[f] : row[f * col_stride]);
-    const bool default_left = (info & kDefaultLeftFlag) != 0;
-    bool left;
-    if (std::isnan(x)) {
-      left = default_left;
-    } else if (kCategorical && (info & kCategoricalFlag)) {
-      left = Rule::category_left(x, words + node->bitset, default_left);
-    } else if (Rule::kZeroMissing && (info & kZeroMissingFlag) && std::fabs(x) <= Value(kLightGBMZeroThreshold)) {
-      left = default_left;
-    } else {
-      left = Rule::numeric_left(x, node->value);
-    }
-    node += left ? 1u : node->right;
-  }
-  return node;
-}
-
-// Walks one tree for kLanes rows at once: every row advances one level per step, so the
-// loads of independent rows overlap instead of waiting on each other. A row that reached
-// its leaf stays there (the step is masked to 0), so `depth` steps finish every row. No
-// branch depends on the data except the categorical test, taken only on categorical nodes.
-// `roots[i]` and `rows[i]` give each lane its tree and its row: one tree for several rows
-// (batches), or several trees for one row (single rows).
-template <class Rule, std::size_t kLanes, bool kCategorical, bool kContiguous, class In>
-inline void walk_lanes(const Node<typename Rule::Value>* const* roots, uint32_t depth, const In* const* rows,
-                       std::ptrdiff_t col_stride, const uint32_t* words, typename Rule::Value* leaves) {
-  using Value = typename Rule::Value;
-  const Node<Value>* node[kLanes];
-  for (std::size_t i = 0; i < kLanes; ++i) node[i] = roots[i];
-  for (uint32_t level = 0; level < depth; ++level) {
-    for (std::size_t i = 0; i < kLanes; ++i) {
-      const Node<Value>* n = node[i];
-      const uint32_t info = n->info;
-      const std::ptrdiff_t f = static_cast<std::ptrdiff_t>(info & kFeatureMask);
-      const Value x = Rule::input(kContiguous ? rows[i][f] : rows[i][f * col_stride]);
-      // Bit arithmetic only: NaN fails every comparison, so it can go left only by default.
-      const uint32_t default_left = (info >> 30) & 1u;
-      uint32_t missing = static_cast<uint32_t>(x != x);
-      if (Rule::kZeroMissing)
-        missing |= ((info >> 28) & 1u) & static_cast<uint32_t>(std::fabs(x) <= Value(kLightGBMZeroThreshold));
-      uint32_t compare;
-      if (kCategorical && (info & kCategoricalFlag) && !(info & kLeafFlag))
-        compare = static_cast<uint32_t>(Rule::category_left(x, words + n->bitset, default_left != 0));
-      else
-        compare = static_cast<uint32_t>(Rule::numeric_left(x, n->value));
-      const uint32_t left = (compare & (missing ^ 1u)) | (missing & default_left);
-      uint32_t step = left + (left ^ 1u) * n->right;  // 1 when left, right offset otherwise
-      step &= (info >> 31) - 1u;  // leaves stay put
-      node[i] = n + step;
-    }
-    // Deep, lopsided trees (LightGBM's leaf-wise growth) end most walks early.
-    if (level >= 2) {
-      uint32_t all_leaves = 1u;
-      for (std::size_t i = 0; i < kLanes; ++i) all_leaves &= node[i]->info >> 31;
-      if (all_leaves) break;
-    }
-  }
-  for (std::size_t i = 0; i < kLanes; ++i) leaves[i] = node[i]->value;
-}
-
-// A linear leaf's output (LightGBM linear_tree): the constant leaf value when any input is NaN.
-template <class Rule, class In>
-inline typename Rule::Accum linear_leaf(const double* terms, const In* row, std::ptrdiff_t col_stride) {
-  using Value = typename Rule::Value;
-  const auto count = static_cast<std::size_t>(terms[0]);
-  double out = terms[1];
-  for (std::size_t k = 0; k < count; ++k) {
-    const Value x = Rule::input(row[static_cast<std::ptrdiff_t>(terms[3 + 2 * k]) * col_stride]);
-    if (std::isnan(x)) return static_cast<typename Rule::Accum>(terms[2]);
-    out += terms[4 + 2 * k] * static_cast<double>(x);
-  }
-  return static_cast<typename Rule::Accum>(out);
-}
-
-// What a predict call writes per row.
-enum class OutputKind {
-  kRaw,    // num_groups margins
-  kValue,  // num_groups transformed values (regression)
-  kProba,  // class probabilities: [1 - p, p] for one binary group, else num_groups
-  kClass,  // one value: the predicted class index (outlier detection: -1 outlier, 1 inlier)
-  kDecision,  // outlier detection: one value, the score minus the model's offset
-  kDistances,  // clustering: the distance to every centre
-};
-
-struct OutputPlan {
-  OutputKind kind = OutputKind::kRaw;
-  Link link = Link::kIdentity;
-  bool class_from_margin = false;  // class = argmax (or sign) of margins, not of probabilities
-  bool outlier = false;            // an outlier detector: classes are -1 / 1
-  double average_divisor = 0;
-  double link_scale = 1;
-  double decision_offset = 0;
-};
-
-inline std::size_t output_width(OutputKind kind, std::size_t groups) {
-  if (kind == OutputKind::kClass || kind == OutputKind::kDecision) return 1;
-  if (kind == OutputKind::kProba && groups == 1) return 2;
-  return groups;
-}
-
-constexpr std::size_t kBlockRows = 64;
-constexpr std::size_t kBlockValues = 4096;  // accumulator values kept on the stack per block
-
-template <class Accum>
-inline void transform(const OutputPlan& plan, Accum* v, std::size_t groups) {
-  if (plan.average_divisor > 0)
-    for (std::size_t g = 0; g < groups; ++g) v[g] /= static_cast<Accum>(plan.average_divisor);
-  apply_link(plan.link, v, groups, static_cast<Accum>(plan.link_scale));
-}
-
-template <class Accum>
-inline void write_outputs(const OutputPlan& plan, Accum* v, std::size_t groups, double* o) {
-  switch (plan.kind) {
-    case OutputKind::kRaw:
-      break;
-    case OutputKind::kValue:
-      transform(plan, v, groups);
-      break;
-    case OutputKind::kProba:
-      transform(plan, v, groups);
-      if (groups == 1) {
-        o[0] = static_cast<double>(Accum(1) - v[0]);
-        o[1] = static_cast<double>(v[0]);
-        return;
-      }
-      break;
-    case OutputKind::kDecision:
-      transform(plan, v, groups);
-      o[0] = static_cast<double>(v[0]) - plan.decision_offset;
-      return;
-    case OutputKind::kDistances:  // refused for forests by Model::plan_for
-      break;
-    case OutputKind::kClass: {
-      if (plan.outlier) {
-        transform(plan, v, groups);
-        o[0] = static_cast<double>(v[0]) - plan.decision_offset < 0 ? -1.0 : 1.0;
-        return;
-      }
-      if (!plan.class_from_margin) transform(plan, v, groups);
-      if (groups == 1) {
-        o[0] = v[0] > (plan.class_from_margin ? Accum(0) : Accum(0.5)) ? 1.0 : 0.0;
-      } else {
-        std::size_t best = 0;
-        for (std::size_t g = 1; g < groups; ++g)
-          if (v[g] > v[best]) best = g;
-        o[0] = static_cast<double>(best);
-      }
-      return;
-    }
-  }
-  for (std::size_t g = 0; g < groups; ++g) o[g] = static_cast<double>(v[g]);
-}
+namespace floresta::detail::FLORESTA_ISA {
 
 // Scores rows [begin, end) of X into out (row-major, output_width() values per row). Rows
 // are taken in blocks with the tree loop outside, so each tree's nodes stay in cache across
@@ -335,10 +48,10 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
     for (std::size_t r = 0; r < n; ++r)
       std::copy(forest.base_margin.begin(), forest.base_margin.end(), acc + r * groups);
     std::size_t t = 0;
-#ifdef FLORESTA_X86_SIMD
+#if FLORESTA_ISA_LEVEL >= 1
     // XGBoost forests on contiguous float32 rows: eight rows per AVX2 register.
     if constexpr (std::is_same_v<Rule, XGBoostRule> && std::is_same_v<In, float> && kContiguous && kCategorical) {
-      if (forest.leaf_width == 1 && cpu_has_avx2() && X.row_stride < (std::ptrdiff_t(1) << 24)) {
+      if (forest.leaf_width == 1 && X.row_stride < (std::ptrdiff_t(1) << 24)) {
         float leaves[16];
         for (; t < trees; ++t) {
           const auto* root = nodes + forest.tree_begin[t];
@@ -443,7 +156,7 @@ bool use_quantized(const Forest<Rule>& forest) {
          forest.num_groups * kQuantizedLanes <= kBlockValues;
 }
 
-#ifdef FLORESTA_X86_SIMD
+#if FLORESTA_ISA_LEVEL >= 2
 // One row through `lanes` (a multiple of 16, at most 128) trees; see walk_trees_avx512.
 template <int kRegisters>
 inline void walk_trees_lanes(const QuantizedNode* nodes, const uint32_t* top, const uint32_t* tables, uint32_t depth,
@@ -498,10 +211,8 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
   const auto* nodes = forest.nodes.data();
   const QuantizedNode* qnodes = q.nodes.data();
   const std::size_t trees = forest.num_trees();
-  bool vector = false;
-#ifdef FLORESTA_X86_SIMD
-  vector = cpu_has_avx512() && q.nodes.size() < (std::size_t{1} << 28);
-#endif
+  // The AVX-512 walks address nodes in 32-bit lanes: node indices below 2^28.
+  const bool vector = FLORESTA_ISA_LEVEL >= 2 && q.nodes.size() < (std::size_t{1} << 28);
 
   for (std::size_t b = begin; b < end; b += block_rows) {
     const std::size_t n = std::min(block_rows, end - b);
@@ -510,7 +221,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
     if (n >= L) {
       const In* rows[kQuantizedBlockRows];
       for (std::size_t r = 0; r < n; ++r) rows[r] = X.row(b + r);
-#ifdef FLORESTA_X86_SIMD
+#if FLORESTA_ISA_LEVEL >= 2
       if (vector) bin_rows_avx512<Rule>(q, rows, n, X.col_stride, bins);
       else
 #endif
@@ -519,7 +230,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
       bins[lanes * q.width] = bins[lanes * q.width + 1] = 0;
       // Adds tree t's leaves (for the block's rows, at `found`) in file order.
       auto add_tree = [&](std::size_t t, const uint32_t* found) {
-#ifdef FLORESTA_X86_SIMD
+#if FLORESTA_ISA_LEVEL >= 2
         if (vector && groups == 1 && std::is_same_v<Accum, typename Rule::Value>) {
           add_leaves_avx512(nodes, sizeof(*nodes), found, n, acc);
           return;
@@ -528,7 +239,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
         Accum* a = acc + forest.tree_group[t];
         for (std::size_t r = 0; r < n; ++r) a[r * groups] += nodes[found[r]].value;
       };
-#ifdef FLORESTA_X86_SIMD
+#if FLORESTA_ISA_LEVEL >= 2
       if (vector) {
         uint32_t list[3 * (kRowTrees * kQuantizedBlockRows + kQuantizedLanes)];
         for (std::size_t t = 0; t < trees; t += kRowTrees) {
@@ -552,7 +263,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
         }
     } else {
       for (std::size_t r = 0; r < n; ++r) {
-#ifdef FLORESTA_X86_SIMD
+#if FLORESTA_ISA_LEVEL >= 2
         if (vector) bin_row_avx512<Rule>(q, X.row(b + r), X.col_stride, bins);
         else
 #endif
@@ -573,7 +284,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
             depth = std::max(depth, forest.tree_depth[t + i]);
           }
           std::fill(roots + count, roots + lanes, roots[0]);
-#ifdef FLORESTA_X86_SIMD
+#if FLORESTA_ISA_LEVEL >= 2
           // walk_trees_avx512 with the row's bins in two or four registers (up to 128 bin
           // columns), else gathered.
           if (vector) {
@@ -598,7 +309,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
   }
 }
 
-// Chooses the specialised kernel once per call.
+// The walk for this forest's layout and these rows.
 template <class Rule, class In>
 void score_rows(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_t begin,
                 std::size_t end, const OutputPlan& plan, double* out) {
@@ -616,5 +327,23 @@ void score_rows(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_t
   }
 }
 
-}  // namespace detail
-}  // namespace floresta
+template <class In>
+void score_kmeans(const KMeans& model, const MatrixView<In>& X, std::size_t begin, std::size_t end,
+                  const OutputPlan& plan, double* out) {
+  if (plan.kind == OutputKind::kDistances) kmeans_distances(model, X, begin, end, out);
+  else kmeans_labels(model, X, begin, end, out);
+}
+
+// This unit's table.
+inline Kernel make_kernel(const char* name) {
+  Kernel kernel;
+  kernel.name = name;
+  kernel.xgboost = {&score_rows<XGBoostRule, float>, &score_rows<XGBoostRule, double>};
+  kernel.lightgbm = {&score_rows<LightGBMRule, float>, &score_rows<LightGBMRule, double>};
+  kernel.sklearn_hist = {&score_rows<SkLearnHistRule, float>, &score_rows<SkLearnHistRule, double>};
+  kernel.sklearn_tree = {&score_rows<SkLearnTreeRule, float>, &score_rows<SkLearnTreeRule, double>};
+  kernel.kmeans = {&score_kmeans<float>, &score_kmeans<double>};
+  return kernel;
+}
+
+}  // namespace floresta::detail::FLORESTA_ISA

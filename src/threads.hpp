@@ -1,4 +1,4 @@
-// floresta/detail/threads.hpp — splitting rows across threads for one predict call.
+// src/threads.hpp — splitting rows (scoring) and trees (loading) across threads.
 #pragma once
 
 #include <algorithm>

@@ -1,101 +1,43 @@
-// floresta/kmeans.hpp — compiled k-means: nearest-centre assignment and distances.
+// src/engine/kmeans_kernels.hpp — k-means assignment and distances for one instruction set.
 //
 // Assignment follows scikit-learn exactly: label = argmin_j (||c_j||^2 - 2 x.c_j), computed
-// in the input's precision (float32 rows against float32 centres, float64 against float64),
-// the lowest index winning ties. float32 batches take an AVX-512 kernel where the CPU has
-// it: centres in lanes for up to 16 centres of 32 features or more, else rows in lanes
-// (register-blocked over rows and centres, rows transposed in registers); or an AVX2 one (centres in lanes); otherwise
-// batches go through Eigen matrix products on chunks of 256 rows with the argmin fused
-// after each chunk; a single row takes a direct loop.
-// Distances (transform) and the inertia (score) are computed in double as sum (x - c)^2.
+// in the input's precision, the lowest index winning ties. float32 batches take the AVX-512
+// kernels in the AVX-512 unit (centres in lanes for up to 16 centres of 32 features or more,
+// else rows in lanes, register-blocked over rows and centres, rows transposed in registers)
+// or the AVX2 one (centres in lanes) in the AVX2 unit; otherwise batches go through
+// kmeans_labels_gemm (kmeans.cpp); a single row takes a direct loop. Distances (transform)
+// are computed in double as sum (x - c)^2.
 //
-// Thread-safety: immutable after construction; scoring is const.
+// Kernel code: included by score.hpp inside a kernel unit's FLORESTA_ISA namespace.
 #pragma once
-
-#include <Eigen/Core>
 
 #include <algorithm>
 #include <cmath>
-#include <type_traits>
 #include <cstddef>
 #include <limits>
-#include <vector>
+#include <memory>
+#include <type_traits>
 
-#include "floresta/detail/simd.hpp"
+#include "engine/kmeans.hpp"
 #include "floresta/matrix.hpp"
 
-namespace floresta::detail {
+#if FLORESTA_ISA_LEVEL >= 1
+#include <immintrin.h>
+#endif
 
-struct KMeans {
-  template <class T>
-  using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-  RowMatrix<double> centers64;  // k x d
-  RowMatrix<float> centers32;
-  Eigen::VectorXd norms64;      // ||c||^2 in each precision
-  Eigen::VectorXf norms32;
-
-  // float32 centres transposed (d x k_padded, k padded to a multiple of 8 with +inf norms)
-  // for the AVX2 kernel, which runs over eight centres at a time.
-  std::vector<float> transposed32;
-  std::vector<float> padded_norms32;
-  std::size_t padded_k = 0;
-
-  // For k <= 16 (kmeans_labels_few_avx512): centres padded to a power of two K (1..16),
-  // `span` = 16 / K features per 16-lane group, lane l of group g holding centre l / span at
-  // feature g * span + l % span (0 past k or d), so a row's `span` values broadcast in one
-  // load meet every centre at once.
-  std::vector<float> interleaved32;
-  std::size_t span = 0;  // 0 when k > 16
-
-  explicit KMeans(RowMatrix<double> centers = {}) : centers64(std::move(centers)) {
-    centers32 = centers64.cast<float>();
-    norms64 = centers64.rowwise().squaredNorm();
-    norms32 = centers32.rowwise().squaredNorm();
-    const std::size_t k = num_clusters(), d = num_features();
-    padded_k = (k + 7) / 8 * 8;
-    transposed32.assign(d * padded_k, 0.0f);
-    padded_norms32.assign(padded_k, std::numeric_limits<float>::infinity());
-    for (std::size_t j = 0; j < k; ++j) {
-      padded_norms32[j] = norms32[static_cast<Eigen::Index>(j)];
-      for (std::size_t f = 0; f < d; ++f)
-        transposed32[f * padded_k + j] = centers32(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(f));
-    }
-    if (k >= 1 && k <= 16) {
-      std::size_t lanes_per_centre = 16;  // = span
-      while (lanes_per_centre > 1 && k > 16 / lanes_per_centre) lanes_per_centre /= 2;
-      span = lanes_per_centre;
-      const std::size_t groups = (d + span - 1) / span;
-      interleaved32.assign(groups * 16, 0.0f);
-      for (std::size_t g = 0; g < groups; ++g)
-        for (std::size_t l = 0; l < 16; ++l) {
-          const std::size_t j = l / span, f = g * span + l % span;
-          if (j < k && f < d) interleaved32[g * 16 + l] = centers32(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(f));
-        }
-    }
-  }
-  std::size_t num_clusters() const { return static_cast<std::size_t>(centers64.rows()); }
-  std::size_t num_features() const { return static_cast<std::size_t>(centers64.cols()); }
-
-  const RowMatrix<float>& centers(float) const { return centers32; }
-  const RowMatrix<double>& centers(double) const { return centers64; }
-  const Eigen::VectorXf& norms(float) const { return norms32; }
-  const Eigen::VectorXd& norms(double) const { return norms64; }
-};
-
-constexpr std::size_t kKMeansChunk = 256;
+namespace floresta::detail::FLORESTA_ISA {
 
 // Lowest-index argmin of ||c_j||^2 - 2 x.c_j for one row, directly.
 template <class T, class In>
 std::size_t nearest_center(const KMeans& model, const In* row, std::ptrdiff_t col_stride) {
-  const auto& C = model.centers(T{});
-  const auto& norms = model.norms(T{});
+  const T* C = model.centers(T{}).data();  // raw pointers: no Eigen code in kernel units
+  const T* norms = model.norms(T{}).data();
   const std::size_t k = model.num_clusters(), d = model.num_features();
   std::size_t best = 0;
   T best_value = std::numeric_limits<T>::infinity();
   for (std::size_t j = 0; j < k; ++j) {
     T dot = 0;
-    for (std::size_t f = 0; f < d; ++f) dot += static_cast<T>(row[static_cast<std::ptrdiff_t>(f) * col_stride]) * C(j, f);
+    for (std::size_t f = 0; f < d; ++f) dot += static_cast<T>(row[static_cast<std::ptrdiff_t>(f) * col_stride]) * C[j * d + f];
     const T value = norms[j] - T(2) * dot;
     if (value < best_value) {
       best_value = value;
@@ -105,10 +47,10 @@ std::size_t nearest_center(const KMeans& model, const In* row, std::ptrdiff_t co
   return best;
 }
 
-#ifdef FLORESTA_X86_SIMD
+#if FLORESTA_ISA_LEVEL >= 1
 // float32 rows, AVX2 + FMA: eight centres per register, ||c||^2 - 2 x.c, argmin with the
 // lowest index on ties.
-__attribute__((target("avx2,fma"))) inline void kmeans_labels_avx2(const KMeans& model, const MatrixView<float>& X,
+inline void kmeans_labels_avx2(const KMeans& model, const MatrixView<float>& X,
                                                                    std::size_t begin, std::size_t end, double* out) {
   const std::size_t d = model.num_features(), kp = model.padded_k;
   const float* ct = model.transposed32.data();
@@ -167,10 +109,10 @@ __attribute__((target("avx2,fma"))) inline void kmeans_labels_avx2(const KMeans&
 }
 #endif
 
-#ifdef FLORESTA_X86_SIMD
+#if FLORESTA_ISA_LEVEL >= 2
 // Transposes a 16 x 16 block in registers: on entry v[i] holds row i's 16 values, on return
 // v[j] holds value j of the 16 rows. Four rounds of sixteen shuffles.
-__attribute__((target("avx512f"))) inline void transpose16x16(__m512 v[16]) {
+inline void transpose16x16(__m512 v[16]) {
   __m512 t[16];
   for (int i = 0; i < 16; i += 2) {  // per 128-bit block: pairs of rows, interleaved
     t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
@@ -198,7 +140,7 @@ __attribute__((target("avx512f"))) inline void transpose16x16(__m512 v[16]) {
 // Writes rows [b, b + 64) of X feature-major into columns (d x 64): contiguous rows by
 // 16 x 16 transposes in registers (masked loads for the last d % 16 features, never reading
 // past a row), contiguous columns by copies, other strides by gathers.
-__attribute__((target("avx512f"))) inline void kmeans_columns64(const MatrixView<float>& X, std::size_t b, std::size_t d,
+inline void kmeans_columns64(const MatrixView<float>& X, std::size_t b, std::size_t d,
                                                                 float* columns) {
   constexpr std::size_t R = 64;
   if (X.col_stride == 1) {
@@ -226,18 +168,19 @@ __attribute__((target("avx512f"))) inline void kmeans_columns64(const MatrixView
 // six centres per pass over the features, so each centre value loaded feeds four FMAs and
 // each row value six. Each block of rows is first written feature-major into `columns`
 // (d x 64) by kmeans_columns64.
-__attribute__((target("avx512f"))) inline void kmeans_labels_avx512(const KMeans& model, const MatrixView<float>& X,
+inline void kmeans_labels_avx512(const KMeans& model, const MatrixView<float>& X,
                                                                     std::size_t begin, std::size_t end, double* out) {
   constexpr std::size_t R = 64;
   const std::size_t k = model.num_clusters(), d = model.num_features();
   const float* C = model.centers32.data();
   const float* norms = model.norms32.data();
-  std::vector<float> columns(d * R);
+  // new[], not a std::vector: see kernel.hpp on shared templates in kernel units.
+  const std::unique_ptr<float[]> columns(new float[d * R]);
   const __m512 minus_two = _mm512_set1_ps(-2.0f);
   for (std::size_t b = begin; b < end; b += R) {
     const std::size_t n = std::min(R, end - b);
     if (n == R) {
-      kmeans_columns64(X, b, d, columns.data());
+      kmeans_columns64(X, b, d, columns.get());
     } else {
       for (std::size_t r = 0; r < R; ++r) {  // rows past the end repeat the last one
         const float* row = X.row(b + std::min(r, n - 1));
@@ -252,7 +195,7 @@ __attribute__((target("avx512f"))) inline void kmeans_labels_avx512(const KMeans
     }
     // Centres in increasing order, replaced only by a strictly smaller value: ties keep the
     // lowest index.
-    auto consider = [&](__m512 dot, int q, std::size_t j) __attribute__((target("avx512f"))) {
+    auto consider = [&](__m512 dot, int q, std::size_t j) {
       const __m512 value = _mm512_fmadd_ps(minus_two, dot, _mm512_set1_ps(norms[j]));
       const __mmask16 better = _mm512_cmp_ps_mask(value, best[q], _CMP_LT_OQ);
       best[q] = _mm512_mask_mov_ps(best[q], better, value);
@@ -269,7 +212,7 @@ __attribute__((target("avx512f"))) inline void kmeans_labels_avx512(const KMeans
         __m512 u[kCentres];
         for (int c = 0; c < kCentres; ++c) u[c] = _mm512_set1_ps(c0[c * d + f]);
         for (int q = 0; q < 4; ++q) {
-          const __m512 x = _mm512_loadu_ps(columns.data() + f * R + 16 * q);
+          const __m512 x = _mm512_loadu_ps(columns.get() + f * R + 16 * q);
           for (int c = 0; c < kCentres; ++c) a[q][c] = _mm512_fmadd_ps(x, u[c], a[q][c]);
         }
       }
@@ -282,7 +225,7 @@ __attribute__((target("avx512f"))) inline void kmeans_labels_avx512(const KMeans
       const float* c0 = C + j * d;
       for (std::size_t f = 0; f < d; ++f) {
         const __m512 u = _mm512_set1_ps(c0[f]);
-        for (int q = 0; q < 4; ++q) a[q] = _mm512_fmadd_ps(_mm512_loadu_ps(columns.data() + f * R + 16 * q), u, a[q]);
+        for (int q = 0; q < 4; ++q) a[q] = _mm512_fmadd_ps(_mm512_loadu_ps(columns.get() + f * R + 16 * q), u, a[q]);
       }
       for (int q = 0; q < 4; ++q) consider(a[q], q, j);
     }
@@ -293,10 +236,10 @@ __attribute__((target("avx512f"))) inline void kmeans_labels_avx512(const KMeans
 }
 #endif
 
-#ifdef FLORESTA_X86_SIMD
+#if FLORESTA_ISA_LEVEL >= 2
 // Broadcasts x[0 .. kSpan) to every group of kSpan lanes: one load (x must be readable that far).
 template <int kSpan>
-__attribute__((target("avx512f,avx512dq"))) inline __m512 broadcast_span(const float* x) {
+inline __m512 broadcast_span(const float* x) {
   if constexpr (kSpan == 1) return _mm512_set1_ps(*x);
   else if constexpr (kSpan == 2) return _mm512_castpd_ps(_mm512_set1_pd(*reinterpret_cast<const double*>(x)));
   else if constexpr (kSpan == 4) return _mm512_broadcast_f32x4(_mm_loadu_ps(x));
@@ -311,7 +254,7 @@ __attribute__((target("avx512f,avx512dq"))) inline __m512 broadcast_span(const f
 // lanes, and the argmin of ||c||^2 - 2 x.c runs down the centres as in the other kernels:
 // the lowest index on ties, NaN never chosen.
 template <int kSpan>
-__attribute__((target("avx512f,avx512dq"))) inline void kmeans_labels_few_avx512(const KMeans& model,
+inline void kmeans_labels_few_avx512(const KMeans& model,
                                                                                  const MatrixView<float>& X,
                                                                                  std::size_t begin, std::size_t end,
                                                                                  double* out) {
@@ -364,7 +307,7 @@ __attribute__((target("avx512f,avx512dq"))) inline void kmeans_labels_few_avx512
     __m512i best_index = _mm512_setzero_si512();
     for (std::size_t j = 0; j < k; ++j) {
       const __m512 dot = _mm512_i32gather_ps(_mm512_add_epi32(row_lanes, _mm512_set1_epi32(static_cast<int>(j * kSpan))), sums, 4);
-      const __m512 value = _mm512_fmadd_ps(minus_two, dot, _mm512_set1_ps(model.norms32[static_cast<Eigen::Index>(j)]));
+      const __m512 value = _mm512_fmadd_ps(minus_two, dot, _mm512_set1_ps(model.norms32.data()[j]));
       const __mmask16 better = _mm512_cmp_ps_mask(value, best, _CMP_LT_OQ);
       best = _mm512_mask_mov_ps(best, better, value);
       best_index = _mm512_mask_mov_epi32(best_index, better, _mm512_set1_epi32(static_cast<int>(j)));
@@ -381,8 +324,7 @@ __attribute__((target("avx512f,avx512dq"))) inline void kmeans_labels_few_avx512
 // d = 32 12.3 / 10.1, d = 48 15.8 / 17.7; k = 16: d = 32 12.6 / 12.3, d = 64 22 / 30).
 inline bool kmeans_labels_few(const KMeans& model, const MatrixView<float>& X, std::size_t begin, std::size_t end,
                               double* out) {
-  static const bool has_dq = __builtin_cpu_supports("avx512dq") != 0;
-  if (model.span == 0 || model.num_features() < 32 || X.col_stride != 1 || !cpu_has_avx512() || !has_dq) return false;
+  if (model.span == 0 || model.num_features() < 32 || X.col_stride != 1) return false;
   switch (model.span) {
     case 1: kmeans_labels_few_avx512<1>(model, X, begin, end, out); return true;
     case 2: kmeans_labels_few_avx512<2>(model, X, begin, end, out); return true;
@@ -393,19 +335,22 @@ inline bool kmeans_labels_few(const KMeans& model, const MatrixView<float>& X, s
 }
 #endif
 
-// Labels of rows [begin, end): GEMM per chunk, then a fused argmin.
+// Labels of rows [begin, end): this unit's vector kernel, a direct loop for few rows or
+// tiny models, else kmeans_labels_gemm.
 template <class In>
 void kmeans_labels(const KMeans& model, const MatrixView<In>& X, std::size_t begin, std::size_t end, double* out) {
   using T = In;  // the input's precision
   const std::size_t k = model.num_clusters(), d = model.num_features();
-#ifdef FLORESTA_X86_SIMD
+#if FLORESTA_ISA_LEVEL >= 1
   if constexpr (std::is_same_v<In, float>) {
+#if FLORESTA_ISA_LEVEL >= 2
     if (end - begin >= 16 && kmeans_labels_few(model, X, begin, end, out)) return;
-    if (cpu_has_avx512() && end - begin >= 16) {
+    if (end - begin >= 16) {
       kmeans_labels_avx512(model, X, begin, end, out);
       return;
     }
-    if (k > 8 && cpu_has_avx2()) {  // with one register of centres the GEMM path is faster
+#endif
+    if (k > 8) {  // with one register of centres the GEMM path is faster
       kmeans_labels_avx2(model, X, begin, end, out);
       return;
     }
@@ -416,42 +361,21 @@ void kmeans_labels(const KMeans& model, const MatrixView<In>& X, std::size_t beg
       out[r - begin] = static_cast<double>(nearest_center<T>(model, X.row(r), X.col_stride));
     return;
   }
-  const auto& C = model.centers(T{});
-  const auto& norms = model.norms(T{});
-  using Strided = Eigen::Map<const KMeans::RowMatrix<T>, Eigen::Unaligned, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
-  KMeans::RowMatrix<T> distances(static_cast<Eigen::Index>(std::min(kKMeansChunk, end - begin)), static_cast<Eigen::Index>(k));
-  for (std::size_t b = begin; b < end; b += kKMeansChunk) {
-    const std::size_t n = std::min(kKMeansChunk, end - b);
-    const Strided chunk(X.row(b), static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(d),
-                        Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(X.row_stride, X.col_stride));
-    auto block = distances.topRows(static_cast<Eigen::Index>(n));
-    block.noalias() = chunk * C.transpose();
-    for (std::size_t r = 0; r < n; ++r) {
-      std::size_t best = 0;
-      T best_value = std::numeric_limits<T>::infinity();
-      for (std::size_t j = 0; j < k; ++j) {
-        const T value = norms[static_cast<Eigen::Index>(j)] - T(2) * block(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(j));
-        if (value < best_value) {
-          best_value = value;
-          best = j;
-        }
-      }
-      out[b - begin + r] = static_cast<double>(best);
-    }
-  }
+  kmeans_labels_gemm(model, X, begin, end, out);
 }
 
 // Euclidean distance of each row to each centre (k values per row), in double.
 template <class In>
 void kmeans_distances(const KMeans& model, const MatrixView<In>& X, std::size_t begin, std::size_t end, double* out) {
   const std::size_t k = model.num_clusters(), d = model.num_features();
+  const In* C = model.centers(In{}).data();
   for (std::size_t r = begin; r < end; ++r) {
     const In* row = X.row(r);
     for (std::size_t j = 0; j < k; ++j) {
       double sum = 0;
       for (std::size_t f = 0; f < d; ++f) {
         const double diff = static_cast<double>(row[static_cast<std::ptrdiff_t>(f) * X.col_stride]) -
-                            static_cast<double>(model.centers(In{})(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(f)));
+                            static_cast<double>(C[j * d + f]);
         sum += diff * diff;
       }
       out[(r - begin) * k + j] = std::sqrt(sum);
@@ -459,4 +383,4 @@ void kmeans_distances(const KMeans& model, const MatrixView<In>& X, std::size_t 
   }
 }
 
-}  // namespace floresta::detail
+}  // namespace floresta::detail::FLORESTA_ISA

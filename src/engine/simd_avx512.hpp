@@ -1,114 +1,28 @@
-// floresta/detail/simd.hpp — tree walks in vector registers.
+// src/engine/simd_avx512.hpp — the quantized walk of quantized.hpp in AVX-512 registers.
 //
-// walk8_xgboost_avx2: eight rows walk one XGBoost tree (value nodes, float32 rows) in the
-// eight lanes of an AVX2 register: node fields and inputs are gathered, the split is decided
-// by compares and blends, and a lane that reached its leaf stays there. It reproduces
-// XGBoostRule exactly (float32 `x < t`, NaN to the default side, listed categories right;
-// negative, >= 2^24 or unlisted codes left).
+// walk_rows_avx512 (batches) and walk_trees_avx512 (single rows): sixteen lanes per
+// register and several registers in flight: per level, two gathers of node halves and one
+// of bins (or a permute of bins held in registers), one unsigned compare, one masked add.
+// (Gathering whole nodes eight at a time and splitting them was slower.) bin_rows_avx512
+// bins a block of rows, bin_row_avx512 one row.
 //
-// walk_rows_avx512 (batches) and walk_trees_avx512 (single rows): the
-// quantized walk of quantized.hpp, sixteen lanes per AVX-512 register and several registers
-// in flight: per level, two gathers of node halves and one of bins (or a permute of bins
-// held in registers), one unsigned compare, one masked add. (Gathering whole nodes eight at
-// a time and splitting them was slower.) bin_rows_avx512 bins a block of rows.
-//
-// The code is compiled for its instruction set through function attributes and chosen at
-// run time, so it never changes the host's compiler flags and never runs on a CPU without it.
+// Kernel code for the AVX-512 unit only (kernels_avx512.cpp, compiled with -mavx512f
+// -mavx512bw -mavx512vl -mavx512dq -mpopcnt), in its FLORESTA_ISA namespace.
 #pragma once
 
+#include <immintrin.h>
+
 #include <algorithm>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
 
-#include "floresta/quantized.hpp"
+#include "engine/quantized.hpp"
 
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__)) && \
-    !defined(FLORESTA_NO_SIMD)
-#include <immintrin.h>
-#define FLORESTA_X86_SIMD 1
+#ifndef FLORESTA_ISA
+#error "engine/simd_avx512.hpp is kernel code: include it from kernels_avx512.cpp through score.hpp"
 #endif
 
-namespace floresta::detail {
-
-#ifdef FLORESTA_X86_SIMD
-
-inline bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2") != 0;
-  return has;
-}
-
-// root: the tree's first node (12-byte nodes: value/bitset, info, right); rows: 8 * kGroups
-// rows of `cols` floats, `row_stride` floats apart (8 * kGroups * row_stride must fit in
-// 31 bits); words: Forest::category_words. kGroups registers walk at once, so that their
-// gathers overlap.
-template <bool kCategorical, int kGroups>
-__attribute__((target("avx2"))) inline void walk8_xgboost_avx2(const void* root, uint32_t depth, const float* rows,
-                                                                 int32_t row_stride, const uint32_t* words, float* leaves) {
-  const float* base_f = static_cast<const float*>(root);
-  const int* base_i = static_cast<const int*>(root);
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i feature_mask = _mm256_set1_epi32(static_cast<int>((1u << 28) - 1));
-  const __m256i one = _mm256_set1_epi32(1);
-  __m256i offsets[kGroups];  // 3 * node index, in 4-byte units
-  __m256i row_offsets[kGroups];
-  for (int g = 0; g < kGroups; ++g) {
-    offsets[g] = _mm256_setzero_si256();
-    row_offsets[g] = _mm256_mullo_epi32(_mm256_add_epi32(lane, _mm256_set1_epi32(8 * g)), _mm256_set1_epi32(row_stride));
-  }
-  for (uint32_t level = 0; level < depth; ++level) {
-    bool all_leaves = true;
-    for (int g = 0; g < kGroups; ++g) {
-      __m256i& offset = offsets[g];
-      const __m256i row_offset = row_offsets[g];
-      const __m256i info = _mm256_i32gather_epi32(base_i + 1, offset, 4);
-      const __m256i leaf = _mm256_srai_epi32(info, 31);  // all ones on leaves
-      if (_mm256_movemask_ps(_mm256_castsi256_ps(leaf)) == 0xFF) continue;
-      all_leaves = false;
-      const __m256 threshold = _mm256_i32gather_ps(base_f, offset, 4);
-      const __m256i right = _mm256_i32gather_epi32(base_i + 2, offset, 4);
-      const __m256i feature = _mm256_and_si256(info, feature_mask);
-      const __m256 x = _mm256_i32gather_ps(rows, _mm256_add_epi32(row_offset, feature), 4);
-      const __m256 is_nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
-      const __m256 default_left = _mm256_castsi256_ps(_mm256_srai_epi32(_mm256_slli_epi32(info, 1), 31));
-      __m256 go_left = _mm256_cmp_ps(x, threshold, _CMP_LT_OQ);  // false for NaN
-      if (kCategorical) {
-        const __m256i categorical = _mm256_srai_epi32(_mm256_slli_epi32(info, 2), 31);
-        if (!_mm256_testz_si256(categorical, categorical)) {
-          // XGBoost: listed codes go right; invalid (negative, >= 2^24) or unlisted go left.
-          const __m256 valid = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ),
-                                             _mm256_cmp_ps(x, _mm256_set1_ps(16777216.0f), _CMP_LT_OQ));
-          const __m256i code = _mm256_and_si256(_mm256_cvttps_epi32(x), _mm256_castps_si256(valid));
-          const __m256i set = _mm256_and_si256(_mm256_castps_si256(threshold), categorical);  // bitset offset
-          const __m256i bits = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(words), set,
-                                                           categorical, 4);
-          const __m256i in_range = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(code, one), bits),
-                                                       _mm256_castps_si256(valid));  // code < n_bits
-          const __m256i word_index = _mm256_add_epi32(_mm256_add_epi32(set, one), _mm256_srli_epi32(code, 5));
-          const __m256i word = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(words),
-                                                           word_index, _mm256_and_si256(in_range, categorical), 4);
-          const __m256i bit = _mm256_and_si256(_mm256_srlv_epi32(word, _mm256_and_si256(code, _mm256_set1_epi32(31))), one);
-          const __m256i listed = _mm256_and_si256(_mm256_cmpeq_epi32(bit, one), in_range);
-          const __m256 cat_left = _mm256_castsi256_ps(_mm256_xor_si256(listed, _mm256_set1_epi32(-1)));
-          go_left = _mm256_blendv_ps(go_left, cat_left, _mm256_castsi256_ps(categorical));
-        }
-      }
-      go_left = _mm256_blendv_ps(go_left, default_left, is_nan);
-      __m256i step = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(right), _mm256_castsi256_ps(one), go_left));
-      step = _mm256_andnot_si256(leaf, step);
-      offset = _mm256_add_epi32(offset, _mm256_mullo_epi32(step, _mm256_set1_epi32(3)));
-    }
-    if (all_leaves) break;
-  }
-  for (int g = 0; g < kGroups; ++g) _mm256_storeu_ps(leaves + 8 * g, _mm256_i32gather_ps(base_f, offsets[g], 4));
-}
-
-inline bool cpu_has_avx512() {
-  static const bool has = __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0 &&
-                          __builtin_cpu_supports("avx512vl") != 0;
-  return has;
-}
+namespace floresta::detail::FLORESTA_ISA {
 
 // Rows in lanes through `trees` trees, each from its top table (tops[i], see
 // Quantization::top), for one block of 16 * kGroups interleaved rows: lane j of register g
@@ -122,7 +36,7 @@ inline bool cpu_has_avx512() {
 // trees: each deeper level walks the list in full registers, writes finished lanes out and
 // compacts the rest. Node indices stay below 2^28; `list` holds 3 * (trees * 128 + 16).
 template <int kGroups>
-__attribute__((target("avx512f,avx512bw"))) inline void walk_rows_avx512(const QuantizedNode* nodes,
+inline void walk_rows_avx512(const QuantizedNode* nodes,
                                                                           const uint32_t* const* tops, std::size_t trees,
                                                                           uint32_t depth, const uint16_t* bins,
                                                                           std::size_t group_stride, uint32_t* leaves,
@@ -234,7 +148,7 @@ __attribute__((target("avx512f,avx512bw"))) inline void walk_rows_avx512(const Q
 // The bins of 16 lanes' columns (low 16 bits of column_bound) from one row's bins held in
 // registers: `kRegisters` of 32 bins (2: up to 64 columns, 4: up to 128).
 template <int kRegisters>
-__attribute__((target("avx512f,avx512bw"))) inline __m512i bins_in_registers(const __m512i* row_bins,
+inline __m512i bins_in_registers(const __m512i* row_bins,
                                                                               __m512i column_bound) {
   // vpermt2w picks 16-bit words by the low 6 bits of each word of the index: the low word
   // of each lane is its column; the high word (the bound) picks a word masked off below.
@@ -250,7 +164,7 @@ __attribute__((target("avx512f,avx512bw"))) inline __m512i bins_in_registers(con
 // or 4, bins_in_registers), or with kRegisters = 0 gathered from `bins` (32-bit loads of
 // which the low half is used: `bins` needs one element of padding).
 template <int kRegisters>
-__attribute__((target("avx512f,avx512bw"))) inline __m512i row_bins_of(const __m512i* row_bins, const uint16_t* bins,
+inline __m512i row_bins_of(const __m512i* row_bins, const uint16_t* bins,
                                                                         __m512i column_bound) {
   if constexpr (kRegisters == 0) {
     const __m512i low16 = _mm512_set1_epi32(0xFFFF);
@@ -268,7 +182,7 @@ __attribute__((target("avx512f,avx512bw"))) inline __m512i row_bins_of(const __m
 // deeper ones two (the node). Wider rows (kRegisters = 0) gather their bins from `bins`.
 // Node indices stay below 2^28.
 template <int kGroups, int kRegisters>
-__attribute__((target("avx512f,avx512bw"))) inline void walk_trees_avx512(const QuantizedNode* nodes,
+inline void walk_trees_avx512(const QuantizedNode* nodes,
                                                                            const uint32_t* top,
                                                                            const uint32_t* tables, uint32_t depth,
                                                                            const uint16_t* bins, uint32_t* leaves) {
@@ -316,19 +230,19 @@ __attribute__((target("avx512f,avx512bw"))) inline void walk_trees_avx512(const 
 // The mask of t[0, 16) (float) or t[0, 8) (double), loaded under `lanes`, comparing true
 // against x: predicate(t, x).
 template <int kPredicate>
-__attribute__((target("avx512f"))) inline uint32_t compare_block(const float* t, uint32_t lanes, float x) {
+inline uint32_t compare_block(const float* t, uint32_t lanes, float x) {
   return _mm512_mask_cmp_ps_mask(static_cast<__mmask16>(lanes), _mm512_maskz_loadu_ps(static_cast<__mmask16>(lanes), t),
                                  _mm512_set1_ps(x), kPredicate);
 }
 template <int kPredicate>
-__attribute__((target("avx512f"))) inline uint32_t compare_block(const double* t, uint32_t lanes, double x) {
+inline uint32_t compare_block(const double* t, uint32_t lanes, double x) {
   return _mm512_mask_cmp_pd_mask(static_cast<__mmask8>(lanes), _mm512_maskz_loadu_pd(static_cast<__mmask8>(lanes), t),
                                  _mm512_set1_pd(x), kPredicate);
 }
 
 // How many of t[0, m) compare true against x, a register at a time.
 template <int kPredicate, class Value>
-__attribute__((target("avx512f,popcnt"))) inline uint32_t right_of_count(const Value* t, uint32_t m, Value x) {
+inline uint32_t right_of_count(const Value* t, uint32_t m, Value x) {
   constexpr uint32_t kWidth = 64 / sizeof(Value);
   uint32_t count = 0;
   for (uint32_t k = 0; k < m; k += kWidth) {
@@ -341,7 +255,7 @@ __attribute__((target("avx512f,popcnt"))) inline uint32_t right_of_count(const V
 // acc[r] += the value at the start of node leaves[r] (nodes `node_bytes` apart), r < n, for
 // one output group: eight (double) or sixteen (float) leaf values per gather. The same
 // additions as the scalar loop, in the same order per row.
-__attribute__((target("avx512f"))) inline void add_leaves_avx512(const void* nodes, std::size_t node_bytes,
+inline void add_leaves_avx512(const void* nodes, std::size_t node_bytes,
                                                                  const uint32_t* leaves, std::size_t n, double* acc) {
   const __m256i words = _mm256_set1_epi32(static_cast<int>(node_bytes / 8));
   std::size_t r = 0;
@@ -352,7 +266,7 @@ __attribute__((target("avx512f"))) inline void add_leaves_avx512(const void* nod
   for (; r < n; ++r)
     acc[r] += *reinterpret_cast<const double*>(static_cast<const char*>(nodes) + leaves[r] * node_bytes);
 }
-__attribute__((target("avx512f"))) inline void add_leaves_avx512(const void* nodes, std::size_t node_bytes,
+inline void add_leaves_avx512(const void* nodes, std::size_t node_bytes,
                                                                  const uint32_t* leaves, std::size_t n, float* acc) {
   const __m512i words = _mm512_set1_epi32(static_cast<int>(node_bytes / 4));
   std::size_t r = 0;
@@ -367,13 +281,13 @@ __attribute__((target("avx512f"))) inline void add_leaves_avx512(const void* nod
 // The number of f's thresholds x lies right of, by compares and popcounts instead of a
 // binary search: over all of them when they fill at most kDirectBlocks registers, else
 // first over the feature's block keys (Quantization::kKeyBlock), then inside one block. For
-// bin_row of quantized.hpp (batches bin with bin_rows_avx512). Single rows bin with 4: model
+// bin_row of walk.hpp (batches bin with bin_rows_avx512). Single rows bin with 4: model
 // (c)'s features hold 19-36 or ~215 thresholds, and keys first for the big ones made one
 // row 8% faster (2, 4 and 8 measured alike; 1, keys first for all, 15% slower).
 template <uint32_t kDirectBlocks>
 struct Avx512Count {
   template <class Rule>
-  __attribute__((target("avx512f,avx512bw,popcnt"))) static uint32_t count(
+  static uint32_t count(
       typename Rule::Value x, const typename Quantization<typename Rule::Value>::Feature& f,
       const Quantization<typename Rule::Value>& q) {
     using Value = typename Rule::Value;
@@ -395,7 +309,7 @@ using Avx512RowCount = Avx512Count<4>;
 // count is the same as count_right_of's: the thresholds x lies right of, by the rule's own
 // comparison; NaN counts none and is binned as missing.
 template <class Rule, class In>
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void bin_rows_avx512(const Quantization<typename Rule::Value>& q,
+void bin_rows_avx512(const Quantization<typename Rule::Value>& q,
                                                                           const In* const* rows, std::size_t count,
                                                                           std::ptrdiff_t col_stride, uint16_t* bins) {
   using Value = typename Rule::Value;
@@ -488,12 +402,10 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void bin_rows_avx512(const 
 // bin_row compiled for AVX-512, so that the counts inline (a call per feature cost ~10% of
 // a single row of model (c)).
 template <class Rule, class In>
-__attribute__((target("avx512f,avx512bw,popcnt"))) void bin_row_avx512(const Quantization<typename Rule::Value>& q,
+void bin_row_avx512(const Quantization<typename Rule::Value>& q,
                                                                          const In* row, std::ptrdiff_t col_stride,
                                                                          uint16_t* bins) {
   bin_row<Rule, Avx512RowCount>(q, row, col_stride, bins);
 }
 
-#endif
-
-}  // namespace floresta::detail
+}  // namespace floresta::detail::FLORESTA_ISA

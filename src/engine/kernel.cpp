@@ -1,0 +1,77 @@
+// Kernel choice (kernel.hpp): what this CPU runs, asked once per process, and the kernel a
+// model gets when it is compiled.
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "engine/kernel.hpp"
+#include "floresta/error.hpp"
+
+namespace floresta::detail {
+namespace {
+
+#if defined(FLORESTA_KERNEL_AVX2) || defined(FLORESTA_KERNEL_AVX512)
+// What kernels_avx2.cpp is compiled with (CMakeLists.txt).
+bool cpu_runs_avx2() {
+  static const bool runs = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return runs;
+}
+#endif
+#ifdef FLORESTA_KERNEL_AVX512
+// What kernels_avx512.cpp is compiled with (CMakeLists.txt).
+bool cpu_runs_avx512() {
+  static const bool runs = cpu_runs_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                           __builtin_cpu_supports("popcnt");
+  return runs;
+}
+#endif
+
+const Kernel* find(const std::string& name) {
+#ifdef FLORESTA_KERNEL_AVX512
+  if (name == "avx512") return cpu_runs_avx512() ? &avx512_kernel() : nullptr;
+#endif
+#ifdef FLORESTA_KERNEL_AVX2
+  if (name == "avx2") return cpu_runs_avx2() ? &avx2_kernel() : nullptr;
+#endif
+  if (name == "portable") return &portable_kernel();
+  return nullptr;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> available_kernels() {
+  std::vector<std::string> names;
+  for (const char* name : {"avx512", "avx2", "portable"})
+    if (find(name)) names.emplace_back(name);
+  return names;
+}
+
+const Kernel& choose_kernel(const std::string& requested, const std::string& source) {
+  std::string name = requested;
+  const char* from = "LoadOptions::kernel";
+  if (name.empty() || name == "auto") {
+    const char* env = std::getenv("FLORESTA_KERNEL");
+    if (env && *env && std::string(env) != "auto") {
+      name = env;
+      from = "FLORESTA_KERNEL";
+    } else {
+      return *find(available_kernels().front());
+    }
+  }
+  if (name != "avx512" && name != "avx2" && name != "portable")
+    fail(source, ": unknown kernel '", name, "' (", from, "): expected auto, avx512, avx2 or portable");
+  const Kernel* kernel = find(name);
+  if (!kernel)
+    fail(source, ": kernel '", name, "' (", from, ") is not available: this CPU and build have ",
+         joined(available_kernels()));
+  return *kernel;
+}
+
+}  // namespace floresta::detail

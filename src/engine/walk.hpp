@@ -1,0 +1,304 @@
+// src/engine/walk.hpp — the portable walks: value trees one row or eight lanes at a time,
+// quantized trees (binning and the sixteen-lane walk), and the output transforms.
+//
+// Kernel code: included only by score.hpp inside a kernel translation unit, in the
+// namespace of that unit's instruction set (FLORESTA_ISA), so that each unit's copies of
+// these templates stay its own (see kernel.hpp).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/forest.hpp"
+#include "engine/quantized.hpp"
+#include "floresta/matrix.hpp"
+
+#ifndef FLORESTA_ISA
+#error "engine/walk.hpp is kernel code: include it from a kernels_*.cpp unit through score.hpp"
+#endif
+
+namespace floresta::detail::FLORESTA_ISA {
+
+// Walks one tree for one row; returns its leaf. Terminates because every step moves
+// strictly forward inside the tree (checked by compile()).
+template <class Rule, bool kCategorical, bool kContiguous, class In>
+inline const Node<typename Rule::Value>* walk(const Node<typename Rule::Value>* node, const uint32_t* words,
+                                              const In* row, std::ptrdiff_t col_stride) {
+  using Value = typename Rule::Value;
+  while (!node->is_leaf()) {
+    const uint32_t info = node->info;
+    const std::ptrdiff_t f = static_cast<std::ptrdiff_t>(info & kFeatureMask);
+    const Value x = Rule::input(kContiguous ? row[f] : row[f * col_stride]);
+    const bool default_left = (info & kDefaultLeftFlag) != 0;
+    bool left;
+    if (std::isnan(x)) {
+      left = default_left;
+    } else if (kCategorical && (info & kCategoricalFlag)) {
+      left = Rule::category_left(x, words + node->bitset, default_left);
+    } else if (Rule::kZeroMissing && (info & kZeroMissingFlag) && std::fabs(x) <= Value(kLightGBMZeroThreshold)) {
+      left = default_left;
+    } else {
+      left = Rule::numeric_left(x, node->value);
+    }
+    node += left ? 1u : node->right;
+  }
+  return node;
+}
+
+// Walks one tree for kLanes rows at once: every row advances one level per step, so the
+// loads of independent rows overlap instead of waiting on each other. A row that reached
+// its leaf stays there (the step is masked to 0), so `depth` steps finish every row. No
+// branch depends on the data except the categorical test, taken only on categorical nodes.
+// `roots[i]` and `rows[i]` give each lane its tree and its row: one tree for several rows
+// (batches), or several trees for one row (single rows).
+template <class Rule, std::size_t kLanes, bool kCategorical, bool kContiguous, class In>
+inline void walk_lanes(const Node<typename Rule::Value>* const* roots, uint32_t depth, const In* const* rows,
+                       std::ptrdiff_t col_stride, const uint32_t* words, typename Rule::Value* leaves) {
+  using Value = typename Rule::Value;
+  const Node<Value>* node[kLanes];
+  for (std::size_t i = 0; i < kLanes; ++i) node[i] = roots[i];
+  for (uint32_t level = 0; level < depth; ++level) {
+    for (std::size_t i = 0; i < kLanes; ++i) {
+      const Node<Value>* n = node[i];
+      const uint32_t info = n->info;
+      const std::ptrdiff_t f = static_cast<std::ptrdiff_t>(info & kFeatureMask);
+      const Value x = Rule::input(kContiguous ? rows[i][f] : rows[i][f * col_stride]);
+      // Bit arithmetic only: NaN fails every comparison, so it can go left only by default.
+      const uint32_t default_left = (info >> 30) & 1u;
+      uint32_t missing = static_cast<uint32_t>(x != x);
+      if (Rule::kZeroMissing)
+        missing |= ((info >> 28) & 1u) & static_cast<uint32_t>(std::fabs(x) <= Value(kLightGBMZeroThreshold));
+      uint32_t compare;
+      if (kCategorical && (info & kCategoricalFlag) && !(info & kLeafFlag))
+        compare = static_cast<uint32_t>(Rule::category_left(x, words + n->bitset, default_left != 0));
+      else
+        compare = static_cast<uint32_t>(Rule::numeric_left(x, n->value));
+      const uint32_t left = (compare & (missing ^ 1u)) | (missing & default_left);
+      uint32_t step = left + (left ^ 1u) * n->right;  // 1 when left, right offset otherwise
+      step &= (info >> 31) - 1u;  // leaves stay put
+      node[i] = n + step;
+    }
+    // Deep, lopsided trees (LightGBM's leaf-wise growth) end most walks early.
+    if (level >= 2) {
+      uint32_t all_leaves = 1u;
+      for (std::size_t i = 0; i < kLanes; ++i) all_leaves &= node[i]->info >> 31;
+      if (all_leaves) break;
+    }
+  }
+  for (std::size_t i = 0; i < kLanes; ++i) leaves[i] = node[i]->value;
+}
+
+// A linear leaf's output (LightGBM linear_tree): the constant leaf value when any input is NaN.
+template <class Rule, class In>
+inline typename Rule::Accum linear_leaf(const double* terms, const In* row, std::ptrdiff_t col_stride) {
+  using Value = typename Rule::Value;
+  const auto count = static_cast<std::size_t>(terms[0]);
+  double out = terms[1];
+  for (std::size_t k = 0; k < count; ++k) {
+    const Value x = Rule::input(row[static_cast<std::ptrdiff_t>(terms[3 + 2 * k]) * col_stride]);
+    if (std::isnan(x)) return static_cast<typename Rule::Accum>(terms[2]);
+    out += terms[4 + 2 * k] * static_cast<double>(x);
+  }
+  return static_cast<typename Rule::Accum>(out);
+}
+
+// Transforms one row of `n` margins in place. `scale` is the sigmoid slope (1 for XGBoost),
+// or the isolation forest's normaliser (n_estimators * c(max_samples)).
+template <class T>
+inline void apply_link(Link link, T* v, std::size_t n, T scale = T(1)) {
+  switch (link) {
+    case Link::kIdentity:
+      return;
+    case Link::kSigmoid:
+    case Link::kOneVsRestSigmoid:
+      if (scale == T(1)) {
+        for (std::size_t i = 0; i < n; ++i) v[i] = T(1) / (T(1) + std::exp(-v[i]));
+      } else {
+        for (std::size_t i = 0; i < n; ++i) v[i] = T(1) / (T(1) + std::exp(-scale * v[i]));
+      }
+      return;
+    case Link::kSoftmax: {
+      T top = v[0];
+      for (std::size_t i = 1; i < n; ++i) top = v[i] > top ? v[i] : top;
+      T sum = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        v[i] = std::exp(v[i] - top);
+        sum += v[i];
+      }
+      for (std::size_t i = 0; i < n; ++i) v[i] /= sum;
+      return;
+    }
+    case Link::kExp:
+      for (std::size_t i = 0; i < n; ++i) v[i] = std::exp(v[i]);
+      return;
+    case Link::kHinge:
+      for (std::size_t i = 0; i < n; ++i) v[i] = v[i] > T(0) ? T(1) : T(0);
+      return;
+    case Link::kSignedSquare:
+      for (std::size_t i = 0; i < n; ++i) v[i] = (v[i] < 0 ? -v[i] : v[i]) * v[i];
+      return;
+    case Link::kIsolation:
+      for (std::size_t i = 0; i < n; ++i) v[i] = -std::pow(T(2), -(scale != T(0) ? v[i] / scale : T(1)));
+      return;
+  }
+}
+
+constexpr std::size_t kBlockRows = 64;
+constexpr std::size_t kBlockValues = 4096;  // accumulator values kept on the stack per block
+
+template <class Accum>
+inline void transform(const OutputPlan& plan, Accum* v, std::size_t groups) {
+  if (plan.average_divisor > 0)
+    for (std::size_t g = 0; g < groups; ++g) v[g] /= static_cast<Accum>(plan.average_divisor);
+  apply_link(plan.link, v, groups, static_cast<Accum>(plan.link_scale));
+}
+
+template <class Accum>
+inline void write_outputs(const OutputPlan& plan, Accum* v, std::size_t groups, double* o) {
+  switch (plan.kind) {
+    case OutputKind::kRaw:
+      break;
+    case OutputKind::kValue:
+      transform(plan, v, groups);
+      break;
+    case OutputKind::kProba:
+      transform(plan, v, groups);
+      if (groups == 1) {
+        o[0] = static_cast<double>(Accum(1) - v[0]);
+        o[1] = static_cast<double>(v[0]);
+        return;
+      }
+      break;
+    case OutputKind::kDecision:
+      transform(plan, v, groups);
+      o[0] = static_cast<double>(v[0]) - plan.decision_offset;
+      return;
+    case OutputKind::kDistances:  // refused for forests by Model::plan_for
+      break;
+    case OutputKind::kClass: {
+      if (plan.outlier) {
+        transform(plan, v, groups);
+        o[0] = static_cast<double>(v[0]) - plan.decision_offset < 0 ? -1.0 : 1.0;
+        return;
+      }
+      if (!plan.class_from_margin) transform(plan, v, groups);
+      if (groups == 1) {
+        o[0] = v[0] > (plan.class_from_margin ? Accum(0) : Accum(0.5)) ? 1.0 : 0.0;
+      } else {
+        std::size_t best = 0;
+        for (std::size_t g = 1; g < groups; ++g)
+          if (v[g] > v[best]) best = g;
+        o[0] = static_cast<double>(best);
+      }
+      return;
+    }
+  }
+  for (std::size_t g = 0; g < groups; ++g) o[g] = static_cast<double>(v[g]);
+}
+
+// The number of thresholds t in t[0, m) with !numeric_left(x, t) (x lies right of them),
+// found by a branch-free binary search (thresholds ascend, so those come first).
+template <class Rule>
+inline uint32_t count_right_of(typename Rule::Value x, const typename Rule::Value* t, uint32_t m) {
+  if (m == 0) return 0;
+  const typename Rule::Value* base = t;
+  uint32_t n = m;
+  while (n > 1) {
+    const uint32_t half = n / 2;
+    base = Rule::numeric_left(x, base[half]) ? base : base + half;
+    n -= half;
+  }
+  return static_cast<uint32_t>(base - t) + (Rule::numeric_left(x, *base) ? 0u : 1u);
+}
+
+// Writes the bins of x (already through Rule::input) for binned feature f: first[0] in its
+// missing-goes-left column and first[apart] in its missing-goes-right column. `Count` finds
+// the number of f's thresholds x lies right of (ScalarCount: a binary search; simd_avx512.hpp has a
+// vector one). Zero-is-missing features (LightGBM) test x == 0: Rule::input has already
+// read LightGBM's zero band as 0.
+template <class Rule, class Count>
+inline void bin_value(typename Rule::Value x, const typename Quantization<typename Rule::Value>::Feature& f,
+                      const Quantization<typename Rule::Value>& q, uint16_t* first, std::size_t apart) {
+  using Value = typename Rule::Value;
+  const bool missing = (x != x) || (Rule::kZeroMissing && f.zero_missing && x == Value(0));
+  if (missing) {
+    first[0] = 0;
+    first[apart] = kMissingRight;
+  } else {
+    first[0] = first[apart] = static_cast<uint16_t>(1 + Count::template count<Rule>(x, f, q));
+  }
+}
+
+struct ScalarCount {
+  template <class Rule>
+  static uint32_t count(typename Rule::Value x, const typename Quantization<typename Rule::Value>::Feature& f,
+                        const Quantization<typename Rule::Value>& q) {
+    return count_right_of<Rule>(x, q.thresholds.data() + f.begin, f.end - f.begin);
+  }
+};
+
+// Bins `count` rows into `bins`, kQuantizedLanes (L) rows interleaved per group: the bin of
+// column c for row r sits at bins[(r / L) * L * width + c * L + r % L]. Lanes past `count`
+// in the last group repeat the last row, so a walk of all L lanes stays well defined.
+template <class Rule, class Count = ScalarCount, class In>
+void bin_rows(const Quantization<typename Rule::Value>& q, const In* const* rows, std::size_t count,
+              std::ptrdiff_t col_stride, uint16_t* bins) {
+  using Value = typename Rule::Value;
+  const std::size_t lanes = kQuantizedLanes;
+  const std::size_t padded = (count + lanes - 1) / lanes * lanes;
+  const std::size_t group = lanes * q.width;
+  for (std::size_t i = 0; i < q.features.size(); ++i) {
+    const auto& f = q.features[i];
+    const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(f.feature) * col_stride;
+    for (std::size_t r = 0; r < padded; ++r) {
+      const Value x = Rule::input(rows[r < count ? r : count - 1][offset]);
+      bin_value<Rule, Count>(x, f, q, bins + (r / lanes) * group + 2 * i * lanes + r % lanes, lanes);
+    }
+  }
+  const std::size_t leaf = 2 * q.features.size() * lanes;
+  for (std::size_t g = 0; g < padded / lanes; ++g)
+    for (std::size_t l = 0; l < lanes; ++l) bins[g * group + leaf + l] = kMissingRight;
+}
+
+// Bins one row (no interleaving): bins[c] for column c.
+template <class Rule, class Count = ScalarCount, class In>
+void bin_row(const Quantization<typename Rule::Value>& q, const In* row, std::ptrdiff_t col_stride,
+             uint16_t* bins) {
+  using Value = typename Rule::Value;
+  for (std::size_t i = 0; i < q.features.size(); ++i) {
+    const auto& f = q.features[i];
+    const Value x = Rule::input(row[static_cast<std::ptrdiff_t>(f.feature) * col_stride]);
+    bin_value<Rule, Count>(x, f, q, bins + 2 * i, 1);
+  }
+  bins[2 * q.features.size()] = kMissingRight;
+}
+
+// Walks kLanes (tree, row) pairs at once; returns each lane's leaf index. Lane i starts at
+// node roots[i] and reads its bins at bins[column * kColumnStride + i * kLaneStride]:
+// <L, 1> for interleaved rows walking one tree, <1, 0> for one row walking kLanes trees.
+// A lane at its leaf takes steps of 0; the walk stops after `depth` levels or as soon as a
+// whole level moved no lane.
+template <std::size_t kLanes, std::size_t kColumnStride, std::size_t kLaneStride>
+inline void walk_quantized(const QuantizedNode* nodes, const uint32_t* roots, uint32_t depth, const uint16_t* bins,
+                           uint32_t* leaves) {
+  uint32_t at[kLanes];
+  for (std::size_t i = 0; i < kLanes; ++i) at[i] = roots[i];
+  for (uint32_t level = 0; level < depth; ++level) {
+    uint32_t stay = ~0u;
+    for (std::size_t i = 0; i < kLanes; ++i) {
+      const QuantizedNode n = nodes[at[i]];
+      // Bit arithmetic, as a branch here mispredicts: skip = 0 when going left, the right
+      // offset - 1 when going right, and ~0 (a step of 0) on leaves.
+      const uint32_t right_mask = static_cast<uint32_t>(bins[n.column * kColumnStride + i * kLaneStride] <= n.bound) - 1u;
+      const uint32_t skip = n.skip & right_mask;
+      at[i] += skip + 1u;
+      stay &= skip;
+    }
+    if (stay == ~0u) break;
+  }
+  for (std::size_t i = 0; i < kLanes; ++i) leaves[i] = at[i];
+}
+
+}  // namespace floresta::detail::FLORESTA_ISA

@@ -1,0 +1,190 @@
+// Every scoring kernel this CPU runs (avx512, avx2, portable) against the portable value
+// walk (LoadOptions::quantize = false): bit-identical raw outputs on the committed parity
+// vectors (tests/data, tests/data/compat) and on generated forests, float and double rows,
+// batches and single rows. Then how a kernel is chosen: LoadOptions::kernel, the
+// FLORESTA_KERNEL environment variable (the option wins), and the errors for kernels this
+// CPU or build lacks.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "floresta/floresta.hpp"
+#include "generated_forests.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using floresta::OutputKind;
+
+floresta::LoadOptions options_for(const std::string& kernel, bool quantize) {
+  floresta::LoadOptions options;
+  options.kernel = kernel;
+  options.quantize = quantize;
+  return options;
+}
+
+// Every vectors file, as read_vectors names it (relative to tests/data, no suffix), with
+// its model's path.
+struct VectorsFile {
+  std::string name, model;
+};
+
+std::vector<VectorsFile> all_vectors() {
+  const std::string suffix = ".vectors.json";
+  const fs::path root(FLORESTA_TEST_DATA);
+  std::vector<VectorsFile> files;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    const std::string file = entry.path().filename().string();
+    if (!entry.is_regular_file() || file.size() <= suffix.size() ||
+        file.compare(file.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    const std::string relative = fs::relative(entry.path(), root).generic_string();
+    files.push_back({relative.substr(0, relative.size() - suffix.size()), ""});
+  }
+  std::sort(files.begin(), files.end(), [](const VectorsFile& a, const VectorsFile& b) { return a.name < b.name; });
+  for (auto& f : files) {
+    const auto v = floresta::test::read_vectors(f.name);
+    // "model" is relative to tests/data, or (in the corpus) to the vectors file's folder.
+    const std::string model = v.model.substr(floresta::test::data_path("").size());
+    const fs::path beside = root / fs::path(f.name).parent_path() / model;
+    f.model = fs::exists(beside) ? beside.string() : v.model;
+  }
+  return files;
+}
+
+// Raw outputs (k-means: distances and labels) for every row, as batches and as single rows.
+template <class In>
+std::vector<double> outputs(const floresta::Model& model, const std::vector<In>& X, std::size_t rows) {
+  const std::size_t cols = model.num_features();
+  const std::vector<OutputKind> kinds = model.is_clusterer() ? std::vector<OutputKind>{OutputKind::kDistances, OutputKind::kClass}
+                                                             : std::vector<OutputKind>{OutputKind::kRaw};
+  std::vector<double> all;
+  for (const OutputKind kind : kinds) {
+    const std::size_t width = model.output_width(kind);
+    std::vector<double> batch(rows * width), one(width);
+    model.score(kind, floresta::MatrixView<In>::row_major(X.data(), rows, cols), batch.data());
+    all.insert(all.end(), batch.begin(), batch.end());
+    for (std::size_t r = 0; r < rows; ++r) {
+      model.score_row(kind, X.data() + r * cols, cols, one.data());
+      all.insert(all.end(), one.begin(), one.end());
+    }
+  }
+  return all;
+}
+
+// Bit-identical: NaN equals NaN, -0.0 differs from 0.0.
+::testing::AssertionResult identical(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return ::testing::AssertionFailure() << "sizes " << a.size() << " and " << b.size();
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::memcmp(&a[i], &b[i], sizeof(double)) != 0)
+      return ::testing::AssertionFailure() << "value " << i << ": " << a[i] << " against " << b[i];
+  return ::testing::AssertionSuccess();
+}
+
+void expect_every_kernel_agrees(const floresta::ModelSpec* spec, const std::string& path, const std::vector<double>& X,
+                                std::size_t rows, const std::string& what) {
+  auto build = [&](const std::string& kernel, bool quantize) {
+    return spec ? floresta::compile(*spec, options_for(kernel, quantize)) : floresta::load(path, options_for(kernel, quantize));
+  };
+  const std::vector<float> X32(X.begin(), X.end());
+  const floresta::Model reference = build("portable", false);
+  const auto expected64 = outputs(reference, X, rows);
+  const auto expected32 = outputs(reference, X32, rows);
+  for (const std::string& kernel : floresta::available_kernels())
+    for (const bool quantize : {true, false}) {
+      const floresta::Model model = build(kernel, quantize);
+      ASSERT_EQ(model.kernel(), kernel);
+      EXPECT_TRUE(identical(outputs(model, X, rows), expected64)) << what << ", kernel " << kernel << ", quantize " << quantize;
+      EXPECT_TRUE(identical(outputs(model, X32, rows), expected32))
+          << what << ", kernel " << kernel << ", quantize " << quantize << ", float rows";
+    }
+}
+
+TEST(Kernels, AgreeWithTheValueWalkOnEveryParityVector) {
+  const auto files = all_vectors();
+  ASSERT_GE(files.size(), 10u);
+  for (const auto& file : files) {
+    const auto v = floresta::test::read_vectors(file.name);
+    expect_every_kernel_agrees(nullptr, file.model, v.inputs64, v.rows, file.name);
+  }
+}
+
+TEST(Kernels, AgreeWithTheValueWalkOnGeneratedForests) {
+  using floresta::DecisionRule;
+  using floresta::test::Shape;
+  for (const auto rule : {DecisionRule::kXGBoost, DecisionRule::kLightGBM, DecisionRule::kSkLearnHist, DecisionRule::kSkLearnTree})
+    for (const auto shape : {Shape::kBushy, Shape::kShallow, Shape::kLeafWise})
+      for (const int features : {5, 40, 90}) {  // bins in two registers, four, or memory
+        const auto spec = floresta::test::random_forest(rule, features, 70, static_cast<unsigned>(features + 7 * static_cast<int>(rule)),
+                                                        shape, features == 40 ? 3 : 1);
+        // 300 rows: blocks of 128 and a partial one; 5 rows: the single-row walks.
+        for (const std::size_t rows : {300, 5}) {
+          const auto X = floresta::test::random_rows(rows, features, 11);
+          expect_every_kernel_agrees(&spec, "", X, rows,
+                                     "rule " + std::to_string(static_cast<int>(rule)) + ", shape " +
+                                         std::to_string(static_cast<int>(shape)) + ", " + std::to_string(features) +
+                                         " features, " + std::to_string(rows) + " rows");
+        }
+      }
+}
+
+std::string first_model() { return floresta::test::data_path("xgb_binary.json"); }
+
+TEST(Kernels, AutoTakesTheFastestAndPortableIsAlwaysThere) {
+  unsetenv("FLORESTA_KERNEL");
+  const auto kernels = floresta::available_kernels();
+  ASSERT_FALSE(kernels.empty());
+  EXPECT_EQ(kernels.back(), "portable");
+  EXPECT_EQ(floresta::load(first_model()).kernel(), kernels.front());
+  for (const auto& kernel : kernels) EXPECT_EQ(floresta::load(first_model(), options_for(kernel, true)).kernel(), kernel);
+}
+
+TEST(Kernels, MissingOrUnknownKernelsAreErrorsNamingThoseAvailable) {
+  unsetenv("FLORESTA_KERNEL");
+  const auto kernels = floresta::available_kernels();
+  std::string listed;
+  for (const auto& k : kernels) listed += (listed.empty() ? "" : ", ") + k;
+  for (const std::string name : {"avx512", "avx2"}) {
+    if (std::find(kernels.begin(), kernels.end(), name) != kernels.end()) continue;
+    try {
+      floresta::load(first_model(), options_for(name, true));
+      ADD_FAILURE() << name << " loaded";
+    } catch (const floresta::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("kernel '" + name + "' (LoadOptions::kernel) is not available: this CPU and build have " + listed),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  try {
+    floresta::load(first_model(), options_for("sse9", true));
+    ADD_FAILURE() << "sse9 loaded";
+  } catch (const floresta::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown kernel 'sse9'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Kernels, EnvironmentChoosesUnlessTheOptionDoes) {
+  const auto kernels = floresta::available_kernels();
+  setenv("FLORESTA_KERNEL", "portable", 1);
+  EXPECT_EQ(floresta::load(first_model()).kernel(), "portable");
+  EXPECT_EQ(floresta::load(first_model(), options_for(kernels.front(), true)).kernel(), kernels.front());
+  setenv("FLORESTA_KERNEL", "auto", 1);
+  EXPECT_EQ(floresta::load(first_model()).kernel(), kernels.front());
+  setenv("FLORESTA_KERNEL", "bogus", 1);
+  try {
+    floresta::load(first_model());
+    ADD_FAILURE() << "FLORESTA_KERNEL=bogus loaded";
+  } catch (const floresta::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown kernel 'bogus' (FLORESTA_KERNEL)"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(floresta::load(first_model(), options_for("portable", true)).kernel(), "portable");
+  unsetenv("FLORESTA_KERNEL");
+}
+
+}  // namespace
