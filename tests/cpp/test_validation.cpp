@@ -97,6 +97,26 @@ TEST(Validation, MistypedArrayEntry) {
   tree0(m)["split_conditions"][1] = "abc";
   expect_error(m, {"split_conditions/1", "expected a number"});
 }
+// Rounds are cut after validation: a damaged tree in a round the caller does not score is
+// still refused (it used to be cut away unseen).
+TEST(Validation, RoundsAreCutAfterValidation) {
+  auto m = minimal_model();
+  auto& model = m["learner"]["gradient_booster"]["model"];
+  json broken = tree0(m);
+  broken["id"] = 1;
+  broken["left_children"] = {1, -1, 0, -1, -1};  // node 2 points back at the root
+  model["trees"].push_back(broken);
+  model["tree_info"] = {0, 0};
+  model["gbtree_model_param"]["num_trees"] = "2";
+  model["iteration_indptr"] = {0, 1, 2};
+  floresta::LoadOptions first_round;
+  first_round.num_iterations = 1;
+  expect_error(m, {"tree 1"}, first_round);
+  m["learner"]["attributes"]["best_iteration"] = "0";
+  floresta::LoadOptions best;
+  best.use_best_iteration = true;
+  expect_error(m, {"tree 1"}, best);
+}
 TEST(Validation, UnknownObjective) {
   auto m = minimal_model();
   m["learner"]["objective"]["name"] = "reg:made_up";

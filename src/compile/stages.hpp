@@ -1,0 +1,34 @@
+// src/compile/stages.hpp — the stages compile() runs, one file each:
+//   validate.cpp        validate(): every check a spec needs, once for every format
+//   compile_forest.cpp  compile_forest<Rule>(): trees laid out as one flat node array
+//   quantize.cpp        quantize<Rule>(): the 16-bit-bin copy the fast kernels walk
+//   compile.cpp         compile(): validate -> cut rounds -> compile -> choose the kernel
+//   spec_helpers.cpp    what loaders call while building a spec (append_category_set)
+#pragma once
+
+#include <cstddef>
+
+#include "engine/forest.hpp"
+#include "floresta/model.hpp"
+#include "floresta/spec.hpp"
+
+namespace floresta::detail {
+
+// Bitset words all categorical splits together may take (256 MiB; spec.hpp).
+constexpr std::size_t kMaxCategoryWords = static_cast<std::size_t>(floresta::kMaxCategoryWords);
+
+// Throws floresta::Error naming the source and the rule a spec breaks.
+void validate(const ModelSpec& spec, const LoadOptions& options);
+void validate_kmeans(const ModelSpec& spec);
+void validate_preprocessing(const ModelSpec& spec);
+
+// A validated spec's trees compiled for one decision rule (then quantized when asked).
+template <class Rule>
+Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options);
+
+// Builds forest.quantized, or leaves it empty when the forest has what the quantized walk
+// does not cover.
+template <class Rule>
+void quantize(Forest<Rule>& forest, int n_threads);
+
+}  // namespace floresta::detail
