@@ -154,4 +154,18 @@ TEST(ModelApi, ShippedPhoneTheftModelCarriesLabelsAndVocabularies) {
   EXPECT_EQ(model.predict_proba(unseen).size(), 10u);
 }
 
+// The column count is checked at predict time, batch and single row.
+TEST(ModelApi, WrongColumnCountAtPredictTime) {
+  const auto model = floresta::load_from_memory(floresta::test::minimal_xgboost_model().dump(), "crafted.json");
+  const float row[3] = {0, 0, 0};
+  try {
+    model.predict_raw(row, 1, 3);
+    FAIL();
+  } catch (const floresta::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("input has 3 columns, the model expects 2 features"), std::string::npos);
+  }
+  double out[1];
+  EXPECT_THROW(model.score_row(floresta::OutputKind::kRaw, row, 1, out), floresta::Error);
+}
+
 }  // namespace

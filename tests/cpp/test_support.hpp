@@ -1,8 +1,12 @@
-// Helpers shared by the C++ tests: reading committed test vectors and model bytes.
+// Helpers shared by the C++ tests: reading committed test vectors and model bytes, hand-written
+// models, and expecting load errors.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <fstream>
+#include <initializer_list>
 #include <iterator>
 #include <limits>
 #include <map>
@@ -10,6 +14,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "floresta/floresta.hpp"
 
 namespace floresta::test {
 
@@ -97,6 +103,35 @@ inline std::string minimal_lightgbm_text(const std::string& tree_override = "", 
   return "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=1\n"
          "objective=regression\n" + header_extra + "feature_names=a b\nfeature_infos=[0:1] 1:3\n\n" + tree +
          "\n\nend of trees\n";
+}
+
+// The first tree of a minimal_xgboost_model() (or any XGBoost JSON model).
+inline nlohmann::json& xgboost_tree0(nlohmann::json& m) { return m["learner"]["gradient_booster"]["model"]["trees"][0]; }
+
+// Loads bytes named `name` and expects an Error whose message contains every fragment.
+inline void expect_load_error(const std::string& bytes, std::initializer_list<const char*> fragments,
+                              const floresta::LoadOptions& options = {}, const std::string& name = "crafted.json") {
+  try {
+    floresta::load_from_memory(bytes, name, options);
+    FAIL() << "no error; expected one mentioning " << *fragments.begin();
+  } catch (const floresta::Error& e) {
+    const std::string message = e.what();
+    for (const char* f : fragments) EXPECT_NE(message.find(f), std::string::npos) << "message: " << message;
+  }
+}
+inline void expect_load_error(const nlohmann::json& model, std::initializer_list<const char*> fragments,
+                              const floresta::LoadOptions& options = {}) {
+  expect_load_error(model.dump(), fragments, options);
+}
+// Loads a file by path and expects an Error whose message contains every fragment.
+inline void expect_file_error(const std::string& path, std::initializer_list<const char*> fragments) {
+  try {
+    floresta::load(path);
+    FAIL() << "no error; expected one mentioning " << *fragments.begin();
+  } catch (const floresta::Error& e) {
+    const std::string message = e.what();
+    for (const char* f : fragments) EXPECT_NE(message.find(f), std::string::npos) << "message: " << message;
+  }
 }
 
 }  // namespace floresta::test

@@ -1,4 +1,4 @@
-// LightGBM text models: a valid hand-written model, and one negative test per rule.
+// The LightGBM loader (src/load_lightgbm.cpp), text and dump JSON: a valid hand-written model, one negative test per rule.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -19,12 +19,7 @@ std::string replace(std::string text, const std::string& from, const std::string
 }
 
 void expect_error(const std::string& text, const char* fragment) {
-  try {
-    floresta::load_from_memory(text, "crafted.txt");
-    FAIL() << "no error; expected: " << fragment;
-  } catch (const floresta::Error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
+  floresta::test::expect_load_error(text, {fragment}, {}, "crafted.txt");
 }
 
 TEST(LightGBMText, HandWrittenModelScoresAsWritten) {
