@@ -23,16 +23,6 @@ const bool kLittleEndian = [] {
   return *reinterpret_cast<const uint8_t*>(&one) == 1;
 }();
 
-floresta::OutputKind parse_kind(const std::string& kind) {
-  if (kind == "raw") return floresta::OutputKind::kRaw;
-  if (kind == "value") return floresta::OutputKind::kValue;
-  if (kind == "proba") return floresta::OutputKind::kProba;
-  if (kind == "class") return floresta::OutputKind::kClass;
-  if (kind == "decision") return floresta::OutputKind::kDecision;
-  if (kind == "distances") return floresta::OutputKind::kDistances;
-  throw floresta::Error("unknown output kind '" + kind + "' (raw, value, proba, class, decision, distances)");
-}
-
 template <class T>
 py::array_t<double> score_view(const floresta::Model& model, floresta::OutputKind kind, const floresta::MatrixView<T>& view,
                                int n_threads) {
@@ -72,24 +62,34 @@ auto with_view(const py::array& X, F&& f) {
   throw floresta::Error("X must hold float32 or float64 numbers, got dtype " + std::string(py::str(X.dtype())));
 }
 
-py::array_t<double> score(const floresta::Model& model, const std::string& kind_name, const py::array& X,
-                          int n_threads) {
-  const auto kind = parse_kind(kind_name);
+py::array_t<double> score(const floresta::Model& model, floresta::OutputKind kind, const py::array& X, int n_threads) {
   return with_view(X, [&](const auto& view) { return score_view(model, kind, view, n_threads); });
 }
 
-// The per-call fast path: the kind as its enum value, X already a 2-D float array.
-py::array_t<double> score_fast(const floresta::Model& model, int kind, const py::array& X, int n_threads) {
-  if (kind < 0 || kind > static_cast<int>(floresta::OutputKind::kDistances)) throw floresta::Error("unknown output kind");
-  return with_view(X, [&](const auto& view) {
-    return score_view(model, static_cast<floresta::OutputKind>(kind), view, n_threads);
-  });
+// Per row, every class most likely first (ties: lower index first, as Model::rank): their
+// indices (int64) and probabilities, two arrays of rows x classes.
+py::tuple predict_ranked(const floresta::Model& model, const py::array& X, int n_threads) {
+  const py::array_t<double> proba = score(model, floresta::OutputKind::kProba, X, n_threads);
+  const auto rows = static_cast<std::size_t>(proba.shape(0));
+  const auto classes = static_cast<std::size_t>(proba.shape(1));
+  py::array_t<int64_t> indices({proba.shape(0), proba.shape(1)});
+  py::array_t<double> probabilities({proba.shape(0), proba.shape(1)});
+  int64_t* index_out = indices.mutable_data();
+  double* probability_out = probabilities.mutable_data();
+  for (std::size_t r = 0; r < rows; ++r) {
+    const auto ranked = model.rank(proba.data() + r * classes);
+    for (std::size_t i = 0; i < classes; ++i) {
+      index_out[r * classes + i] = static_cast<int64_t>(ranked[i].index);
+      probability_out[r * classes + i] = ranked[i].probability;
+    }
+  }
+  return py::make_tuple(indices, probabilities);
 }
 
-floresta::RecordOptions record_options(bool unknown_error, bool extra_error) {
+floresta::RecordOptions record_options(floresta::UnknownCategory unknown_category, floresta::ExtraFields extra_fields) {
   floresta::RecordOptions options;
-  options.unknown_category = unknown_error ? floresta::UnknownCategory::kError : floresta::UnknownCategory::kAsTrained;
-  options.extra_fields = extra_error ? floresta::ExtraFields::kError : floresta::ExtraFields::kIgnore;
+  options.unknown_category = unknown_category;
+  options.extra_fields = extra_fields;
   return options;
 }
 
@@ -127,15 +127,21 @@ py::object categories_of(const floresta::Feature& feature) {
 PYBIND11_MODULE(_core, m) {
   m.doc() = "floresta compiled core";
   m.attr("__version__") = floresta::kVersion;
-  py::dict kinds;
-  for (const auto& [name, kind] : {std::pair<const char*, floresta::OutputKind>{"raw", floresta::OutputKind::kRaw},
-                                   {"value", floresta::OutputKind::kValue},
-                                   {"proba", floresta::OutputKind::kProba},
-                                   {"class", floresta::OutputKind::kClass},
-                                   {"decision", floresta::OutputKind::kDecision},
-                                   {"distances", floresta::OutputKind::kDistances}})
-    kinds[name] = static_cast<int>(kind);
-  m.attr("OUTPUT_KINDS") = kinds;
+  // Policies and output kinds as enums, each value under one name: the Python layer turns its
+  // public string arguments into these (by member name) in one place.
+  py::enum_<floresta::OutputKind>(m, "OutputKind")
+      .value("raw", floresta::OutputKind::kRaw)
+      .value("value", floresta::OutputKind::kValue)
+      .value("proba", floresta::OutputKind::kProba)
+      .value("class_", floresta::OutputKind::kClass)
+      .value("decision", floresta::OutputKind::kDecision)
+      .value("distances", floresta::OutputKind::kDistances);
+  py::enum_<floresta::UnknownCategory>(m, "UnknownCategory")
+      .value("as_trained", floresta::UnknownCategory::kAsTrained)
+      .value("error", floresta::UnknownCategory::kError);
+  py::enum_<floresta::ExtraFields>(m, "ExtraFields")
+      .value("ignore", floresta::ExtraFields::kIgnore)
+      .value("error", floresta::ExtraFields::kError);
   m.def("available_kernels", &floresta::available_kernels,
         "The scoring kernels this CPU runs and this build has, fastest first.");
   // The one place floresta::Error is mapped: it becomes ValueError (a subclass named FlorestaError).
@@ -188,14 +194,18 @@ PYBIND11_MODULE(_core, m) {
         if (column >= model.num_features()) throw floresta::Error("feature index " + std::to_string(column) + " out of range");
         return categories_of(model.schema().features[column]);
       })
-      .def("output_width", [](const floresta::Model& model, const std::string& kind) { return model.output_width(parse_kind(kind)); })
       .def_property_readonly("is_clusterer", &floresta::Model::is_clusterer)
       .def("score", &score, py::arg("kind"), py::arg("X"), py::arg("n_threads") = 1)
-      .def("score_fast", &score_fast, py::arg("kind"), py::arg("X"), py::arg("n_threads") = 1)
+      // predict's output for this model (Model::predict_kind): class index, value, -1/1 or cluster.
+      .def("predict", [](const floresta::Model& model, const py::array& X, int n_threads) {
+        return score(model, model.predict_kind(), X, n_threads);
+      }, py::arg("X"), py::arg("n_threads") = 1)
+      .def("predict_ranked", &predict_ranked, py::arg("X"), py::arg("n_threads") = 1)
       .def("encode_values",
-           [](const floresta::Model& model, std::size_t column, const py::sequence& values, bool unknown_error) {
+           [](const floresta::Model& model, std::size_t column, const py::sequence& values,
+              floresta::UnknownCategory unknown_category) {
              if (column >= model.num_features()) throw floresta::Error("feature index out of range");
-             const auto options = record_options(unknown_error, false);
+             const auto options = record_options(unknown_category, floresta::ExtraFields::kIgnore);
              const std::string& name = model.schema().features[column].name;
              py::array_t<double> out(static_cast<py::ssize_t>(py::len(values)));
              double* o = out.mutable_data();
@@ -203,10 +213,11 @@ PYBIND11_MODULE(_core, m) {
              for (const auto& v : values) o[i++] = model.encode_value(column, to_value(v, name), options);
              return out;
            },
-           py::arg("column"), py::arg("values"), py::arg("unknown_error") = false)
+           py::arg("column"), py::arg("values"), py::arg("unknown_category") = floresta::UnknownCategory::kAsTrained)
       .def("encode_records",
-           [](const floresta::Model& model, const py::sequence& records, bool unknown_error, bool extra_error) {
-             const auto options = record_options(unknown_error, extra_error);
+           [](const floresta::Model& model, const py::sequence& records, floresta::UnknownCategory unknown_category,
+              floresta::ExtraFields extra_fields) {
+             const auto options = record_options(unknown_category, extra_fields);
              const std::size_t d = model.num_features();
              py::array_t<double> out({static_cast<py::ssize_t>(py::len(records)), static_cast<py::ssize_t>(d)});
              double* o = out.mutable_data();
@@ -222,19 +233,8 @@ PYBIND11_MODULE(_core, m) {
              }
              return out;
            },
-           py::arg("records"), py::arg("unknown_error") = false, py::arg("extra_error") = false)
-      .def("score_json", [](const floresta::Model& model, const std::string& kind, const std::string& json, bool unknown_error,
-                            bool extra_error) {
-        const auto k = parse_kind(kind);
-        std::vector<double> out(model.output_width(k));
-        model.score_record(k, floresta::Record::from_json(json), out.data(), record_options(unknown_error, extra_error));
-        return out;
-      }, py::arg("kind"), py::arg("json"), py::arg("unknown_error") = false, py::arg("extra_error") = false)
-      .def_property_readonly("numbers_are_codes", [](const floresta::Model& model) {
-        std::vector<bool> out;
-        for (const auto& f : model.schema().features) out.push_back(f.numbers_are_codes);
-        return out;
-      })
+           py::arg("records"), py::arg("unknown_category") = floresta::UnknownCategory::kAsTrained,
+           py::arg("extra_fields") = floresta::ExtraFields::kIgnore)
       .def("inertia", [](const floresta::Model& model, const py::array& X, int n_threads) {
         floresta::PredictOptions options;
         options.n_threads = n_threads;

@@ -15,7 +15,7 @@ def as_matrix(X, model):
     if isinstance(X, dict):
         X = [X]
     if isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X):
-        return model._core.encode_records(X, model.unknown_category == "error", model.extra_fields == "error")
+        return model._core.encode_records(X, model._unknown_category, model._extra_fields)
     if _is_dataframe(X):
         return _frame_to_matrix(X, model)
     array = np.asarray(X)
@@ -85,7 +85,7 @@ def _encode_categorical(column, j, name, model):
             values = codes.astype(np.float64)
         else:
             categories = [_plain(c) for c in column.cat.categories]
-            table = np.append(model._core.encode_values(j, categories, model.unknown_category == "error"), np.nan)
+            table = np.append(model._core.encode_values(j, categories, model._unknown_category), np.nan)
             values = table[codes]  # code -1 (missing) picks the trailing NaN
         values[codes < 0] = np.nan
         return values

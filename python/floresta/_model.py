@@ -6,7 +6,7 @@ import numpy as np
 from . import _core
 from ._frame import as_matrix
 
-_KINDS = _core.OUTPUT_KINDS
+_KIND = _core.OutputKind
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 
@@ -28,10 +28,15 @@ def load(path, *, use_best_iteration=False, num_iterations=None, quantize=True, 
     same results. One this CPU or build lacks raises ValueError naming those available
     (``floresta.available_kernels()``). ``Model.kernel`` names the one chosen.
     max_depth: deepest tree accepted (deeper trees are refused).
-    load_threads: threads that parse and compile big models (0 = one per hardware thread).
+    load_threads: threads that parse and compile big models (0 = one per hardware thread); the
+    model is the same whatever the count.
+    These are all of C++'s ``LoadOptions`` (``load_threads`` is its ``n_threads``); a pickled
+    model is loaded again with the same ones.
+    n_threads: threads per predict call (1 by default, 0 = all cores); also an attribute.
     unknown_category: "as_trained" (default: an unseen category is treated as the training
     library treats it) or "error". extra_fields: "ignore" (default) or "error" — for record,
-    dict and DataFrame inputs. Both can also be set later as attributes.
+    dict and DataFrame inputs. Both can also be set later as attributes; any other value
+    raises ValueError.
     """
     path = os.fspath(path)
     try:
@@ -61,6 +66,28 @@ def available_kernels():
     return list(_core.available_kernels())
 
 
+class _Policy:
+    """A record policy attribute: set as its public string, held (as ``_<name>``) as the core's
+    enum member of that name; the one place policy strings are checked and converted."""
+
+    def __init__(self, enum, what):
+        self._enum = enum
+        self.__doc__ = " or ".join(f'"{name}"' for name in enum.__members__) + ": " + what
+
+    def __set_name__(self, owner, name):
+        self._name = name
+        self._slot = "_" + name
+
+    def __get__(self, model, owner=None):
+        return self if model is None else getattr(model, self._slot).name
+
+    def __set__(self, model, value):
+        member = self._enum.__members__.get(value) if isinstance(value, str) else None
+        if member is None:
+            raise _core.FlorestaError(f"{self._name} must be " + " or ".join(f"'{n}'" for n in self._enum.__members__))
+        setattr(model, self._slot, member)
+
+
 class Model:
     """A loaded model. Scoring is thread-safe and releases the GIL.
 
@@ -72,10 +99,6 @@ class Model:
     def __init__(self, data, name="<memory>", use_best_iteration=False, n_threads=1, num_iterations=None,
                  unknown_category="as_trained", extra_fields="ignore", quantize=True, kernel="auto", max_depth=1024,
                  load_threads=0):
-        if unknown_category not in ("as_trained", "error"):
-            raise _core.FlorestaError("unknown_category must be 'as_trained' or 'error'")
-        if extra_fields not in ("ignore", "error"):
-            raise _core.FlorestaError("extra_fields must be 'ignore' or 'error'")
         self.unknown_category = unknown_category
         self.extra_fields = extra_fields
         self._data = data
@@ -91,6 +114,10 @@ class Model:
         self.n_threads = int(n_threads)
         self._feature_types = self._core.feature_types
         self._categories = [self._core.categories(j) for j in range(self._core.num_features)]
+
+    # ---- record policies: public strings, held as the core's enums ----
+    unknown_category = _Policy(_core.UnknownCategory, "what an unseen category in a record or DataFrame gets")
+    extra_fields = _Policy(_core.ExtraFields, "what a record field or DataFrame column the model does not know gets")
 
     # ---- scikit-learn style metadata ----
     @property
@@ -166,58 +193,54 @@ class Model:
     # ---- scoring ----
     def predict_raw(self, X):
         """Margins, shape (n_samples, n_outputs_)."""
-        return self._score("raw", X)
+        return self._score(_KIND.raw, X)
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes); binary models give [1-p, p]."""
-        return self._score("proba", X)
+        return self._score(_KIND.proba, X)
 
     def predict(self, X):
         """Class labels for classifiers; predicted values for regressors (1-D when one output);
         -1 (outlier) / 1 (inlier) for outlier detectors."""
+        out = self._core.predict(self._matrix(X), int(self.n_threads))  # the kind is the core's choice
         if self._core.is_classifier:
-            index = self._score("class", X)[:, 0].astype(np.int64)
-            return self.classes_[index]
+            return self.classes_[out[:, 0].astype(np.int64)]
         if self._core.is_outlier_detector or self._core.is_clusterer:
-            return self._score("class", X)[:, 0].astype(np.int64)
-        values = self._score("value", X)
-        return values[:, 0] if values.shape[1] == 1 else values
+            return out[:, 0].astype(np.int64)
+        return out[:, 0] if out.shape[1] == 1 else out
 
     def predict_ranked(self, X, k=None):
         """Classifiers: per row, the classes as (label, probability) pairs, most likely first
         (ties keep class order); the top k, or all when k is None."""
-        proba = self.predict_proba(X)
+        indices, probabilities = self._core.predict_ranked(self._matrix(X), int(self.n_threads))  # ranked in C++
         labels = list(self.classes_)
-        out = []
-        for row in proba:
-            order = sorted(range(len(labels)), key=lambda c: -row[c])  # stable: ties keep class order
-            out.append([(labels[c], float(row[c])) for c in order[:k]])
-        return out
+        return [[(labels[c], p) for c, p in zip(row.tolist(), chances.tolist())]
+                for row, chances in zip(indices[:, :k], probabilities[:, :k])]
 
     def score_samples(self, X):
         """Outlier detectors (IsolationForest): the anomaly score, lower is more abnormal."""
         self._require_outlier("score_samples")
-        return self._score("value", X)[:, 0]
+        return self._score(_KIND.value, X)[:, 0]
 
     def decision_function(self, X):
         """Outlier detectors: score_samples(X) - offset_ (negative means outlier).
         Classifiers: the margins, as scikit-learn's boosting classifiers return them
         (shape (n,) for one output, else (n, n_outputs_))."""
         if self._core.is_classifier:
-            raw = self._score("raw", X)
+            raw = self._score(_KIND.raw, X)
             return raw[:, 0] if raw.shape[1] == 1 else raw
         self._require_outlier("decision_function")
-        return self._score("decision", X)[:, 0]
+        return self._score(_KIND.decision, X)[:, 0]
 
     def transform(self, X):
         """k-means: the Euclidean distance of each row to each centre, shape (n, n_clusters)."""
         self._require_clusterer("transform")
-        return self._score("distances", X)
+        return self._score(_KIND.distances, X)
 
     def score(self, X):
         """k-means: minus the inertia (sum of squared distances to the nearest centres)."""
         self._require_clusterer("score")
-        return -self._core.inertia(as_matrix(X, self), int(self.n_threads))
+        return -self._core.inertia(self._matrix(X), int(self.n_threads))
 
     @property
     def n_clusters(self):
@@ -238,10 +261,13 @@ class Model:
             raise AttributeError(f"{what} exists only for outlier detectors; this model is {self._core.objective}")
 
     def _score(self, kind, X):
+        return self._core.score(kind, self._matrix(X), int(self.n_threads))
+
+    def _matrix(self, X):
         # Fast path for what most calls pass: a 2-D float32/float64 numpy array.
         if type(X) is np.ndarray and X.ndim == 2 and (X.dtype == _F32 or X.dtype == _F64):
-            return self._core.score_fast(_KINDS[kind], X, self.n_threads)
-        return self._core.score_fast(_KINDS[kind], as_matrix(X, self), int(self.n_threads))
+            return X
+        return as_matrix(X, self)
 
     # ---- helpers ----
     def _column_index(self, feature):

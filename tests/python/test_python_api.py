@@ -205,3 +205,123 @@ def test_export_class_labels_errors(tmp_path):
     reg = xgb.XGBRegressor(n_estimators=2).fit(np.zeros((10, 2)), np.arange(10.0))
     with pytest.raises(ValueError, match="not a classifier"):
         floresta.export(reg, class_labels=["a"])
+
+
+# ---- the binding's surface: policies as enums, ranking and predict's output chosen in C++ ----
+
+def test_binding_exports_only_what_the_python_layer_uses():
+    from floresta import _core
+    assert sorted(name for name in vars(_core) if not name.startswith("_")) == [
+        "ExtraFields", "FlorestaError", "Model", "OutputKind", "UnknownCategory", "available_kernels"]
+    assert sorted(name for name in dir(_core.Model) if not name.startswith("_")) == [
+        "best_iteration", "categories", "decision_offset", "encode_records", "encode_values", "feature_names",
+        "feature_types", "format", "from_bytes", "inertia", "is_classifier", "is_clusterer", "is_outlier_detector",
+        "kernel", "num_classes", "num_features", "num_outputs", "num_trees", "objective", "output_labels", "predict",
+        "predict_ranked", "score"]
+    # One spelling per value: the public strings are the enum members' names.
+    assert list(_core.UnknownCategory.__members__) == ["as_trained", "error"]
+    assert list(_core.ExtraFields.__members__) == ["ignore", "error"]
+    assert list(_core.OutputKind.__members__) == ["raw", "value", "proba", "class_", "decision", "distances"]
+
+
+@pytest.mark.parametrize("policy, good, message", [
+    ("unknown_category", ("as_trained", "error"), "unknown_category must be 'as_trained' or 'error'"),
+    ("extra_fields", ("ignore", "error"), "extra_fields must be 'ignore' or 'error'")])
+def test_policy_strings(policy, good, message):
+    for bad in ("As_Trained", "", "raise", None, 1, ["error"]):
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            floresta.load(f"{DATA}/xgb_binary.json", **{policy: bad})
+    model = floresta.load(f"{DATA}/xgb_binary.json")
+    for value in good:
+        model_with = floresta.load(f"{DATA}/xgb_binary.json", **{policy: value})
+        assert getattr(model_with, policy) == value
+        setattr(model, policy, value)
+        assert getattr(model, policy) == value
+        assert getattr(pickle.loads(pickle.dumps(model)), policy) == value
+    with pytest.raises(ValueError, match=f"^{message}$"):  # set later: checked the same way, value kept
+        setattr(model, policy, "sometimes")
+    assert getattr(model, policy) == good[-1]
+
+
+def test_policies_reach_the_encoder():
+    model = floresta.load(f"{DATA}/skl_pipeline.json")
+    record = {feature["name"]: (feature["categories"][0] if "categories" in feature else 1.0)
+              for feature in model.schema["features"]}
+    unseen = dict(record, **{next(f["name"] for f in model.schema["features"] if "categories" in f): "never seen"})
+    model.predict_proba([unseen, dict(record, surplus=1)])  # defaults: as trained, extra ignored
+    model.unknown_category = "error"
+    with pytest.raises(ValueError, match="never seen"):
+        model.predict_proba(unseen)
+    model.extra_fields = "error"
+    with pytest.raises(ValueError, match="surplus"):
+        model.predict_proba(dict(record, surplus=1))
+
+
+def _reference_ranking(model, X, k):
+    labels = list(model.classes_)
+    out = []
+    for row in model.predict_proba(X):
+        order = sorted(range(len(labels)), key=lambda c: -row[c])  # stable: ties keep class order
+        out.append([(labels[c], float(row[c])) for c in order[:k]])
+    return out
+
+
+@pytest.mark.parametrize("name", ["lgb_multiclass.json", "xgb_binary.json", "xgb_multiclass_categorical.ubj"])
+def test_predict_ranked_matches_sorting_the_probabilities(name):
+    model = floresta.load(f"{DATA}/{name}")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, model.n_features_in_))
+    for k in (None, 1, 2, 3, 50, 0, -1):
+        assert model.predict_ranked(X, k) == _reference_ranking(model, X, k)
+
+
+def test_predict_ranked_ties_keep_class_order(tmp_path):
+    """A constant input and equal counts of classes 1 and 2: those two tie, above class 0."""
+    X = np.zeros((30, 2))
+    y = np.array([0] * 4 + [1] * 13 + [2] * 13)
+    xgb.XGBClassifier(n_estimators=3).fit(X, y).save_model(tmp_path / "tie.json")
+    model = floresta.load(tmp_path / "tie.json")
+    proba = model.predict_proba(X[:1])[0]
+    assert proba[1] == proba[2] > proba[0]
+    ranked = model.predict_ranked(X[:2])
+    assert [[label for label, _ in row] for row in ranked] == [[1, 2, 0], [1, 2, 0]]
+    assert ranked[0] == [(1, proba[1]), (2, proba[2]), (0, proba[0])]
+    assert model.predict_ranked(X[:1], k=1) == [[(1, proba[1])]]
+    assert model.predict_ranked(X[:3], k=0) == [[], [], []]
+    regression = floresta.load(f"{DATA}/xgb_regression.ubj")
+    with pytest.raises(ValueError, match="predict_proba is only for classifiers"):
+        regression.predict_ranked(np.zeros((1, regression.n_features_in_)))
+
+
+@pytest.mark.parametrize("name, dtype", [("xgb_binary.json", np.int64), ("xgb_regression.ubj", np.float64),
+                                         ("skl_isolation_forest.json", np.int64), ("skl_kmeans.json", np.int64)])
+def test_predict_output_per_model_kind(name, dtype):
+    """predict's output is chosen by the core: classes, values, -1/1, cluster labels."""
+    model = floresta.load(f"{DATA}/{name}")
+    X = np.random.default_rng(4).normal(size=(50, model.n_features_in_))
+    out = model.predict(X)
+    assert out.shape == (50,) and out.dtype == dtype
+    if model.is_classifier:
+        np.testing.assert_array_equal(out, model.classes_[np.argmax(model.predict_proba(X), axis=1)])
+    elif model.is_outlier_detector:
+        np.testing.assert_array_equal(out, np.where(model.decision_function(X) < 0, -1, 1))
+    elif name == "skl_kmeans.json":
+        np.testing.assert_array_equal(out, np.argmin(model.transform(X), axis=1))
+    else:
+        assert not np.array_equal(out, np.zeros(50))
+
+
+def test_every_load_option_is_reachable_and_pickled():
+    kernel = floresta.available_kernels()[-1]
+    options = dict(use_best_iteration=True, num_iterations=3, quantize=False, kernel=kernel, max_depth=64,
+                   load_threads=2, n_threads=2, unknown_category="error", extra_fields="error")
+    model = floresta.load(f"{DATA}/xgb_binary.json", **options)
+    clone = pickle.loads(pickle.dumps(model))
+    for m in (model, clone):
+        assert (m._use_best_iteration, m._num_iterations, m._quantize, m._kernel, m._max_depth, m._load_threads,
+                m.n_threads, m.unknown_category, m.extra_fields) == (True, 3, False, kernel, 64, 2, 2, "error", "error")
+        assert m.kernel == kernel
+    X = np.random.default_rng(5).normal(size=(20, 8))
+    np.testing.assert_array_equal(clone.predict_raw(X), model.predict_raw(X))
+    with pytest.raises(ValueError, match="deep"):
+        floresta.load(f"{DATA}/xgb_binary.json", max_depth=1)
