@@ -8,20 +8,13 @@ import pandas as pd
 import pytest
 
 import floresta
+from synthetic import rows, signal
 
 TOL = 1e-6
 
 
 def data(n=800, d=8, nan_rate=0.1, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d))
-    X[rng.random(size=X.shape) < nan_rate] = np.nan
-    return X
-
-
-def signal(X):
-    Z = np.nan_to_num(X)
-    return Z[:, 0] + 0.5 * Z[:, 1] - 0.25 * Z[:, 2] * Z[:, 3]
+    return rows(n, d, nan_rate, seed, np.float64)
 
 
 @pytest.fixture(params=["text", "json"])

@@ -15,6 +15,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 import floresta
+from synthetic import rows, signal
 
 TOL = 1e-6
 SCHEMA = json.loads((pathlib.Path(__file__).parents[2] / "docs" / "floresta-model.schema.json").read_text())
@@ -28,16 +29,7 @@ def roundtrip(estimator, tmp_path):
 
 
 def data(n=600, d=6, nan_rate=0.0, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d))
-    if nan_rate:
-        X[rng.random(X.shape) < nan_rate] = np.nan
-    return X
-
-
-def signal(X):
-    Z = np.nan_to_num(X)
-    return Z[:, 0] + 0.5 * Z[:, 1] - 0.25 * Z[:, 2] * Z[:, 3]
+    return rows(n, d, nan_rate, seed, np.float64)
 
 
 def labels(X, k):

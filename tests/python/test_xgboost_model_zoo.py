@@ -10,6 +10,7 @@ import pytest
 import xgboost as xgb
 
 import floresta
+from synthetic import rows, signal
 
 
 def close(expected, actual):
@@ -20,15 +21,7 @@ def close(expected, actual):
 
 
 def data(n=600, d=6, nan_rate=0.1, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d)).astype(np.float32)
-    X[rng.random(size=X.shape) < nan_rate] = np.nan
-    return X
-
-
-def signal(X):
-    Z = np.nan_to_num(X)
-    return Z[:, 0] + 0.5 * Z[:, 1] - 0.25 * Z[:, 2] * Z[:, 3]
+    return rows(n, d, nan_rate, seed, np.float32)
 
 
 @pytest.fixture(params=["json", "ubj"])
