@@ -34,6 +34,9 @@ from .constants import CATEGORICAL, FEATURES, LABELS
 
 N_CLASSES = len(LABELS)
 
+#: Rounds without a better validation log loss before training stops (XGBoost and LightGBM).
+EARLY_STOPPING_ROUNDS = 30
+
 #: XGBoost settings of the shipped model: shallow trees (depth 2: the truth is additive in
 #: the logits plus a few two-way interactions), a fast learning rate so that few rounds
 #: are needed (the file stays small: each categorical split on bairro lists up to ~370
@@ -50,7 +53,7 @@ XGB_PARAMS = dict(
     tree_method="hist",
     enable_categorical=True,
     eval_metric="mlogloss",
-    early_stopping_rounds=30,
+    early_stopping_rounds=EARLY_STOPPING_ROUNDS,
     # one thread: the same trees as with more, and on a shared 2-core machine two OpenMP
     # threads competing with other work trained 12 times slower (61 s against 5 s)
     n_jobs=1,
@@ -66,7 +69,6 @@ LGBM_PARAMS = dict(
     n_jobs=1,
     verbose=-1,
 )
-EARLY_STOPPING_ROUNDS = 30
 
 
 # ---------------------------------------------------------------------------------------------
