@@ -55,13 +55,23 @@ def median_time(fn, repeats, min_time=0.0, warm=True):
 # engines: each returns {name: predict(X) -> array}; failures to build are reported
 
 
-def floresta_engines(path, kind, threads):
+def floresta_engines(path, kind, threads, kernels):
+    """One engine per floresta kernel ("floresta avx512", "floresta avx2", "floresta portable"):
+    the same model compiled for each instruction set this CPU runs, as on CPUs that lack the
+    wider ones."""
     import floresta
 
-    model = floresta.load(path)
-    model.n_threads = threads
-    method = {"proba": model.predict_proba, "value": model.predict, "label": model.predict}[kind]
-    return {"floresta": method}
+    engines = {}
+    for kernel in kernels:
+        model = floresta.load(path, kernel=kernel)
+        model.n_threads = threads
+        engines[f"floresta {kernel}"] = {"proba": model.predict_proba, "value": model.predict,
+                                         "label": model.predict}[kind]
+    return engines
+
+
+def is_floresta(engine):
+    return engine.startswith("floresta")
 
 
 def xgboost_engines(path, kind, threads):
@@ -194,7 +204,13 @@ def normalise(out, kind):
     return out
 
 
-def run_shape(key, quick, workdir, rows_list, threads_list, results):
+def kernels_for(threads, kernels):
+    # Every kernel on one thread; the fastest only on more (the kernel dimension is about
+    # CPUs, not threads).
+    return kernels if threads == 1 else kernels[:1]
+
+
+def run_shape(key, quick, workdir, rows_list, threads_list, kernels, results):
     file, library, kind, title = SHAPES[key]
     path = MODELS / file
     X = np.load(MODELS / (file.split(".")[0] + ".rows.npy"))
@@ -203,7 +219,7 @@ def run_shape(key, quick, workdir, rows_list, threads_list, results):
         fn.engine = engine
         return fn
 
-    builders = [named("floresta", lambda t: floresta_engines(path, kind, t))]
+    builders = [named("floresta", lambda t: floresta_engines(path, kind, t, kernels_for(t, kernels)))]
     builders.append(named("xgboost.inplace_predict", lambda t: xgboost_engines(path, kind, t)) if library == "xgboost"
                     else named("lightgbm.predict", lambda t: lightgbm_engines(path, kind, t)))
     builders.append(named("onnxruntime", lambda t: onnx_engines(path, kind, t, library, X.shape[1])))
@@ -259,17 +275,20 @@ def run_shape(key, quick, workdir, rows_list, threads_list, results):
                 f"{n}:{row.get(f'ns_per_row_{n}', float('nan')):.0f}ns" for n in rows_list), file=sys.stderr)
 
 
-def run_kmeans(quick, threads_list, results):
+def run_kmeans(quick, threads_list, kernels, results):
     import floresta
 
     for k in (7, 64, 256):
         for d in (2, 16, 64):
             stem = f"e_kmeans_k{k}_d{d}"
             X = np.load(MODELS / f"{stem}.rows.npy")
-            model = floresta.load(MODELS / f"{stem}.json")
             for threads in threads_list:
-                model.n_threads = threads
-                engines = {"floresta": model.predict, **kmeans_engines(MODELS / f"{stem}.json", threads)}
+                engines = {}
+                for kernel in kernels_for(threads, kernels):
+                    model = floresta.load(MODELS / f"{stem}.json", kernel=kernel)
+                    model.n_threads = threads
+                    engines[f"floresta {kernel}"] = model.predict
+                engines.update(kmeans_engines(MODELS / f"{stem}.json", threads))
                 expected = engines["scikit-learn"](X[:CHECK_ROWS])
                 timed = []
                 for name, predict in engines.items():
@@ -318,7 +337,9 @@ def write_outputs(results, meta):
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "compare.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     lines = [f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs); medians; "
-             "ns per row (lower is better); ratio = fastest peer / floresta.", ""]
+             "ns per row (lower is better); ratio = fastest peer / floresta with that kernel "
+             "(avx512, avx2, portable: the same model compiled for each instruction set, as on a CPU "
+             "without the wider ones; the peers keep their own best code).", ""]
     for shape in ["a", "b", "c", "d", "e", "load"]:
         rows = [r for r in results if r["shape"] == shape]
         if not rows:
@@ -339,18 +360,16 @@ def write_outputs(results, meta):
             for r in group:
                 cells = [f"{r[f'ns_per_row_{n}']:.0f}" if f"ns_per_row_{n}" in r else "" for n in batches]
                 lines.append(f"| {r['engine']} | {r['threads']} | " + " | ".join(cells) + f" | {r['status']} |")
-            for threads in sorted({r["threads"] for r in group}):
-                ours = next((r for r in group if r["engine"] == "floresta" and r["threads"] == threads), None)
-                if not ours:
-                    continue
+            for ours in [r for r in group if is_floresta(r["engine"])]:
+                threads = ours["threads"]
                 ratios = []
                 for n in batches:
-                    peers = [r[f"ns_per_row_{n}"] for r in group if r["engine"] != "floresta" and r["threads"] == threads
-                             and f"ns_per_row_{n}" in r]
+                    peers = [r[f"ns_per_row_{n}"] for r in group if not is_floresta(r["engine"])
+                             and r["threads"] == threads and f"ns_per_row_{n}" in r]
                     if peers and f"ns_per_row_{n}" in ours:
                         ratios.append(f"{n:,} rows: {min(peers) / ours[f'ns_per_row_{n}']:.2f}x")
                 if ratios:
-                    lines.append(f"| *floresta vs fastest peer* | {threads} | " + ", ".join(ratios) + " | | |")
+                    lines.append(f"| *{ours['engine']} vs fastest peer* | {threads} | " + ", ".join(ratios) + " | | |")
             lines.append("")
     (RESULTS / "compare.md").write_text("\n".join(lines) + "\n")
     try:
@@ -362,12 +381,13 @@ def write_outputs(results, meta):
         timed = [r for r in results if r.get("ns_per_row_100000") and r["threads"] == 1]
         labels = [f"{r['shape']} {r['title'][:28]}\n{r['engine']}" for r in timed]
         fig, ax = plt.subplots(figsize=(10, max(4, 0.28 * len(timed))))
-        colors = ["tab:green" if r["engine"] == "floresta" else "tab:gray" for r in timed]
+        shades = {"floresta avx512": "tab:green", "floresta avx2": "yellowgreen", "floresta portable": "olive"}
+        colors = [shades.get(r["engine"], "tab:green") if is_floresta(r["engine"]) else "tab:gray" for r in timed]
         ax.barh(range(len(timed)), [r["ns_per_row_100000"] for r in timed], color=colors)
         ax.set_yticks(range(len(timed)), labels, fontsize=6)
         ax.set_xscale("log")
         ax.invert_yaxis()
-        ax.set_xlabel("ns per row, 100,000-row batch, 1 thread (log scale; green = floresta)")
+        ax.set_xlabel("ns per row, 100,000-row batch, 1 thread (log scale; greens = floresta's kernels)")
         fig.tight_layout()
         fig.savefig(RESULTS / "compare.png", dpi=110)
     except Exception:
@@ -379,22 +399,27 @@ def main():
     parser.add_argument("--quick", action="store_true", help="one repeat for the big batches")
     parser.add_argument("--shapes", default="a,b,c,d,e,load")
     parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--kernels", default="all",
+                        help="floresta kernels to time, comma-separated, or 'all' this CPU runs (fastest first)")
     args = parser.parse_args()
     if not (MODELS / "README").exists():
         sys.exit("run benchmarks/make_models.py first (make bench does)")
     shapes = args.shapes.split(",")
     threads = [int(t) for t in args.threads.split(",")]
+    import floresta
+
+    kernels = floresta.available_kernels() if args.kernels == "all" else args.kernels.split(",")
     results = []
     with tempfile.TemporaryDirectory() as workdir:
         for key in "abcd":
             if key in shapes:
-                run_shape(key, args.quick, workdir, [1, 1000, 100_000], threads, results)
+                run_shape(key, args.quick, workdir, [1, 1000, 100_000], threads, kernels, results)
     if "e" in shapes:
-        run_kmeans(args.quick, threads, results)
+        run_kmeans(args.quick, threads, kernels, results)
     if "load" in shapes:
         load_times(results)
     meta = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "python": platform.python_version()}
+            "cpus": os.cpu_count(), "python": platform.python_version(), "kernels": kernels}
     write_outputs(results, meta)
     print((RESULTS / "compare.md").read_text())
 
