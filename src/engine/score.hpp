@@ -193,8 +193,9 @@ inline void walk_rows_lanes(const QuantizedNode* nodes, const uint32_t* const* t
 
 // Scores rows [begin, end) through the quantized trees (see quantized.hpp): rows are binned
 // once per block, then sixteen rows walk each tree at once; fewer rows walk sixteen trees at
-// once instead. With AVX-512 the lanes live in vector registers, several at a time. Leaf
-// values come from Forest::nodes and are added in file order.
+// once instead. With AVX-512 the lanes live in vector registers, several at a time; AVX2
+// has walks of its own (simd_avx2.hpp). Leaf values come from Forest::nodes and are added
+// in file order.
 template <class Rule, class In>
 void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_t begin,
                            std::size_t end, const OutputPlan& plan, double* out) {
