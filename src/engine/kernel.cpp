@@ -13,7 +13,8 @@ namespace {
 #if defined(FLORESTA_KERNEL_AVX2) || defined(FLORESTA_KERNEL_AVX512)
 // What kernels_avx2.cpp is compiled with (CMakeLists.txt).
 bool cpu_runs_avx2() {
-  static const bool runs = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool runs =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt");
   return runs;
 }
 #endif

@@ -21,7 +21,8 @@
 //
 // Forests with categorical splits, linear leaves or vector leaves are not quantized, nor
 // forests whose bins do not fit (more than 65,533 thresholds on one feature, or more than
-// kMaxQuantizedColumns bin columns); they keep the value walk (walk.hpp). The binning and walks are in walk.hpp and simd_avx512.hpp.
+// kMaxQuantizedColumns bin columns); they keep the value walk (walk.hpp). The binning and
+// walks are in walk.hpp, simd_avx2.hpp and simd_avx512.hpp.
 #pragma once
 
 #include <cmath>

@@ -193,8 +193,9 @@ inline void walk_rows_lanes(const QuantizedNode* nodes, const uint32_t* const* t
 
 // Scores rows [begin, end) through the quantized trees (see quantized.hpp): rows are binned
 // once per block, then sixteen rows walk each tree at once; fewer rows walk sixteen trees at
-// once instead. With AVX-512 the lanes live in vector registers, several at a time. Leaf
-// values come from Forest::nodes and are added in file order.
+// once instead. With AVX-512 the lanes live in vector registers, several at a time; AVX2
+// has walks of its own (simd_avx2.hpp). Leaf values come from Forest::nodes and are added
+// in file order.
 template <class Rule, class In>
 void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_t begin,
                            std::size_t end, const OutputPlan& plan, double* out) {
@@ -211,8 +212,8 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
   const auto* nodes = forest.nodes.data();
   const QuantizedNode* qnodes = q.nodes.data();
   const std::size_t trees = forest.num_trees();
-  // The AVX-512 walks address nodes in 32-bit lanes: node indices below 2^28.
-  const bool vector = FLORESTA_ISA_LEVEL >= 2 && q.nodes.size() < (std::size_t{1} << 28);
+  // The vector walks address nodes in 32-bit lanes: node indices below 2^28.
+  const bool vector = FLORESTA_ISA_LEVEL >= 1 && q.nodes.size() < (std::size_t{1} << 28);
 
   for (std::size_t b = begin; b < end; b += block_rows) {
     const std::size_t n = std::min(block_rows, end - b);
@@ -235,6 +236,11 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
           add_leaves_avx512(nodes, sizeof(*nodes), found, n, acc);
           return;
         }
+#elif FLORESTA_ISA_LEVEL == 1
+        if (vector && groups == 1 && std::is_same_v<Accum, typename Rule::Value>) {
+          add_leaves_avx2(nodes, sizeof(*nodes), found, n, acc);
+          return;
+        }
 #endif
         Accum* a = acc + forest.tree_group[t];
         for (std::size_t r = 0; r < n; ++r) a[r * groups] += nodes[found[r]].value;
@@ -254,6 +260,9 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
           for (std::size_t i = 0; i < count; ++i) add_tree(t + i, leaves + i * kQuantizedBlockRows);
         }
       } else
+#elif FLORESTA_ISA_LEVEL == 1
+      if (vector) walk_block_avx2(q, forest.tree_depth.data(), trees, bins, lanes, leaves, add_tree);
+      else
 #endif
         for (std::size_t t = 0; t < trees; ++t) {  // portable: 16 rows at a time
           std::fill(roots, roots + L, forest.tree_begin[t]);
@@ -265,6 +274,9 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
       for (std::size_t r = 0; r < n; ++r) {
 #if FLORESTA_ISA_LEVEL >= 2
         if (vector) bin_row_avx512<Rule>(q, X.row(b + r), X.col_stride, bins);
+        else
+#elif FLORESTA_ISA_LEVEL == 1
+        if (vector) bin_row_avx2<Rule>(q, X.row(b + r), X.col_stride, bins);
         else
 #endif
           bin_row<Rule>(q, X.row(b + r), X.col_stride, bins);
@@ -292,6 +304,9 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
             else if (q.width <= 128) walk_trees_lanes<4>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
             else walk_trees_lanes<0>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
           } else
+#elif FLORESTA_ISA_LEVEL == 1
+          if (vector) walk_trees_avx2(qnodes, q.top.data(), roots, depth, bins, count, leaves);
+          else
 #endif
             for (std::size_t r = 0; r < lanes; r += L) walk_quantized<L, 1, 0>(qnodes, roots + r, depth, bins, leaves + r);
           if (groups == 1) {  // keep the running sum in a register, not in memory

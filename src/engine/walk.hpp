@@ -241,25 +241,53 @@ struct ScalarCount {
 
 // Bins `count` rows into `bins`, kQuantizedLanes (L) rows interleaved per group: the bin of
 // column c for row r sits at bins[(r / L) * L * width + c * L + r % L]. Lanes past `count`
-// in the last group repeat the last row, so a walk of all L lanes stays well defined.
-template <class Rule, class Count = ScalarCount, class In>
+// in the last group repeat the last row, so a walk of all L lanes stays well defined. The
+// L rows' binary searches (count_right_of's, step for step) run interleaved: one search is
+// a chain of dependent loads, so a row at a time waits on each, where L chains keep the
+// loads in flight.
+template <class Rule, class In>
 void bin_rows(const Quantization<typename Rule::Value>& q, const In* const* rows, std::size_t count,
               std::ptrdiff_t col_stride, uint16_t* bins) {
   using Value = typename Rule::Value;
-  const std::size_t lanes = kQuantizedLanes;
-  const std::size_t padded = (count + lanes - 1) / lanes * lanes;
-  const std::size_t group = lanes * q.width;
+  constexpr std::size_t L = kQuantizedLanes;
+  const std::size_t padded = (count + L - 1) / L * L;
+  const std::size_t group = L * q.width;
   for (std::size_t i = 0; i < q.features.size(); ++i) {
     const auto& f = q.features[i];
     const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(f.feature) * col_stride;
-    for (std::size_t r = 0; r < padded; ++r) {
-      const Value x = Rule::input(rows[r < count ? r : count - 1][offset]);
-      bin_value<Rule, Count>(x, f, q, bins + (r / lanes) * group + 2 * i * lanes + r % lanes, lanes);
+    const Value* t = q.thresholds.data() + f.begin;
+    const uint32_t m = f.end - f.begin;
+    const bool zero_missing = Rule::kZeroMissing && f.zero_missing;
+    for (std::size_t r0 = 0; r0 < padded; r0 += L) {
+      Value x[L];
+      uint32_t at[L];
+      for (std::size_t k = 0; k < L; ++k) {
+        const std::size_t r = r0 + k;
+        x[k] = Rule::input(rows[r < count ? r : count - 1][offset]);
+        at[k] = 0;
+      }
+      if (m > 0) {
+        for (uint32_t n = m; n > 1;) {
+          const uint32_t half = n / 2;
+          for (std::size_t k = 0; k < L; ++k) at[k] = Rule::numeric_left(x[k], t[at[k] + half]) ? at[k] : at[k] + half;
+          n -= half;
+        }
+        for (std::size_t k = 0; k < L; ++k) at[k] += Rule::numeric_left(x[k], t[at[k]]) ? 0u : 1u;
+      }
+      // As bin_value: missing (NaN; zero where it counts as missing) is 0 in the first
+      // column and kMissingRight in the second.
+      uint16_t* out = bins + (r0 / L) * group + 2 * i * L;
+      for (std::size_t k = 0; k < L; ++k) {
+        const bool missing = (x[k] != x[k]) || (zero_missing && x[k] == Value(0));
+        const auto bin = static_cast<uint16_t>(1 + at[k]);
+        out[k] = missing ? uint16_t{0} : bin;
+        out[k + L] = missing ? kMissingRight : bin;
+      }
     }
   }
-  const std::size_t leaf = 2 * q.features.size() * lanes;
-  for (std::size_t g = 0; g < padded / lanes; ++g)
-    for (std::size_t l = 0; l < lanes; ++l) bins[g * group + leaf + l] = kMissingRight;
+  const std::size_t leaf = 2 * q.features.size() * L;
+  for (std::size_t g = 0; g < padded / L; ++g)
+    for (std::size_t l = 0; l < L; ++l) bins[g * group + leaf + l] = kMissingRight;
 }
 
 // Bins one row (no interleaving): bins[c] for column c.

@@ -134,6 +134,25 @@ TEST(Kernels, AgreeWithTheValueWalkOnGeneratedForests) {
       }
 }
 
+TEST(Kernels, AgreeOnQuantizedBlockShapesAndManyTrees) {
+  using floresta::DecisionRule;
+  using floresta::test::Shape;
+  // 150 trees: single rows walk them in chunks (128 and more trees: 64 at a time, the last
+  // chunk not a multiple of 8). Rows: one group of 16 lanes, a group and one row, and
+  // several full blocks then a partial one. Shallow trees end in or one level past the
+  // top table; leaf-wise ones (LightGBM: zero as missing) go on in the work lists.
+  for (const auto rule : {DecisionRule::kXGBoost, DecisionRule::kLightGBM})
+    for (const auto shape : {Shape::kShallow, Shape::kLeafWise}) {
+      const auto spec = floresta::test::random_forest(rule, 30, 150, 23u + static_cast<unsigned>(rule), shape);
+      for (const std::size_t rows : {16, 17, 1000}) {
+        const auto X = floresta::test::random_rows(rows, 30, 5);
+        expect_every_kernel_agrees(&spec, "", X, rows,
+                                   "rule " + std::to_string(static_cast<int>(rule)) + ", shape " +
+                                       std::to_string(static_cast<int>(shape)) + ", 150 trees, " + std::to_string(rows) + " rows");
+      }
+    }
+}
+
 std::string first_model() { return floresta::test::data_path("xgb_binary.json"); }
 
 TEST(Kernels, AutoTakesTheFastestAndPortableIsAlwaysThere) {
