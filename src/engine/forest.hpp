@@ -54,7 +54,10 @@ static_assert(sizeof(Node<double>) == 16, "double nodes must stay 16 bytes");
 
 // A categorical split's set in Forest::category_words is [n_bits, words...]; a code c is
 // "listed" when c < n_bits and its bit is set. What happens to listed, unlisted and invalid
-// codes is the rule's business.
+// codes is the rule's business, but only those three classes may differ: a rule reads x as
+// a code (category_code: ~0u when x is none) and decides by whether the code is listed,
+// below n_bits but unlisted, or at or beyond n_bits (invalid codes among them). The
+// quantized walk relies on this (quantized.hpp).
 FLORESTA_ALWAYS_INLINE bool category_listed(uint32_t code, const uint32_t* set) {
   return code < set[0] && ((set[1 + (code >> 5)] >> (code & 31u)) & 1u) != 0;
 }
@@ -70,9 +73,12 @@ struct XGBoostRule {
   template <class In>
   FLORESTA_ALWAYS_INLINE static Value input(In x) { return static_cast<Value>(x); }
   FLORESTA_ALWAYS_INLINE static bool numeric_left(Value x, Value threshold) { return x < threshold; }
+  // The category code x is read as, or ~0u (listed in no set) when x is not one.
+  FLORESTA_ALWAYS_INLINE static uint32_t category_code(Value x) {
+    return x >= 0.0f && x < 16777216.0f ? static_cast<uint32_t>(x) : ~0u;
+  }
   FLORESTA_ALWAYS_INLINE static bool category_left(Value x, const uint32_t* set, bool /*default_left*/) {
-    if (!(x >= 0.0f && x < 16777216.0f)) return true;
-    return !category_listed(static_cast<uint32_t>(x), set);
+    return !category_listed(category_code(x), set);
   }
 };
 
@@ -95,9 +101,12 @@ struct LightGBMRule {
     return std::fabs(v) <= kLightGBMZeroThreshold ? Value(0) : v;
   }
   FLORESTA_ALWAYS_INLINE static bool numeric_left(Value x, Value threshold) { return x <= threshold; }
+  // The category code x is read as, or ~0u (beyond every set) when x is not one.
+  FLORESTA_ALWAYS_INLINE static uint32_t category_code(Value x) {
+    return x > -1.0 && x < 2147483648.0 ? static_cast<uint32_t>(static_cast<int64_t>(x)) : ~0u;
+  }
   FLORESTA_ALWAYS_INLINE static bool category_left(Value x, const uint32_t* set, bool default_left) {
-    if (!(x > -1.0 && x < 2147483648.0)) return default_left;
-    const auto code = static_cast<uint32_t>(static_cast<int64_t>(x));
+    const uint32_t code = category_code(x);
     if (code >= set[0]) return default_left;
     return category_listed(code, set);
   }
@@ -121,6 +130,7 @@ struct SkLearnTreeRule {
   template <class In>
   FLORESTA_ALWAYS_INLINE static Value input(In x) { return static_cast<Value>(static_cast<float>(x)); }
   FLORESTA_ALWAYS_INLINE static bool numeric_left(Value x, Value threshold) { return x <= threshold; }
+  FLORESTA_ALWAYS_INLINE static uint32_t category_code(Value) { return ~0u; }
   FLORESTA_ALWAYS_INLINE static bool category_left(Value, const uint32_t*, bool default_left) { return default_left; }
 };
 

@@ -1,4 +1,4 @@
-// src/engine/quantized.hpp — numeric trees that compare small integers instead of values.
+// src/engine/quantized.hpp — trees that compare small integers instead of values.
 //
 // Within one feature a split only asks which side of its threshold x lies, so x can be
 // replaced by its bin: 1 + the number of that feature's distinct thresholds x lies to the
@@ -19,10 +19,27 @@
 // thresholds stay in cache), into a stack buffer: sixteen rows interleaved so that the
 // lanes of a walk address their bins from one base pointer.
 //
-// Forests with categorical splits, linear leaves or vector leaves are not quantized, nor
-// forests whose bins do not fit (more than 65,533 thresholds on one feature, or more than
-// kMaxQuantizedColumns bin columns); they keep the value walk (walk.hpp). The binning and
-// walks are in walk.hpp, simd_avx2.hpp and simd_avx512.hpp.
+// Categorical splits compare bins too. A categorical feature is binned on its own (apart
+// from numeric splits on the same input): code c (Rule::category_code) gets bin c when c < N,
+// every other code, invalid ones included, bin N. Rules decide only by listed / unlisted
+// below n_bits / beyond n_bits (forest.hpp), so N is the first code from which every split
+// of the feature decides as for invalid codes (XGBoost: past the largest listed code;
+// LightGBM: n_bits, unless its unlisted codes go the default way). A missing value gets N in
+// the first column and N + 1 in the second. Each split becomes a set of N + 2 bits, bit b
+// set when bin b goes right (bit N: what invalid codes do, which for a split read through
+// the first column must be left; bit N + 1 always set). The sets are
+// deduplicated and stored 2^set_shift words apart in category_sets. A categorical node's
+// first word is column | kQuantizedCategorical | set index << kQuantizedSetShift (no bound):
+// the walk tells it apart by one bit, and its step gathers one set word,
+// category_sets[(index << set_shift) + (bin >> 5)], whose bit (bin & 31) says right. Numeric
+// nodes' first words never have that bit (columns stay below 2048), so the top tables hold
+// categorical nodes unchanged. A walk that does not read categorical nodes must not take
+// forests with has_categorical (score.hpp's use_quantized).
+//
+// Forests with linear leaves or vector leaves are not quantized, nor forests whose bins do
+// not fit (more than 65,533 thresholds on one feature, N above kMaxQuantizedCategories,
+// more than kMaxQuantizedSets distinct sets, or more than kMaxQuantizedColumns bin columns); they keep the value walk (walk.hpp). The
+// binning and walks are in walk.hpp, simd_avx2.hpp and simd_avx512.hpp.
 #pragma once
 
 #include <cmath>
@@ -51,6 +68,14 @@ static_assert(sizeof(QuantizedNode) == 8, "quantized nodes must stay 8 bytes");
 
 constexpr uint16_t kMissingRight = 0xFFFF;  // a missing value's bin in a split's "right" column
 constexpr std::size_t kMaxQuantizedColumns = 2048;  // bin columns per row (bins of 1,023 features)
+// A node's first word (column | bound << 16) on categorical splits: column | this flag | set
+// index << kQuantizedSetShift.
+constexpr uint32_t kQuantizedCategorical = 1u << 11;
+constexpr uint32_t kQuantizedColumnMask = kQuantizedCategorical - 1;
+constexpr int kQuantizedSetShift = 12;
+constexpr uint32_t kMaxQuantizedSets = 1u << (32 - kQuantizedSetShift);
+constexpr uint32_t kMaxQuantizedCategories = 0xFFFF - 1;  // N: bins up to N + 1 fit in 16 bits
+static_assert(kMaxQuantizedColumns <= kQuantizedColumnMask + 1, "columns must not reach the categorical flag");
 constexpr std::size_t kQuantizedLanes = 16;  // rows interleaved in the bin buffer (16 measured best)
 constexpr int kTopLevels = 5;             // levels of a tree walked from Quantization::top
 constexpr std::size_t kTopWords = 64;     // words per tree in Quantization::top
@@ -62,8 +87,10 @@ struct Quantization {
   struct Feature {
     uint32_t feature;       // input column
     uint32_t zero_missing;  // LightGBM missing_type=Zero: |x| <= 1e-35 counts as missing
-    uint32_t begin, end;    // its thresholds in `thresholds`
+    uint32_t begin, end;    // its thresholds in `thresholds` (none when categorical)
     uint32_t keys;          // its block keys in `keys`
+    uint32_t categorical;   // 1: binned as category codes, bins 0 .. categories + 1
+    uint32_t categories;    // N: codes from N on share bin N with invalid ones
   };
   // Thresholds in blocks of kKeyBlock (64 bytes): per feature, the last threshold of each
   // whole block, so a vector search finds the block first, then the count inside it.
@@ -77,6 +104,9 @@ struct Quantization {
   // with itself and always goes right, so shallower trees have a table too), one unused
   // word, then the node index of the 32 slots of the sixth level, | kTopLeafFlag on leaves.
   std::vector<uint32_t> top;
+  std::vector<uint32_t> category_sets;  // categorical splits' sets, 2^set_shift words each
+  uint32_t set_shift = 0;
+  bool has_categorical = false;      // some node is categorical (kQuantizedCategorical)
   uint32_t width = 0;                // bin columns per row: 2 * features.size() + 1
 
   FLORESTA_ALWAYS_INLINE bool empty() const { return nodes.empty(); }

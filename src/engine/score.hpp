@@ -152,41 +152,42 @@ constexpr std::size_t kRowTrees = 8;  // trees walked per walk_rows_avx512 call 
 
 template <class Rule>
 bool use_quantized(const Forest<Rule>& forest) {
-  return !forest.quantized.empty() && forest.quantized.width * kQuantizedLanes <= kBinBudget &&
-         forest.num_groups * kQuantizedLanes <= kBlockValues;
+  return !forest.quantized.empty() && forest.quantized.width * kQuantizedLanes <= kBinBudget && forest.num_groups * kQuantizedLanes <= kBlockValues;
 }
 
 #if FLORESTA_ISA_LEVEL >= 2
 // One row through `lanes` (a multiple of 16, at most 128) trees; see walk_trees_avx512.
-template <int kRegisters>
+template <int kRegisters, bool kCategorical>
 inline void walk_trees_lanes(const QuantizedNode* nodes, const uint32_t* top, const uint32_t* tables, uint32_t depth,
-                             const uint16_t* bins, std::size_t lanes, uint32_t* leaves) {
+                             const uint16_t* bins, std::size_t lanes, uint32_t* leaves, const uint32_t* sets,
+                             uint32_t set_shift) {
   switch (lanes / kQuantizedLanes) {
-    case 8: return walk_trees_avx512<8, kRegisters>(nodes, top, tables, depth, bins, leaves);
-    case 7: return walk_trees_avx512<7, kRegisters>(nodes, top, tables, depth, bins, leaves);
-    case 6: return walk_trees_avx512<6, kRegisters>(nodes, top, tables, depth, bins, leaves);
-    case 5: return walk_trees_avx512<5, kRegisters>(nodes, top, tables, depth, bins, leaves);
-    case 4: return walk_trees_avx512<4, kRegisters>(nodes, top, tables, depth, bins, leaves);
-    case 3: return walk_trees_avx512<3, kRegisters>(nodes, top, tables, depth, bins, leaves);
-    case 2: return walk_trees_avx512<2, kRegisters>(nodes, top, tables, depth, bins, leaves);
-    default: return walk_trees_avx512<1, kRegisters>(nodes, top, tables, depth, bins, leaves);
+    case 8: return walk_trees_avx512<8, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    case 7: return walk_trees_avx512<7, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    case 6: return walk_trees_avx512<6, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    case 5: return walk_trees_avx512<5, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    case 4: return walk_trees_avx512<4, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    case 3: return walk_trees_avx512<3, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    case 2: return walk_trees_avx512<2, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    default: return walk_trees_avx512<1, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
   }
 }
 
 // Interleaved rows (`lanes`, a multiple of 16, at most kQuantizedBlockRows) through `trees`
 // trees from their tables; see walk_rows_avx512.
+template <bool kCategorical>
 inline void walk_rows_lanes(const QuantizedNode* nodes, const uint32_t* const* tops, std::size_t trees, uint32_t depth,
                             const uint16_t* bins, std::size_t group_stride, std::size_t lanes, uint32_t* leaves,
-                            uint32_t* list) {
+                            uint32_t* list, const uint32_t* sets, uint32_t set_shift) {
   switch (lanes / kQuantizedLanes) {
-    case 8: return walk_rows_avx512<8>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
-    case 7: return walk_rows_avx512<7>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
-    case 6: return walk_rows_avx512<6>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
-    case 5: return walk_rows_avx512<5>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
-    case 4: return walk_rows_avx512<4>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
-    case 3: return walk_rows_avx512<3>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
-    case 2: return walk_rows_avx512<2>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
-    default: return walk_rows_avx512<1>(nodes, tops, trees, depth, bins, group_stride, leaves, list);
+    case 8: return walk_rows_avx512<8, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+    case 7: return walk_rows_avx512<7, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+    case 6: return walk_rows_avx512<6, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+    case 5: return walk_rows_avx512<5, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+    case 4: return walk_rows_avx512<4, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+    case 3: return walk_rows_avx512<3, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+    case 2: return walk_rows_avx512<2, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+    default: return walk_rows_avx512<1, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
   }
 }
 #endif
@@ -194,9 +195,9 @@ inline void walk_rows_lanes(const QuantizedNode* nodes, const uint32_t* const* t
 // Scores rows [begin, end) through the quantized trees (see quantized.hpp): rows are binned
 // once per block, then sixteen rows walk each tree at once; fewer rows walk sixteen trees at
 // once instead. With AVX-512 the lanes live in vector registers, several at a time; AVX2
-// has walks of its own (simd_avx2.hpp). Leaf values come from Forest::nodes and are added
-// in file order.
-template <class Rule, class In>
+// has walks of its own (simd_avx2.hpp), for forests without categorical splits. Leaf values
+// come from Forest::nodes and are added in file order.
+template <class Rule, bool kCategorical, class In>
 void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_t begin,
                            std::size_t end, const OutputPlan& plan, double* out) {
   using Accum = typename Rule::Accum;
@@ -212,8 +213,11 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
   const auto* nodes = forest.nodes.data();
   const QuantizedNode* qnodes = q.nodes.data();
   const std::size_t trees = forest.num_trees();
-  // The vector walks address nodes in 32-bit lanes: node indices below 2^28.
-  const bool vector = FLORESTA_ISA_LEVEL >= 1 && q.nodes.size() < (std::size_t{1} << 28);
+  const uint32_t* sets = q.category_sets.data();
+  // The vector walks address nodes in 32-bit lanes: node indices below 2^28. The AVX2 walks
+  // do not read categorical nodes: such forests take the portable walks in that unit.
+  constexpr bool kVectorWalks = FLORESTA_ISA_LEVEL >= 2 || (FLORESTA_ISA_LEVEL == 1 && !kCategorical);
+  const bool vector = kVectorWalks && q.nodes.size() < (std::size_t{1} << 28);
 
   for (std::size_t b = begin; b < end; b += block_rows) {
     const std::size_t n = std::min(block_rows, end - b);
@@ -256,7 +260,8 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
             tops[i] = q.top.data() + q.top_offset(t + i);
             depth = std::max(depth, forest.tree_depth[t + i]);
           }
-          walk_rows_lanes(qnodes, tops, count, depth, bins, L * q.width, lanes, leaves, list);
+          walk_rows_lanes<kCategorical>(qnodes, tops, count, depth, bins, L * q.width, lanes, leaves, list, sets,
+                                        q.set_shift);
           for (std::size_t i = 0; i < count; ++i) add_tree(t + i, leaves + i * kQuantizedBlockRows);
         }
       } else
@@ -267,7 +272,8 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
         for (std::size_t t = 0; t < trees; ++t) {  // portable: 16 rows at a time
           std::fill(roots, roots + L, forest.tree_begin[t]);
           for (std::size_t r = 0; r < lanes; r += L)
-            walk_quantized<L, L, 1>(qnodes, roots, forest.tree_depth[t], bins + (r / L) * L * q.width, leaves + r);
+            walk_quantized<L, L, 1, kCategorical>(qnodes, roots, forest.tree_depth[t], bins + (r / L) * L * q.width,
+                                                  leaves + r, sets, q.set_shift);
           add_tree(t, leaves);
         }
     } else {
@@ -300,15 +306,17 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
           // walk_trees_avx512 with the row's bins in two or four registers (up to 128 bin
           // columns), else gathered.
           if (vector) {
-            if (q.width <= 64) walk_trees_lanes<2>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
-            else if (q.width <= 128) walk_trees_lanes<4>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
-            else walk_trees_lanes<0>(qnodes, q.top.data(), roots, depth, bins, lanes, leaves);
+            const uint32_t* top = q.top.data();
+            if (q.width <= 64) walk_trees_lanes<2, kCategorical>(qnodes, top, roots, depth, bins, lanes, leaves, sets, q.set_shift);
+            else if (q.width <= 128) walk_trees_lanes<4, kCategorical>(qnodes, top, roots, depth, bins, lanes, leaves, sets, q.set_shift);
+            else walk_trees_lanes<0, kCategorical>(qnodes, top, roots, depth, bins, lanes, leaves, sets, q.set_shift);
           } else
 #elif FLORESTA_ISA_LEVEL == 1
           if (vector) walk_trees_avx2(qnodes, q.top.data(), roots, depth, bins, count, leaves);
           else
 #endif
-            for (std::size_t r = 0; r < lanes; r += L) walk_quantized<L, 1, 0>(qnodes, roots + r, depth, bins, leaves + r);
+            for (std::size_t r = 0; r < lanes; r += L)
+              walk_quantized<L, 1, 0, kCategorical>(qnodes, roots + r, depth, bins, leaves + r, sets, q.set_shift);
           if (groups == 1) {  // keep the running sum in a register, not in memory
             Accum sum = a[0];
             for (std::size_t i = 0; i < count; ++i) sum += nodes[leaves[i]].value;
@@ -329,7 +337,8 @@ template <class Rule, class In>
 void score_rows(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_t begin,
                 std::size_t end, const OutputPlan& plan, double* out) {
   if (use_quantized(forest)) {
-    score_range_quantized(forest, X, begin, end, plan, out);
+    if (forest.quantized.has_categorical) score_range_quantized<Rule, true>(forest, X, begin, end, plan, out);
+    else score_range_quantized<Rule, false>(forest, X, begin, end, plan, out);
     return;
   }
   const bool contiguous = X.contiguous_rows();

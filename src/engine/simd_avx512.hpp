@@ -3,8 +3,10 @@
 // walk_rows_avx512 (batches) and walk_trees_avx512 (single rows): sixteen lanes per
 // register and several registers in flight: per level, two gathers of node halves and one
 // of bins (or a permute of bins held in registers), one unsigned compare, one masked add.
-// (Gathering whole nodes eight at a time and splitting them was slower.) bin_rows_avx512
-// bins a block of rows, bin_row_avx512 one row.
+// (Gathering whole nodes eight at a time and splitting them was slower.) Walks instantiated
+// with kCategorical also read categorical nodes: one more gather, of a set word, for the
+// lanes on such nodes (goes_right). bin_rows_avx512 bins a block of rows, bin_row_avx512
+// one row.
 //
 // Kernel code for the AVX-512 unit only (kernels_avx512.cpp, compiled with -mavx512f
 // -mavx512bw -mavx512vl -mavx512dq -mpopcnt), in its FLORESTA_ISA namespace.
@@ -24,6 +26,35 @@
 
 namespace floresta::detail::FLORESTA_ISA {
 
+// Which of 16 lanes go right, given their nodes' first words (column_bound) and their
+// bins: bin > bound on numeric nodes; with kCategorical, on categorical nodes the bit of
+// their set (quantized.hpp), one word gathered for those lanes only. kSkipGather: no gather
+// when no lane is categorical (batches: lanes at the upper levels of one tree share a node,
+// so the branch is taken for whole registers; single rows mix trees and mispredict it).
+template <bool kCategorical, bool kSkipGather = false>
+inline __mmask16 goes_right(__m512i column_bound, __m512i bin, const uint32_t* sets, __m128i set_shift) {
+  const __mmask16 right = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
+  if constexpr (!kCategorical) {
+    return right;
+  } else {
+    const __mmask16 categorical =
+        _mm512_test_epi32_mask(column_bound, _mm512_set1_epi32(static_cast<int>(kQuantizedCategorical)));
+    if (kSkipGather && categorical == 0) return right;
+    const __m512i set = _mm512_sll_epi32(_mm512_srli_epi32(column_bound, kQuantizedSetShift), set_shift);
+    const __m512i word = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), categorical,
+                                                     _mm512_add_epi32(set, _mm512_srli_epi32(bin, 5)), sets, 4);
+    const __m512i bit = _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_and_si512(bin, _mm512_set1_epi32(31)));
+    // Numeric lanes gathered no word: their test is 0.
+    return _kor_mask16(_kandn_mask16(categorical, right), _mm512_test_epi32_mask(word, bit));
+  }
+}
+
+// The column of 16 nodes' first words, times 16 plus `lane`: where their bins sit.
+inline __m512i bin_index(__m512i column_bound, __m512i lane) {
+  return _mm512_add_epi32(
+      _mm512_slli_epi32(_mm512_and_si512(column_bound, _mm512_set1_epi32(static_cast<int>(kQuantizedColumnMask))), 4), lane);
+}
+
 // Rows in lanes through `trees` trees, each from its top table (tops[i], see
 // Quantization::top), for one block of 16 * kGroups interleaved rows: lane j of register g
 // reads the bin of column c at bins[g * group_stride + 16 c + j] (32-bit loads: `bins` needs
@@ -35,12 +66,12 @@ namespace floresta::detail::FLORESTA_ISA {
 // go on, compacted into a work list (node, bin base, output slot) shared by all `trees`
 // trees: each deeper level walks the list in full registers, writes finished lanes out and
 // compacts the rest. Node indices stay below 2^28; `list` holds 3 * (trees * 128 + 16).
-template <int kGroups>
-inline void walk_rows_avx512(const QuantizedNode* nodes,
-                                                                          const uint32_t* const* tops, std::size_t trees,
-                                                                          uint32_t depth, const uint16_t* bins,
-                                                                          std::size_t group_stride, uint32_t* leaves,
-                                                                          uint32_t* list) {
+// kCategorical: nodes may be categorical, their sets in `sets` (Quantization::category_sets).
+template <int kGroups, bool kCategorical>
+inline void walk_rows_avx512(const QuantizedNode* nodes, const uint32_t* const* tops, std::size_t trees,
+                             uint32_t depth, const uint16_t* bins, std::size_t group_stride, uint32_t* leaves,
+                             uint32_t* list, const uint32_t* sets, uint32_t set_shift) {
+  const __m128i shift = _mm_cvtsi32_si128(static_cast<int>(set_shift));
   constexpr std::size_t B = kQuantizedBlockRows;
   const std::size_t capacity = trees * B + 16;
   uint32_t* list_node = list;
@@ -72,10 +103,10 @@ inline void walk_rows_avx512(const QuantizedNode* nodes,
       for (int t = 0; t < kTrees; ++t) {
         for (int g = 0; g < kGroups; ++g) {
           const __m512i column_bound = _mm512_permutex2var_epi32(split_lo[t], slot[t][g], split_hi[t]);
-          const __m512i index = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(column_bound, low16), 4), iota);
           const __m512i bin = _mm512_and_si512(
-              _mm512_i32gather_epi32(index, bins + static_cast<std::size_t>(g) * group_stride, 2), low16);
-          const __mmask16 right = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
+              _mm512_i32gather_epi32(bin_index(column_bound, iota), bins + static_cast<std::size_t>(g) * group_stride, 2),
+              low16);
+          const __mmask16 right = goes_right<kCategorical, true>(column_bound, bin, sets, shift);
           const __m512i child = _mm512_add_epi32(_mm512_add_epi32(slot[t][g], slot[t][g]), one);
           slot[t][g] = _mm512_mask_add_epi32(child, right, child, one);
         }
@@ -92,10 +123,10 @@ inline void walk_rows_avx512(const QuantizedNode* nodes,
         if (depth <= kTopLevels + 1) {  // at most one level left: take it in place, no list
           const __m512i column_bound = _mm512_i32gather_epi32(node, halves, 8);
           const __m512i skip = _mm512_i32gather_epi32(node, halves + 1, 8);
-          const __m512i index = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(column_bound, low16), 4), iota);
           const __m512i bin = _mm512_and_si512(
-              _mm512_i32gather_epi32(index, bins + static_cast<std::size_t>(g) * group_stride, 2), low16);
-          const __mmask16 right = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
+              _mm512_i32gather_epi32(bin_index(column_bound, iota), bins + static_cast<std::size_t>(g) * group_stride, 2),
+              low16);
+          const __mmask16 right = goes_right<kCategorical, true>(column_bound, bin, sets, shift);
           const __m512i next = _mm512_add_epi32(node, one);  // leaves: skip ~0 and always right
           _mm512_storeu_si512(leaves + out, _mm512_mask_add_epi32(next, right, next, skip));
           continue;
@@ -127,9 +158,9 @@ inline void walk_rows_avx512(const QuantizedNode* nodes,
       const __mmask16 done = _mm512_mask_cmpeq_epi32_mask(valid, skip, leaf_skip);
       _mm512_mask_i32scatter_epi32(leaves, done, slot_out, node, 4);
       const __mmask16 live = valid & static_cast<__mmask16>(~done);
-      const __m512i index = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(column_bound, low16), 4), base);
-      const __m512i bin = _mm512_and_si512(_mm512_mask_i32gather_epi32(zero, live, index, bins, 2), low16);
-      const __mmask16 right = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(column_bound, 16));
+      const __m512i bin =
+          _mm512_and_si512(_mm512_mask_i32gather_epi32(zero, live, bin_index(column_bound, base), bins, 2), low16);
+      const __mmask16 right = goes_right<kCategorical, true>(column_bound, bin, sets, shift);
       const __m512i next = _mm512_add_epi32(node, one);
       const __m512i moved = _mm512_mask_add_epi32(next, right, next, skip);
       if (level + 1 == depth) {  // the deepest level: every lane that moved is at its leaf
@@ -167,8 +198,8 @@ template <int kRegisters>
 inline __m512i row_bins_of(const __m512i* row_bins, const uint16_t* bins,
                                                                         __m512i column_bound) {
   if constexpr (kRegisters == 0) {
-    const __m512i low16 = _mm512_set1_epi32(0xFFFF);
-    return _mm512_and_si512(_mm512_i32gather_epi32(_mm512_and_si512(column_bound, low16), bins, 2), low16);
+    const __m512i columns = _mm512_and_si512(column_bound, _mm512_set1_epi32(static_cast<int>(kQuantizedColumnMask)));
+    return _mm512_and_si512(_mm512_i32gather_epi32(columns, bins, 2), _mm512_set1_epi32(0xFFFF));
   } else {
     return bins_in_registers<kRegisters>(row_bins, column_bound);
   }
@@ -180,12 +211,11 @@ inline __m512i row_bins_of(const __m512i* row_bins, const uint16_t* bins,
 // most 32 * kRegisters columns; `bins` readable that far) stay in registers, so a split's
 // bin is a permute, not a gather: the first five levels take one gather (the table word),
 // deeper ones two (the node). Wider rows (kRegisters = 0) gather their bins from `bins`.
-// Node indices stay below 2^28.
-template <int kGroups, int kRegisters>
-inline void walk_trees_avx512(const QuantizedNode* nodes,
-                                                                           const uint32_t* top,
-                                                                           const uint32_t* tables, uint32_t depth,
-                                                                           const uint16_t* bins, uint32_t* leaves) {
+// Node indices stay below 2^28. kCategorical: as in walk_rows_avx512.
+template <int kGroups, int kRegisters, bool kCategorical>
+inline void walk_trees_avx512(const QuantizedNode* nodes, const uint32_t* top, const uint32_t* tables, uint32_t depth,
+                              const uint16_t* bins, uint32_t* leaves, const uint32_t* sets, uint32_t set_shift) {
+  const __m128i shift = _mm_cvtsi32_si128(static_cast<int>(set_shift));
   __m512i row_bins[kRegisters > 0 ? kRegisters : 1];
   for (int k = 0; k < kRegisters; ++k) row_bins[k] = _mm512_loadu_si512(bins + 32 * k);
   const int* words = reinterpret_cast<const int*>(top);
@@ -200,7 +230,7 @@ inline void walk_trees_avx512(const QuantizedNode* nodes,
     for (int g = 0; g < kGroups; ++g) {
       const __m512i column_bound = _mm512_i32gather_epi32(_mm512_add_epi32(table[g], slot[g]), words, 4);
       const __mmask16 right =
-          _mm512_cmpgt_epu32_mask(row_bins_of<kRegisters>(row_bins, bins, column_bound), _mm512_srli_epi32(column_bound, 16));
+          goes_right<kCategorical>(column_bound, row_bins_of<kRegisters>(row_bins, bins, column_bound), sets, shift);
       const __m512i child = _mm512_add_epi32(_mm512_add_epi32(slot[g], slot[g]), one);
       slot[g] = _mm512_mask_add_epi32(child, right, child, one);
     }
@@ -216,10 +246,10 @@ inline void walk_trees_avx512(const QuantizedNode* nodes,
     for (int g = 0; g < kGroups; ++g) {
       const __m512i column_bound = _mm512_i32gather_epi32(at[g], halves, 8);
       const __m512i skip = _mm512_i32gather_epi32(at[g], halves + 1, 8);
-      const __mmask16 left =
-          _mm512_cmple_epu32_mask(row_bins_of<kRegisters>(row_bins, bins, column_bound), _mm512_srli_epi32(column_bound, 16));
+      const __mmask16 right =
+          goes_right<kCategorical>(column_bound, row_bins_of<kRegisters>(row_bins, bins, column_bound), sets, shift);
       const __m512i next = _mm512_add_epi32(at[g], one);
-      at[g] = _mm512_mask_add_epi32(next, static_cast<__mmask16>(~left), next, skip);
+      at[g] = _mm512_mask_add_epi32(next, right, next, skip);
       stay &= _mm512_cmpeq_epi32_mask(skip, leaf_skip);  // leaves never go left
     }
     if (stay == 0xFFFF) break;
@@ -325,6 +355,12 @@ void bin_rows_avx512(const Quantization<typename Rule::Value>& q,
   for (std::size_t i = 0; i < q.features.size(); ++i) {
     const auto& f = q.features[i];
     const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(f.feature) * col_stride;
+    if (f.categorical) {  // a code and two compares a row: no search to vectorise
+      for (std::size_t r = 0; r < padded; ++r)
+        bin_value<Rule, ScalarCount>(Rule::input(rows[r < count ? r : count - 1][offset]), f, q,
+                                     bins + (r / L) * group + 2 * i * L + r % L, L);
+      continue;
+    }
     for (std::size_t r = 0; r < padded; ++r) x[r] = Rule::input(rows[r < count ? r : count - 1][offset]);
     const Value* t = q.thresholds.data() + f.begin;
     const auto m = static_cast<int>(f.end - f.begin);

@@ -222,6 +222,12 @@ template <class Rule, class Count>
 inline void bin_value(typename Rule::Value x, const typename Quantization<typename Rule::Value>::Feature& f,
                       const Quantization<typename Rule::Value>& q, uint16_t* first, std::size_t apart) {
   using Value = typename Rule::Value;
+  if (f.categorical) {  // codes below N keep their bin, all others N; missing N or N + 1
+    const uint32_t code = x != x ? f.categories : std::min(Rule::category_code(x), f.categories);
+    first[0] = static_cast<uint16_t>(code);
+    first[apart] = static_cast<uint16_t>(x != x ? f.categories + 1 : code);
+    return;
+  }
   const bool missing = (x != x) || (Rule::kZeroMissing && f.zero_missing && x == Value(0));
   if (missing) {
     first[0] = 0;
@@ -258,6 +264,13 @@ void bin_rows(const Quantization<typename Rule::Value>& q, const In* const* rows
     const Value* t = q.thresholds.data() + f.begin;
     const uint32_t m = f.end - f.begin;
     const bool zero_missing = Rule::kZeroMissing && f.zero_missing;
+    if (f.categorical) {  // a code is its bin: nothing to search
+      for (std::size_t r = 0; r < padded; ++r) {
+        const Value x = Rule::input(rows[r < count ? r : count - 1][offset]);
+        bin_value<Rule, ScalarCount>(x, f, q, bins + (r / L) * group + 2 * i * L + r % L, L);
+      }
+      continue;
+    }
     for (std::size_t r0 = 0; r0 < padded; r0 += L) {
       Value x[L];
       uint32_t at[L];
@@ -307,10 +320,11 @@ void bin_row(const Quantization<typename Rule::Value>& q, const In* row, std::pt
 // node roots[i] and reads its bins at bins[column * kColumnStride + i * kLaneStride]:
 // <L, 1> for interleaved rows walking one tree, <1, 0> for one row walking kLanes trees.
 // A lane at its leaf takes steps of 0; the walk stops after `depth` levels or as soon as a
-// whole level moved no lane.
-template <std::size_t kLanes, std::size_t kColumnStride, std::size_t kLaneStride>
+// whole level moved no lane. kCategorical: nodes may be categorical (quantized.hpp), their
+// sets in `sets`, 2^set_shift words apart.
+template <std::size_t kLanes, std::size_t kColumnStride, std::size_t kLaneStride, bool kCategorical = false>
 inline void walk_quantized(const QuantizedNode* nodes, const uint32_t* roots, uint32_t depth, const uint16_t* bins,
-                           uint32_t* leaves) {
+                           uint32_t* leaves, const uint32_t* sets = nullptr, uint32_t set_shift = 0) {
   uint32_t at[kLanes];
   for (std::size_t i = 0; i < kLanes; ++i) at[i] = roots[i];
   for (uint32_t level = 0; level < depth; ++level) {
@@ -319,7 +333,19 @@ inline void walk_quantized(const QuantizedNode* nodes, const uint32_t* roots, ui
       const QuantizedNode n = nodes[at[i]];
       // Bit arithmetic, as a branch here mispredicts: skip = 0 when going left, the right
       // offset - 1 when going right, and ~0 (a step of 0) on leaves.
-      const uint32_t right_mask = static_cast<uint32_t>(bins[n.column * kColumnStride + i * kLaneStride] <= n.bound) - 1u;
+      uint32_t right_mask;
+      if constexpr (kCategorical) {
+        const uint32_t word = n.column | (uint32_t{n.bound} << 16);
+        const uint32_t bin = bins[(word & kQuantizedColumnMask) * kColumnStride + i * kLaneStride];
+        if (word & kQuantizedCategorical) {
+          const uint32_t set = (word >> kQuantizedSetShift) << set_shift;
+          right_mask = 0u - ((sets[set + (bin >> 5)] >> (bin & 31u)) & 1u);
+        } else {
+          right_mask = static_cast<uint32_t>(bin <= n.bound) - 1u;
+        }
+      } else {
+        right_mask = static_cast<uint32_t>(bins[n.column * kColumnStride + i * kLaneStride] <= n.bound) - 1u;
+      }
       const uint32_t skip = n.skip & right_mask;
       at[i] += skip + 1u;
       stay &= skip;

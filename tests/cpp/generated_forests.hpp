@@ -103,4 +103,71 @@ inline floresta::ModelSpec random_forest(floresta::DecisionRule rule, int featur
   return spec;
 }
 
+// Categorical forests: feature 0 is categorical, each split listing a random subset of
+// codes below `levels` and knowing `levels` codes, or just past its largest listed code, or
+// fewer (a quarter of the trees leave category_bits empty: 32 codes per word of a set); the
+// other features are numeric on the grid, and a few numeric splits read feature 0 too (a
+// feature binned twice). Trees of depth 0-8, `groups` output groups.
+inline void grow_categorical(floresta::TreeSpec& tree, std::mt19937& random, int depth, int features, uint32_t levels) {
+  const auto i = tree.left_children.size();
+  push_leaf(tree, std::uniform_real_distribution<double>(-1, 1)(random));
+  tree.category_offsets.push_back(static_cast<uint32_t>(tree.category_words.size()));  // node i's set starts here
+  tree.category_bits.push_back(0);
+  if (depth == 0 || random() % 8 == 0) return;
+  tree.default_left[i] = static_cast<uint8_t>(random() % 2);
+  if (random() % 2 == 0) {
+    tree.is_categorical[i] = 1;
+    tree.split_feature[i] = 0;
+    const uint32_t top = 1 + static_cast<uint32_t>(random() % levels);
+    const unsigned density = random() % 9;  // none listed to all listed
+    std::vector<int64_t> codes;
+    for (uint32_t c = 0; c < top; ++c)
+      if (random() % 8 < density) codes.push_back(c);
+    floresta::append_category_set(tree.category_words, codes.data(), codes.size());
+    const uint32_t known[] = {levels, top, top / 2};
+    tree.category_bits[i] = known[random() % 3];
+  } else {
+    tree.split_feature[i] = static_cast<int32_t>(random() % 10 == 0 ? 0 : 1 + random() % static_cast<unsigned>(features - 1));
+    tree.threshold[i] = tree.split_feature[i] == 0 ? 0.5 * static_cast<double>(random() % (2 * levels)) : kGrid[random() % 8];
+  }
+  const auto left = static_cast<int32_t>(tree.left_children.size());
+  grow_categorical(tree, random, depth - 1, features, levels);
+  tree.left_children[i] = left;
+  const auto right = static_cast<int32_t>(tree.left_children.size());
+  grow_categorical(tree, random, depth - 1, features, levels);
+  tree.right_children[i] = right;
+}
+
+inline floresta::ModelSpec random_categorical_forest(floresta::DecisionRule rule, int features, int trees, unsigned seed,
+                                                     uint32_t levels, int groups = 1) {
+  floresta::ModelSpec spec = random_forest(rule, features, 0, seed, Shape::kBushy, groups);
+  std::mt19937 random(seed);
+  for (int t = 0; t < trees; ++t) {
+    floresta::TreeSpec tree;
+    grow_categorical(tree, random, static_cast<int>(random() % 9), features, levels);
+    tree.category_offsets.push_back(static_cast<uint32_t>(tree.category_words.size()));
+    if (random() % 4 == 0) tree.category_bits.clear();
+    tree.output_group = t % groups;
+    spec.trees.push_back(std::move(tree));
+  }
+  return spec;
+}
+
+// Rows for random_categorical_forest: feature 0 takes codes below and past `levels`, NaN,
+// negative codes, fractions, -0.0, 2^24 and past it, 2^31, infinities; the others as
+// random_rows.
+inline std::vector<double> random_categorical_rows(std::size_t rows, int features, uint32_t levels, unsigned seed) {
+  std::vector<double> out = random_rows(rows, features, seed);
+  std::mt19937 random(seed + 1);
+  const double odd[] = {NAN, -1.0, -0.5, -0.0, 0.0, 0.5, 2.75, -3.0, 16777215.0, 16777216.0, 16777217.0, 2147483648.0,
+                        4294967296.0, 1e30, -1e30, INFINITY, -INFINITY, static_cast<double>(levels), levels + 0.5,
+                        static_cast<double>(levels + 40)};
+  for (std::size_t r = 0; r < rows; ++r) {
+    double& x = out[r * static_cast<std::size_t>(features)];
+    if (random() % 4 == 0) x = odd[random() % (sizeof(odd) / sizeof(odd[0]))];
+    else x = static_cast<double>(random() % levels) + (random() % 8 == 0 ? 0.25 : 0.0);
+  }
+  return out;
+}
+
 }  // namespace floresta::test

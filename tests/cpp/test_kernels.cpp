@@ -153,6 +153,28 @@ TEST(Kernels, AgreeOnQuantizedBlockShapesAndManyTrees) {
     }
 }
 
+// Categorical splits, quantized (quantized.hpp) or not: codes in and past the sets, NaN,
+// negative, fractional and huge values, one and ten output groups; bins in two registers,
+// four, or memory.
+TEST(Kernels, AgreeWithTheValueWalkOnCategoricalForests) {
+  using floresta::DecisionRule;
+  for (const auto rule : {DecisionRule::kXGBoost, DecisionRule::kLightGBM, DecisionRule::kSkLearnHist})
+    for (const uint32_t levels : {40u, 1000u})
+      for (const int features : {6, 40, 70}) {
+        const int groups = levels == 1000 ? 10 : 1;
+        const auto seed = static_cast<unsigned>(features + levels + 7 * static_cast<int>(rule));
+        const auto spec = floresta::test::random_categorical_forest(rule, features, 70, seed, levels, groups);
+        // Blocks of 128 rows and a partial one; 5 rows: the single-row walks.
+        for (const std::size_t rows : {300, 5}) {
+          const auto X = floresta::test::random_categorical_rows(rows, features, levels, seed);
+          expect_every_kernel_agrees(&spec, "", X, rows,
+                                     "categorical, rule " + std::to_string(static_cast<int>(rule)) + ", " +
+                                         std::to_string(levels) + " levels, " + std::to_string(features) + " features, " +
+                                         std::to_string(rows) + " rows");
+        }
+      }
+}
+
 std::string first_model() { return floresta::test::data_path("xgb_binary.json"); }
 
 TEST(Kernels, AutoTakesTheFastestAndPortableIsAlwaysThere) {

@@ -127,3 +127,91 @@ TEST(QuantizedShapes, SignedZerosAndThousandsOfThresholds) {
 }
 
 }  // namespace
+
+// Categorical splits are quantized (quantized.hpp) when their codes fit in 16-bit bins; the
+// forest's own diagnostics, reached through the compile stage.
+#include "compile/stages.hpp"
+#include "engine/forest.hpp"
+#include "json_document.hpp"
+#include "loaders.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+template <class Rule>
+floresta::detail::Forest<Rule> compiled(const floresta::ModelSpec& spec) {
+  return floresta::detail::compile_forest<Rule>(spec, floresta::LoadOptions{});
+}
+
+TEST(QuantizedCategorical, CategoricalForestsAreQuantized) {
+  using floresta::DecisionRule;
+  using namespace floresta::detail;
+  const auto spec = [](DecisionRule rule) { return floresta::test::random_categorical_forest(rule, 6, 50, 3, 1000, 10); };
+  const auto xgboost = compiled<XGBoostRule>(spec(DecisionRule::kXGBoost));
+  const auto lightgbm = compiled<LightGBMRule>(spec(DecisionRule::kLightGBM));
+  const auto hist = compiled<SkLearnHistRule>(spec(DecisionRule::kSkLearnHist));
+  for (const bool quantized_categorical : {xgboost.quantized.has_categorical, lightgbm.quantized.has_categorical,
+                                           hist.quantized.has_categorical})
+    EXPECT_TRUE(quantized_categorical);
+  EXPECT_FALSE(xgboost.quantized.empty());
+  // The committed models: XGBoost (UBJSON) and LightGBM with categorical features.
+  const std::string ubj = floresta::test::data_path("xgb_multiclass_categorical.ubj");
+  const std::string bytes = floresta::test::read_file(ubj);
+  const auto document = parse_json_document(bytes, sniff_json_encoding(bytes), ubj);
+  const auto xgb_file = compiled<XGBoostRule>(load_xgboost(document, ubj, "xgboost-ubjson", 1, bytes.size()));
+  EXPECT_TRUE(xgb_file.has_categorical && xgb_file.quantized.has_categorical);
+  const std::string txt = floresta::test::data_path("lgb_binary_categorical.txt");
+  const auto lgb_file = compiled<LightGBMRule>(load_lightgbm_text(floresta::test::read_file(txt), txt));
+  EXPECT_TRUE(lgb_file.has_categorical && lgb_file.quantized.has_categorical);
+  floresta::LoadOptions plain;
+  plain.quantize = false;
+  EXPECT_TRUE(floresta::detail::compile_forest<XGBoostRule>(spec(DecisionRule::kXGBoost), plain).quantized.empty());
+}
+
+// A stump on feature 0 sending the codes of `codes` right (XGBoost) or left (LightGBM),
+// knowing `bits` codes.
+floresta::ModelSpec categorical_stump(floresta::DecisionRule rule, const std::vector<int64_t>& codes, uint32_t bits) {
+  floresta::ModelSpec spec = floresta::test::random_forest(rule, 2, 0, 1);
+  floresta::TreeSpec tree;
+  tree.left_children = {1, -1, -1};
+  tree.right_children = {2, -1, -1};
+  tree.split_feature = {0, 0, 0};
+  tree.threshold = {0, 0, 0};
+  tree.leaf_value = {0, -1.5, 2.5};
+  tree.default_left = {1, 0, 0};  // LightGBM: codes past n_bits go left, unlisted ones right
+  tree.is_categorical = {1, 0, 0};
+  tree.category_offsets = {0};
+  floresta::append_category_set(tree.category_words, codes.data(), codes.size());
+  tree.category_offsets.insert(tree.category_offsets.end(), 3, static_cast<uint32_t>(tree.category_words.size()));
+  tree.category_bits = {bits, 0, 0};
+  spec.trees.push_back(tree);
+  return spec;
+}
+
+// Sets whose codes do not fit in 16-bit bins keep the value walk, and score the same. XGBoost
+// sends every code past its largest listed one left, whatever the split knows, so only the
+// listed codes count; LightGBM tells unlisted codes below n_bits from those past it.
+TEST(QuantizedCategorical, CodesPastSixteenBitsKeepTheValueWalk) {
+  using floresta::DecisionRule;
+  using namespace floresta::detail;
+  const std::vector<int64_t> small = {3, 65000}, large = {3, 70000};
+  EXPECT_FALSE(compiled<XGBoostRule>(categorical_stump(DecisionRule::kXGBoost, small, 65001)).quantized.empty());
+  EXPECT_FALSE(compiled<XGBoostRule>(categorical_stump(DecisionRule::kXGBoost, small, 1u << 24)).quantized.empty());
+  EXPECT_TRUE(compiled<XGBoostRule>(categorical_stump(DecisionRule::kXGBoost, large, 70001)).quantized.empty());
+  EXPECT_FALSE(compiled<LightGBMRule>(categorical_stump(DecisionRule::kLightGBM, small, 65001)).quantized.empty());
+  EXPECT_TRUE(compiled<LightGBMRule>(categorical_stump(DecisionRule::kLightGBM, {3}, 70000)).quantized.empty());
+  std::vector<double> X;
+  for (const double code : {3.0, 4.0, 65000.0, 65001.0, 69999.0, 70000.0, 70001.0, -1.0, double(NAN), 16777216.0})
+    X.insert(X.end(), {code, 0.0});
+  for (const auto rule : {DecisionRule::kXGBoost, DecisionRule::kLightGBM})
+    for (const auto* codes : {&small, &large})
+      for (const uint32_t bits : {65001u, 70001u}) {
+        const auto spec = categorical_stump(rule, *codes, bits);
+        floresta::LoadOptions plain;
+        plain.quantize = false;
+        const floresta::Model quantized = floresta::compile(spec), value = floresta::compile(spec, plain);
+        EXPECT_EQ(quantized.predict_raw(X.data(), X.size() / 2, 2), value.predict_raw(X.data(), X.size() / 2, 2));
+      }
+}
+
+}  // namespace
