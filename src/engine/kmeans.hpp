@@ -27,7 +27,7 @@ struct KMeans {
   Eigen::VectorXf norms32;
 
   // float32 centres transposed (d x k_padded, k padded to a multiple of 8 with +inf norms)
-  // for the AVX2 kernel, which runs over eight centres at a time.
+  // for the AVX2 few-rows kernel (kmeans_labels_avx2), which runs over eight centres at a time.
   std::vector<float> transposed32;
   std::vector<float> padded_norms32;
   std::size_t padded_k = 0;
@@ -38,6 +38,14 @@ struct KMeans {
   // load meet every centre at once.
   std::vector<float> interleaved32;
   std::size_t span = 0;  // 0 when k > 16
+
+  // For the portable rows-in-lanes kernel (PortableLanes in kmeans_kernels.hpp): each float32 centre value
+  // and norm repeated in kBroadcastLanes consecutive floats, (centre, feature, lane), so a
+  // register of one value is a plain load. SSE2 has no broadcast load, and the shuffle that
+  // would replace it competes with the multiplies and adds for the same pipes.
+  static constexpr std::size_t kBroadcastLanes = 4;
+  std::vector<float> broadcast32;        // k x d x kBroadcastLanes
+  std::vector<float> broadcast_norms32;  // k x kBroadcastLanes
 
   explicit KMeans(RowMatrix<double> centers = {}) : centers64(std::move(centers)) {
     centers32 = centers64.cast<float>();
@@ -52,6 +60,14 @@ struct KMeans {
       for (std::size_t f = 0; f < d; ++f)
         transposed32[f * padded_k + j] = centers32(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(f));
     }
+    broadcast32.resize(k * d * kBroadcastLanes);
+    broadcast_norms32.resize(k * kBroadcastLanes);
+    for (std::size_t j = 0; j < k; ++j)
+      for (std::size_t l = 0; l < kBroadcastLanes; ++l) {
+        broadcast_norms32[j * kBroadcastLanes + l] = norms32[static_cast<Eigen::Index>(j)];
+        for (std::size_t f = 0; f < d; ++f)
+          broadcast32[(j * d + f) * kBroadcastLanes + l] = centers32(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(f));
+      }
     if (k >= 1 && k <= 16) {
       std::size_t lanes_per_centre = 16;  // = span
       while (lanes_per_centre > 1 && k > 16 / lanes_per_centre) lanes_per_centre /= 2;

@@ -3,10 +3,13 @@
 // Assignment follows scikit-learn exactly: label = argmin_j (||c_j||^2 - 2 x.c_j), computed
 // in the input's precision, the lowest index winning ties. float32 batches take the AVX-512
 // kernels in the AVX-512 unit (centres in lanes for up to 16 centres of 32 features or more,
-// else rows in lanes, register-blocked over rows and centres, rows transposed in registers)
-// or the AVX2 one (centres in lanes) in the AVX2 unit; otherwise batches go through
-// kmeans_labels_gemm (kmeans.cpp); a single row takes a direct loop. Distances (transform)
-// are computed in double as sum (x - c)^2.
+// else rows in lanes, register-blocked over rows and centres, rows transposed in registers);
+// in the AVX2 and portable units (and the AVX-512 unit's batches under 16 rows) they take
+// kmeans_labels_lanes, rows in lanes and register-blocked the same way, with AVX2 + FMA or
+// with GCC / Clang vector extensions (SSE2, NEON). A single row takes a direct loop (the
+// AVX2 unit: centres in lanes for more than eight centres); float64 batches go through
+// kmeans_labels_gemm (kmeans.cpp). Distances (transform) are computed in double as
+// sum (x - c)^2.
 //
 // Kernel code: included by score.hpp inside a kernel unit's FLORESTA_ISA namespace.
 #pragma once
@@ -14,6 +17,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <type_traits>
@@ -107,6 +112,214 @@ inline void kmeans_labels_avx2(const KMeans& model, const MatrixView<float>& X,
     out[r - begin] = static_cast<double>(indices[best]);
   }
 }
+#endif
+
+#if FLORESTA_ISA_LEVEL >= 1 || defined(__GNUC__)
+// Rows in lanes, register-blocked (the AVX2 and portable kernels): rows are taken in blocks
+// of Lanes::kTiles tiles of Lanes::kRows registers (Lanes::kWidth rows each), written
+// feature-major into `columns` (d x R); each tile meets kCentres centres at a time, each
+// centre value loaded once per feature feeding kRows multiply-adds and each row value
+// kCentres. Every lane sums its row's products in feature order, as nearest_center does.
+// The argmin state of the block lives in `best` / `index`, updated tile by tile with the
+// centres in increasing order and replaced only by a strictly smaller value: ties keep the
+// lowest index, NaN is never chosen.
+template <class Lanes, int kC>
+inline void kmeans_lanes_tail(std::size_t rest, const KMeans& model, const float* columns, std::size_t R, std::size_t d,
+                              std::size_t j0, float* best, int32_t* index) {
+  if constexpr (kC >= 1) {
+    if (rest == kC) Lanes::template tile<kC>(model, columns, R, d, j0, best, index);
+    else kmeans_lanes_tail<Lanes, kC - 1>(rest, model, columns, R, d, j0, best, index);
+  }
+}
+
+template <class Lanes>
+void kmeans_labels_lanes(const KMeans& model, const MatrixView<float>& X, std::size_t begin, std::size_t end, double* out) {
+  constexpr std::size_t kTileRows = Lanes::kRows * Lanes::kWidth, R = kTileRows * Lanes::kTiles;
+  constexpr std::size_t kC = static_cast<std::size_t>(Lanes::kCentres);
+  const std::size_t k = model.num_clusters(), d = model.num_features();
+  // new[], not a std::vector: see kernel.hpp on shared templates in kernel units.
+  const std::unique_ptr<float[]> columns(new float[d * R]);
+  alignas(64) float best[R];
+  alignas(64) int32_t index[R];
+  for (std::size_t b = begin; b < end; b += R) {
+    const std::size_t n = std::min(R, end - b);
+    const std::size_t tiles = (n + kTileRows - 1) / kTileRows;
+    Lanes::gather_columns(X, b, n, tiles * kTileRows, d, R, columns.get());
+    // The next block's rows, one cache line at a time, while this one is scored: the rows
+    // stream from memory once, and waiting for them otherwise costs as much as the products.
+    if (X.col_stride == 1)
+      for (std::size_t r = b + R; r < std::min(b + 2 * R, end); ++r)
+        for (std::size_t f = 0; f < d; f += 64 / sizeof(float)) __builtin_prefetch(X.row(r) + f);
+    std::fill_n(best, R, std::numeric_limits<float>::infinity());
+    std::fill_n(index, R, 0);
+    std::size_t j = 0;
+    for (; j + kC <= k; j += kC)
+      for (std::size_t t = 0; t < tiles; ++t)
+        Lanes::template tile<Lanes::kCentres>(model, columns.get() + t * kTileRows, R, d, j, best + t * kTileRows,
+                                              index + t * kTileRows);
+    if (j < k)
+      for (std::size_t t = 0; t < tiles; ++t)
+        kmeans_lanes_tail<Lanes, Lanes::kCentres - 1>(k - j, model, columns.get() + t * kTileRows, R, d, j,
+                                                      best + t * kTileRows, index + t * kTileRows);
+    for (std::size_t r = 0; r < n; ++r) out[b - begin + r] = static_cast<double>(index[r]);
+  }
+}
+
+// Writes `rows` rows from b of X feature-major into columns (d x R) element by element; rows
+// past the n that exist repeat the last one.
+inline void kmeans_columns_scalar(const MatrixView<float>& X, std::size_t b, std::size_t n, std::size_t rows,
+                                  std::size_t d, std::size_t R, float* columns) {
+  if (X.col_stride == 1) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* row = X.row(b + std::min(r, n - 1));
+      for (std::size_t f = 0; f < d; ++f) columns[f * R + r] = row[f];
+    }
+  } else {
+    for (std::size_t f = 0; f < d; ++f)
+      for (std::size_t r = 0; r < rows; ++r)
+        columns[f * R + r] = X.row(b + std::min(r, n - 1))[static_cast<std::ptrdiff_t>(f) * X.col_stride];
+  }
+}
+
+#endif
+
+#if FLORESTA_ISA_LEVEL == 0 && defined(__GNUC__)
+// Portable lanes (GCC / Clang vector extensions: SSE2 on x86-64, NEON on aarch64): four rows
+// per vector, multiply then add (no fused multiply-add, as every portable sum). Centre values
+// and norms come pre-broadcast (KMeans::broadcast32).
+// Three row vectors by three centres: nine accumulators, three row values, a centre value and
+// the product (SSE2's multiply overwrites an operand), within x86-64's sixteen registers.
+struct PortableLanes {
+  typedef float V __attribute__((vector_size(16)));
+  typedef int32_t I __attribute__((vector_size(16)));
+  static constexpr std::size_t kWidth = 4, kRows = 3, kTiles = 4;
+  static constexpr int kCentres = 3;
+  static_assert(KMeans::kBroadcastLanes == kWidth);
+
+  static V load(const float* p) {
+    V v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
+  static void gather_columns(const MatrixView<float>& X, std::size_t b, std::size_t n, std::size_t rows, std::size_t d,
+                             std::size_t R, float* columns) {
+    kmeans_columns_scalar(X, b, n, rows, d, R, columns);
+  }
+  template <int kC>
+  static void tile(const KMeans& model, const float* columns, std::size_t R, std::size_t d, std::size_t j0, float* best,
+                   int32_t* index) {
+    const float* u0 = model.broadcast32.data() + j0 * d * kWidth;
+    V a[kRows][kC] = {};
+    for (std::size_t f = 0; f < d; ++f) {
+      V x[kRows];
+      for (std::size_t q = 0; q < kRows; ++q) x[q] = load(columns + f * R + kWidth * q);
+      for (int c = 0; c < kC; ++c) {
+        const V u = load(u0 + (static_cast<std::size_t>(c) * d + f) * kWidth);
+        for (std::size_t q = 0; q < kRows; ++q) a[q][c] += x[q] * u;
+      }
+    }
+    for (std::size_t q = 0; q < kRows; ++q) {
+      V best_value = load(best + kWidth * q);
+      I best_index;
+      std::memcpy(&best_index, index + kWidth * q, sizeof best_index);
+      for (int c = 0; c < kC; ++c) {
+        const std::size_t j = j0 + static_cast<std::size_t>(c);
+        const V value = load(model.broadcast_norms32.data() + j * kWidth) - (a[q][c] + a[q][c]);  // 2 x.c exactly
+        const I better = value < best_value;
+        best_value = better ? value : best_value;
+        best_index = better ? (I{} + static_cast<int32_t>(j)) : best_index;
+      }
+      std::memcpy(best + kWidth * q, &best_value, sizeof best_value);
+      std::memcpy(index + kWidth * q, &best_index, sizeof best_index);
+    }
+  }
+};
+#endif
+
+#if FLORESTA_ISA_LEVEL >= 1
+// Transposes an 8 x 8 block in registers: on entry v[i] holds row i's 8 values, on return
+// v[j] holds value j of the 8 rows.
+inline void transpose8x8(__m256 v[8]) {
+  __m256 t[8], s[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+  }
+  for (int g = 0; g < 8; g += 4) {  // s[g + c], per 128-bit half: rows g .. g+3 of column c (+4 in the upper half)
+    s[g] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44);
+    s[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xEE);
+    s[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+    s[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; ++c) {
+    v[c] = _mm256_permute2f128_ps(s[c], s[4 + c], 0x20);
+    v[4 + c] = _mm256_permute2f128_ps(s[c], s[4 + c], 0x31);
+  }
+}
+
+// AVX2 + FMA lanes: eight rows per register, three registers by four centres (twelve
+// accumulators, three row values and one broadcast centre value: all sixteen registers).
+struct Avx2Lanes {
+  static constexpr std::size_t kWidth = 8, kRows = 3, kTiles = 4;
+  static constexpr int kCentres = 4;
+
+  // Contiguous rows by 8 x 8 transposes in registers (masked loads for the last d % 8
+  // features, never reading past a row), other layouts element by element.
+  static void gather_columns(const MatrixView<float>& X, std::size_t b, std::size_t n, std::size_t rows, std::size_t d,
+                             std::size_t R, float* columns) {
+    if (X.col_stride != 1) {
+      kmeans_columns_scalar(X, b, n, rows, d, R, columns);
+      return;
+    }
+    alignas(32) static constexpr int32_t kMasks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    for (std::size_t q = 0; q < rows; q += 8) {
+      const float* row[8];
+      for (std::size_t i = 0; i < 8; ++i) row[i] = X.row(b + std::min(q + i, n - 1));
+      for (std::size_t f0 = 0; f0 < d; f0 += 8) {
+        const std::size_t width = std::min<std::size_t>(8, d - f0);
+        __m256 v[8];
+        if (width == 8) {
+          for (std::size_t i = 0; i < 8; ++i) v[i] = _mm256_loadu_ps(row[i] + f0);
+        } else {
+          const __m256i mask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMasks + 8 - width));
+          for (std::size_t i = 0; i < 8; ++i) v[i] = _mm256_maskload_ps(row[i] + f0, mask);
+        }
+        transpose8x8(v);
+        for (std::size_t f = 0; f < width; ++f) _mm256_storeu_ps(columns + (f0 + f) * R + q, v[f]);
+      }
+    }
+  }
+  template <int kC>
+  static void tile(const KMeans& model, const float* columns, std::size_t R, std::size_t d, std::size_t j0, float* best,
+                   int32_t* index) {
+    const float* c0 = model.centers32.data() + j0 * d;
+    __m256 a[kRows][kC];
+    for (std::size_t q = 0; q < kRows; ++q)
+      for (int c = 0; c < kC; ++c) a[q][c] = _mm256_setzero_ps();
+    for (std::size_t f = 0; f < d; ++f) {
+      __m256 x[kRows];
+      for (std::size_t q = 0; q < kRows; ++q) x[q] = _mm256_loadu_ps(columns + f * R + kWidth * q);
+      for (int c = 0; c < kC; ++c) {
+        const __m256 u = _mm256_broadcast_ss(c0 + static_cast<std::size_t>(c) * d + f);
+        for (std::size_t q = 0; q < kRows; ++q) a[q][c] = _mm256_fmadd_ps(x[q], u, a[q][c]);
+      }
+    }
+    const __m256 minus_two = _mm256_set1_ps(-2.0f);
+    for (std::size_t q = 0; q < kRows; ++q) {
+      __m256 best_value = _mm256_load_ps(best + kWidth * q);
+      __m256 best_index = _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(index + kWidth * q)));
+      for (int c = 0; c < kC; ++c) {
+        const std::size_t j = j0 + static_cast<std::size_t>(c);
+        const __m256 value = _mm256_fmadd_ps(minus_two, a[q][c], _mm256_broadcast_ss(model.norms32.data() + j));
+        const __m256 better = _mm256_cmp_ps(value, best_value, _CMP_LT_OQ);
+        best_value = _mm256_min_ps(value, best_value);  // value < best ? value : best
+        best_index = _mm256_blendv_ps(best_index, _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int32_t>(j))), better);
+      }
+      _mm256_store_ps(best + kWidth * q, best_value);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(index + kWidth * q), _mm256_castps_si256(best_index));
+    }
+  }
+};
 #endif
 
 #if FLORESTA_ISA_LEVEL >= 2
@@ -350,8 +563,19 @@ void kmeans_labels(const KMeans& model, const MatrixView<In>& X, std::size_t beg
       return;
     }
 #endif
-    if (k > 8) {  // with one register of centres the GEMM path is faster
+    if (end - begin >= Avx2Lanes::kWidth) {
+      kmeans_labels_lanes<Avx2Lanes>(model, X, begin, end, out);
+      return;
+    }
+    if (k > 8) {  // a few rows: centres in lanes
       kmeans_labels_avx2(model, X, begin, end, out);
+      return;
+    }
+  }
+#elif defined(__GNUC__)
+  if constexpr (std::is_same_v<In, float>) {
+    if (end - begin >= PortableLanes::kWidth) {
+      kmeans_labels_lanes<PortableLanes>(model, X, begin, end, out);
       return;
     }
   }
