@@ -149,6 +149,8 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
 
 constexpr std::size_t kBinBudget = 16384;  // uint16 bins kept on the stack per block (32 KiB)
 constexpr std::size_t kRowTrees = 8;  // trees walked per walk_rows_avx512 call (one work list)
+static_assert(kBinBudget <= 0xFFFF && kRowTrees * kQuantizedBlockRows <= 0xFFFF,
+              "the AVX2 work lists pack a bin offset and a leaf slot in 16 bits each (simd_avx2.hpp)");
 
 template <class Rule>
 bool use_quantized(const Forest<Rule>& forest) {
@@ -290,8 +292,8 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
         Accum* a = acc + r * groups;
         // Up to 128 trees at once, one lane each (the last register padded with copies of the
         // chunk's first tree, whose leaves are ignored). Big forests go 64 trees at a time:
-        // a call lasts as long as its deepest walk (measured: 100 trees 640 -> 605 ns in one
-        // call; 1,000 leaf-wise trees 6.7 -> 7.2 us in calls of 128).
+        // a call lasts as long as its deepest walk, so fewer lanes a call waste less on
+        // lopsided trees, while small forests gain from one call (docs/benchmarks.md).
         const std::size_t chunk = trees <= kQuantizedBlockRows ? kQuantizedBlockRows : 4 * L;
         for (std::size_t t = 0; t < trees; t += chunk) {
           const std::size_t count = std::min(chunk, trees - t);

@@ -311,9 +311,9 @@ inline void add_leaves_avx512(const void* nodes, std::size_t node_bytes,
 // The number of f's thresholds x lies right of, by compares and popcounts instead of a
 // binary search: over all of them when they fill at most kDirectBlocks registers, else
 // first over the feature's block keys (Quantization::kKeyBlock), then inside one block. For
-// bin_row of walk.hpp (batches bin with bin_rows_avx512). Single rows bin with 4: model
-// (c)'s features hold 19-36 or ~215 thresholds, and keys first for the big ones made one
-// row 8% faster (2, 4 and 8 measured alike; 1, keys first for all, 15% slower).
+// bin_row of walk.hpp (batches bin with bin_rows_avx512). Single rows bin with 4: a few
+// direct registers cover typical features, and keys first pay only for the big ones
+// (measurements in docs/benchmarks.md).
 template <uint32_t kDirectBlocks>
 struct Avx512Count {
   template <class Rule>
