@@ -333,10 +333,21 @@ def load_times(results):
                             "load_ms": statistics.median(times[name]) * 1e3})
 
 
+def cpu_model():
+    # Ratios depend on the CPU (gathers, vector width): record which one ran.
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def write_outputs(results, meta):
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "compare.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
-    lines = [f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs); medians; "
+    lines = [f"Measured {meta['date']} on {meta.get('cpu', meta['machine'])} ({meta['cpus']} CPUs); medians; "
              "ns per row (lower is better); ratio = fastest peer / floresta with that kernel "
              "(avx512, avx2, portable: the same model compiled for each instruction set, as on a CPU "
              "without the wider ones; the peers keep their own best code).", ""]
@@ -419,6 +430,7 @@ def main():
     if "load" in shapes:
         load_times(results)
     meta = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+            "cpu": cpu_model(),
             "cpus": os.cpu_count(), "python": platform.python_version(), "kernels": kernels}
     write_outputs(results, meta)
     print((RESULTS / "compare.md").read_text())
