@@ -148,9 +148,10 @@ void score_range(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_
 }
 
 constexpr std::size_t kBinBudget = 16384;  // uint16 bins kept on the stack per block (32 KiB)
-constexpr std::size_t kRowTrees = 8;  // trees walked per walk_rows_avx512 call (one work list)
+constexpr std::size_t kRowTrees = 8;  // trees per batch walk call, sharing one work list
 static_assert(kBinBudget <= 0xFFFF && kRowTrees * kQuantizedBlockRows <= 0xFFFF,
-              "the AVX2 work lists pack a bin offset and a leaf slot in 16 bits each (simd_avx2.hpp)");
+              "the work lists (simd_avx2.hpp, walk_rows_quantized) pack a bin offset and a leaf slot in 16 "
+              "bits each");
 
 template <class Rule>
 bool use_quantized(const Forest<Rule>& forest) {
@@ -195,10 +196,12 @@ inline void walk_rows_lanes(const QuantizedNode* nodes, const uint32_t* const* t
 #endif
 
 // Scores rows [begin, end) through the quantized trees (see quantized.hpp): rows are binned
-// once per block, then sixteen rows walk each tree at once; fewer rows walk sixteen trees at
-// once instead. With AVX-512 the lanes live in vector registers, several at a time; AVX2
-// has walks of its own (simd_avx2.hpp), for forests without categorical splits. Leaf values
-// come from Forest::nodes and are added in file order.
+// once per block, then the block's rows walk eight trees at a time (their top tables, then
+// a work list: walk_rows_quantized), or sixteen rows one tree (categorical forests); fewer
+// rows walk sixteen trees at once instead. With AVX-512 the lanes live in vector
+// registers, several at a time; AVX2 has walks of its own (simd_avx2.hpp), for forests
+// without categorical splits. Leaf values come from Forest::nodes and are added in file
+// order.
 template <class Rule, bool kCategorical, class In>
 void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_t begin,
                            std::size_t end, const OutputPlan& plan, double* out) {
@@ -271,13 +274,32 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
       if (vector) walk_block_avx2(q, forest.tree_depth.data(), trees, bins, lanes, leaves, add_tree);
       else
 #endif
-        for (std::size_t t = 0; t < trees; ++t) {  // portable: 16 rows at a time
+      // Portable: the table levels, then a work list (walk_rows_quantized). Categorical
+      // forests step sixteen rows through each tree instead (walk_quantized reads their
+      // nodes; the list walk measured slower on a depth-wise categorical forest, whose walks
+      // rarely end early), as do node indices past the tables' reach.
+      if (!kCategorical && q.nodes.size() <= kTopLeafFlag) {
+        uint64_t list[kRowTrees * kQuantizedBlockRows];
+        for (std::size_t t = 0; t < trees; t += kRowTrees) {
+          const std::size_t count = std::min(kRowTrees, trees - t);
+          const uint32_t* tops[kRowTrees];
+          uint32_t depth = 0;
+          for (std::size_t i = 0; i < count; ++i) {
+            tops[i] = q.top.data() + q.top_offset(t + i);
+            depth = std::max(depth, forest.tree_depth[t + i]);
+          }
+          walk_rows_quantized(qnodes, tops, count, depth, bins, L * q.width, lanes, leaves, list);
+          for (std::size_t i = 0; i < count; ++i) add_tree(t + i, leaves + i * kQuantizedBlockRows);
+        }
+      } else {
+        for (std::size_t t = 0; t < trees; ++t) {
           std::fill(roots, roots + L, forest.tree_begin[t]);
           for (std::size_t r = 0; r < lanes; r += L)
             walk_quantized<L, L, 1, kCategorical>(qnodes, roots, forest.tree_depth[t], bins + (r / L) * L * q.width,
                                                   leaves + r, sets, q.set_shift);
           add_tree(t, leaves);
         }
+      }
     } else {
       for (std::size_t r = 0; r < n; ++r) {
 #if FLORESTA_ISA_LEVEL >= 2

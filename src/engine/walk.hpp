@@ -1,5 +1,6 @@
 // src/engine/walk.hpp — the portable walks: value trees one row or eight lanes at a time,
-// quantized trees (binning and the sixteen-lane walk), and the output transforms.
+// quantized trees (binning, the sixteen-lane walk, and the batch walk from the top tables
+// with a work list), and the output transforms.
 //
 // Kernel code: included only by score.hpp inside a kernel translation unit, in the
 // namespace of that unit's instruction set (FLORESTA_ISA), so that each unit's copies of
@@ -353,6 +354,91 @@ inline void walk_quantized(const QuantizedNode* nodes, const uint32_t* roots, ui
     if (stay == ~0u) break;
   }
   for (std::size_t i = 0; i < kLanes; ++i) leaves[i] = at[i];
+}
+
+// Interleaved rows (`lanes`, a multiple of 16, at most kQuantizedBlockRows; lane j of group
+// g reads column c's bin at bins[g * group_stride + 16 c + j]) through `trees` trees from
+// their tables (tops[i], Quantization::top); tree i's leaf for row r goes to
+// leaves[i * kQuantizedBlockRows + r]. The portable form of walk_rows_avx512: leaf-wise trees
+// end most walks in the first levels while the deepest of sixteen rows goes far deeper, so
+// stepping every lane until all sixteen are at a leaf wastes most steps. Here the table
+// levels run for every lane (two loads a level, no node read), then only the lanes not yet
+// at a leaf go on in a work list shared by all `trees` trees, compacted at every level
+// without a branch: every entry is written, the count advances for those still inside.
+// `list` holds trees * kQuantizedBlockRows entries; bin offsets and leaf slots fit in 16
+// bits each (score.hpp's static_assert), node indices below 2^31 (kTopLeafFlag). Numeric
+// nodes only: categorical forests keep walk_quantized (score.hpp).
+inline void walk_rows_quantized(const QuantizedNode* nodes, const uint32_t* const* tops, std::size_t trees,
+                                uint32_t depth, const uint16_t* bins, std::size_t group_stride, std::size_t lanes,
+                                uint32_t* leaves, uint64_t* list) {
+  constexpr std::size_t L = kQuantizedLanes;
+  const bool last = depth <= kTopLevels + 1;  // at most one level past the table: no list
+  std::size_t pending = 0;
+  for (std::size_t i = 0; i < trees; ++i) {
+    const uint32_t* top = tops[i];
+    for (std::size_t g = 0; g < lanes / L; ++g) {
+      const uint16_t* group = bins + g * group_stride;
+      // The table levels, sixteen lanes interleaved. Levels 0 and 1 read one or two split
+      // words, known before any bin: the lanes' bins there are rows of sixteen.
+      uint32_t slot[L];
+      {
+        const uint32_t word = top[0];
+        const uint16_t* row = group + (word & 0xFFFFu) * L;
+        for (std::size_t j = 0; j < L; ++j) slot[j] = 1 + static_cast<uint32_t>(row[j] > (word >> 16));
+      }
+      {
+        const uint32_t word_a = top[1], word_b = top[2];
+        const uint16_t* row_a = group + (word_a & 0xFFFFu) * L;
+        const uint16_t* row_b = group + (word_b & 0xFFFFu) * L;
+        for (std::size_t j = 0; j < L; ++j) {
+          const uint32_t a = static_cast<uint32_t>(row_a[j] > (word_a >> 16));
+          const uint32_t b = static_cast<uint32_t>(row_b[j] > (word_b >> 16));
+          slot[j] = 2 * slot[j] + 1 + (slot[j] == 1 ? a : b);
+        }
+      }
+      for (int level = 2; level < kTopLevels; ++level)
+        for (std::size_t j = 0; j < L; ++j) {
+          const uint32_t word = top[slot[j]];
+          const uint32_t bin = group[(word & 0xFFFFu) * L + j];
+          slot[j] = 2 * slot[j] + 1 + static_cast<uint32_t>(bin > (word >> 16));
+        }
+      uint32_t* to = leaves + i * kQuantizedBlockRows + g * L;
+      if (last) {  // leaves: always right with a skip of ~0, so they stay
+        for (std::size_t j = 0; j < L; ++j) {
+          const uint32_t node = top[slot[j] + 1] & ~kTopLeafFlag;  // slots 31..62: words 32..63
+          const QuantizedNode n = nodes[node];
+          to[j] = node + 1 + (n.skip & (0u - static_cast<uint32_t>(group[n.column * L + j] > n.bound)));
+        }
+        continue;
+      }
+      const uint64_t where = g * group_stride | (i * kQuantizedBlockRows + g * L) << 16;
+      for (std::size_t j = 0; j < L; ++j) {
+        const uint32_t word = top[slot[j] + 1];
+        const uint32_t node = word & ~kTopLeafFlag;
+        to[j] = node;  // final for the lanes at a leaf
+        list[pending] = node | (where + j + (j << 16)) << 32;
+        pending += (word >> 31) ^ 1u;
+      }
+    }
+  }
+  // A level at a time, compacted in place (entry k is rewritten at or before k). A step
+  // from a leaf stays there, so every lane's slot may be written at every level: the last
+  // write is its leaf.
+  for (uint32_t level = kTopLevels; pending > 0 && level < depth; ++level) {
+    std::size_t kept = 0;
+    for (std::size_t k = 0; k < pending; ++k) {
+      const uint64_t entry = list[k];
+      const auto node = static_cast<uint32_t>(entry);
+      const auto where = static_cast<uint32_t>(entry >> 32);
+      const QuantizedNode n = nodes[node];
+      const uint32_t bin = bins[n.column * L + (where & 0xFFFFu)];
+      const uint32_t moved = node + 1 + (n.skip & (0u - static_cast<uint32_t>(bin > n.bound)));
+      leaves[where >> 16] = moved;
+      list[kept] = moved | (entry & ~uint64_t{0xFFFFFFFFu});
+      kept += static_cast<std::size_t>(n.skip != ~0u);
+    }
+    pending = kept;
+  }
 }
 
 }  // namespace floresta::detail::FLORESTA_ISA
