@@ -112,6 +112,16 @@ struct Quantization {
   FLORESTA_ALWAYS_INLINE bool empty() const { return nodes.empty(); }
   // Tree t's table in `top`.
   FLORESTA_ALWAYS_INLINE static uint32_t top_offset(std::size_t t) { return static_cast<uint32_t>(t * kTopWords); }
+  // Trees [t, t + count)'s tables into tops; returns the deepest of their depths.
+  FLORESTA_ALWAYS_INLINE uint32_t tables_of(const uint32_t* tree_depth, std::size_t t, std::size_t count,
+                                            const uint32_t** tops) const {
+    uint32_t depth = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      tops[i] = top.data() + top_offset(t + i);
+      depth = tree_depth[t + i] > depth ? tree_depth[t + i] : depth;
+    }
+    return depth;
+  }
 };
 
 }  // namespace floresta::detail

@@ -260,11 +260,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
         for (std::size_t t = 0; t < trees; t += kRowTrees) {
           const std::size_t count = std::min(kRowTrees, trees - t);
           const uint32_t* tops[kRowTrees];
-          uint32_t depth = 0;
-          for (std::size_t i = 0; i < count; ++i) {
-            tops[i] = q.top.data() + q.top_offset(t + i);
-            depth = std::max(depth, forest.tree_depth[t + i]);
-          }
+          const uint32_t depth = q.tables_of(forest.tree_depth.data(), t, count, tops);
           walk_rows_lanes<kCategorical>(qnodes, tops, count, depth, bins, L * q.width, lanes, leaves, list, sets,
                                         q.set_shift);
           for (std::size_t i = 0; i < count; ++i) add_tree(t + i, leaves + i * kQuantizedBlockRows);
@@ -283,11 +279,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
         for (std::size_t t = 0; t < trees; t += kRowTrees) {
           const std::size_t count = std::min(kRowTrees, trees - t);
           const uint32_t* tops[kRowTrees];
-          uint32_t depth = 0;
-          for (std::size_t i = 0; i < count; ++i) {
-            tops[i] = q.top.data() + q.top_offset(t + i);
-            depth = std::max(depth, forest.tree_depth[t + i]);
-          }
+          const uint32_t depth = q.tables_of(forest.tree_depth.data(), t, count, tops);
           walk_rows_quantized(qnodes, tops, count, depth, bins, L * q.width, lanes, leaves, list);
           for (std::size_t i = 0; i < count; ++i) add_tree(t + i, leaves + i * kQuantizedBlockRows);
         }

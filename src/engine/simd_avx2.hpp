@@ -356,11 +356,7 @@ inline void walk_block_avx2(const Quantization<Value>& q, const uint32_t* tree_d
   for (std::size_t t = 0; t < trees; t += kTrees) {
     const std::size_t count = std::min(kTrees, trees - t);
     const uint32_t* tops[kTrees];
-    uint32_t depth = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-      tops[i] = q.top.data() + q.top_offset(t + i);
-      depth = std::max(depth, tree_depth[t + i]);
-    }
+    const uint32_t depth = q.tables_of(tree_depth, t, count, tops);
     switch (lanes / kQuantizedLanes) {
       case 8: walk_rows_avx2<8>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list); break;
       case 7: walk_rows_avx2<7>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list); break;
