@@ -82,6 +82,18 @@ constexpr std::size_t kTopWords = 64;     // words per tree in Quantization::top
 constexpr uint32_t kTopLeafFlag = 1u << 31;  // on a table's node words: the node is a leaf
 constexpr std::size_t kQuantizedBlockRows = 128;  // rows per block: 8 AVX-512 registers of lanes
 
+// 1 when `bin` goes right at a node whose first word is `word` (column | bound << 16, or on
+// categorical nodes column | kQuantizedCategorical | set index << kQuantizedSetShift), else
+// 0. kCategorical: nodes may be categorical, their sets in `sets` (2^set_shift words each).
+template <bool kCategorical>
+FLORESTA_ALWAYS_INLINE uint32_t quantized_right(uint32_t word, uint32_t bin, const uint32_t* sets, uint32_t set_shift) {
+  if constexpr (kCategorical) {
+    if (word & kQuantizedCategorical)
+      return (sets[((word >> kQuantizedSetShift) << set_shift) + (bin >> 5)] >> (bin & 31u)) & 1u;
+  }
+  return static_cast<uint32_t>(bin > (word >> 16));
+}
+
 template <class Value>
 struct Quantization {
   struct Feature {

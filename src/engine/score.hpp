@@ -199,9 +199,8 @@ inline void walk_rows_lanes(const QuantizedNode* nodes, const uint32_t* const* t
 // once per block, then the block's rows walk eight trees at a time (their top tables, then
 // a work list: walk_rows_quantized), or sixteen rows one tree (categorical forests); fewer
 // rows walk sixteen trees at once instead. With AVX-512 the lanes live in vector
-// registers, several at a time; AVX2 has walks of its own (simd_avx2.hpp), for forests
-// without categorical splits. Leaf values come from Forest::nodes and are added in file
-// order.
+// registers, several at a time; AVX2 has walks of its own (simd_avx2.hpp). Leaf values
+// come from Forest::nodes and are added in file order.
 template <class Rule, bool kCategorical, class In>
 void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, std::size_t begin,
                            std::size_t end, const OutputPlan& plan, double* out) {
@@ -219,10 +218,8 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
   const QuantizedNode* qnodes = q.nodes.data();
   const std::size_t trees = forest.num_trees();
   const uint32_t* sets = q.category_sets.data();
-  // The vector walks address nodes in 32-bit lanes: node indices below 2^28. The AVX2 walks
-  // do not read categorical nodes: such forests take the portable walks in that unit.
-  constexpr bool kVectorWalks = FLORESTA_ISA_LEVEL >= 2 || (FLORESTA_ISA_LEVEL == 1 && !kCategorical);
-  const bool vector = kVectorWalks && q.nodes.size() < (std::size_t{1} << 28);
+  // The vector walks address nodes in 32-bit lanes: node indices below 2^28.
+  const bool vector = FLORESTA_ISA_LEVEL >= 1 && q.nodes.size() < (std::size_t{1} << 28);
 
   for (std::size_t b = begin; b < end; b += block_rows) {
     const std::size_t n = std::min(block_rows, end - b);
@@ -267,7 +264,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
         }
       } else
 #elif FLORESTA_ISA_LEVEL == 1
-      if (vector) walk_block_avx2(q, forest.tree_depth.data(), trees, bins, lanes, leaves, add_tree);
+      if (vector) walk_block_avx2<kCategorical>(q, forest.tree_depth.data(), trees, bins, lanes, leaves, add_tree);
       else
 #endif
       // Portable: the table levels, then a work list (walk_rows_quantized). Categorical
@@ -328,7 +325,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
             else walk_trees_lanes<0, kCategorical>(qnodes, top, roots, depth, bins, lanes, leaves, sets, q.set_shift);
           } else
 #elif FLORESTA_ISA_LEVEL == 1
-          if (vector) walk_trees_avx2(qnodes, q.top.data(), roots, depth, bins, count, leaves);
+          if (vector) walk_trees_avx2<kCategorical>(qnodes, q.top.data(), roots, depth, bins, count, leaves, sets, q.set_shift);
           else
 #endif
             for (std::size_t r = 0; r < lanes; r += L)

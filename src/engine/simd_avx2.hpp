@@ -146,12 +146,13 @@ inline __m256i table_word_avx2(const uint32_t* table, __m256i slot, int level) {
               pick(_mm256_permutevar8x32_epi32(part(2), slot), _mm256_permutevar8x32_epi32(part(3), slot), bit3), bit4);
 }
 
-// The bins of 8 lanes: column c (the low 16 bits of column_bound) of lane j at
+// The bins of 8 lanes: column c (column_bound & kQuantizedColumnMask) of lane j at
 // bins[(c << kShift) + offset_j] (32-bit loads: `bins` needs one element of padding).
 template <int kShift>
 inline __m256i gather_bins_avx2(const uint16_t* bins, __m256i column_bound, __m256i offset, __m256i valid) {
   const __m256i low16 = _mm256_set1_epi32(0xFFFF);
-  const __m256i index = _mm256_add_epi32(_mm256_slli_epi32(_mm256_and_si256(column_bound, low16), kShift), offset);
+  const __m256i columns = _mm256_and_si256(column_bound, _mm256_set1_epi32(static_cast<int>(kQuantizedColumnMask)));
+  const __m256i index = _mm256_add_epi32(_mm256_slli_epi32(columns, kShift), offset);
   return _mm256_and_si256(
       _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(bins), index, valid, 2), low16);
 }
@@ -172,19 +173,46 @@ inline void gather_nodes_avx2(const QuantizedNode* nodes, __m256i node, __m256i 
   skip = _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8);
 }
 
-// -1 where the bin lies right of the split's bound (both below 2^16: a signed compare).
-inline __m256i goes_right_avx2(__m256i bin, __m256i column_bound) {
-  return _mm256_cmpgt_epi32(bin, _mm256_srli_epi32(column_bound, 16));
+// The category sets a walk reads (Quantization::category_sets, set_shift); none when the
+// walk is instantiated without kCategorical.
+struct SetsAvx2 {
+  const uint32_t* words = nullptr;
+  __m128i shift = _mm_setzero_si128();
+};
+
+// -1 in the lanes that go right, given their nodes' first words and their bins: bin > bound
+// on numeric nodes (both below 2^16: a signed compare); with kCategorical, on categorical
+// nodes the bit of their set (quantized.hpp), one word gathered for those lanes only.
+// kSkipGather: no gather when no lane is categorical (lanes at a tree's upper levels share
+// a node, so the branch is taken for whole registers).
+template <bool kCategorical = false, bool kSkipGather = true>
+inline __m256i goes_right_avx2(__m256i bin, __m256i column_bound, const SetsAvx2& sets = {}) {
+  const __m256i right = _mm256_cmpgt_epi32(bin, _mm256_srli_epi32(column_bound, 16));
+  if constexpr (!kCategorical) {
+    return right;
+  } else {
+    const __m256i flag = _mm256_set1_epi32(static_cast<int>(kQuantizedCategorical));
+    const __m256i categorical = _mm256_cmpeq_epi32(_mm256_and_si256(column_bound, flag), flag);
+    if (kSkipGather && _mm256_testz_si256(categorical, categorical)) return right;
+    const __m256i set = _mm256_sll_epi32(_mm256_srli_epi32(column_bound, kQuantizedSetShift), sets.shift);
+    const __m256i word = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(sets.words),
+                                                     _mm256_add_epi32(set, _mm256_srli_epi32(bin, 5)), categorical, 4);
+    const __m256i bit = _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_and_si256(bin, _mm256_set1_epi32(31)));
+    const __m256i listed = _mm256_cmpeq_epi32(_mm256_and_si256(word, bit), bit);
+    return _mm256_castps_si256(
+        _mm256_blendv_ps(_mm256_castsi256_ps(right), _mm256_castsi256_ps(listed), _mm256_castsi256_ps(categorical)));
+  }
 }
 
 // The lanes of a work list (node, where = bin offset | leaf slot << 16) from `level` on,
 // eight at a time, compacted in place at every level (survivors are written at or before
 // where they were read); lanes that reached a leaf go to a done list, written out at the
 // end: leaves[slot] = node. `list` holds 4 * capacity (the list, then the done list);
-// bins as gather_bins_avx2<kShift>.
-template <int kShift>
+// bins as gather_bins_avx2<kShift>; kCategorical and sets as goes_right_avx2.
+template <int kShift, bool kCategorical>
 inline void walk_list_avx2(const QuantizedNode* nodes, const uint16_t* bins, uint32_t level, uint32_t depth,
-                           std::size_t pending, uint32_t* list, std::size_t capacity, uint32_t* leaves) {
+                           std::size_t pending, uint32_t* list, std::size_t capacity, uint32_t* leaves,
+                           const SetsAvx2& sets) {
   uint32_t* list_node = list;
   uint32_t* list_where = list + capacity;
   uint32_t* done_node = list + 2 * capacity;
@@ -205,8 +233,8 @@ inline void walk_list_avx2(const QuantizedNode* nodes, const uint16_t* bins, uin
       __m256i column_bound, skip;
       gather_nodes_avx2(nodes, node, valid, column_bound, skip);
       // Leaves read their always-0xFFFF column and step by 0, so `moved` is right for all.
-      const __m256i right = goes_right_avx2(gather_bins_avx2<kShift>(bins, column_bound, _mm256_and_si256(where, low16), valid),
-                                            column_bound);
+      const __m256i right = goes_right_avx2<kCategorical>(
+          gather_bins_avx2<kShift>(bins, column_bound, _mm256_and_si256(where, low16), valid), column_bound, sets);
       const __m256i moved = _mm256_add_epi32(_mm256_add_epi32(node, one), _mm256_and_si256(skip, right));
       const int valid_bits = lanes_of(valid);
       const int finished = deepest ? valid_bits : lanes_of(_mm256_cmpeq_epi32(skip, leaf_skip)) & valid_bits;
@@ -229,17 +257,18 @@ inline void walk_list_avx2(const QuantizedNode* nodes, const uint16_t* bins, uin
 // leaves): with `last` (depth <= kTopLevels + 1) they take the one level left here and are
 // written to leaves[out + j]; otherwise those at a leaf are written and the others
 // appended to the work list. Returns the list's new length.
-template <int kShift>
+template <int kShift, bool kCategorical>
 inline std::size_t leave_table_avx2(const QuantizedNode* nodes, const uint16_t* bins, __m256i word, __m256i offset,
                                     uint32_t out, bool last, uint32_t* leaves, uint32_t* list_node, uint32_t* list_where,
-                                    std::size_t pending) {
+                                    std::size_t pending, const SetsAvx2& sets) {
   const __m256i node = _mm256_and_si256(word, _mm256_set1_epi32(static_cast<int>(~kTopLeafFlag)));
   uint32_t* to = leaves + out;
   if (last) {  // leaves: skip ~0 and always right, so they stay
     const __m256i all = _mm256_set1_epi32(-1);
     __m256i column_bound, skip;
     gather_nodes_avx2(nodes, node, all, column_bound, skip);
-    const __m256i right = goes_right_avx2(gather_bins_avx2<kShift>(bins, column_bound, offset, all), column_bound);
+    const __m256i right =
+        goes_right_avx2<kCategorical>(gather_bins_avx2<kShift>(bins, column_bound, offset, all), column_bound, sets);
     const __m256i next = _mm256_add_epi32(_mm256_add_epi32(node, _mm256_set1_epi32(1)), _mm256_and_si256(skip, right));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(to), next);
     return pending;
@@ -259,7 +288,8 @@ inline std::size_t leave_table_avx2(const QuantizedNode* nodes, const uint16_t* 
 // loads of 8 contiguous bins each, and each lane picks its slot's by the slot's bits.
 inline __m256i table_bins_avx2(const uint32_t* table, __m256i slot, int level, const uint16_t* bins, std::size_t offset) {
   auto row = [&](int s) {
-    return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bins + offset + 16 * (table[s] & 0xFFFF))));
+    return _mm256_cvtepu16_epi32(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(bins + offset + 16 * (table[s] & kQuantizedColumnMask))));
   };
   auto pick = [](__m256i a, __m256i b, __m256i select) {  // b where select's sign bit is set
     return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), _mm256_castsi256_ps(select)));
@@ -275,30 +305,36 @@ inline __m256i table_bins_avx2(const uint32_t* table, __m256i slot, int level, c
 // base[u] + 0..7, leaves at out[u]) through the first kTopLevels levels (one tree per
 // register: split words by permutes, bins by loads for the first three levels and by a
 // gather below), then out of the table (leave_table_avx2).
-template <int kUnits>
+template <int kUnits, bool kCategorical>
 inline std::size_t walk_table_avx2(const QuantizedNode* nodes, const uint32_t* const* table, const __m256i* base,
                                    const uint32_t* out, bool last, const uint16_t* bins, uint32_t* leaves,
-                                   uint32_t* list_node, uint32_t* list_where, std::size_t pending) {
+                                   uint32_t* list_node, uint32_t* list_where, std::size_t pending,
+                                   const SetsAvx2& sets) {
   const __m256i one = _mm256_set1_epi32(1);
   const __m256i all = _mm256_set1_epi32(-1);
   __m256i slot[kUnits];
   for (int u = 0; u < kUnits; ++u) slot[u] = _mm256_setzero_si256();
   constexpr int kLoadLevels = 3;  // levels whose bins are loads, not gathers
+  // Unrolled, so that the slots stay in registers and each level's shape is known when
+  // compiled (GCC keeps the loop otherwise, storing the slots to memory every level).
+#pragma GCC unroll 8
   for (int level = 0; level < kTopLevels; ++level) {
+#pragma GCC unroll 8
     for (int u = 0; u < kUnits; ++u) {
       const __m256i column_bound = table_word_avx2(table[u], slot[u], level);
       const __m256i bin =
           level < kLoadLevels
               ? table_bins_avx2(table[u], slot[u], level, bins, static_cast<uint32_t>(_mm256_cvtsi256_si32(base[u])))
               : gather_bins_avx2<4>(bins, column_bound, base[u], all);
-      const __m256i right = goes_right_avx2(bin, column_bound);
+      const __m256i right = goes_right_avx2<kCategorical>(bin, column_bound, sets);
       slot[u] = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(slot[u], slot[u]), one), right);
     }
   }
   const __m256i first = _mm256_set1_epi32((1 << kTopLevels) - 1);
   for (int u = 0; u < kUnits; ++u)
-    pending = leave_table_avx2<4>(nodes, bins, table_word_avx2(table[u] + 32, _mm256_sub_epi32(slot[u], first), kTopLevels),
-                                  base[u], out[u], last, leaves, list_node, list_where, pending);
+    pending = leave_table_avx2<4, kCategorical>(nodes, bins,
+                                                table_word_avx2(table[u] + 32, _mm256_sub_epi32(slot[u], first), kTopLevels),
+                                                base[u], out[u], last, leaves, list_node, list_where, pending, sets);
   return pending;
 }
 
@@ -308,10 +344,11 @@ inline std::size_t walk_table_avx2(const QuantizedNode* nodes, const uint32_t* c
 // tables; tree i's leaf for row r goes to leaves[i * 128 + r]. The table levels run for
 // every lane, four registers at a time; the lanes still inside a tree then go on in a work
 // list shared by all `trees` trees (walk_list_avx2). Node indices stay below 2^28. `list`
-// holds 4 * (trees * 128 + 8).
-template <int kGroups>
+// holds 4 * (trees * 128 + 8). kCategorical and sets as goes_right_avx2.
+template <int kGroups, bool kCategorical>
 inline void walk_rows_avx2(const QuantizedNode* nodes, const uint32_t* const* tops, std::size_t trees, uint32_t depth,
-                           const uint16_t* bins, std::size_t group_stride, uint32_t* leaves, uint32_t* list) {
+                           const uint16_t* bins, std::size_t group_stride, uint32_t* leaves, uint32_t* list,
+                           const SetsAvx2& sets) {
   constexpr std::size_t B = kQuantizedBlockRows;
   constexpr int kRegisters = 2 * kGroups;  // per tree
   constexpr int kUnits = 4;                // registers through the table at once
@@ -332,53 +369,60 @@ inline void walk_rows_avx2(const QuantizedNode* nodes, const uint32_t* const* to
     __m256i base[kUnits];
     uint32_t out[kUnits];
     for (int u = 0; u < kUnits; ++u) unit(v + u, table[u], base[u], out[u]);
-    pending = walk_table_avx2<kUnits>(nodes, table, base, out, last, bins, leaves, list, list + capacity, pending);
+    pending = walk_table_avx2<kUnits, kCategorical>(nodes, table, base, out, last, bins, leaves, list, list + capacity,
+                                                    pending, sets);
   }
   if (v < units) {  // two registers left
     const uint32_t* table[2];
     __m256i base[2];
     uint32_t out[2];
     for (int u = 0; u < 2; ++u) unit(v + u, table[u], base[u], out[u]);
-    pending = walk_table_avx2<2>(nodes, table, base, out, last, bins, leaves, list, list + capacity, pending);
+    pending = walk_table_avx2<2, kCategorical>(nodes, table, base, out, last, bins, leaves, list, list + capacity,
+                                               pending, sets);
   }
-  walk_list_avx2<4>(nodes, bins, kTopLevels, depth, pending, list, capacity, leaves);
+  walk_list_avx2<4, kCategorical>(nodes, bins, kTopLevels, depth, pending, list, capacity, leaves, sets);
 }
 
 // Interleaved rows (`lanes`, a multiple of 16, at most kQuantizedBlockRows) through the
 // trees of q, eight at a time (walk_rows_avx2; `leaves` holds 8 * kQuantizedBlockRows);
 // add(t, found) then adds tree t's leaves (found[r] for row r), in file order.
-template <class Value, class Add>
+// kCategorical: q may have categorical nodes (Quantization::has_categorical).
+template <bool kCategorical, class Value, class Add>
 inline void walk_block_avx2(const Quantization<Value>& q, const uint32_t* tree_depth, std::size_t trees,
                             const uint16_t* bins, std::size_t lanes, uint32_t* leaves, Add&& add) {
   constexpr std::size_t kTrees = 8;  // trees sharing one work list
   uint32_t list[4 * (kTrees * kQuantizedBlockRows + 8)];
   const std::size_t group_stride = kQuantizedLanes * q.width;
+  const SetsAvx2 sets{q.category_sets.data(), _mm_cvtsi32_si128(static_cast<int>(q.set_shift))};
   for (std::size_t t = 0; t < trees; t += kTrees) {
     const std::size_t count = std::min(kTrees, trees - t);
     const uint32_t* tops[kTrees];
     const uint32_t depth = q.tables_of(tree_depth, t, count, tops);
     switch (lanes / kQuantizedLanes) {
-      case 8: walk_rows_avx2<8>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list); break;
-      case 7: walk_rows_avx2<7>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list); break;
-      case 6: walk_rows_avx2<6>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list); break;
-      case 5: walk_rows_avx2<5>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list); break;
-      case 4: walk_rows_avx2<4>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list); break;
-      case 3: walk_rows_avx2<3>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list); break;
-      case 2: walk_rows_avx2<2>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list); break;
-      default: walk_rows_avx2<1>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list); break;
+      case 8: walk_rows_avx2<8, kCategorical>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list, sets); break;
+      case 7: walk_rows_avx2<7, kCategorical>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list, sets); break;
+      case 6: walk_rows_avx2<6, kCategorical>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list, sets); break;
+      case 5: walk_rows_avx2<5, kCategorical>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list, sets); break;
+      case 4: walk_rows_avx2<4, kCategorical>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list, sets); break;
+      case 3: walk_rows_avx2<3, kCategorical>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list, sets); break;
+      case 2: walk_rows_avx2<2, kCategorical>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list, sets); break;
+      default: walk_rows_avx2<1, kCategorical>(q.nodes.data(), tops, count, depth, bins, group_stride, leaves, list, sets); break;
     }
     for (std::size_t i = 0; i < count; ++i) add(t + i, leaves + i * kQuantizedBlockRows);
   }
 }
 
 // One row through `count` (at most kQuantizedBlockRows) trees, a lane per tree (single
-// rows): lane j starts at its tree's table, top + tables[j], and ends at the node index
-// written to leaves[j]; lanes are taken eight at a time, so tables[] is read and leaves[]
-// written up to a multiple of eight. The lanes still inside a tree after the table go on
+// rows): lane j starts at its tree's table, top + tables[j] (Quantization::top_offset),
+// and ends at the node index written to leaves[j]; lanes are taken eight at a time, so
+// tables[] is read and leaves[] written up to a multiple of eight. The lanes still inside a tree after the table go on
 // in a work list (walk_list_avx2), so that one deep walk does not hold the others. `bins`
 // (the row's, not interleaved) needs one element of padding. Node indices stay below 2^28.
+// kCategorical: nodes may be categorical, their sets in `sets` (Quantization::category_sets).
+template <bool kCategorical>
 inline void walk_trees_avx2(const QuantizedNode* nodes, const uint32_t* top, const uint32_t* tables, uint32_t depth,
-                            const uint16_t* bins, std::size_t count, uint32_t* leaves) {
+                            const uint16_t* bins, std::size_t count, uint32_t* leaves, const uint32_t* sets,
+                            uint32_t set_shift) {
   const std::size_t lanes = (count + 7) / 8 * 8;
   constexpr std::size_t kCapacity = kQuantizedBlockRows + 8;
   uint32_t list[4 * kCapacity];
@@ -394,20 +438,25 @@ inline void walk_trees_avx2(const QuantizedNode* nodes, const uint32_t* top, con
       table[i] = top + tables[j0 + i];
       slot[i] = 0;
     }
+#pragma GCC unroll 8
     for (int level = 0; level < kTopLevels; ++level)
+#pragma GCC unroll 8
       for (int i = 0; i < 8; ++i) {
         const uint32_t column_bound = table[i][slot[i]];
-        slot[i] = 2 * slot[i] + 1 + static_cast<uint32_t>(bins[column_bound & 0xFFFF] > (column_bound >> 16));
+        slot[i] = 2 * slot[i] + 1 +
+                  quantized_right<kCategorical>(column_bound, bins[column_bound & kQuantizedColumnMask], sets, set_shift);
       }
     // The sixth level's slots 31..62 hold node indices at table words 32..63.
     for (int i = 0; i < 8; ++i) words[j0 + i] = table[i][slot[i] + 1];
   }
   const __m256i zero = _mm256_setzero_si256();
+  const SetsAvx2 set_words{sets, _mm_cvtsi32_si128(static_cast<int>(set_shift))};
   std::size_t pending = 0;
   for (std::size_t j = 0; j < lanes; j += 8)
-    pending = leave_table_avx2<0>(nodes, bins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words + j)), zero,
-                                  static_cast<uint32_t>(j), last, leaves, list, list + kCapacity, pending);
-  walk_list_avx2<0>(nodes, bins, kTopLevels, depth, pending, list, kCapacity, leaves);
+    pending = leave_table_avx2<0, kCategorical>(nodes, bins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words + j)),
+                                                zero, static_cast<uint32_t>(j), last, leaves, list, list + kCapacity,
+                                                pending, set_words);
+  walk_list_avx2<0, kCategorical>(nodes, bins, kTopLevels, depth, pending, list, kCapacity, leaves, set_words);
 }
 
 // How many of t[0, m) lie left of x by the rule's comparison (x is right of them):

@@ -334,19 +334,9 @@ inline void walk_quantized(const QuantizedNode* nodes, const uint32_t* roots, ui
       const QuantizedNode n = nodes[at[i]];
       // Bit arithmetic, as a branch here mispredicts: skip = 0 when going left, the right
       // offset - 1 when going right, and ~0 (a step of 0) on leaves.
-      uint32_t right_mask;
-      if constexpr (kCategorical) {
-        const uint32_t word = n.column | (uint32_t{n.bound} << 16);
-        const uint32_t bin = bins[(word & kQuantizedColumnMask) * kColumnStride + i * kLaneStride];
-        if (word & kQuantizedCategorical) {
-          const uint32_t set = (word >> kQuantizedSetShift) << set_shift;
-          right_mask = 0u - ((sets[set + (bin >> 5)] >> (bin & 31u)) & 1u);
-        } else {
-          right_mask = static_cast<uint32_t>(bin <= n.bound) - 1u;
-        }
-      } else {
-        right_mask = static_cast<uint32_t>(bins[n.column * kColumnStride + i * kLaneStride] <= n.bound) - 1u;
-      }
+      const uint32_t word = n.column | (uint32_t{n.bound} << 16);
+      const uint32_t bin = bins[(word & kQuantizedColumnMask) * kColumnStride + i * kLaneStride];
+      const uint32_t right_mask = 0u - quantized_right<kCategorical>(word, bin, sets, set_shift);
       const uint32_t skip = n.skip & right_mask;
       at[i] += skip + 1u;
       stay &= skip;
