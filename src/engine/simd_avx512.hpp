@@ -179,8 +179,7 @@ inline void walk_rows_avx512(const QuantizedNode* nodes, const uint32_t* const* 
 // The bins of 16 lanes' columns (low 16 bits of column_bound) from one row's bins held in
 // registers: `kRegisters` of 32 bins (2: up to 64 columns, 4: up to 128).
 template <int kRegisters>
-inline __m512i bins_in_registers(const __m512i* row_bins,
-                                                                              __m512i column_bound) {
+inline __m512i bins_in_registers(const __m512i* row_bins, __m512i column_bound) {
   // vpermt2w picks 16-bit words by the low 6 bits of each word of the index: the low word
   // of each lane is its column; the high word (the bound) picks a word masked off below.
   __m512i bin = _mm512_permutex2var_epi16(row_bins[0], column_bound, row_bins[1]);
@@ -195,8 +194,7 @@ inline __m512i bins_in_registers(const __m512i* row_bins,
 // or 4, bins_in_registers), or with kRegisters = 0 gathered from `bins` (32-bit loads of
 // which the low half is used: `bins` needs one element of padding).
 template <int kRegisters>
-inline __m512i row_bins_of(const __m512i* row_bins, const uint16_t* bins,
-                                                                        __m512i column_bound) {
+inline __m512i row_bins_of(const __m512i* row_bins, const uint16_t* bins, __m512i column_bound) {
   if constexpr (kRegisters == 0) {
     const __m512i columns = _mm512_and_si512(column_bound, _mm512_set1_epi32(static_cast<int>(kQuantizedColumnMask)));
     return _mm512_and_si512(_mm512_i32gather_epi32(columns, bins, 2), _mm512_set1_epi32(0xFFFF));
@@ -283,21 +281,10 @@ inline uint32_t right_of_count(const Value* t, uint32_t m, Value x) {
 }
 
 // acc[r] += the value at the start of node leaves[r] (nodes `node_bytes` apart), r < n, for
-// one output group: eight (double) or sixteen (float) leaf values per gather. The same
-// additions as the scalar loop, in the same order per row.
-inline void add_leaves_avx512(const void* nodes, std::size_t node_bytes,
-                                                                 const uint32_t* leaves, std::size_t n, double* acc) {
-  const __m256i words = _mm256_set1_epi32(static_cast<int>(node_bytes / 8));
-  std::size_t r = 0;
-  for (; r + 8 <= n; r += 8) {
-    const __m256i index = _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(leaves + r)), words);
-    _mm512_storeu_pd(acc + r, _mm512_add_pd(_mm512_loadu_pd(acc + r), _mm512_i32gather_pd(index, nodes, 8)));
-  }
-  for (; r < n; ++r)
-    acc[r] += *reinterpret_cast<const double*>(static_cast<const char*>(nodes) + leaves[r] * node_bytes);
-}
-inline void add_leaves_avx512(const void* nodes, std::size_t node_bytes,
-                                                                 const uint32_t* leaves, std::size_t n, float* acc) {
+// one output group: sixteen float leaf values per gather. The same additions as the scalar
+// loop, in the same order per row.
+inline void add_leaves_avx512(const void* nodes, std::size_t node_bytes, const uint32_t* leaves, std::size_t n,
+                              float* acc) {
   const __m512i words = _mm512_set1_epi32(static_cast<int>(node_bytes / 4));
   std::size_t r = 0;
   for (; r + 16 <= n; r += 16) {
@@ -339,9 +326,8 @@ using Avx512RowCount = Avx512Count<4>;
 // count is the same as count_right_of's: the thresholds x lies right of, by the rule's own
 // comparison; NaN counts none and is binned as missing.
 template <class Rule, class In>
-void bin_rows_avx512(const Quantization<typename Rule::Value>& q,
-                                                                          const In* const* rows, std::size_t count,
-                                                                          std::ptrdiff_t col_stride, uint16_t* bins) {
+void bin_rows_avx512(const Quantization<typename Rule::Value>& q, const In* const* rows, std::size_t count,
+                     std::ptrdiff_t col_stride, uint16_t* bins) {
   using Value = typename Rule::Value;
   constexpr std::size_t L = kQuantizedLanes;
   constexpr std::size_t W = 64 / sizeof(Value);  // lanes per register
@@ -438,9 +424,8 @@ void bin_rows_avx512(const Quantization<typename Rule::Value>& q,
 // bin_row compiled for AVX-512, so that the counts inline (a call per feature cost ~10% of
 // a single row of model (c)).
 template <class Rule, class In>
-void bin_row_avx512(const Quantization<typename Rule::Value>& q,
-                                                                         const In* row, std::ptrdiff_t col_stride,
-                                                                         uint16_t* bins) {
+void bin_row_avx512(const Quantization<typename Rule::Value>& q, const In* row, std::ptrdiff_t col_stride,
+                    uint16_t* bins) {
   bin_row<Rule, Avx512RowCount>(q, row, col_stride, bins);
 }
 
