@@ -215,7 +215,8 @@ void quantize(Forest<Rule>& forest, int n_threads) {
         slot = (slot + 1) & (slots - 1);
       if (table_of_sets[slot] == kNone) {
         const std::size_t index = q.category_sets.size() >> shift;
-        if (index >= kMaxQuantizedSets) return;
+        // The vector walks gather set words with signed 32-bit indices: every word below 2^31.
+        if (index >= kMaxQuantizedSets || ((index + 1) << shift) > (std::size_t{1} << 31)) return;
         table_of_sets[slot] = static_cast<uint32_t>(index);
         q.category_sets.insert(q.category_sets.end(), words.begin(), words.end());
       }
