@@ -218,8 +218,10 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
   const QuantizedNode* qnodes = q.nodes.data();
   const std::size_t trees = forest.num_trees();
   const uint32_t* sets = q.category_sets.data();
-  // The vector walks address nodes in 32-bit lanes: node indices below 2^28.
+  // The vector walks address nodes in 32-bit lanes: node indices below 2^28. The portable
+  // single-row walk starts from the tables when their node words can hold every index.
   const bool vector = FLORESTA_ISA_LEVEL >= 1 && q.nodes.size() < (std::size_t{1} << 28);
+  const bool tables = !vector && q.nodes.size() <= kTopLeafFlag;
 
   for (std::size_t b = begin; b < end; b += block_rows) {
     const std::size_t n = std::min(block_rows, end - b);
@@ -313,7 +315,7 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
           const std::size_t lanes = (count + L - 1) / L * L;
           uint32_t depth = 0;
           for (std::size_t i = 0; i < count; ++i) {
-            roots[i] = vector ? q.top_offset(t + i) : forest.tree_begin[t + i];
+            roots[i] = vector || tables ? q.top_offset(t + i) : forest.tree_begin[t + i];
             depth = std::max(depth, forest.tree_depth[t + i]);
           }
           std::fill(roots + count, roots + lanes, roots[0]);
@@ -330,8 +332,19 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
           if (vector) walk_trees_avx2<kCategorical>(qnodes, q.top.data(), roots, depth, bins, count, leaves, sets, q.set_shift);
           else
 #endif
+          if (tables) {  // the table levels, then a work list or sixteen lanes together
+            uint32_t words[kQuantizedBlockRows];
+            walk_tables_row<kCategorical>(q.top.data(), roots, lanes, bins, words, sets, q.set_shift);
+            if (!walk_list_row<kCategorical>(qnodes, bins, words, lanes, depth, leaves, sets, q.set_shift)) {
+              for (std::size_t i = 0; i < lanes; ++i) words[i] &= ~kTopLeafFlag;
+              const uint32_t below = depth > kTopLevels ? depth - kTopLevels : 0;
+              for (std::size_t r = 0; r < lanes; r += L)
+                walk_quantized<L, 1, 0, kCategorical>(qnodes, words + r, below, bins, leaves + r, sets, q.set_shift);
+            }
+          } else {
             for (std::size_t r = 0; r < lanes; r += L)
               walk_quantized<L, 1, 0, kCategorical>(qnodes, roots + r, depth, bins, leaves + r, sets, q.set_shift);
+          }
           if (groups == 1) {  // keep the running sum in a register, not in memory
             Accum sum = a[0];
             for (std::size_t i = 0; i < count; ++i) sum += nodes[leaves[i]].value;

@@ -415,9 +415,11 @@ inline void walk_block_avx2(const Quantization<Value>& q, const uint32_t* tree_d
 // One row through `count` (at most kQuantizedBlockRows) trees, a lane per tree (single
 // rows): lane j starts at its tree's table, top + tables[j] (Quantization::top_offset),
 // and ends at the node index written to leaves[j]; lanes are taken eight at a time, so
-// tables[] is read and leaves[] written up to a multiple of eight. The lanes still inside a tree after the table go on
-// in a work list (walk_list_avx2), so that one deep walk does not hold the others. `bins`
-// (the row's, not interleaved) needs one element of padding. Node indices stay below 2^28.
+// tables[] is read and leaves[] written up to a multiple of eight. The table levels are
+// scalar (walk_tables_row); the lanes still inside a tree then go on in a work list, so
+// that one deep walk does not hold the others: a scalar one when few are left
+// (walk_list_row: leaf-wise forests), else walk_list_avx2. `bins` (the row's, not
+// interleaved) needs one element of padding. Node indices stay below 2^28.
 // kCategorical: nodes may be categorical, their sets in `sets` (Quantization::category_sets).
 template <bool kCategorical>
 inline void walk_trees_avx2(const QuantizedNode* nodes, const uint32_t* top, const uint32_t* tables, uint32_t depth,
@@ -427,28 +429,9 @@ inline void walk_trees_avx2(const QuantizedNode* nodes, const uint32_t* top, con
   constexpr std::size_t kCapacity = kQuantizedBlockRows + 8;
   uint32_t list[4 * kCapacity];
   const bool last = depth <= kTopLevels + 1;
-  // The table levels in scalar code, eight trees interleaved: a level is two dependent
-  // loads (table word, bin), and separate loads issue several per cycle where a gather of
-  // eight takes longer than eight loads.
   uint32_t words[kQuantizedBlockRows];
-  for (std::size_t j0 = 0; j0 < lanes; j0 += 8) {
-    const uint32_t* table[8];
-    uint32_t slot[8];
-    for (int i = 0; i < 8; ++i) {
-      table[i] = top + tables[j0 + i];
-      slot[i] = 0;
-    }
-#pragma GCC unroll 8
-    for (int level = 0; level < kTopLevels; ++level)
-#pragma GCC unroll 8
-      for (int i = 0; i < 8; ++i) {
-        const uint32_t column_bound = table[i][slot[i]];
-        slot[i] = 2 * slot[i] + 1 +
-                  quantized_right<kCategorical>(column_bound, bins[column_bound & kQuantizedColumnMask], sets, set_shift);
-      }
-    // The sixth level's slots 31..62 hold node indices at table words 32..63.
-    for (int i = 0; i < 8; ++i) words[j0 + i] = table[i][slot[i] + 1];
-  }
+  walk_tables_row<kCategorical>(top, tables, lanes, bins, words, sets, set_shift);
+  if (walk_list_row<kCategorical>(nodes, bins, words, lanes, depth, leaves, sets, set_shift)) return;
   const __m256i zero = _mm256_setzero_si256();
   const SetsAvx2 set_words{sets, _mm_cvtsi32_si128(static_cast<int>(set_shift))};
   std::size_t pending = 0;

@@ -346,6 +346,78 @@ inline void walk_quantized(const QuantizedNode* nodes, const uint32_t* roots, ui
   for (std::size_t i = 0; i < kLanes; ++i) leaves[i] = at[i];
 }
 
+// One row (its bins, not interleaved) through the table levels of `lanes` trees (a
+// multiple of eight), a lane per tree: lane j starts at top + tables[j] (Quantization::top)
+// and its sixth-level table word (node index, | kTopLeafFlag on a leaf) goes to words[j].
+// Scalar code, eight trees interleaved: a level is two dependent loads (table word, bin),
+// and separate loads issue several per cycle where a gather of eight takes longer than
+// eight loads. kCategorical: as in walk_quantized.
+template <bool kCategorical>
+inline void walk_tables_row(const uint32_t* top, const uint32_t* tables, std::size_t lanes, const uint16_t* bins,
+                            uint32_t* words, const uint32_t* sets, uint32_t set_shift) {
+  for (std::size_t j0 = 0; j0 < lanes; j0 += 8) {
+    const uint32_t* table[8];
+    uint32_t slot[8];
+    for (int i = 0; i < 8; ++i) {
+      table[i] = top + tables[j0 + i];
+      slot[i] = 0;
+    }
+#pragma GCC unroll 8
+    for (int level = 0; level < kTopLevels; ++level)
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) {
+        const uint32_t column_bound = table[i][slot[i]];
+        slot[i] = 2 * slot[i] + 1 +
+                  quantized_right<kCategorical>(column_bound, bins[column_bound & kQuantizedColumnMask], sets, set_shift);
+      }
+    // The sixth level's slots 31..62 hold node indices at table words 32..63.
+    for (int i = 0; i < 8; ++i) words[j0 + i] = table[i][slot[i] + 1];
+  }
+}
+
+// One row on from the sixth-level table words of walk_tables_row (`lanes` of them, at most
+// kQuantizedBlockRows) to each lane's leaf, written to leaves[j], when more than one level
+// is left (`depth`: the deepest tree's) and at most half the lanes are still inside a tree,
+// as leaf-wise forests leave them: those lanes go on in a work list, compacted at every
+// level without a branch, so that a few deep trees do not hold the rest. Otherwise returns
+// false and writes nothing: lanes that mostly go on (depth-wise forests) cost less a step
+// walked together. kCategorical: as in walk_quantized.
+template <bool kCategorical>
+inline bool walk_list_row(const QuantizedNode* nodes, const uint16_t* bins, const uint32_t* words, std::size_t lanes,
+                          uint32_t depth, uint32_t* leaves, const uint32_t* sets, uint32_t set_shift) {
+  if (depth <= kTopLevels + 1) return false;
+  std::size_t inside = 0;
+  for (std::size_t j = 0; j < lanes; ++j) inside += (words[j] >> 31) ^ 1u;
+  if (2 * inside > lanes) return false;
+  uint32_t list_node[kQuantizedBlockRows], list_slot[kQuantizedBlockRows];
+  std::size_t pending = 0;
+  for (std::size_t j = 0; j < lanes; ++j) {
+    const uint32_t node = words[j] & ~kTopLeafFlag;
+    leaves[j] = node;  // final for the lanes at a leaf
+    list_node[pending] = node;
+    list_slot[pending] = static_cast<uint32_t>(j);
+    pending += (words[j] >> 31) ^ 1u;
+  }
+  // As walk_rows_quantized's list: a step from a leaf stays there, and the last write to a
+  // lane's slot is its leaf.
+  for (uint32_t level = kTopLevels; pending > 0 && level < depth; ++level) {
+    std::size_t kept = 0;
+    for (std::size_t k = 0; k < pending; ++k) {
+      const uint32_t node = list_node[k], slot = list_slot[k];
+      const QuantizedNode n = nodes[node];
+      const uint32_t word = n.column | (uint32_t{n.bound} << 16);
+      const uint32_t right = quantized_right<kCategorical>(word, bins[word & kQuantizedColumnMask], sets, set_shift);
+      const uint32_t moved = node + 1 + (n.skip & (0u - right));
+      leaves[slot] = moved;
+      list_node[kept] = moved;
+      list_slot[kept] = slot;
+      kept += static_cast<std::size_t>(n.skip != ~0u);
+    }
+    pending = kept;
+  }
+  return true;
+}
+
 // Interleaved rows (`lanes`, a multiple of 16, at most kQuantizedBlockRows; lane j of group
 // g reads column c's bin at bins[g * group_stride + 16 c + j]) through `trees` trees from
 // their tables (tops[i], Quantization::top); tree i's leaf for row r goes to
