@@ -336,10 +336,9 @@ void score_range_quantized(const Forest<Rule>& forest, const MatrixView<In>& X, 
             uint32_t words[kQuantizedBlockRows];
             walk_tables_row<kCategorical>(q.top.data(), roots, lanes, bins, words, sets, q.set_shift);
             if (!walk_list_row<kCategorical>(qnodes, bins, words, lanes, depth, leaves, sets, q.set_shift)) {
-              for (std::size_t i = 0; i < lanes; ++i) words[i] &= ~kTopLeafFlag;
-              const uint32_t below = depth > kTopLevels ? depth - kTopLevels : 0;
+              const uint32_t below = depth > kTopLevels ? depth - kTopLevels : 0;  // from the table nodes in leaves
               for (std::size_t r = 0; r < lanes; r += L)
-                walk_quantized<L, 1, 0, kCategorical>(qnodes, words + r, below, bins, leaves + r, sets, q.set_shift);
+                walk_quantized<L, 1, 0, kCategorical>(qnodes, leaves + r, below, bins, leaves + r, sets, q.set_shift);
             }
           } else {
             for (std::size_t r = 0; r < lanes; r += L)

@@ -318,7 +318,7 @@ void bin_row(const Quantization<typename Rule::Value>& q, const In* row, std::pt
 }
 
 // Walks kLanes (tree, row) pairs at once; returns each lane's leaf index. Lane i starts at
-// node roots[i] and reads its bins at bins[column * kColumnStride + i * kLaneStride]:
+// node roots[i] (roots may be `leaves` itself) and reads its bins at bins[column * kColumnStride + i * kLaneStride]:
 // <L, 1> for interleaved rows walking one tree, <1, 0> for one row walking kLanes trees.
 // A lane at its leaf takes steps of 0; the walk stops after `depth` levels or as soon as a
 // whole level moved no lane. kCategorical: nodes may be categorical (quantized.hpp), their
@@ -376,19 +376,20 @@ inline void walk_tables_row(const uint32_t* top, const uint32_t* tables, std::si
 }
 
 // One row on from the sixth-level table words of walk_tables_row (`lanes` of them, at most
-// kQuantizedBlockRows) to each lane's leaf, written to leaves[j], when more than one level
-// is left (`depth`: the deepest tree's) and at most half the lanes are still inside a tree,
-// as leaf-wise forests leave them: those lanes go on in a work list, compacted at every
-// level without a branch, so that a few deep trees do not hold the rest. Otherwise returns
-// false and writes nothing: lanes that mostly go on (depth-wise forests) cost less a step
-// walked together. kCategorical: as in walk_quantized.
+// kQuantizedBlockRows): leaves[j] first gets lane j's table node. Then, when more than one
+// level is left (`depth`: the deepest tree's) and at most half the lanes are still inside a
+// tree, as leaf-wise forests leave them, those lanes go on in a work list, compacted at
+// every level without a branch, so that a few deep trees do not hold the rest, and leaves[j]
+// ends at each lane's leaf. Otherwise returns false: lanes that mostly go on (depth-wise
+// forests) cost less a step walked together, from leaves[]. kCategorical: as in
+// walk_quantized.
 template <bool kCategorical>
 inline bool walk_list_row(const QuantizedNode* nodes, const uint16_t* bins, const uint32_t* words, std::size_t lanes,
                           uint32_t depth, uint32_t* leaves, const uint32_t* sets, uint32_t set_shift) {
-  if (depth <= kTopLevels + 1) return false;
-  std::size_t inside = 0;
-  for (std::size_t j = 0; j < lanes; ++j) inside += (words[j] >> 31) ^ 1u;
-  if (2 * inside > lanes) return false;
+  if (depth <= kTopLevels + 1) {  // one level left at most: no list to build
+    for (std::size_t j = 0; j < lanes; ++j) leaves[j] = words[j] & ~kTopLeafFlag;
+    return false;
+  }
   uint32_t list_node[kQuantizedBlockRows], list_slot[kQuantizedBlockRows];
   std::size_t pending = 0;
   for (std::size_t j = 0; j < lanes; ++j) {
@@ -398,6 +399,7 @@ inline bool walk_list_row(const QuantizedNode* nodes, const uint16_t* bins, cons
     list_slot[pending] = static_cast<uint32_t>(j);
     pending += (words[j] >> 31) ^ 1u;
   }
+  if (2 * pending > lanes) return false;
   // As walk_rows_quantized's list: a step from a leaf stays there, and the last write to a
   // lane's slot is its leaf.
   for (uint32_t level = kTopLevels; pending > 0 && level < depth; ++level) {
