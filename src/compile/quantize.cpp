@@ -277,7 +277,7 @@ void quantize(Forest<Rule>& forest, int n_threads) {
       for (std::size_t s = 0; s < kSplits; ++s) {
         const uint32_t at = slot_node[s];
         const QuantizedNode& n = q.nodes[at];
-        q.top[first + s] = uint32_t{n.column} | (uint32_t{n.bound} << 16);
+        q.top[first + s] = n.word();
         const bool leaf = n.skip == ~0u;
         slot_node[2 * s + 1] = leaf ? at : at + 1;
         slot_node[2 * s + 2] = leaf ? at : at + n.skip + 1;

@@ -63,6 +63,9 @@ struct QuantizedNode {
   uint16_t column;  // the bin column this split reads; the leaf column on leaves
   uint16_t bound;   // left iff bin <= bound
   uint32_t skip;    // the right child's offset - 1 (the left child is next); ~0 on leaves
+
+  // The node's first word, as quantized_right and the top tables read it.
+  FLORESTA_ALWAYS_INLINE uint32_t word() const { return column | (uint32_t{bound} << 16); }
 };
 static_assert(sizeof(QuantizedNode) == 8, "quantized nodes must stay 8 bytes");
 

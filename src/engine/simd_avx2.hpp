@@ -182,18 +182,18 @@ struct SetsAvx2 {
 
 // -1 in the lanes that go right, given their nodes' first words and their bins: bin > bound
 // on numeric nodes (both below 2^16: a signed compare); with kCategorical, on categorical
-// nodes the bit of their set (quantized.hpp), one word gathered for those lanes only.
-// kSkipGather: no gather when no lane is categorical (lanes at a tree's upper levels share
-// a node, so the branch is taken for whole registers).
-template <bool kCategorical = false, bool kSkipGather = true>
-inline __m256i goes_right_avx2(__m256i bin, __m256i column_bound, const SetsAvx2& sets = {}) {
+// nodes the bit of their set (quantized.hpp), one word gathered for those lanes only, and
+// no gather when no lane is categorical (lanes at a tree's upper levels share a node, so
+// the branch is taken for whole registers).
+template <bool kCategorical>
+inline __m256i goes_right_avx2(__m256i bin, __m256i column_bound, const SetsAvx2& sets) {
   const __m256i right = _mm256_cmpgt_epi32(bin, _mm256_srli_epi32(column_bound, 16));
   if constexpr (!kCategorical) {
     return right;
   } else {
     const __m256i flag = _mm256_set1_epi32(static_cast<int>(kQuantizedCategorical));
     const __m256i categorical = _mm256_cmpeq_epi32(_mm256_and_si256(column_bound, flag), flag);
-    if (kSkipGather && _mm256_testz_si256(categorical, categorical)) return right;
+    if (_mm256_testz_si256(categorical, categorical)) return right;
     const __m256i set = _mm256_sll_epi32(_mm256_srli_epi32(column_bound, kQuantizedSetShift), sets.shift);
     const __m256i word = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(sets.words),
                                                      _mm256_add_epi32(set, _mm256_srli_epi32(bin, 5)), categorical, 4);

@@ -334,7 +334,7 @@ inline void walk_quantized(const QuantizedNode* nodes, const uint32_t* roots, ui
       const QuantizedNode n = nodes[at[i]];
       // Bit arithmetic, as a branch here mispredicts: skip = 0 when going left, the right
       // offset - 1 when going right, and ~0 (a step of 0) on leaves.
-      const uint32_t word = n.column | (uint32_t{n.bound} << 16);
+      const uint32_t word = n.word();
       const uint32_t bin = bins[(word & kQuantizedColumnMask) * kColumnStride + i * kLaneStride];
       const uint32_t right_mask = 0u - quantized_right<kCategorical>(word, bin, sets, set_shift);
       const uint32_t skip = n.skip & right_mask;
@@ -407,7 +407,7 @@ inline bool walk_list_row(const QuantizedNode* nodes, const uint16_t* bins, cons
     for (std::size_t k = 0; k < pending; ++k) {
       const uint32_t node = list_node[k], slot = list_slot[k];
       const QuantizedNode n = nodes[node];
-      const uint32_t word = n.column | (uint32_t{n.bound} << 16);
+      const uint32_t word = n.word();
       const uint32_t right = quantized_right<kCategorical>(word, bins[word & kQuantizedColumnMask], sets, set_shift);
       const uint32_t moved = node + 1 + (n.skip & (0u - right));
       leaves[slot] = moved;
