@@ -19,13 +19,22 @@ build: deps
 python: deps
 	@$(PY) -m pip install -q --no-build-isolation .
 
-# São Paulo phone theft: the example person's 10 places, from C++ and then from Python.
+# São Paulo phone theft: the example person's 10 places, from C++ and then from Python;
+# then the bank: a generated day's fraud alerts and customer segments, from C++ and Python.
 demo: build python
 	@echo "== C++ host: $(BUILD)/examples/phone_theft/phone_theft =="
 	@$(BUILD)/examples/phone_theft/phone_theft --model examples/models/phone_theft.json --person examples/models/phone_theft_person.json
 	@echo
 	@echo "== Python: examples/demo.py =="
 	@$(PY) examples/demo.py
+	@echo
+	@echo "== Bank: a generated day scored in batch (examples/bank/demo.py) =="
+	@$(PY) examples/bank/demo.py prepare $(BUILD)/bank_demo
+	@echo "== C++ host: $(BUILD)/examples/bank/bank_batch =="
+	@$(BUILD)/examples/bank/bank_batch --fraud-model examples/models/bank_fraud.json --transactions $(BUILD)/bank_demo/day.jsonl --segments-model examples/models/bank_segments.json --customers $(BUILD)/bank_demo/customers.jsonl
+	@echo
+	@echo "== Python: examples/bank/demo.py score =="
+	@$(PY) examples/bank/demo.py score $(BUILD)/bank_demo
 
 test: build python test-cpp test-python
 
@@ -36,6 +45,7 @@ test-cpp:
 test-python:
 	@$(PY) -m pytest -q tests/python
 	@$(PY) -m pytest -q examples/phone_theft/tests
+	@$(PY) -m pytest -q examples/bank/tests
 
 # The phone-theft web service and page on the shipped model: http://127.0.0.1:8080/
 serve: build

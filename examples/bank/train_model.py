@@ -1,6 +1,6 @@
 """Rebuilds the bank application's shipped models in examples/models/:
 
-    bank_fraud.json          the fraud classifier (XGBoost), its alert threshold and model card
+    bank_fraud.json          the fraud classifier (LightGBM), its alert threshold and model card
     bank_fraud_iforest.json  the original project's approach (IsolationForest on the amount)
     bank_segments.json       the customer segments (StandardScaler + KMeans, named)
 
@@ -9,7 +9,7 @@
 1. generate.generate(5,000 customers, 70 days, seed 0): the synthetic transactions;
 2. features.fraud_features: the one feature definition (bank/features.json);
 3. model.split_by_time: two warm-up weeks, training days, a validation week, the test week;
-4. model.train_fraud: XGBoost early-stopped on the validation week, refitted with the rounds kept;
+4. model.train_fraud: LightGBM early-stopped on the validation week;
 5. the alert threshold: 0.5% of the validation week's transactions (model.ALERT_BUDGET);
 6. the test week, once: average precision with bootstrap intervals beside the original's two
    approaches, what the alert budget catches, calibration;
@@ -17,7 +17,7 @@
 8. floresta.export of each model with its names, threshold and model card (``metadata``), then
    each file loaded with floresta and compared with the training library on the test rows.
 
-Everything is seeded and XGBoost trains on one thread: the same library versions rebuild the
+Everything is seeded and LightGBM trains on one thread in its deterministic mode: the same library versions rebuild the
 same bytes. The notebook runs the same steps at the same seeds.
 """
 import argparse
@@ -37,10 +37,10 @@ MODELS = HERE.parent / "models"
 
 
 def versions():
+    import lightgbm
     import sklearn
-    import xgboost
 
-    return {"numpy": np.__version__, "scikit-learn": sklearn.__version__, "xgboost": xgboost.__version__}
+    return {"numpy": np.__version__, "scikit-learn": sklearn.__version__, "lightgbm": lightgbm.__version__}
 
 
 def data_card(args, frame, s):
@@ -76,13 +76,13 @@ def main(argv=None):
     p_test = clf.predict_proba(s.X_test)[:, 1]
     threshold = model.alert_threshold(p_valid)
     amount_forest = model.train_amount_iforest(s, seed=args.seed)
-    scores = {"XGBoost (shipped)": p_test,
+    scores = {"LightGBM (shipped)": p_test,
               "IsolationForest on the amount (original)": -amount_forest.score_samples(s.test[["valor_transacao"]]),
               "amount > 5 x mean (original)": model.five_times_mean_score(s.X_test)}
     ap = model.bootstrap_ap(s.y_test, scores, s.test["id_cliente"])
     budget = model.at_budget(p_test, s.test, threshold)
     calibration = model.calibration(p_test, s.y_test)
-    print(f"XGBoost: {clf.best_round_} rounds kept; alert threshold {threshold:.6f}")
+    print(f"LightGBM: {clf.best_round_} rounds kept; alert threshold {threshold:.6f}")
     print(ap.round(4).to_string())
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in budget.items()})
     print(f"calibration on the test week: {calibration}")
@@ -140,7 +140,7 @@ def main(argv=None):
                                - amount_forest.score_samples(s.test[["valor_transacao"]])).max())
     segments = floresta.load(out / "bank_segments.json")
     same = bool((segments.predict(S[F.SEGMENT_FEATURES]) == labels).all())
-    print(f"floresta vs XGBoost max |difference| {diff:.2e}; vs IsolationForest {diff_forest:.2e}; "
+    print(f"floresta vs LightGBM max |difference| {diff:.2e}; vs IsolationForest {diff_forest:.2e}; "
           f"segment ids identical: {same}")
     if diff > 1e-6 or diff_forest > 1e-6 or not same:
         raise SystemExit("floresta and the training library disagree")

@@ -152,10 +152,16 @@ def fraud_features(frame):
     last_credit = last_credit.groupby(code).ffill().to_numpy()
     out["hours_since_credit"] = (t - last_credit) / 3_600.0
 
-    result = pd.DataFrame({name: out[name] for name in FRAUD_FEATURES}, index=f.index)
+    return _categories(pd.DataFrame({name: out[name] for name in FRAUD_FEATURES}, index=f.index)).loc[frame.index]
+
+
+def _categories(result):
+    """The categorical features as pandas categories over the fixed vocabularies (an unknown
+    value becomes missing, as floresta scores an unseen category)."""
     for name, categories in CATEGORICAL.items():
-        result[name] = pd.Categorical(result[name], categories=categories)
-    return result.loc[frame.index]
+        known = result[name].where(result[name].isin(categories))
+        result[name] = pd.Categorical(known, categories=categories)
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,10 +304,7 @@ def stream_features(records):
     rows = [None] * len(records)
     for k in ordered:
         rows[k] = state.score_inputs(records[k])
-    result = pd.DataFrame(rows, columns=FRAUD_FEATURES)
-    for name, categories in CATEGORICAL.items():
-        result[name] = pd.Categorical(result[name], categories=categories)
-    return result
+    return _categories(pd.DataFrame(rows, columns=FRAUD_FEATURES))
 
 
 # ---------------------------------------------------------------------------------------------

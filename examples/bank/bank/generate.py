@@ -225,7 +225,8 @@ class _Rows:
             self.parts[f].append(np.asarray(value) if f not in ("device", "beneficiary") else np.asarray(value, dtype=object))
 
     def columns(self):
-        return {f: np.concatenate(v) for f, v in self.parts.items()}
+        return {f: np.concatenate(v) if v else np.zeros(0, dtype=object if f in ("device", "beneficiary") else np.int64)
+                for f, v in self.parts.items()}
 
 
 def _trip_city(rng, home, size):

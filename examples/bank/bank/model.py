@@ -3,7 +3,7 @@
     frame = generate.generate()                       # transactions
     X = features.fraud_features(frame)                # the one feature definition
     s = split_by_time(frame, X)                       # warm-up | training | validation week | test week
-    clf = train_fraud(s)                              # XGBoost, early-stopped on the validation week
+    clf = train_fraud(s)                              # LightGBM, early-stopped on the validation week
     threshold = alert_threshold(clf.predict_proba(s.X_valid)[:, 1])       # 0.5% of transactions
     report = at_budget(scores, s.test, threshold)      # alerts a day, precision, recall, R$ caught
     seg = train_segments(features.segment_features(frame))   # StandardScaler + KMeans(7), named
@@ -44,25 +44,28 @@ CLASS_LABELS = ["legítima", "fraude"]
 N_SEGMENTS = 7
 EARLY_STOPPING_ROUNDS = 40
 
-#: XGBoost settings of the shipped fraud model: binary:logistic on the raw features (the
-#: categorical ones as pandas categories with fixed vocabularies, partition splits), no
-#: class weights so the probabilities stay calibrated, early stopping on the validation
-#: week's log loss.
-XGB_PARAMS = dict(
-    objective="binary:logistic",
-    n_estimators=600,
-    learning_rate=0.08,
-    max_depth=5,
-    min_child_weight=2.0,
+#: LightGBM settings of the shipped fraud model: binary on the raw features (the categorical
+#: ones as pandas categories with fixed vocabularies), no class weights so that the
+#: probabilities stay calibrated, early stopping on the validation week's log loss, one thread
+#: and LightGBM's deterministic mode so that the same versions rebuild the same file.
+#: (XGBoost was the first choice; XGBoost 3.2 truncates non-ASCII category names such as
+#: "Cartão de Crédito" when it records a model's vocabulary — in memory and in its files —
+#: so its file cannot carry these features' vocabularies. LightGBM keeps them intact.)
+LGBM_PARAMS = dict(
+    objective="binary",
+    n_estimators=1000,
+    learning_rate=0.05,
+    num_leaves=31,
+    min_child_samples=40,
     subsample=0.8,
+    subsample_freq=1,
     colsample_bytree=0.8,
     reg_lambda=1.0,
-    max_cat_to_onehot=1,
-    tree_method="hist",
-    enable_categorical=True,
-    eval_metric="logloss",
-    early_stopping_rounds=EARLY_STOPPING_ROUNDS,
-    n_jobs=1,  # the same trees as with more threads; 2 shared cores gain little
+    cat_smooth=10.0,
+    n_jobs=1,
+    deterministic=True,
+    force_row_wise=True,
+    verbose=-1,
 )
 
 
@@ -108,25 +111,16 @@ def split_by_time(frame, X, warmup_days=WARMUP_DAYS, valid_days=7, test_days=7):
 
 
 def train_fraud(s, seed=0, **overrides):
-    """An XGBClassifier early-stopped on the validation week's log loss, then refitted with
-    exactly the rounds kept (the same trees, checked), so the file holds only trees that
-    predict. Has ``validation_curve_`` and ``best_round_``."""
-    import xgboost
+    """An LGBMClassifier early-stopped on the validation week's log loss (the file and
+    ``predict_proba`` keep the best iteration's trees). Has ``validation_curve_`` (the
+    validation log loss per round) and ``best_round_`` (rounds kept)."""
+    import lightgbm
 
-    params = {**XGB_PARAMS, "random_state": seed, **overrides}
-    clf = xgboost.XGBClassifier(**params)
-    clf.fit(s.X_train, s.y_train, eval_set=[(s.X_valid, s.y_valid)], verbose=False)
-    curve = list(clf.evals_result()["validation_0"]["logloss"])
-    rounds = clf.best_iteration + 1
-    if rounds < clf.get_booster().num_boosted_rounds():
-        again = xgboost.XGBClassifier(**{**params, "n_estimators": rounds, "early_stopping_rounds": None})
-        again.fit(s.X_train, s.y_train, eval_set=[(s.X_valid, s.y_valid)], verbose=False)
-        difference = np.abs(again.predict_proba(s.X_valid) - clf.predict_proba(s.X_valid)).max()
-        if difference > 1e-6:
-            raise RuntimeError(f"refitting {rounds} rounds changed the predictions by {difference:.2e}")
-        clf = again
-    clf.validation_curve_ = curve
-    clf.best_round_ = rounds
+    clf = lightgbm.LGBMClassifier(**{**LGBM_PARAMS, "random_state": seed, **overrides})
+    clf.fit(s.X_train, s.y_train, eval_X=(s.X_valid,), eval_y=(s.y_valid,), eval_metric="binary_logloss",
+            callbacks=[lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)])
+    clf.validation_curve_ = list(clf.evals_result_["valid_0"]["binary_logloss"])
+    clf.best_round_ = int(clf.best_iteration_ or clf.n_estimators)
     return clf
 
 
