@@ -183,6 +183,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("format", &floresta::Model::format)
       .def_property_readonly("feature_names", &floresta::Model::feature_names)
       .def_property_readonly("output_labels", [](const floresta::Model& model) { return model.schema().output_labels; })
+      .def_property_readonly("metadata", &floresta::Model::metadata)  // JSON text; the Python layer parses it
       .def_property_readonly("feature_types",
                              [](const floresta::Model& model) {
                                std::vector<std::string> types;

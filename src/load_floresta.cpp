@@ -2,7 +2,9 @@
 // estimators). The format is documented in docs/floresta-model.md, with a JSON Schema in
 // docs/floresta-model.schema.json that the exporter's tests validate every file against.
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -187,6 +189,39 @@ Preprocessing read_preprocessing(const JsonCursor& node) {
   return plan;
 }
 
+// The author's metadata as plain JSON, for ModelSpec::metadata. A text document is plain
+// already; a UBJSON one may hold packed numeric arrays (binary values here) and non-finite
+// numbers, which JSON text cannot say: arrays are unpacked, non-finite numbers refused.
+Json plain_metadata(const JsonCursor& at) {
+  const Json& value = at.value();
+  if (value.is_object()) {
+    Json out = Json::object();
+    for (const auto& item : value.items()) out[item.key()] = plain_metadata(at.at(item.key().c_str()));
+    return out;
+  }
+  if (value.is_binary()) {
+    const Json::binary_t& packed = value.get_binary();
+    if (packed_is_integer(packed)) {
+      std::vector<int64_t> ints(packed_size(packed));
+      packed_to_ints(packed, ints.data());
+      return ints;
+    }
+    std::vector<double> numbers(packed_size(packed));
+    packed_to_doubles(packed, numbers.data());
+    for (double x : numbers)
+      if (!std::isfinite(x)) at.fail("holds a non-finite number, which JSON cannot write");
+    return numbers;
+  }
+  if (value.is_array()) {
+    Json out = Json::array();
+    for (std::size_t i = 0; i < value.size(); ++i) out.push_back(plain_metadata(at.at(i)));
+    return out;
+  }
+  if (value.is_number_float() && !std::isfinite(value.get<double>()))
+    at.fail("not a finite number, which JSON cannot write");
+  return value;
+}
+
 // A model file of another format, embedded (XGBoost and LightGBM scikit-learn wrappers).
 ModelSpec read_embedded(const JsonCursor& estimator, const std::string& source, std::size_t file_bytes) {
   const std::string format = estimator.at("format").as_string();
@@ -286,19 +321,40 @@ ModelSpec load_floresta_json(const Json& document, const std::string& source, st
     root.at("features").fail("lists " + std::to_string(spec.schema.features.size()) + " features, num_features is " +
                              std::to_string(num_features));
 
+  // Classifiers: their class labels. k-means models: a name per cluster (centre), which
+  // only strings can be, each once, so that a name tells a cluster.
   const bool classifier = spec.task == Task::kBinaryClassification || spec.task == Task::kMulticlassClassification;
+  const bool clusterer = spec.task == Task::kClustering;
   if (root.has("classes") || (classifier && !root.has("estimator"))) {
     const JsonCursor classes = root.at("classes");
+    if (!classifier && !clusterer) classes.fail("only classifiers and k-means models have classes");
     spec.schema.output_labels.clear();
     for (std::size_t k = 0; k < classes.size(); ++k) {
       const Json& v = classes.at(k).value();
       if (v.is_string()) spec.schema.output_labels.push_back(v.get<std::string>());
+      else if (clusterer) classes.at(k).fail("a cluster name must be a string");
       else if (v.is_number() || v.is_boolean()) spec.schema.output_labels.push_back(v.dump());
       else classes.at(k).fail("a class label must be a string, number or boolean");
     }
-    if (!classifier) classes.fail("only classifiers have classes");
-    if (classes.size() != static_cast<std::size_t>(spec.num_classes))
-      classes.fail("has " + std::to_string(classes.size()) + " labels, the model has " + std::to_string(spec.num_classes) + " classes");
+    const int expected = clusterer ? spec.num_outputs : spec.num_classes;
+    if (classes.size() != static_cast<std::size_t>(expected))
+      classes.fail("has " + std::to_string(classes.size()) + " labels, the model has " + std::to_string(expected) +
+                   (clusterer ? " clusters" : " classes"));
+    if (clusterer) {
+      std::set<std::string> seen;
+      for (std::size_t k = 0; k < classes.size(); ++k)
+        if (!seen.insert(spec.schema.output_labels[k]).second)
+          classes.at(k).fail("repeats the cluster name '" + spec.schema.output_labels[k] + "'");
+    }
+  }
+  if (root.has("metadata")) {
+    const JsonCursor metadata = root.at("metadata");
+    if (!metadata.value().is_object()) metadata.fail("must be an object");
+    try {
+      spec.metadata = plain_metadata(metadata).dump();
+    } catch (const Json::exception&) {  // dump() checks UTF-8, which UBJSON strings may lack
+      metadata.fail("holds a string that is not UTF-8");
+    }
   }
   return spec;
 }

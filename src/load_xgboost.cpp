@@ -288,7 +288,13 @@ void read_categories(const JsonCursor& cats, Schema& schema) {
         std::string value;
         for (int64_t b = start; b < stop; ++b) {
           const int64_t byte = bytes[static_cast<std::size_t>(b)];
-          if (byte < 0 || byte > 255) column.at("values").fail("byte out of range");
+          // XGBoost writes these bytes as signed 8-bit numbers; a negative one belongs to a
+          // non-ASCII category name, which XGBoost up to 3.2 stores truncated (its offsets count
+          // characters, not bytes): the vocabulary cannot be trusted, so it is refused.
+          if (byte < 0)
+            column.at("values").fail("non-ASCII category name: XGBoost (up to 3.2 at least) stores such names "
+                                     "truncated, so this vocabulary cannot be read; use ASCII categories or LightGBM");
+          if (byte > 255) column.at("values").fail("byte out of range");
           value += static_cast<char>(byte);
         }
         feature.string_categories.push_back(std::move(value));

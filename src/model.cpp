@@ -133,6 +133,7 @@ const std::string& Model::source() const { return data_->source; }
 std::size_t Model::num_trees() const { return data_->num_trees; }
 int64_t Model::best_iteration() const { return data_->best_iteration; }
 const Schema& Model::schema() const { return data_->schema; }
+const std::string& Model::metadata() const { return data_->metadata; }
 Link Model::link() const { return data_->link; }
 std::string Model::kernel() const { return data_->kernel->name; }
 
@@ -210,7 +211,9 @@ std::vector<double> Model::predict(const double* X, std::size_t rows, std::size_
 
 std::vector<std::string> Model::class_labels() const {
   std::vector<std::string> labels = data_->schema.output_labels;
-  for (std::size_t k = labels.size(); k < static_cast<std::size_t>(num_classes()); ++k) labels.push_back(std::to_string(k));
+  // k-means models have no classes (num_classes() is 0) but a label per centre.
+  const std::size_t count = is_clusterer() ? num_outputs() : static_cast<std::size_t>(num_classes());
+  for (std::size_t k = labels.size(); k < count; ++k) labels.push_back(std::to_string(k));
   return labels;
 }
 

@@ -109,6 +109,10 @@ class Model {
   std::size_t num_trees() const;
   int64_t best_iteration() const;
   const Schema& schema() const;
+  // The model file's `metadata` object (floresta JSON) as compact JSON text, "" when the
+  // file has none (and for other formats): whatever the model's author attached, e.g.
+  // {"alert_threshold":0.83}. floresta does not interpret it; parse it with any JSON library.
+  const std::string& metadata() const;
   Link link() const;
   // The scoring kernel this model was compiled with: "avx512", "avx2" or "portable".
   std::string kernel() const;
@@ -151,7 +155,8 @@ class Model {
   std::vector<double> predict(const double* X, std::size_t rows, std::size_t cols, const PredictOptions& o = {}) const;
 
   // ---- labelled answers ----
-  // Class labels in output order ("0", "1", ... when the source has no names).
+  // Class labels in output order ("0", "1", ... when the source has no names); for k-means
+  // models the cluster names, one per centre, likewise.
   std::vector<std::string> class_labels() const;
   // A row of predict_proba output, most likely class first (ties: lower index first);
   // the top `k` classes, or all of them when k is 0.

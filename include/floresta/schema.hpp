@@ -3,7 +3,8 @@
 // A Schema lists the model's input features in column order: each one's name, whether it
 // is numeric or categorical, and for categorical features the vocabulary seen in training
 // (the code of a category is its position in the vocabulary, exactly as the training
-// library encoded it). It also holds the output labels (class names) when known.
+// library encoded it). It also holds the output labels (class names, or k-means cluster
+// names) when known.
 //
 //   const floresta::Schema& s = model.schema();
 //   auto code = s.category_code(1, "Samsung");   // std::optional<int>

@@ -120,6 +120,9 @@ struct ModelSpec {
 
   Schema schema;                // the raw inputs callers provide
   Preprocessing preprocessing;  // raw inputs -> estimator inputs; empty when they are the same
+  // floresta JSON's `metadata` object as compact JSON text, carried for the model's author
+  // (thresholds, model cards); floresta never reads it. Empty when the file has none.
+  std::string metadata;
 };
 
 }  // namespace floresta

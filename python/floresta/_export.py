@@ -16,7 +16,7 @@ from ._numbers import json_number as _number
 FORMAT_VERSION = 1
 
 
-def export(estimator, path=None, *, class_labels=None):
+def export(estimator, path=None, *, class_labels=None, metadata=None, cluster_names=None):
     """Writes `estimator` as floresta model JSON to `path` (or returns the JSON text when
     path is None). Raises ValueError for estimators floresta does not support.
 
@@ -24,10 +24,21 @@ def export(estimator, path=None, *, class_labels=None):
     class, in the order of ``estimator.classes_``), replacing the class values. Use it when
     the model was trained on class codes (XGBoost's 0..k-1) but its users should see names:
     the labels then travel inside the model file (``Model.classes_`` in Python,
-    ``model.schema().output_labels`` in C++), with no sidecar file."""
+    ``model.schema().output_labels`` in C++), with no sidecar file.
+    metadata: a dict of whatever should travel with the model (thresholds, a model card,
+    feature descriptions): string keys, JSON values (no NaN or infinity). Written as the
+    file's ``metadata`` object; ``Model.metadata`` in Python, ``model.metadata()`` (JSON text)
+    in C++. floresta itself never reads it.
+    cluster_names: for k-means models (alone or ending a Pipeline), a name per cluster (one
+    string per centre, in label order): ``Model.cluster_names_`` in Python,
+    ``model.class_labels()`` in C++."""
     document = to_document(estimator)
     if class_labels is not None:
         document["classes"] = _class_labels(estimator, document, class_labels)
+    if cluster_names is not None:
+        document["classes"] = _cluster_names(estimator, document, cluster_names)
+    if metadata is not None:
+        document["metadata"] = _metadata(metadata)
     text = json.dumps(document, separators=(",", ":"), allow_nan=False)
     if path is None:
         return text
@@ -103,19 +114,55 @@ def _classes(estimator):
 
 
 def _class_labels(estimator, document, labels):
-    if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__"):
-        raise FlorestaError("class_labels must be a list of strings, one per class")
-    labels = list(labels)
     if "classes" not in document:
         raise FlorestaError(f"class_labels given, but {type(estimator).__name__} is not a classifier")
-    if len(labels) != len(document["classes"]):
-        raise FlorestaError(f"class_labels has {len(labels)} labels, the model has {len(document['classes'])} classes")
+    return _names("class_labels", labels, len(document["classes"]), "class", "classes")
+
+
+def _cluster_names(estimator, document, names):
+    if document.get("task") != "clustering":
+        raise FlorestaError(f"cluster_names given, but {type(estimator).__name__} is not a k-means model")
+    return _names("cluster_names", names, document["num_outputs"], "cluster", "clusters")
+
+
+def _names(argument, labels, count, one, many):
+    """`labels` checked as the names of `count` outputs: a list of distinct strings."""
+    if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__"):
+        raise FlorestaError(f"{argument} must be a list of strings, one per {one}")
+    labels = list(labels)
+    if len(labels) != count:
+        raise FlorestaError(f"{argument} has {len(labels)} labels, the model has {count} {many}")
     for k, label in enumerate(labels):
         if not isinstance(label, str):
-            raise FlorestaError(f"class_labels[{k}] = {label!r} is not a string")
+            raise FlorestaError(f"{argument}[{k}] = {label!r} is not a string")
     if len(set(labels)) != len(labels):
-        raise FlorestaError("class_labels has repeated labels")
+        raise FlorestaError(f"{argument} has repeated labels")
     return labels
+
+
+def _metadata(metadata):
+    """`metadata` checked as the file's metadata object: a dict that JSON writes as it is."""
+    if not isinstance(metadata, dict):
+        raise FlorestaError(f"metadata must be a dict, not {type(metadata).__name__}")
+    try:
+        json.dumps(metadata, allow_nan=False)  # also refuses cycles, so the walk below ends
+    except (TypeError, ValueError) as error:
+        raise FlorestaError(f"metadata cannot be written as JSON: {error}") from None
+    _check_keys(metadata, "metadata")
+    return metadata
+
+
+def _check_keys(value, where):
+    # json.dumps turns int, float, bool and None keys into strings: the model would then
+    # carry a different dict from the one given, so such keys are refused instead.
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise FlorestaError(f"{where} has the key {key!r}: JSON object keys must be strings")
+            _check_keys(item, f"{where}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for k, item in enumerate(value):
+            _check_keys(item, f"{where}[{k}]")
 
 
 def _single_output(estimator):

@@ -1,4 +1,5 @@
 """floresta.Model: the Python face of a compiled model."""
+import json
 import os
 
 import numpy as np
@@ -92,8 +93,9 @@ class Model:
     """A loaded model. Scoring is thread-safe and releases the GIL.
 
     Attributes follow scikit-learn's names: ``n_features_in_``, ``feature_names_in_``,
-    ``classes_`` (classifiers), plus ``n_outputs_``, ``objective`` and ``n_threads`` (threads
-    used per predict call; 1 by default, 0 = all cores).
+    ``classes_`` (classifiers), plus ``cluster_names_`` (k-means), ``n_outputs_``, ``objective``,
+    ``metadata`` (the file's metadata dict) and ``n_threads`` (threads used per predict call; 1 by
+    default, 0 = all cores).
     """
 
     def __init__(self, data, name="<memory>", use_best_iteration=False, n_threads=1, num_iterations=None,
@@ -138,6 +140,21 @@ class Model:
         return np.array(converted) if converted else np.arange(self._core.num_classes)
 
     @property
+    def cluster_names_(self):
+        """k-means models: the name of each cluster, in label order (``predict`` gives the
+        index): the names written by ``floresta.export(..., cluster_names=[...])``, else "0", "1", ..."""
+        self._require_clusterer("cluster_names_")
+        names = self._core.output_labels or [str(k) for k in range(self._core.num_outputs)]
+        return np.array(names, dtype=object)
+
+    @property
+    def metadata(self):
+        """The model file's ``metadata`` object as a new dict (``{}`` when it has none): what the
+        model's author attached with ``floresta.export(..., metadata={...})``."""
+        text = self._core.metadata
+        return json.loads(text) if text else {}
+
+    @property
     def n_outputs_(self):
         return self._core.num_outputs
 
@@ -174,7 +191,8 @@ class Model:
 
     @property
     def schema(self):
-        """What the model takes and answers: {"features": [{name, type, categories?}], "classes"?}."""
+        """What the model takes and answers: {"features": [{name, type, categories?}], "classes"?
+        (classifiers), "clusters"? (k-means: the cluster names)}."""
         features = []
         for name, kind, categories in zip(self._core.feature_names, self._feature_types, self._categories):
             feature = {"name": name, "type": kind}
@@ -184,6 +202,8 @@ class Model:
         schema = {"features": features}
         if self._core.is_classifier:
             schema["classes"] = list(self.classes_)
+        if self._core.is_clusterer:
+            schema["clusters"] = list(self.cluster_names_)
         return schema
 
     def categories(self, feature):

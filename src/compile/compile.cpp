@@ -102,6 +102,7 @@ Model compile(ModelSpec spec, const LoadOptions& options) {
   data->kernel = &detail::choose_kernel(options.kernel, spec.source);
   data->schema = std::move(spec.schema);
   data->preprocessing = std::move(spec.preprocessing);
+  data->metadata = std::move(spec.metadata);
   detail::index_schema(*data);
   return Model(std::move(data));
 }

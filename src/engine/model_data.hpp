@@ -37,6 +37,7 @@ struct ModelData {
   double decision_offset = 0;
   Schema schema;            // the raw inputs a caller provides
   Preprocessing preprocessing;  // raw inputs -> estimator inputs (empty: the same)
+  std::string metadata;         // ModelSpec::metadata
   AnyEstimator estimator;
   const Kernel* kernel = nullptr;  // chosen once by compile() (choose_kernel)
   // Record encoding: feature by name, string category -> code, numeric category -> code

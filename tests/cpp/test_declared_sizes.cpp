@@ -615,25 +615,8 @@ TEST(DeclaredSizes, UbjsonEmptyElements) {
 
 // ---------------------------------------------------------------- floresta JSON
 
-json floresta_tree() {
-  return {{"left_children", {1, -1, -1}},
-          {"right_children", {2, -1, -1}},
-          {"split_feature", {0, 0, 0}},
-          {"threshold", {0.5, 0, 0}},
-          {"default_left", {0, 0, 0}},
-          {"leaf_value", {0, 1, 2}}};
-}
-json floresta_model() {
-  return {{"floresta_format", 1},
-          {"task", "regression"},
-          {"decision_rule", "sklearn_tree"},
-          {"link", "identity"},
-          {"num_outputs", 1},
-          {"base_margin", {0}},
-          {"num_features", 2},
-          {"features", {{{"name", "a"}, {"type", "numeric"}}, {{"name", "b"}, {"type", "numeric"}}}},
-          {"trees", {floresta_tree()}}};
-}
+json floresta_tree() { return floresta::test::minimal_floresta_tree(); }
+json floresta_model() { return floresta::test::minimal_floresta_model(); }
 
 TEST(DeclaredSizes, FlorestaFixturesLoad) { EXPECT_NO_THROW(floresta::load_from_memory(floresta_model().dump(), "fixture.json")); }
 

@@ -105,6 +105,28 @@ inline std::string minimal_lightgbm_text(const std::string& tree_override = "", 
          "\n\nend of trees\n";
 }
 
+// A valid floresta JSON tree: x0 <= 0.5 ? 1 : 2.
+inline nlohmann::json minimal_floresta_tree() {
+  return {{"left_children", {1, -1, -1}},
+          {"right_children", {2, -1, -1}},
+          {"split_feature", {0, 0, 0}},
+          {"threshold", {0.5, 0, 0}},
+          {"default_left", {0, 0, 0}},
+          {"leaf_value", {0, 1, 2}}};
+}
+// A valid floresta JSON regression model of that one tree over features a and b; tests break one field.
+inline nlohmann::json minimal_floresta_model() {
+  return {{"floresta_format", 1},
+          {"task", "regression"},
+          {"decision_rule", "sklearn_tree"},
+          {"link", "identity"},
+          {"num_outputs", 1},
+          {"base_margin", {0}},
+          {"num_features", 2},
+          {"features", {{{"name", "a"}, {"type", "numeric"}}, {{"name", "b"}, {"type", "numeric"}}}},
+          {"trees", {minimal_floresta_tree()}}};
+}
+
 // The first tree of a minimal_xgboost_model() (or any XGBoost JSON model).
 inline nlohmann::json& xgboost_tree0(nlohmann::json& m) { return m["learner"]["gradient_booster"]["model"]["trees"][0]; }
 

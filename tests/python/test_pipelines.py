@@ -2,6 +2,7 @@
 dicts exactly as the fitted pipeline scores them, with every record policy tested."""
 import json
 import pathlib
+import pickle
 
 import jsonschema
 import lightgbm as lgb
@@ -44,8 +45,8 @@ def target(df, k=2):
     return np.digitize(score, np.quantile(score, np.linspace(0, 1, k + 1)[1:-1]))
 
 
-def roundtrip(pipeline, **policies):
-    text = floresta.export(pipeline)
+def roundtrip(pipeline, export_options=None, **policies):
+    text = floresta.export(pipeline, **(export_options or {}))
     jsonschema.validate(json.loads(text), SCHEMA)
     return floresta.load_bytes(text, name="pipeline.json", **policies)
 
@@ -122,17 +123,70 @@ def test_lightgbm_wrapper_with_string_labels(parity):
     np.testing.assert_array_equal(model.predict(test), pipe.predict(test))
 
 
-def test_kmeans_at_the_end(parity):
+def customer_segments():
     rng = np.random.default_rng(10)
     customers = pd.DataFrame({"recency": rng.exponential(30, 1500), "frequency": rng.poisson(12, 1500).astype(float),
                               "monetary": rng.gamma(2, 500, 1500)})
-    pipe = Pipeline([("scale", StandardScaler()), ("kmeans", KMeans(n_clusters=7, n_init=3, random_state=0))]).fit(customers)
+    pipe = Pipeline([("scale", StandardScaler()), ("kmeans", KMeans(n_clusters=7, n_init=3, random_state=0))])
+    return pipe.fit(customers), customers
+
+
+def test_kmeans_at_the_end(parity):
+    pipe, customers = customer_segments()
     model = roundtrip(pipe)
     np.testing.assert_array_equal(model.predict(customers), pipe.predict(customers))
     distances = pipe.transform(customers)
     assert np.max(np.abs(model.transform(customers) - distances) / np.maximum(distances, 1e-3)) <= 1e-6
     assert abs(model.score(customers) - pipe.score(customers)) <= 1e-6 * abs(pipe.score(customers))
     np.testing.assert_array_equal(model.predict(customers.to_dict("records")), pipe.predict(customers))
+
+
+SEGMENTS = ["recent big spenders", "regulars", "lapsed", "new", "occasional", "bargain hunters", "whales"]
+
+
+def test_kmeans_pipeline_with_cluster_names_and_metadata():
+    pipe, customers = customer_segments()
+    metadata = {"segments_reviewed": "2026-11", "marketing": {"budget_share": [0.3, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1]}}
+    model = roundtrip(pipe, {"cluster_names": SEGMENTS, "metadata": metadata})
+    np.testing.assert_array_equal(model.predict(customers), pipe.predict(customers))
+    distances = pipe.transform(customers)
+    assert np.max(np.abs(model.transform(customers) - distances) / np.maximum(distances, 1e-3)) <= 1e-6
+    assert model.cluster_names_.dtype == object and list(model.cluster_names_) == SEGMENTS
+    first = customers[:5]
+    assert list(model.cluster_names_[model.predict(first)]) == [SEGMENTS[k] for k in pipe.predict(first)]
+    assert model.schema["clusters"] == SEGMENTS and "classes" not in model.schema
+    assert model.metadata == metadata
+    with pytest.raises(AttributeError, match="only for classifiers"):
+        model.classes_
+    clone = pickle.loads(pickle.dumps(model))  # the state is the file's bytes: names and metadata come along
+    assert list(clone.cluster_names_) == SEGMENTS and clone.metadata == metadata
+    # Without names: the cluster indices, as strings.
+    assert list(roundtrip(pipe).cluster_names_) == [str(k) for k in range(7)]
+
+
+def test_cluster_names_errors():
+    pipe, customers = customer_segments()
+    with pytest.raises(floresta.FlorestaError, match="cluster_names has 2 labels, the model has 7 clusters"):
+        floresta.export(pipe, cluster_names=["a", "b"])
+    with pytest.raises(floresta.FlorestaError, match="cluster_names has repeated labels"):
+        floresta.export(pipe, cluster_names=SEGMENTS[:6] + [SEGMENTS[0]])
+    with pytest.raises(floresta.FlorestaError, match=r"cluster_names\[3\] = 3 is not a string"):
+        floresta.export(pipe, cluster_names=SEGMENTS[:3] + [3] + SEGMENTS[4:])
+    with pytest.raises(floresta.FlorestaError, match="cluster_names must be a list of strings, one per cluster"):
+        floresta.export(pipe, cluster_names="regulars")
+    with pytest.raises(floresta.FlorestaError, match="class_labels given, but Pipeline is not a classifier"):
+        floresta.export(pipe, class_labels=SEGMENTS)
+    classifier = Pipeline([("scale", StandardScaler()), ("model", xgb.XGBClassifier(n_estimators=3))])
+    classifier.fit(customers, (customers["recency"] > 30).astype(int))
+    with pytest.raises(floresta.FlorestaError, match="cluster_names given, but Pipeline is not a k-means model"):
+        floresta.export(classifier, cluster_names=["a", "b"])
+    with pytest.raises(floresta.FlorestaError, match="cluster_names given, but XGBClassifier is not a k-means model"):
+        floresta.export(classifier.named_steps["model"], cluster_names=["a", "b"])
+    # A file whose names break the rules is refused by the loader too.
+    document = json.loads(floresta.export(pipe, cluster_names=SEGMENTS))
+    document["classes"][6] = document["classes"][0]
+    with pytest.raises(floresta.FlorestaError, match="/classes/6: repeats the cluster name 'recent big spenders'"):
+        floresta.load_bytes(json.dumps(document))
 
 
 @pytest.fixture(scope="module")

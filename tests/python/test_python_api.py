@@ -207,6 +207,43 @@ def test_export_class_labels_errors(tmp_path):
         floresta.export(reg, class_labels=["a"])
 
 
+def test_export_metadata_errors_name_the_problem():
+    clf, _ = _categorical_classifier()
+    bad = {"list": ([("threshold", 0.8)], "metadata must be a dict, not list"),
+           "json text": ('{"threshold": 0.8}', "metadata must be a dict, not str"),
+           "NaN": ({"threshold": float("nan")}, "metadata cannot be written as JSON: Out of range float values"),
+           "infinity": ({"card": {"limit": np.inf}}, "metadata cannot be written as JSON: Out of range float values"),
+           "numpy integer": ({"rows": np.int64(3)}, "cannot be written as JSON: .*int64 is not JSON serializable"),
+           "int key": ({1: "one"}, "metadata has the key 1: JSON object keys must be strings"),
+           "nested float key": ({"card": [{0.5: "half"}]}, r"metadata\['card'\]\[0\] has the key 0.5: JSON object"),
+           "tuple key": ({("a", "b"): 1}, "metadata cannot be written as JSON: keys must be str")}
+    for metadata, message in bad.values():
+        with pytest.raises(floresta.FlorestaError, match=message):
+            floresta.export(clf, metadata=metadata)
+    cycle = {}
+    cycle["self"] = cycle
+    with pytest.raises(floresta.FlorestaError, match="Circular reference"):
+        floresta.export(clf, metadata=cycle)
+
+
+def test_metadata_and_cluster_names_defaults_and_pickling(tmp_path):
+    clf, frame = _categorical_classifier()
+    metadata = {"alert_threshold": 0.83, "model_card": {"owner": "risco", "tags": ["a", "b"]}}
+    model = floresta.load(floresta.export(clf, tmp_path / "m.json", metadata=metadata, class_labels=["x", "y", "z"]))
+    clone = pickle.loads(pickle.dumps(model))
+    assert clone.metadata == model.metadata == metadata
+    assert list(clone.classes_) == ["x", "y", "z"]
+    np.testing.assert_array_equal(clone.predict_proba(frame), model.predict_proba(frame))
+    assert floresta.load(f"{DATA}/xgb_binary.json").metadata == {}  # other formats carry none
+    assert floresta.load(f"{DATA}/skl_kmeans.json").metadata == {}
+    # Cluster names: k-means only; a file without names gives the indices as strings.
+    assert list(floresta.load(f"{DATA}/skl_kmeans.json").cluster_names_) == [str(k) for k in range(7)]
+    assert floresta.load(f"{DATA}/skl_kmeans.json").schema["clusters"] == [str(k) for k in range(7)]
+    with pytest.raises(AttributeError, match="cluster_names_ exists only for k-means models"):
+        model.cluster_names_
+    assert "clusters" not in model.schema
+
+
 # ---- the binding's surface: policies as enums, ranking and predict's output chosen in C++ ----
 
 def test_binding_exports_only_what_the_python_layer_uses():
@@ -216,8 +253,8 @@ def test_binding_exports_only_what_the_python_layer_uses():
     assert sorted(name for name in dir(_core.Model) if not name.startswith("_")) == [
         "best_iteration", "categories", "decision_offset", "encode_records", "encode_values", "feature_names",
         "feature_types", "format", "from_bytes", "inertia", "is_classifier", "is_clusterer", "is_outlier_detector",
-        "kernel", "num_classes", "num_features", "num_outputs", "num_trees", "objective", "output_labels", "predict",
-        "predict_ranked", "score"]
+        "kernel", "metadata", "num_classes", "num_features", "num_outputs", "num_trees", "objective", "output_labels",
+        "predict", "predict_ranked", "score"]
     # One spelling per value: the public strings are the enum members' names.
     assert list(_core.UnknownCategory.__members__) == ["as_trained", "error"]
     assert list(_core.ExtraFields.__members__) == ["ignore", "error"]

@@ -4,9 +4,11 @@ import json
 import pathlib
 
 import jsonschema
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
 from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier,
                               GradientBoostingRegressor, HistGradientBoostingClassifier,
                               HistGradientBoostingRegressor, IsolationForest, RandomForestClassifier,
@@ -21,9 +23,9 @@ TOL = 1e-6
 SCHEMA = json.loads((pathlib.Path(__file__).parents[2] / "docs" / "floresta-model.schema.json").read_text())
 
 
-def roundtrip(estimator, tmp_path):
+def roundtrip(estimator, tmp_path, **export_options):
     path = tmp_path / "model.json"
-    floresta.export(estimator, path)
+    floresta.export(estimator, path, **export_options)
     jsonschema.validate(json.loads(path.read_text()), SCHEMA)
     return floresta.load(path)
 
@@ -223,3 +225,36 @@ def test_export_returns_text_and_rejects_bad_versions():
     document["link"] = "cubic"
     with pytest.raises(ValueError, match="unknown value 'cubic'"):
         floresta.load_bytes(json.dumps(document))
+
+
+# ---- metadata: carried in the file, given back as written, the answers unchanged ----
+
+METADATA = {"alert_threshold": 0.83,
+            "model_card": {"owner": "equipe de risco", "version": 3, "tags": ["fraude", "cartão"], "approved": True,
+                           "retired": None, "auc": 0.9123456789012345, "rows": 12345678901234},
+            "feature_descriptions": {"x0": "idade", "x1": "valor em R$"},
+            "empty": {}, "list": []}
+
+METADATA_MODELS = {
+    "XGBClassifier": lambda: xgb.XGBClassifier(n_estimators=20, max_depth=3),  # an embedded estimator
+    "LGBMClassifier": lambda: lgb.LGBMClassifier(n_estimators=20, num_leaves=15, verbose=-1),
+    "IsolationForest": lambda: IsolationForest(n_estimators=30, random_state=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(METADATA_MODELS))
+def test_metadata_travels_with_the_model(parity, tmp_path, name):
+    X, T = data(n=1200), data(n=500, seed=1)
+    y = None if name == "IsolationForest" else labels(X, 3)
+    estimator = METADATA_MODELS[name]().fit(X, y)
+    model = roundtrip(estimator, tmp_path, metadata=METADATA)
+    assert model.metadata == METADATA
+    assert json.loads((tmp_path / "model.json").read_text())["metadata"] == METADATA
+    model.metadata["alert_threshold"] = 0.5  # a new dict each time: the model's stays as written
+    assert model.metadata == METADATA
+    if name == "IsolationForest":
+        assert parity("IsolationForest with metadata", estimator.score_samples(T), model.score_samples(T)) <= TOL
+        np.testing.assert_array_equal(model.predict(T), estimator.predict(T))
+    else:
+        check_classifier(parity, f"{name} with metadata", estimator, model, T)
+    assert roundtrip(estimator, tmp_path).metadata == {}  # none given: none written

@@ -212,3 +212,22 @@ def test_categorical_codes_in_numpy(parity, tmp_path):
     model = save(clf.get_booster(), tmp_path, "json")
     codes = np.column_stack([train["bairro"].cat.codes, train["idade"], train["marca"].cat.codes, train["hora"]])
     assert parity("categorical codes via numpy", clf.predict_proba(train), model.predict_proba(codes)) <= TOL
+
+
+def test_non_ascii_category_names_are_refused_by_name(tmp_path):
+    """XGBoost 3.2 stores non-ASCII category names truncated (offsets in characters, bytes
+    copied): the vocabulary it writes is wrong, so floresta refuses it instead of guessing."""
+    cats = ["Cartão", "Alimentação", "x"]
+    X = pd.DataFrame({"a": pd.Categorical(cats * 20, categories=cats), "b": np.arange(60.0)})
+    y = np.arange(60) % 2
+    clf = xgb.XGBClassifier(n_estimators=2, enable_categorical=True, tree_method="hist").fit(X, y)
+    path = tmp_path / "m.json"
+    clf.save_model(path)
+    import json
+
+    enc = json.loads(path.read_text())["learner"]["gradient_booster"]["model"]["cats"]["enc"][0]
+    # what XGBoost wrote: offsets by characters (6 + 11 + 1) where UTF-8 takes 7 + 13 + 1 bytes
+    # (if a release fixes this, the offsets become 0, 7, 20, 21 and floresta can read them)
+    assert enc["offsets"] == [0, 6, 17, 18]
+    with pytest.raises(ValueError, match="non-ASCII category name"):
+        floresta.load(path)
