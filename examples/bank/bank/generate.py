@@ -73,6 +73,7 @@ part of a fraud event.
 import argparse
 import datetime as dt
 import json
+import os
 import pathlib
 import sys
 import time
@@ -658,7 +659,10 @@ def main(argv=None):
     common = dict(n_customers=args.customers, days=args.days, start=args.start, seed=args.seed,
                   fraud_rate=args.fraud_rate, anomalies=not args.no_anomalies)
     if args.stream:
-        stream(generate(**common), rate=args.rate)
+        try:
+            stream(generate(**common), rate=args.rate)
+        except BrokenPipeError:  # the reader stopped (`| head`): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     if not args.out:
         parser.error("--out (a directory) or --stream is required")

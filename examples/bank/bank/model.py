@@ -25,9 +25,9 @@ Definitions (used by the notebook and train_model.py alike):
   per fraud pattern, and the fraud value caught: the R$ of completed fraudulent transactions
   that raised an alert, over the R$ of all completed fraudulent transactions (a refused one
   cost nothing).
-* **Calibration.** Reliability table over QUANTILE bins of the predicted probability (the
-  probabilities are skewed, so equal-width bins would be nearly all in the first), the Brier
-  score and the expected calibration error over the same bins.
+* **Calibration.** Reliability table over CALIBRATION_EDGES (fixed bins on a log-like scale:
+  the probabilities are skewed, so equal-width or quantile bins would be nearly all near 0),
+  the Brier score and the expected calibration error over the same bins.
 """
 import dataclasses
 import datetime as dt
@@ -213,20 +213,26 @@ def at_budget(score, rows, threshold):
     return out
 
 
-def reliability(proba, y, n_bins=10):
-    """Reliability table over quantile bins of ``proba``: count, mean predicted, observed rate."""
+#: Reliability bins: fixed, on a log-like scale, because fraud probabilities are nearly all
+#: tiny (quantile bins would put nine of ten bins under 1e-4).
+CALIBRATION_EDGES = [0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
+
+
+def reliability(proba, y, edges=CALIBRATION_EDGES):
+    """Reliability table over the bins ``edges`` (the last one closed): count, mean predicted
+    probability, observed fraud rate, per non-empty bin."""
     proba = np.asarray(proba, dtype=float)
     y = np.asarray(y, dtype=float)
-    edges = np.unique(np.quantile(proba, np.linspace(0, 1, n_bins + 1)))
     b = np.clip(np.searchsorted(edges, proba, side="right") - 1, 0, len(edges) - 2)
     table = pd.DataFrame({"bin": b, "p": proba, "y": y}).groupby("bin").agg(
         count=("p", "size"), predicted=("p", "mean"), observed=("y", "mean"))
+    table.index = [f"[{edges[k]:g}, {edges[k + 1]:g})" for k in table.index]
     return table
 
 
-def calibration(proba, y, n_bins=10):
-    """Brier score and the expected calibration error over quantile bins."""
-    table = reliability(proba, y, n_bins)
+def calibration(proba, y, edges=CALIBRATION_EDGES):
+    """Brier score and the expected calibration error over the reliability bins."""
+    table = reliability(proba, y, edges)
     ece = float((table["count"] / table["count"].sum() * (table["observed"] - table["predicted"]).abs()).sum())
     return {"brier": float(np.mean((np.asarray(proba) - np.asarray(y)) ** 2)), "ece": ece}
 
@@ -241,12 +247,13 @@ def calibration(proba, y, n_bins=10):
 SEGMENT_NAMES = {
     "Lojistas (vendas na maquininha)": lambda c: c["sales_share"],
     "Viajantes": lambda c: c["share_viagens"],
-    "Alta renda": lambda c: c["monetary_30d"],
     "Tecnologia e eletrônicos": lambda c: c["share_eletronicos"] + c["share_informatica"],
     "Essenciais do dia a dia": lambda c: c["share_alimentacao"],
-    "Pouco ativos": lambda c: -c["frequency_30d"] + c["recency_days"] / 7,
-    "Moda e shopping": lambda c: c["share_vestuario"] + c["share_shopping"],
+    "Moda": lambda c: c["share_vestuario"],
+    "Shopping": lambda c: c["share_shopping"],
     "Esporte": lambda c: c["share_esporte"],
+    "Alta renda": lambda c: c["monetary_30d"],
+    "Pouco ativos": lambda c: -c["frequency_30d"] + c["recency_days"] / 7,
     "Contas e outros": lambda c: c["share_outros"],
 }
 
