@@ -5,9 +5,10 @@
     python examples/bank/demo.py score DIR     # the same files, scored from Python
 
 ``prepare`` generates three weeks of 800 customers (seed 7, not the training seed), computes
-the features by the one definition (bank/features.py), and writes the last day's transactions
+the features by the one definition (bank/features.py), and writes one day's transactions
 (the generator's fields plus the fraud model's inputs) and every customer's segment inputs as
-JSON Lines. Both scorers read only these files and the shipped model files.
+JSON Lines. The day is the one after the two weeks of warm-up with the most labelled fraud.
+Both scorers read only these files and the shipped model files.
 """
 import argparse
 import json
@@ -30,13 +31,18 @@ def prepare(out, customers=800, days=21, seed=7):
     out.mkdir(parents=True, exist_ok=True)
     frame = generate.generate(customers, days, seed=seed)
     X = F.fraud_features(frame)
-    last = frame["data"] == frame["data"].max()
+    # the day shown: after two weeks of history, the one with the most fraud (a demo should
+    # show alerts with their patterns; the latest such day on a tie)
+    late = frame[frame["data"] >= sorted(frame["data"].unique())[min(14, days - 1)]]
+    counts = late.groupby("data")["fraude"].sum()
+    shown = counts[counts == counts.max()].index.max()
+    last = frame["data"] == shown
     day = pd.concat([frame[last], X[last].drop(columns=["transacao", "categoria_transacao", "metodo_pagamento",
                                                         "valor_transacao"])], axis=1)
     _write_jsonl(day, out / "day.jsonl")
     S = F.segment_features(frame).reset_index()
     _write_jsonl(S, out / "customers.jsonl")
-    print(f"wrote {out / 'day.jsonl'} ({last.sum():,} transactions of {frame['data'].max()}, "
+    print(f"wrote {out / 'day.jsonl'} ({last.sum():,} transactions of {shown}, "
           f"{int(frame[last]['fraude'].sum())} labelled fraudulent) and {out / 'customers.jsonl'} ({len(S):,} customers)")
 
 
