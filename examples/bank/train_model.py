@@ -4,7 +4,7 @@
     bank_fraud_iforest.json  the original project's approach (IsolationForest on the amount)
     bank_segments.json       the customer segments (StandardScaler + KMeans, named)
 
-    .venv/bin/python examples/bank/train_model.py               # a few minutes on 2 cores
+    .venv/bin/python examples/bank/train_model.py               # 1.5-2 minutes on 2 cores
 
 1. generate.generate(5,000 customers, 70 days, seed 0): the synthetic transactions;
 2. features.fraud_features: the one feature definition (bank/features.json);

@@ -8,8 +8,8 @@
 features.json says what each feature is; this module is its reference implementation twice
 over: vectorised for training (``fraud_features``) and record by record with a small
 per-customer state (``FeatureState``), the form a stream scorer takes. The tests prove the two
-equal on the same transactions; the C++ stream scorer and the Spark jobs are held to the same
-definition the same way (relative difference at most ``TOLERANCE``).
+equal on the same transactions; any other implementation (a stream scorer in C++, a Spark job)
+is to be held to the same definition the same way (relative difference at most ``TOLERANCE``).
 """
 import json
 import math
@@ -44,10 +44,30 @@ def local_hour(timestamp):
     return np.mod(np.asarray(timestamp, dtype=np.int64) + P["utc_offset_seconds"], 86_400) / 3_600.0
 
 
-def _present(values):
-    """True where an id field is set (not None, NaN or empty)."""
-    s = pd.Series(values, dtype=object)
-    return (s.notna() & (s.astype(str) != "")).to_numpy()
+#: The record fields the features read; ``id_dispositivo`` and ``id_beneficiario`` may be
+#: missing (null, NaN, "" or absent), the others must be set.
+REQUIRED = ["id_transacao", "id_cliente", "timestamp", "transacao", "categoria_transacao", "metodo_pagamento",
+            "valor_transacao", "saldo", "status_transacao", "latitude", "longitude"]
+OPTIONAL_IDS = ["id_dispositivo", "id_beneficiario"]
+
+
+def _is_missing(value):
+    return value is None or value is pd.NA or value == "" or (isinstance(value, (float, np.floating)) and math.isnan(value))
+
+
+def _ids(values):
+    """An id column as strings (ids compare as text, as in a JSON record), None where missing."""
+    return np.array([None if _is_missing(v) else str(v) for v in values], dtype=object)
+
+
+def _check_frame(frame):
+    absent = [c for c in REQUIRED if c not in frame.columns]
+    if absent:
+        raise ValueError(f"the transactions lack the column(s) {', '.join(absent)} (features.json needs them)")
+    for column in REQUIRED:
+        if frame[column].isna().any():
+            row = frame.index[frame[column].isna().to_numpy()][0]
+            raise ValueError(f"{column} is missing at index {row!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,11 +78,12 @@ def fraud_features(frame):
     """FRAUD_FEATURES for every transaction of ``frame`` (the generator's columns), a DataFrame
     with ``frame``'s index; categorical columns are pandas categories over the fixed
     vocabularies (an unknown value becomes missing)."""
-    order = np.lexsort((frame["id_transacao"].astype(str).to_numpy(), frame["timestamp"].to_numpy(),
-                        frame["id_cliente"].astype(str).to_numpy()))
+    _check_frame(frame)
+    customers = _ids(frame["id_cliente"])
+    order = np.lexsort((_ids(frame["id_transacao"]).astype(str), frame["timestamp"].to_numpy(), customers.astype(str)))
     f = frame.iloc[order]
     m = len(f)
-    code = pd.factorize(f["id_cliente"].to_numpy())[0].astype(np.int64)
+    code = pd.factorize(customers[order])[0].astype(np.int64)
     t = f["timestamp"].to_numpy(dtype=np.int64)
     if m and (np.diff(t)[np.diff(code) == 0] <= 0).any():
         raise ValueError("a customer's timestamps must be strictly increasing (features.json, 'order')")
@@ -103,42 +124,39 @@ def fraud_features(frame):
         sd = np.sqrt(squares / k_count)
         enough = previous >= P["min_history"]
         out["amount_z"] = np.where(enough, (logs - mean_log) / (sd + P["amount_sd_floor"]), np.nan)
-        out["amount_ratio"] = np.where(enough, value / (sums["value"] / k_count), np.nan)
+        mean_value = sums["value"] / k_count
+        out["amount_ratio"] = np.where(enough & (mean_value > 0), value / mean_value, np.nan)
         home_lat, home_lon = sums["lat"] / k_count, sums["lon"] / k_count
     out["distance_home_km"] = np.where(has_previous, haversine_km(lat, lon, home_lat, home_lon), np.nan)
     out["distance_last_km"] = np.where(has_previous, haversine_km(lat, lon, lat[prev], lon[prev]), np.nan)
 
     # time windows: previous transactions with timestamp > t - W (within the customer: the key
     # puts each customer's times in a range of their own)
+    # puts each customer's times in a range of their own). Sums add the window's members
+    # themselves (no differences of running totals, whose rounding grows with the history).
     key = code * (1 << 40) + t
-    running = pd.Series(value).groupby(code).cumsum().to_numpy()  # per customer, so sums stay small
     for name, width in (("10m", SHORT), ("1h", LONG)):
         lo = np.searchsorted(key, key - width, side="right")
-        out[f"count_{name}"] = (i - lo).astype(np.float64)
-        before_lo = np.where(lo > first, running[np.maximum(lo - 1, 0)], 0.0)
-        before_i = np.where(has_previous, running[prev], 0.0)
-        out[f"sum_{name}"] = np.where(i > lo, before_i - before_lo, 0.0)
+        count = i - lo
+        out[f"count_{name}"] = count.astype(np.float64)
+        out[f"sum_{name}"] = _window_sums(value, count)
         if name == "1h":
-            window_lo = lo
+            window_count = count
 
-    device = f["id_dispositivo"].to_numpy(dtype=object)
-    has_device = _present(device)
+    device = _ids(f["id_dispositivo"]) if "id_dispositivo" in f.columns else np.full(m, None, dtype=object)
+    has_device = device != None  # noqa: E711 (elementwise)
     frame_d = pd.DataFrame({"c": code, "d": np.where(has_device, device, ""), "t": t})
     seen = frame_d.groupby(["c", "d"], sort=False).cumcount().to_numpy()
     first_t = frame_d.groupby(["c", "d"], sort=False)["t"].transform("first").to_numpy()
     out["new_device"] = np.where(has_device, (seen == 0).astype(np.float64), np.nan)
     out["device_age_h"] = np.where(has_device, (t - first_t) / 3_600.0, np.nan)
 
-    beneficiary = f["id_beneficiario"].to_numpy(dtype=object)
-    has_beneficiary = _present(beneficiary)
+    beneficiary = _ids(f["id_beneficiario"]) if "id_beneficiario" in f.columns else np.full(m, None, dtype=object)
+    has_beneficiary = beneficiary != None  # noqa: E711
     frame_b = pd.DataFrame({"c": code, "b": np.where(has_beneficiary, beneficiary, "")})
     new_b = has_beneficiary & (frame_b.groupby(["c", "b"], sort=False).cumcount().to_numpy() == 0)
     out["new_beneficiary"] = np.where(has_beneficiary, new_b.astype(np.float64), np.nan)
-    new_running = pd.Series(new_b.astype(np.int64)).groupby(code).cumsum().to_numpy()
-    out["new_beneficiaries_1h"] = np.where(
-        i > window_lo,
-        np.where(has_previous, new_running[prev], 0) - np.where(window_lo > first, new_running[np.maximum(window_lo - 1, 0)], 0),
-        0).astype(np.float64)
+    out["new_beneficiaries_1h"] = _window_sums(new_b.astype(np.float64), window_count)
 
     band = np.floor(hour / P["hour_band_hours"]).astype(np.int64)
     same_band = pd.DataFrame({"c": code, "b": band}).groupby(["c", "b"], sort=False).cumcount().to_numpy()
@@ -152,7 +170,16 @@ def fraud_features(frame):
     last_credit = last_credit.groupby(code).ffill().to_numpy()
     out["hours_since_credit"] = (t - last_credit) / 3_600.0
 
-    return _categories(pd.DataFrame({name: out[name] for name in FRAUD_FEATURES}, index=f.index)).loc[frame.index]
+    result = _categories(pd.DataFrame({name: out[name] for name in FRAUD_FEATURES}))
+    return result.iloc[np.argsort(order, kind="stable")].set_axis(frame.index)  # the input's order and index
+
+
+def _window_sums(values, count):
+    """For each row i, the sum of values[i - count[i] .. i - 1] (rows sorted by customer and
+    time), most recent first, as a stream adds them up; 0 for an empty window."""
+    rows = np.repeat(np.arange(len(count)), count)
+    offsets = np.arange(len(rows)) - np.repeat(np.cumsum(count) - count, count)
+    return np.bincount(rows, weights=values[rows - 1 - offsets], minlength=len(count)).astype(np.float64)
 
 
 def _categories(result):
@@ -189,9 +216,14 @@ class CustomerState:
 
 def _field_id(record, name):
     value = record.get(name)
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
-        return None
-    return str(value)
+    return None if _is_missing(value) else str(value)
+
+
+def _check_record(record):
+    for name in REQUIRED:
+        value = record.get(name)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            raise ValueError(f"{record.get('id_transacao', '?')}: {name} is missing")
 
 
 class FeatureState:
@@ -202,6 +234,7 @@ class FeatureState:
         self.customers = {}
 
     def score_inputs(self, record):
+        _check_record(record)
         state = self.customers.setdefault(str(record["id_cliente"]), CustomerState())
         features = self._features(state, record)
         self._update(state, record, features)
@@ -226,13 +259,14 @@ class FeatureState:
             mean = sum(logs) / n
             sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / n)
             out["amount_z"] = (math.log1p(value) - mean) / (sd + P["amount_sd_floor"])
-            out["amount_ratio"] = value / (sum(v for v, _, _ in reversed(s.history)) / n)
+            mean_value = sum(v for v, _, _ in reversed(s.history)) / n
+            out["amount_ratio"] = value / mean_value if mean_value > 0 else nan
         else:
             out["amount_z"] = out["amount_ratio"] = nan
         for name, width in (("10m", SHORT), ("1h", LONG)):
             recent = [(v, b) for ts, v, b in s.window if ts > t - width]
             out[f"count_{name}"] = float(len(recent))
-            out[f"sum_{name}"] = float(sum(v for v, _ in recent)) if recent else 0.0
+            out[f"sum_{name}"] = float(sum(v for v, _ in reversed(recent))) if recent else 0.0  # most recent first
             if name == "1h":
                 out["new_beneficiaries_1h"] = float(sum(b for _, b in recent))
         device = _field_id(r, "id_dispositivo")
@@ -300,6 +334,8 @@ def stream_features(records):
     """FRAUD_FEATURES of records taken one by one in time order (as a stream scorer meets
     them): a DataFrame in the records' order."""
     state = FeatureState()
+    for record in records:
+        _check_record(record)
     ordered = sorted(range(len(records)), key=lambda k: (int(records[k]["timestamp"]), str(records[k]["id_transacao"])))
     rows = [None] * len(records)
     for k in ordered:
@@ -316,6 +352,8 @@ def segment_features(frame, end=None, customers=None):
     ``end`` (a Unix time, exclusive; default: one second after the last transaction).
     ``customers``: ids to include even without transactions in the period."""
     if end is None:
+        if frame.empty:
+            raise ValueError("no transactions: give `end` to segment customers without any")
         end = int(frame["timestamp"].max()) + 1
     period = P["segment_period_days"]
     window = frame[(frame["timestamp"] >= end - period * 86_400) & (frame["timestamp"] < end)

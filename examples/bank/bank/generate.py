@@ -4,8 +4,9 @@
     write(frame, "out/", formats=("parquet", "jsonl", "csv"))   # partitioned by day
     generate_to("out/", n_customers=200_000, days=365)           # any size, block by block
 
-Everything is drawn from numpy generators seeded by (seed, block): the same arguments give
-the same rows on every machine and for any block size of the writer.
+Everything is drawn from numpy generators seeded by (seed, block of BLOCK = 5,000 customers):
+the same arguments give the same rows on every machine, and ``generate_to`` writes exactly the
+rows ``generate`` returns.
 
 Customers (``customers()``; the persona is the generator's truth, never a model input)
 ----------------------------------------------------------------------------------------
@@ -27,7 +28,7 @@ category from the customer's mixes, its amount log-normally around the customer'
 amount (sd 0.6 in logs), its place from the home city (or the trip's city on trip days, when
 a purchase is a Viagens one a third of the time), jittered by about 3 km. On the payday the
 salary arrives (TED or Pix Receber, 6-10 h) and one to a few bills are paid within the next
-hour and a half to known beneficiaries — a honest burst. A purchase is 5-20 times its usual
+hour and a half, to known beneficiaries (5% to a new one) — a honest burst. A purchase is 5-20 times its usual
 amount with probability 0.4% (a honest big purchase). Transfers go to a new beneficiary 12% of
 the time. On 1% of customer-days a burst of 3-8 small purchases (R$3-25) within minutes (a
 street market, transit); on the day a customer starts using a new phone, a third of the time
@@ -44,7 +45,7 @@ fraction of a percent). Each event's transactions are all labelled with its patt
 * ``account_takeover`` (25% of events): a device the customer never used, half of the time in
   another city, half of the time at night; 3-9 Pix/TED transfers 20 s to 4 min apart to new
   beneficiaries (mules, sometimes repeated), each 15-50% of the monthly income: the balance
-  runs out and later ones are refused;
+  often runs out and the later ones are refused;
 * ``card_testing`` (12%): 6-18 card purchases of R$1-12, 3-45 s apart, no phone, then half of
   the time one purchase of R$400-3,000 in Eletrônicos;
 * ``far_from_home`` (33%): 1-4 card purchases in a city at least 300 km away, 60% of the time
@@ -57,7 +58,8 @@ Amounts and balances
 Amounts are whole cents. Outgoing transactions (Pix Enviar, TED Enviar, Compra Cartão) cost
 ``valor_transacao + valor_taxa``, are refused (``status_transacao`` "Recusada", balance
 unchanged) when that exceeds the balance, so a balance is never negative; ``saldo`` is the
-balance after the transaction. Fees (``valor_taxa``): R$1.00-4.80 on TED Enviar (the original
+balance after the transaction. Fees (``valor_taxa``, shown on every row, charged only when the
+transaction is Concluída): R$1.00-4.80 on TED Enviar (the original
 project's range) and on Venda Maquininha (the machine's fee, taken from the sale); 0 on the
 others (Pix is free for people, card purchases are charged to the shop). Pix and TED record
 ``metodo_pagamento`` "Dinheiro" (account money: the original's vocabulary has no other value
@@ -381,7 +383,8 @@ def _fraud(rng, profile, days, n_honest, fraud_rate):
                 hour = rng.uniform(0, 5) if rng.random() < 0.5 else rng.uniform(0, 24)
                 start = day * 86_400 + int(hour * 3_600)
                 seconds = start + np.cumsum(rng.integers(20, 240, length)) - 20
-                city = a["home"][c] if rng.random() < 0.5 else rng.choice(len(CIDADES), p=population / population.sum())
+                elsewhere = population * (np.arange(len(CIDADES)) != a["home"][c])
+                city = a["home"][c] if rng.random() < 0.5 else rng.choice(len(CIDADES), p=elsewhere / elsewhere.sum())
                 mules = np.array(_hex_ids(rng, "B", length), dtype=object)
                 repeat = rng.random(length) < 0.3
                 repeat[0] = False
@@ -493,8 +496,10 @@ def _block(n_customers, days, start, seed, block, fraud_rate, anomalies):
     m = len(customer)
 
     kind, cents = columns["kind"], columns["cents"].astype(np.int64)
-    anomaly = (rng.random(m) < ANOMALY_RATE) if anomalies else np.zeros(m, dtype=bool)
-    cents = np.where(anomaly, rng.integers(int(ANOMALY_RANGE[0] * 100), int(ANOMALY_RANGE[1] * 100) + 1, m), cents)
+    # the anomaly rule draws from a generator of its own, so turning it off changes nothing else
+    noise = np.random.default_rng([seed, block, 1])
+    anomaly = (noise.random(m) < ANOMALY_RATE) if anomalies else np.zeros(m, dtype=bool)
+    cents = np.where(anomaly, noise.integers(int(ANOMALY_RANGE[0] * 100), int(ANOMALY_RANGE[1] * 100) + 1, m), cents)
     fee = np.where(np.isin(kind, [3, 5]), rng.integers(100, 481, m), 0)
     fee = np.where(kind == 5, np.minimum(fee, cents), fee)
     opening = np.round(profile["renda_mensal"].to_numpy() * rng.uniform(0.3, 2.0, len(profile)) * 100)
@@ -540,6 +545,13 @@ def _block(n_customers, days, start, seed, block, fraud_rate, anomalies):
     return frame.sort_values(["timestamp", "id_transacao"], kind="stable").reset_index(drop=True), profile
 
 
+def _check_arguments(n_customers, days, fraud_rate):
+    if n_customers < 1 or days < 1:
+        raise ValueError(f"need at least one customer and one day (got {n_customers}, {days})")
+    if not 0 <= fraud_rate < 0.5:
+        raise ValueError(f"fraud_rate {fraud_rate} out of range [0, 0.5)")
+
+
 def _start(start):
     return start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start))
 
@@ -549,10 +561,7 @@ def generate(n_customers=N_CUSTOMERS, days=DAYS, start=START, seed=0, fraud_rate
     """The transactions of ``n_customers`` customers over ``days`` days from ``start`` (a date or
     "YYYY-MM-DD"), sorted by time (then transaction id). ``with_customers=True`` also returns
     the profiles: ``(transactions, customers)``."""
-    if n_customers < 1 or days < 1:
-        raise ValueError(f"need at least one customer and one day (got {n_customers}, {days})")
-    if not 0 <= fraud_rate < 0.5:
-        raise ValueError(f"fraud_rate {fraud_rate} out of range [0, 0.5)")
+    _check_arguments(n_customers, days, fraud_rate)
     blocks = [_block(min(BLOCK, n_customers - b * BLOCK), days, _start(start), seed, b, fraud_rate, anomalies)
               for b in range((n_customers + BLOCK - 1) // BLOCK)]
     frame = pd.concat([b[0] for b in blocks], ignore_index=True)
@@ -612,7 +621,11 @@ def generate_to(out, n_customers=N_CUSTOMERS, days=DAYS, start=START, seed=0, fr
     """Generates and writes block by block (BLOCK customers at a time), so that any size fits in
     memory: each day's partition holds one part file per block. The rows are those of
     ``generate`` with the same arguments. Also writes ``clientes.csv`` (the profiles)."""
+    _check_arguments(n_customers, days, fraud_rate)
     out = pathlib.Path(out)
+    stale = [p for p in (out / f"transacoes.{f}" for f in formats) if p.exists()]
+    if stale:
+        raise ValueError(f"{stale[0]} exists: write into a new or empty directory (parts of another run would mix in)")
     out.mkdir(parents=True, exist_ok=True)
     total = 0
     for b in range((n_customers + BLOCK - 1) // BLOCK):

@@ -1,9 +1,9 @@
 // bank_batch — a day of bank transactions scored in batch from C++: the fraud alerts and the
 // customers' segments, with floresta's public API only.
 //
-//   bank_batch --fraud-model examples/models/bank_fraud.json \
-//              --segments-model examples/models/bank_segments.json \
-//              --transactions day.jsonl [--customers customers.jsonl] [--top 15]
+//   bank_batch --fraud-model examples/models/bank_fraud.json --transactions day.jsonl
+//              [--segments-model examples/models/bank_segments.json --customers customers.jsonl]
+//              [--top 15]
 //
 // Input: JSON Lines, one flat object a line. A transaction line holds the model's inputs
 // (bank/features.json's fraud_features, as examples/bank/demo.py writes them beside the
@@ -11,7 +11,9 @@
 // the model does not know (ids, labels) are ignored; each line becomes a floresta::Record,
 // encoded with the vocabularies the model file carries, and the rows are scored in one call.
 // The alert threshold, the class labels and the segment names come from the model files.
-// A line that cannot be read or encoded is reported with its number and skipped.
+// A line that cannot be read or encoded, or lacks one of the model's features (null is
+// allowed: a missing value), is reported with its number and skipped; a file with no line
+// left to score is an error (exit status 1).
 #include <floresta/floresta.hpp>
 #include <nlohmann/json.hpp>
 
@@ -48,19 +50,34 @@ struct Row {
   nlohmann::json fields;
 };
 
+// The model's features a line lacks (a null value is present: a missing value by choice). A
+// line without the features, such as the generator's own records, would otherwise be scored
+// on NaNs.
+std::string absent_features(const nlohmann::json& fields, const floresta::Model& model) {
+  std::string absent;
+  for (const std::string& name : model.feature_names())
+    if (!fields.contains(name)) absent += (absent.empty() ? "" : ", ") + name;
+  return absent;
+}
+
 // Reads `path` line by line into rows of `model`'s raw inputs (rows x num_features, NaN for
-// missing). Lines that fail are reported on stderr and left out.
+// missing). Lines that fail are reported on stderr and left out; a file with no row left is
+// an error.
 std::vector<double> read_rows(const std::string& path, const floresta::Model& model, std::vector<Row>& rows,
                               std::size_t& rejected) {
   std::ifstream in(path);
   if (!in) throw floresta::Error(path + ": cannot open");
   std::vector<double> values;
   std::string text;
-  for (std::size_t line = 1; std::getline(in, text); ++line) {
+  std::size_t line = 1;
+  for (; std::getline(in, text); ++line) {
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
     try {
-      const std::vector<double> row = model.encode(floresta::Record::from_json(text));
+      const floresta::Record record = floresta::Record::from_json(text);  // errors name the field
       Row r{line, nlohmann::json::parse(text)};
+      const std::string absent = absent_features(r.fields, model);
+      if (!absent.empty()) throw floresta::Error("lacks the model's feature(s) " + absent);
+      const std::vector<double> row = model.encode(record);
       values.insert(values.end(), row.begin(), row.end());
       rows.push_back(std::move(r));
     } catch (const std::exception& error) {
@@ -68,7 +85,16 @@ std::vector<double> read_rows(const std::string& path, const floresta::Model& mo
       ++rejected;
     }
   }
+  if (in.bad() || (!in.eof() && in.fail())) throw floresta::Error(path + ": cannot be read (a directory?)");
+  if (rows.empty())
+    throw floresta::Error(path + ": no line could be scored (" + std::to_string(rejected) + " rejected of " +
+                          std::to_string(line - 1) + " lines)");
   return values;
+}
+
+double number_of(const nlohmann::json& fields, const char* name) {
+  const auto it = fields.find(name);
+  return it != fields.end() && it->is_number() ? it->get<double>() : 0.0;
 }
 
 std::string text_of(const nlohmann::json& fields, const char* name) {
@@ -123,7 +149,7 @@ void score_transactions(const std::string& model_path, const std::string& path, 
     const std::string pattern = text_of(r.fields, "padrao_fraude");
     std::printf("  %-16s %-9s %-8s %-17s %10.2f %8.4f  %s\n", text_of(r.fields, "id_transacao").c_str(),
                 text_of(r.fields, "id_cliente").c_str(), text_of(r.fields, "horario").c_str(),
-                text_of(r.fields, "transacao").c_str(), r.fields.value("valor_transacao", 0.0),
+                text_of(r.fields, "transacao").c_str(), number_of(r.fields, "valor_transacao"),
                 p_fraud[alerts[k]], pattern.empty() ? "(honest)" : pattern.c_str());
   }
   for (const auto& [pattern, counts] : patterns)
@@ -165,7 +191,7 @@ int main(int argc, char** argv) {
     else if (flag == "--top") {
       char* end = nullptr;
       const long n = std::strtol(value.c_str(), &end, 10);
-      if (*end != '\0' || n < 0) usage_error("--top takes a count, not '" + value + "'");
+      if (value.empty() || *end != '\0' || n < 0) usage_error("--top takes a count, not '" + value + "'");
       top = static_cast<std::size_t>(n);
     } else usage_error("unknown flag " + flag);
   }

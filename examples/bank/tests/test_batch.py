@@ -49,12 +49,17 @@ def test_alerts_equal_lightgbm_at_the_files_threshold(day):
     X = rows[F.FRAUD_FEATURES].copy()
     for name, categories in F.CATEGORICAL.items():
         X[name] = pd.Categorical(X[name], categories=categories)
-    expected = int((booster.predict(X) > document["metadata"]["alert_threshold"]).sum())
+    # (test_models.py proves this text is what LightGBM itself trains from train_model.py's steps)
+    expected = set(rows["id_transacao"][booster.predict(X) > document["metadata"]["alert_threshold"]])
+    assert expected  # the demo day has alerts
     result = run("--fraud-model", MODELS / "bank_fraud.json", "--transactions", day / "day.jsonl",
-                 "--segments-model", MODELS / "bank_segments.json", "--customers", day / "customers.jsonl")
+                 "--segments-model", MODELS / "bank_segments.json", "--customers", day / "customers.jsonl",
+                 "--top", 100_000)
     assert result.returncode == 0, result.stderr
     assert f"{len(rows)} transactions scored (0 lines rejected)" in result.stdout
-    assert re.search(rf"^{expected} alerts", result.stdout, re.M), result.stdout
+    assert re.search(rf"^{len(expected)} alerts", result.stdout, re.M), result.stdout
+    listed = set(re.findall(r"^  (T\d{14}) ", result.stdout, re.M))
+    assert listed == expected
     customers = sum(1 for _ in open(day / "customers.jsonl", encoding="utf-8"))
     assert f"{customers} customers segmented (0 lines rejected)" in result.stdout
     names = json.loads((MODELS / "bank_segments.json").read_text(encoding="utf-8"))["classes"]
@@ -75,12 +80,26 @@ def test_bad_lines_are_reported_and_skipped(day, tmp_path):
     assert "line 4" in result.stderr and "valor_transacao" in result.stderr and "line 6" in result.stderr
 
 
-def test_usage_errors():
-    assert run("--help").returncode == 0
+def test_lines_without_the_features_are_refused_not_scored_on_nans(tmp_path):
+    path = tmp_path / "raw.jsonl"
+    path.write_text("{}\n", encoding="utf-8")
+    result = run("--fraud-model", MODELS / "bank_fraud.json", "--transactions", path)
+    assert result.returncode == 1
+    assert "lacks the model's feature(s) transacao" in result.stderr and "no line could be scored" in result.stderr
+
+
+def test_usage_errors(tmp_path):
+    assert run("--help").returncode == 0 and "--fraud-model" in run("--help").stdout
     result = run("--transactions", "x.jsonl")
-    assert result.returncode == 2 and "--fraud-model" in result.stderr
-    result = run("--fraud-model", MODELS / "bank_segments.json", "--transactions", "/nonexistent.jsonl")
-    assert result.returncode == 1 and "bank_batch:" in result.stderr
+    assert result.returncode == 2 and "--fraud-model and --transactions are required" in result.stderr
+    result = run("--fraud-model", MODELS / "bank_fraud.json", "--transactions", "x.jsonl", "--top", "")
+    assert result.returncode == 2 and "--top takes a count" in result.stderr
+    result = run("--fraud-model", MODELS / "bank_fraud.json", "--transactions", tmp_path / "absent.jsonl")
+    assert result.returncode == 1 and "absent.jsonl: cannot open" in result.stderr
+    result = run("--fraud-model", MODELS / "bank_segments.json", "--transactions", tmp_path / "absent.jsonl")
+    assert result.returncode == 1 and "no numeric alert_threshold" in result.stderr
+    result = run("--fraud-model", MODELS / "bank_fraud.json", "--transactions", tmp_path)
+    assert result.returncode == 1 and "cannot be read" in result.stderr
 
 
 def test_python_half_of_the_demo(day, capsys):

@@ -30,7 +30,8 @@ def assert_same(a, b, tolerance=F.TOLERANCE):
         x, y = a[name].to_numpy(float), b[name].to_numpy(float)
         assert (np.isnan(x) == np.isnan(y)).all(), name
         ok = ~np.isnan(x)
-        assert np.all(np.abs(x[ok] - y[ok]) <= tolerance * np.maximum(1.0, np.abs(x[ok]))), name
+        # relative, with an absolute floor of 1e-12 for values at zero (features.json)
+        assert np.all(np.abs(x[ok] - y[ok]) <= tolerance * np.abs(x[ok]) + 1e-12), name
 
 
 def test_definition_lists_every_feature_once():
@@ -91,8 +92,54 @@ def test_values_worked_out_by_hand():
 
 def test_customers_do_not_share_state():
     rows = [tx(1, T0, 100.0, customer="A", device="D"), tx(2, T0 + 10, 5.0, customer="B", device="D")]
+    for X in (F.fraud_features(pd.DataFrame(rows)), F.stream_features(rows)):
+        assert X["n_previous"].tolist() == [0, 0] and X["new_device"].tolist() == [1, 1]
+
+
+def test_hour_share_and_distance_from_home_by_hand():
+    # five transactions at 10 h on five days, then one at 11 h and one at 22 h
+    day = 86_400
+    rows = [tx(k, T0 + k * day + 10 * 3600, 10.0, lat=-23.0 - 0.1 * k, lon=-46.0) for k in range(5)]
+    rows += [tx(5, T0 + 5 * day + 11 * 3600, 10.0, lat=-23.0, lon=-46.0),
+             tx(6, T0 + 5 * day + 22 * 3600, 10.0, lat=-23.0, lon=-46.0)]
     X = F.fraud_features(pd.DataFrame(rows))
-    assert X["n_previous"].tolist() == [0, 0] and X["new_device"].tolist() == [1, 1]
+    assert_same(X, F.stream_features(rows))
+    assert X.iloc[5]["hour_share"] == 1.0  # 11 h is in the 9-12 h band with the five before
+    assert X.iloc[6]["hour_share"] == 0.0  # 22 h: none of the six before
+    mean_lat = np.mean([-23.0 - 0.1 * k for k in range(5)])  # the last 20 (here: five) places
+    expected = 2 * 6371.0 * math.asin(math.sqrt(math.sin(math.radians(-23.0 - mean_lat) / 2) ** 2))
+    assert X.iloc[5]["distance_home_km"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_missing_and_odd_ids():
+    rows = [tx(1, T0, 10.0, device="D1"), tx(2, T0 + 5, 10.0, device=""), tx(3, T0 + 6, 10.0, device=float("nan")),
+            tx(4, T0 + 7, 10.0, device="D1")]
+    for X in (F.fraud_features(pd.DataFrame(rows)), F.stream_features(rows)):
+        assert X["new_device"].isna().tolist() == [False, True, True, False]
+        assert X.iloc[3]["new_device"] == 0
+    # ids compare as text in both paths: customer 7 and "7" are one customer
+    rows = [tx(1, T0, 10.0, customer=7), tx(2, T0 + 5, 10.0, customer="7")]
+    for X in (F.fraud_features(pd.DataFrame(rows)), F.stream_features(rows)):
+        assert X["n_previous"].tolist() == [0, 1]
+    # a missing customer, or a missing column, is an error naming it
+    with pytest.raises(ValueError, match="id_cliente is missing"):
+        F.fraud_features(pd.DataFrame([tx(1, T0, 10.0, customer=None)]))
+    with pytest.raises(ValueError, match="id_cliente is missing"):
+        F.stream_features([tx(1, T0, 10.0, customer=None)])
+    with pytest.raises(ValueError, match="saldo"):
+        F.fraud_features(pd.DataFrame([tx(1, T0, 10.0)]).drop(columns="saldo"))
+
+
+def test_zero_mean_amount_gives_a_missing_ratio():
+    rows = [tx(k, T0 + k, 0.0) for k in range(3)] + [tx(3, T0 + 3, 5.0)]
+    for X in (F.fraud_features(pd.DataFrame(rows)), F.stream_features(rows)):
+        assert math.isnan(X.iloc[3]["amount_ratio"]) and np.isfinite(X.iloc[3]["amount_z"])
+
+
+def test_a_repeated_index_keeps_one_row_per_transaction():
+    frame = pd.DataFrame([tx(1, T0, 10.0), tx(2, T0 + 5, 20.0)], index=[0, 0])
+    X = F.fraud_features(frame)
+    assert len(X) == 2 and X["valor_transacao"].tolist() == [10.0, 20.0]
 
 
 def test_unknown_category_becomes_missing():

@@ -137,15 +137,42 @@ def test_files_partitioned_by_day_round_trip(tmp_path):
     assert sum(len(pd.read_csv(p)) for p in (tmp_path / "transacoes.csv").rglob("*.csv")) == len(frame)
 
 
-def test_generate_to_writes_the_same_rows_block_by_block(tmp_path, monkeypatch):
-    monkeypatch.setattr(generate, "BLOCK", 50)  # three blocks of customers
+def test_generate_to_writes_the_rows_generate_returns(tmp_path, monkeypatch):
+    monkeypatch.setattr(generate, "BLOCK", 50)  # three blocks of customers, as 15,000 would be
     frame = generate.generate(120, days=4, seed=9)
     generate.generate_to(tmp_path, 120, days=4, seed=9, formats=("parquet",))
     back = pd.read_parquet(tmp_path / "transacoes.parquet").drop(columns="dia")
     back = back.sort_values(["timestamp", "id_transacao"]).reset_index(drop=True)
-    assert back["id_transacao"].tolist() == frame["id_transacao"].tolist()
-    assert np.array_equal(back["saldo"].to_numpy(), frame["saldo"].to_numpy())
+    pd.testing.assert_frame_equal(back[frame.columns], frame, check_dtype=False)
     assert len(pd.read_csv(tmp_path / "clientes.csv")) == 120
+    with pytest.raises(ValueError, match="exists"):  # parts of two runs never mix
+        generate.generate_to(tmp_path, 120, days=4, seed=9, formats=("parquet",))
+
+
+def test_fraud_patterns_look_as_documented(month):
+    frame, profiles = month
+    home = profiles.set_index("id_cliente")["cidade"]
+    coords = {c[0]: (c[2], c[3]) for c in generate.CIDADES}
+    far = frame[frame["padrao_fraude"] == "far_from_home"]
+    lat, lon = zip(*far["id_cliente"].map(home).map(coords))
+    assert (generate._distance_km(np.array(lat), np.array(lon), *zip(*far["cidade"].map(coords))) >= 300).all()
+    testing = frame[frame["padrao_fraude"] == "card_testing"]
+    assert (testing["valor_transacao"] <= 12).mean() > 0.9 and testing["id_dispositivo"].isna().all()
+    takeover = frame[frame["padrao_fraude"] == "account_takeover"].drop_duplicates("id_dispositivo")
+    away = (takeover["cidade"] != takeover["id_cliente"].map(home)).mean()
+    assert 0.25 < away < 0.75  # half of the events from another city
+    spikes = frame[frame["padrao_fraude"] == "amount_spike"]
+    assert (spikes["cidade"] == spikes["id_cliente"].map(home)).all()
+
+
+def test_turning_the_anomaly_rule_off_changes_only_the_anomalies():
+    on = generate.generate(200, days=10, seed=5)
+    off = generate.generate(200, days=10, seed=5, anomalies=False)
+    assert off["anomalia"].sum() == 0 and on["anomalia"].sum() > 0
+    same = on["anomalia"] == 0
+    assert (on.loc[same, "id_transacao"] == off.loc[same, "id_transacao"]).all()
+    assert (on.loc[same, "latitude"] == off.loc[same, "latitude"]).all()
+    assert (on["valor_transacao"] != off["valor_transacao"]).sum() == on["anomalia"].sum()
 
 
 def test_stream_keeps_time_order_and_rate():
