@@ -59,7 +59,9 @@ def score(folder, top=10):
     fraud = floresta.load(MODELS / "bank_fraud.json")
     segments = floresta.load(MODELS / "bank_segments.json")
     day = pd.read_json(folder / "day.jsonl", lines=True, dtype={"id_dispositivo": str, "id_beneficiario": str})
-    threshold = fraud.metadata["alert_threshold"]
+    threshold = fraud.metadata.get("alert_threshold")
+    if not isinstance(threshold, (int, float)):
+        raise SystemExit(f"{MODELS / 'bank_fraud.json'}: the model file's metadata has no numeric alert_threshold")
     p = fraud.predict_proba(day)[:, 1]  # columns matched by name; strings encoded by the file's vocabularies
     alerts = day.assign(p=p)[p > threshold].sort_values("p", ascending=False)
     print(f"Python: {len(day):,} transactions, {len(alerts)} alerts above {threshold:.6f} "
