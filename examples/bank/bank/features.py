@@ -57,7 +57,11 @@ def _is_missing(value):
 
 def _ids(values):
     """An id column as strings (ids compare as text, as in a JSON record), None where missing."""
-    return np.array([None if _is_missing(v) else str(v) for v in values], dtype=object)
+    s = pd.Series(values, dtype=object)
+    missing = s.isna().to_numpy() | (s == "").to_numpy()
+    out = s.astype(str).to_numpy(dtype=object)
+    out[missing] = None
+    return out
 
 
 def _check_frame(frame):
