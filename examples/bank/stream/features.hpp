@@ -1,0 +1,92 @@
+// features.hpp — the fraud model's inputs by the one definition (examples/bank/bank/features.json,
+// built into the program), computed from a transaction and its customer's state: the C++ twin
+// of bank/features.py's FeatureState. Tests hold it to the Python definition on the same
+// transactions (relative difference at most 1e-9).
+//
+//   bank::FeatureDefinition definition = bank::FeatureDefinition::built_in();
+//   bank::FeatureState state(definition);
+//   bank::Features f = state.compute(transaction);   // reads the state
+//   state.update(transaction, f);                     // then takes the transaction in
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <floresta/record.hpp>
+
+#include "transaction.hpp"
+
+namespace bank {
+
+// features.json's parameters and feature names.
+struct FeatureDefinition {
+  int64_t utc_offset_seconds = 0;
+  std::size_t history = 0;
+  int64_t min_history = 0, min_history_hours = 0;
+  double hour_band_hours = 0;
+  int64_t window_short_seconds = 0, window_long_seconds = 0;
+  double earth_radius_km = 0, amount_sd_floor = 0;
+  std::unordered_set<std::string> credit_types;
+  std::vector<std::string> names;  // fraud_features, in order
+
+  static FeatureDefinition parse(const std::string& json_text);
+  static const FeatureDefinition& built_in();  // the features.json this program was built with
+};
+
+// The numeric features, in features.json's order after the four record fields.
+enum Feature : std::size_t {
+  kHour, kNPrevious, kSecondsSinceLast, kAmountZ, kAmountRatio, kCount10m, kSum10m, kCount1h, kSum1h,
+  kNewDevice, kDeviceAgeH, kNewBeneficiary, kNewBeneficiaries1h, kDistanceHomeKm, kDistanceLastKm,
+  kHourShare, kBalanceRatio, kHoursSinceCredit, kNumericFeatures
+};
+
+struct Features {
+  std::array<double, kNumericFeatures> values{};  // NaN = missing
+  // The record with every model input by name (the transaction's own fields and the numbers),
+  // as floresta::Model encodes it.
+  floresta::Record record(const Transaction& t, const FeatureDefinition& d) const;
+};
+
+// One customer's state: what features.json's "state" lists.
+struct CustomerState {
+  struct Recent {
+    int64_t t;
+    double valor;
+    bool new_beneficiary;
+  };
+  struct Place {
+    double valor, latitude, longitude;
+  };
+  int64_t count = 0;
+  std::optional<int64_t> last_t, last_credit;
+  double last_saldo = 0, last_latitude = 0, last_longitude = 0;
+  std::deque<Recent> window;   // within window_long_seconds, oldest first
+  std::deque<Place> history;   // the last `history`, oldest first
+  std::unordered_map<std::string, int64_t> devices;  // id -> first timestamp
+  std::unordered_set<std::string> beneficiaries;
+  std::unordered_map<int64_t, int64_t> bands;  // hour band -> count
+};
+
+class FeatureState {
+ public:
+  explicit FeatureState(const FeatureDefinition& definition) : d_(definition) {}
+
+  // The features of `t` from its customer's state. BadRecord when `t` is not later than the
+  // customer's last transaction (features.json: strictly increasing per customer).
+  Features compute(const Transaction& t) const;
+  // Takes `t` (with the features compute gave) into its customer's state.
+  void update(const Transaction& t, const Features& f);
+  std::size_t customers() const { return customers_.size(); }
+
+ private:
+  const FeatureDefinition& d_;
+  std::unordered_map<std::string, CustomerState> customers_;
+};
+
+}  // namespace bank

@@ -1,0 +1,63 @@
+#include "scorer.hpp"
+
+#include <cmath>
+
+namespace bank {
+
+FraudScorer::FraudScorer(const std::string& model_path, const FeatureDefinition& definition)
+    : definition_(definition), model_(floresta::load(model_path)), state_(definition) {
+  const nlohmann::json metadata = model_.metadata().empty() ? nlohmann::json::object() : nlohmann::json::parse(model_.metadata());
+  const auto it = metadata.find("alert_threshold");
+  if (it == metadata.end() || !it->is_number())
+    throw floresta::Error(model_path + ": the model file's metadata has no numeric alert_threshold");
+  threshold_ = it->get<double>();
+  if (!model_.is_classifier() || model_.class_labels().size() != 2)
+    throw floresta::Error(model_path + ": not a binary classifier");
+  for (const std::string& name : model_.feature_names()) {
+    bool known = false;
+    for (const std::string& defined : definition_.names) known = known || defined == name;
+    if (!known) throw floresta::Error(model_path + ": the model expects '" + name + "', which features.json does not define");
+  }
+}
+
+void FraudScorer::add(const std::string& entry, const nlohmann::json& record) {
+  Scored s;
+  s.entry = entry;
+  s.transaction = parse_transaction(record);
+  s.features = state_.compute(s.transaction);
+  // Encoding errors (an unknown category under a strict policy) leave the state untouched.
+  const std::vector<double> row = model_.encode(s.features.record(s.transaction, definition_));
+  state_.update(s.transaction, s.features);
+  rows_.insert(rows_.end(), row.begin(), row.end());
+  pending_.push_back(std::move(s));
+}
+
+std::vector<Scored> FraudScorer::score() {
+  std::vector<Scored> out;
+  out.swap(pending_);
+  if (out.empty()) return out;
+  const std::vector<double> proba = model_.predict_proba(rows_.data(), out.size(), model_.num_features());
+  rows_.clear();
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    out[i].probability = proba[2 * i + 1];
+    out[i].alert = out[i].probability > threshold_;
+  }
+  return out;
+}
+
+nlohmann::json to_json(const Scored& s, const FeatureDefinition& definition, bool with_features) {
+  nlohmann::json j = {{"entry", s.entry},
+                      {"id_transacao", s.transaction.id},
+                      {"id_cliente", s.transaction.customer},
+                      {"fraud_probability", s.probability},
+                      {"alert", s.alert}};
+  if (with_features) {
+    nlohmann::json f = nlohmann::json::object();
+    for (std::size_t k = 0; k < kNumericFeatures; ++k)
+      f[definition.names[4 + k]] = std::isnan(s.features.values[k]) ? nlohmann::json() : nlohmann::json(s.features.values[k]);
+    j["features"] = std::move(f);
+  }
+  return j;
+}
+
+}  // namespace bank

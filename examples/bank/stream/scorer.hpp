@@ -1,0 +1,55 @@
+// scorer.hpp — turns transactions into scored records: features by the one definition
+// (features.hpp), encoded by floresta's Record API with the model file's vocabularies, scored
+// in micro-batches, alerted at the threshold the model file carries.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <floresta/floresta.hpp>
+#include <nlohmann/json.hpp>
+
+#include "features.hpp"
+#include "transaction.hpp"
+
+namespace bank {
+
+struct Scored {
+  std::string entry;  // where the record came from (a stream entry id, or "line N")
+  Transaction transaction;
+  Features features;
+  double probability = 0;
+  bool alert = false;
+};
+
+class FraudScorer {
+ public:
+  // Loads the fraud model; floresta::Error when it cannot, or when it lacks the threshold or
+  // expects a feature the definition does not give.
+  explicit FraudScorer(const std::string& model_path, const FeatureDefinition& definition = FeatureDefinition::built_in());
+
+  // Parses, computes the features and takes the transaction into the state; the row waits for
+  // score(). BadRecord (the state untouched) for a record that cannot be used.
+  void add(const std::string& entry, const nlohmann::json& record);
+  std::size_t pending() const { return pending_.size(); }
+  // Scores the waiting rows in one call, in the order they were added.
+  std::vector<Scored> score();
+
+  double threshold() const { return threshold_; }
+  const floresta::Model& model() const { return model_; }
+
+ private:
+  const FeatureDefinition& definition_;
+  floresta::Model model_;
+  double threshold_ = 0;
+  FeatureState state_;
+  std::vector<Scored> pending_;
+  std::vector<double> rows_;
+};
+
+// The scored record written downstream (JSON object): entry, id_transacao, id_cliente,
+// fraud_probability, alert, and with `with_features` the model's inputs by name.
+nlohmann::json to_json(const Scored& s, const FeatureDefinition& definition, bool with_features);
+
+}  // namespace bank

@@ -1,0 +1,116 @@
+"""bank_stream_scorer --stdin: its features equal the Python definition's on the same
+transactions, its probabilities equal direct floresta scoring of those features, and bad
+records are rejected with a reason while the stream goes on. The binary is BANK_STREAM_SCORER
+or build/examples/bank/bank_stream_scorer; its absence is a failure (`make` builds it)."""
+import json
+import os
+import pathlib
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import floresta
+from bank import features as F
+from bank import generate
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+MODEL = REPO / "examples/models/bank_fraud.json"
+
+
+def binary():
+    path = pathlib.Path(os.environ.get("BANK_STREAM_SCORER", REPO / "build/examples/bank/bank_stream_scorer"))
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: build it with `make` (cmake --build build --target bank_stream_scorer)")
+    return path
+
+
+def run(lines, *args):
+    return subprocess.run([str(binary()), *map(str, args)], input="".join(lines), capture_output=True, text=True,
+                          timeout=300)
+
+
+def jsonl(frame):
+    return [json.dumps(r, ensure_ascii=False) + "\n" for r in generate.records(frame)]
+
+
+@pytest.fixture(scope="module")
+def stream():
+    frame = generate.generate(250, days=16, seed=31)  # time order, as a stream delivers it
+    result = run(jsonl(frame), "--stdin", "--fraud-model", MODEL, "--emit-features", "--batch", 100)
+    assert result.returncode == 0, result.stderr
+    return frame, [json.loads(line) for line in result.stdout.splitlines()], result.stderr
+
+
+def test_features_equal_the_python_definition(stream):
+    frame, out, _ = stream
+    assert [o["id_transacao"] for o in out] == frame["id_transacao"].tolist()
+    expected = F.fraud_features(frame)
+    got = pd.DataFrame([o["features"] for o in out], index=frame.index).astype(float)
+    numeric = F.FRAUD_FEATURES[4:]  # the four record fields are the input's own
+    assert sorted(got.columns) == sorted(numeric)
+    for name in numeric:
+        x, y = expected[name].to_numpy(float), got[name].to_numpy(float)
+        assert (np.isnan(x) == np.isnan(y)).all(), name
+        ok = ~np.isnan(x)
+        assert np.all(np.abs(x[ok] - y[ok]) <= F.TOLERANCE * np.abs(x[ok]) + 1e-12), name
+
+
+def test_scores_equal_floresta_on_the_same_features(stream):
+    frame, out, summary = stream
+    model = floresta.load(MODEL)
+    expected = model.predict_proba(F.fraud_features(frame))[:, 1]
+    got = np.array([o["fraud_probability"] for o in out])
+    assert np.abs(got - expected).max() <= 1e-12
+    threshold = model.metadata["alert_threshold"]
+    assert [o["alert"] for o in out] == list(expected > threshold)
+    assert f"records in {len(frame)}, scored {len(frame)}, rejected 0, alerts {int((expected > threshold).sum())}" in summary
+    assert all(o["entry"] == f"line {k + 1}" for k, o in enumerate(out))
+
+
+def test_bad_records_are_rejected_with_a_reason_and_the_stream_goes_on():
+    frame = generate.generate(30, days=3, seed=32)
+    lines = jsonl(frame)
+    good = len(lines)
+    record = json.loads(lines[0])
+    bad = ["{not json\n",
+           json.dumps({**record, "id_transacao": "X1", "valor_transacao": "muito"}) + "\n",
+           json.dumps({k: v for k, v in record.items() if k != "id_cliente"} | {"id_transacao": "X2"}) + "\n",
+           json.dumps({**record, "id_transacao": "X3", "latitude": 123.0}) + "\n",
+           json.dumps({**record, "id_transacao": "X4", "timestamp": 1.5}) + "\n",
+           json.dumps([1, 2]) + "\n"]
+    # the same transaction again: not later than the customer's last, refused without touching the state
+    late = json.dumps({**json.loads(lines[10]), "id_transacao": "X5"}) + "\n"
+    stream = lines[:5] + bad + lines[5:12] + [late] + lines[12:]
+    result = run(stream, "--stdin", "--fraud-model", MODEL)
+    assert result.returncode == 0, result.stderr
+    scored = [json.loads(line) for line in result.stdout.splitlines()]
+    errors = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert [s["id_transacao"] for s in scored] == frame["id_transacao"].tolist()  # every good one, in order
+    assert len(errors) == len(bad) + 1
+    reasons = {e["id_transacao"]: e["error"] for e in errors if e["id_transacao"]}
+    assert "valor_transacao" in reasons["X1"] and "latitude" in reasons["X3"] and "timestamp" in reasons["X4"]
+    assert "not after the customer's last" in reasons["X5"]
+    assert any("id_cliente: missing" in e["error"] for e in errors)
+    assert errors[0]["entry"] == "line 6" and "parse" in errors[0]["error"]
+    assert f"records in {good + len(bad) + 1}, scored {good}, rejected {len(bad) + 1}" in result.stderr
+    # and the scores are those of a stream without the bad records
+    clean = run(lines, "--stdin", "--fraud-model", MODEL)
+    assert [json.loads(line)["fraud_probability"] for line in clean.stdout.splitlines()] == \
+        [s["fraud_probability"] for s in scored]
+
+
+def test_usage_and_model_errors(tmp_path):
+    assert run([], "--help").returncode == 0
+    assert run([], "--fraud-model", MODEL).returncode == 2  # only --stdin in this build, and it says so
+    result = run([], "--stdin")
+    assert result.returncode == 2 and "--fraud-model is required" in result.stderr
+    result = run([], "--stdin", "--fraud-model", MODEL, "--batch", "0")
+    assert result.returncode == 2 and "--batch" in result.stderr
+    result = run([], "--stdin", "--fraud-model", REPO / "examples/models/bank_segments.json")
+    assert result.returncode == 1 and "alert_threshold" in result.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text(MODEL.read_text(encoding="utf-8")[:5000], encoding="utf-8")
+    result = run([], "--stdin", "--fraud-model", broken)
+    assert result.returncode == 1 and "broken.json" in result.stderr
