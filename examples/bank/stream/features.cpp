@@ -1,7 +1,11 @@
 #include "features.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <istream>
 #include <limits>
+#include <ostream>
 
 #include <nlohmann/json.hpp>
 
@@ -153,6 +157,121 @@ void FeatureState::update(const Transaction& t, const Features& f) {
   s.last_latitude = t.latitude;
   s.last_longitude = t.longitude;
   if (d_.credit_types.count(t.transacao) && t.status == "Concluída") s.last_credit = t.timestamp;
+}
+
+}  // namespace bank
+
+namespace bank {
+namespace {
+
+int64_t integer_at(const nlohmann::json& j, const char* name) {
+  const auto it = j.find(name);
+  if (it == j.end() || !it->is_number_integer()) throw BadRecord(std::string("state: ") + name + ": not an integer");
+  return it->get<int64_t>();
+}
+
+double number_at(const nlohmann::json& j, const char* name) {
+  const auto it = j.find(name);
+  if (it == j.end() || !it->is_number()) throw BadRecord(std::string("state: ") + name + ": not a number");
+  return it->get<double>();
+}
+
+std::optional<int64_t> optional_at(const nlohmann::json& j, const char* name) {
+  const auto it = j.find(name);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  return integer_at(j, name);
+}
+
+const nlohmann::json& array_at(const nlohmann::json& j, const char* name) {
+  const auto it = j.find(name);
+  if (it == j.end() || !it->is_array()) throw BadRecord(std::string("state: ") + name + ": not an array");
+  return *it;
+}
+
+}  // namespace
+
+nlohmann::json CustomerState::to_json() const {
+  nlohmann::json j = {{"count", count}, {"last_saldo", last_saldo}, {"last_latitude", last_latitude},
+                      {"last_longitude", last_longitude}};
+  j["last_t"] = last_t ? nlohmann::json(*last_t) : nlohmann::json();
+  j["last_credit"] = last_credit ? nlohmann::json(*last_credit) : nlohmann::json();
+  nlohmann::json w = nlohmann::json::array(), h = nlohmann::json::array(), b = nlohmann::json::array();
+  for (const Recent& r : window) w.push_back({r.t, r.valor, r.new_beneficiary ? 1 : 0});
+  for (const Place& p : history) h.push_back({p.valor, p.latitude, p.longitude});
+  std::vector<std::string> seen(beneficiaries.begin(), beneficiaries.end());
+  std::sort(seen.begin(), seen.end());
+  j["window"] = std::move(w);
+  j["history"] = std::move(h);
+  j["beneficiaries"] = seen;
+  nlohmann::json d = nlohmann::json::object(), bands_json = nlohmann::json::object();
+  for (const auto& [id, t] : devices) d[id] = t;
+  for (const auto& [band, n] : bands) bands_json[std::to_string(band)] = n;
+  j["devices"] = std::move(d);
+  j["bands"] = std::move(bands_json);
+  return j;
+}
+
+CustomerState CustomerState::from_json(const nlohmann::json& j) {
+  if (!j.is_object()) throw BadRecord("state: not a JSON object");
+  CustomerState s;
+  s.count = integer_at(j, "count");
+  s.last_t = optional_at(j, "last_t");
+  s.last_credit = optional_at(j, "last_credit");
+  s.last_saldo = number_at(j, "last_saldo");
+  s.last_latitude = number_at(j, "last_latitude");
+  s.last_longitude = number_at(j, "last_longitude");
+  for (const auto& r : array_at(j, "window")) {
+    if (!r.is_array() || r.size() != 3 || !r[0].is_number_integer() || !r[1].is_number() || !r[2].is_number_integer())
+      throw BadRecord("state: window: entries must be [timestamp, valor, 0 or 1]");
+    s.window.push_back({r[0].get<int64_t>(), r[1].get<double>(), r[2].get<int64_t>() != 0});
+  }
+  for (const auto& p : array_at(j, "history")) {
+    if (!p.is_array() || p.size() != 3 || !p[0].is_number() || !p[1].is_number() || !p[2].is_number())
+      throw BadRecord("state: history: entries must be [valor, latitude, longitude]");
+    s.history.push_back({p[0].get<double>(), p[1].get<double>(), p[2].get<double>()});
+  }
+  for (const auto& b : array_at(j, "beneficiaries")) {
+    if (!b.is_string()) throw BadRecord("state: beneficiaries: not a string");
+    s.beneficiaries.insert(b.get<std::string>());
+  }
+  const auto devices = j.find("devices");
+  if (devices == j.end() || !devices->is_object()) throw BadRecord("state: devices: not an object");
+  for (const auto& [id, t] : devices->items()) {
+    if (!t.is_number_integer()) throw BadRecord("state: devices: " + id + ": not a timestamp");
+    s.devices[id] = t.get<int64_t>();
+  }
+  const auto bands = j.find("bands");
+  if (bands == j.end() || !bands->is_object()) throw BadRecord("state: bands: not an object");
+  for (const auto& [band, n] : bands->items()) {
+    char* end = nullptr;
+    const long long key = std::strtoll(band.c_str(), &end, 10);
+    if (band.empty() || *end != '\0' || !n.is_number_integer()) throw BadRecord("state: bands: bad entry '" + band + "'");
+    s.bands[key] = n.get<int64_t>();
+  }
+  return s;
+}
+
+void FeatureState::save(std::ostream& out) const {
+  std::vector<const std::string*> ids;
+  for (const auto& entry : customers_) ids.push_back(&entry.first);
+  std::sort(ids.begin(), ids.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+  for (const std::string* id : ids)
+    out << nlohmann::json{{"id_cliente", *id}, {"state", customers_.at(*id).to_json()}}.dump() << '\n';
+}
+
+void FeatureState::load(std::istream& in, const std::string& name) {
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      const nlohmann::json j = nlohmann::json::parse(line);
+      const auto id = j.find("id_cliente");
+      if (!j.is_object() || id == j.end() || !id->is_string()) throw BadRecord("id_cliente: missing");
+      customers_[id->get<std::string>()] = CustomerState::from_json(j.at("state"));
+    } catch (const std::exception& error) {
+      throw BadRecord(name + ": line " + std::to_string(number) + ": " + error.what());
+    }
+  }
 }
 
 }  // namespace bank

@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include <floresta/record.hpp>
+#include <nlohmann/json.hpp>
 
 #include "transaction.hpp"
 
@@ -71,6 +73,11 @@ struct CustomerState {
   std::unordered_map<std::string, int64_t> devices;  // id -> first timestamp
   std::unordered_set<std::string> beneficiaries;
   std::unordered_map<int64_t, int64_t> bands;  // hour band -> count
+
+  // The state as JSON (numbers round-trip exactly), and back; from_json checks every field
+  // and throws BadRecord naming the one that is wrong.
+  nlohmann::json to_json() const;
+  static CustomerState from_json(const nlohmann::json& j);
 };
 
 class FeatureState {
@@ -83,6 +90,12 @@ class FeatureState {
   // Takes `t` (with the features compute gave) into its customer's state.
   void update(const Transaction& t, const Features& f);
   std::size_t customers() const { return customers_.size(); }
+
+  // Every customer's state as JSON Lines, {"id_cliente": ..., "state": {...}}, by customer id;
+  // load() reads them back (replacing those customers' states). A scorer that saves after a
+  // batch and loads before the next scores exactly as one that never stopped.
+  void save(std::ostream& out) const;
+  void load(std::istream& in, const std::string& name);
 
  private:
   const FeatureDefinition& d_;

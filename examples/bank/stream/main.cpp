@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -20,6 +21,7 @@ namespace {
 
 const char* const kUsage =
     "usage: bank_stream_scorer --stdin --fraud-model PATH [--batch N] [--emit-features]\n"
+    "                          [--load-state FILE] [--save-state FILE]\n"
     "\n"
     "Scores transactions (JSON Lines on stdin, in time order) with the fraud model: one record a\n"
     "line on stdout: entry (\"line N\"), id_transacao, id_cliente, fraud_probability, alert.\n"
@@ -27,6 +29,8 @@ const char* const kUsage =
     "  --fraud-model PATH examples/models/bank_fraud.json (its metadata holds the alert threshold)\n"
     "  --batch N          micro-batch size: rows scored per model call (default 256)\n"
     "  --emit-features    add the model's computed inputs to each record (\"features\")\n"
+    "  --load-state FILE  start from the customers' states saved by --save-state\n"
+    "  --save-state FILE  at the end, save every customer's state (JSON Lines) for the next run\n"
     "Records that cannot be scored go to stderr as {\"entry\", \"id_transacao\", \"error\"}.\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -35,7 +39,7 @@ const char* const kUsage =
 }
 
 struct Options {
-  std::string fraud_model;
+  std::string fraud_model, load_state, save_state;
   bool stdin_mode = false, emit_features = false;
   std::size_t batch = 256;
 };
@@ -50,10 +54,12 @@ Options parse(int argc, char** argv) {
     }
     if (flag == "--stdin") o.stdin_mode = true;
     else if (flag == "--emit-features") o.emit_features = true;
-    else if (flag == "--fraud-model" || flag == "--batch") {
+    else if (flag == "--fraud-model" || flag == "--batch" || flag == "--load-state" || flag == "--save-state") {
       if (i + 1 >= argc) usage_error(flag + " needs a value");
       const std::string value = argv[++i];
       if (flag == "--fraud-model") o.fraud_model = value;
+      else if (flag == "--load-state") o.load_state = value;
+      else if (flag == "--save-state") o.save_state = value;
       else {
         char* end = nullptr;
         const long n = std::strtol(value.c_str(), &end, 10);
@@ -74,6 +80,19 @@ void reject(const std::string& entry, const nlohmann::json& record, const std::s
   std::cerr << error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
 
+// Written to a temporary name, then renamed: a crash leaves the old file or the new one.
+void save_state(const bank::FeatureState& state, const std::string& path) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    if (!out) throw std::runtime_error(temporary + ": cannot write");
+    state.save(out);
+    out.flush();
+    if (!out) throw std::runtime_error(temporary + ": write failed");
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": cannot rename into place");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -81,6 +100,11 @@ int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);  // iostreams synchronised with stdio read a character at a time
   try {
     bank::FraudScorer scorer(options.fraud_model);
+    if (!options.load_state.empty()) {
+      std::ifstream saved(options.load_state);
+      if (!saved) throw std::runtime_error(options.load_state + ": cannot open");
+      scorer.state().load(saved, options.load_state);
+    }
     const bank::FeatureDefinition& definition = bank::FeatureDefinition::built_in();
     std::size_t in = 0, scored = 0, rejected = 0, alerts = 0;
     const auto start = std::chrono::steady_clock::now();
@@ -109,6 +133,7 @@ int main(int argc, char** argv) {
     }
     flush();
     std::cout.flush();
+    if (!options.save_state.empty()) save_state(scorer.state(), options.save_state);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::fprintf(stderr, "bank_stream_scorer: records in %zu, scored %zu, rejected %zu, alerts %zu, %.0f records/s\n", in,
                  scored, rejected, alerts, seconds > 0 ? static_cast<double>(in) / seconds : 0.0);

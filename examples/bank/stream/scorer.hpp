@@ -37,6 +37,7 @@ class FraudScorer {
   std::vector<Scored> score();
 
   double threshold() const { return threshold_; }
+  FeatureState& state() { return state_; }
   const floresta::Model& model() const { return model_; }
 
  private:

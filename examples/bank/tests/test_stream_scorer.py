@@ -114,3 +114,36 @@ def test_usage_and_model_errors(tmp_path):
     broken.write_text(MODEL.read_text(encoding="utf-8")[:5000], encoding="utf-8")
     result = run([], "--stdin", "--fraud-model", broken)
     assert result.returncode == 1 and "broken.json" in result.stderr
+
+
+def test_a_run_resumed_from_its_saved_state_scores_as_one_that_never_stopped(tmp_path):
+    lines = jsonl(generate.generate(120, days=16, seed=33))
+    whole = run(lines, "--stdin", "--fraud-model", MODEL, "--emit-features")
+    assert whole.returncode == 0, whole.stderr
+    state = tmp_path / "state.jsonl"
+    parts, start = [], 0
+    for cut in (len(lines) // 5, len(lines) // 2, len(lines)):  # three runs, the state saved between them
+        args = ["--stdin", "--fraud-model", MODEL, "--emit-features", "--save-state", state]
+        if start:
+            args += ["--load-state", state]
+        result = run(lines[start:cut], *args)
+        assert result.returncode == 0, result.stderr
+        parts += [json.loads(line) for line in result.stdout.splitlines()]
+        start = cut
+    expected = [json.loads(line) for line in whole.stdout.splitlines()]
+    strip = lambda o: {k: v for k, v in o.items() if k != "entry"}  # noqa: E731 (line numbers restart)
+    assert [strip(o) for o in parts] == [strip(o) for o in expected]  # bit for bit
+    assert not (tmp_path / "state.jsonl.tmp").exists()
+
+
+def test_a_damaged_state_file_is_refused_by_line_and_field(tmp_path):
+    lines = jsonl(generate.generate(20, days=2, seed=34))
+    state = tmp_path / "state.jsonl"
+    assert run(lines, "--stdin", "--fraud-model", MODEL, "--save-state", state).returncode == 0
+    saved = state.read_text(encoding="utf-8").splitlines()
+    record = json.loads(saved[1])
+    record["state"]["window"] = [["x", 1, 0]]
+    saved[1] = json.dumps(record)
+    state.write_text("\n".join(saved) + "\n", encoding="utf-8")
+    result = run(lines, "--stdin", "--fraud-model", MODEL, "--load-state", state)
+    assert result.returncode == 1 and "state.jsonl: line 2: state: window" in result.stderr
