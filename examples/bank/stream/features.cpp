@@ -251,6 +251,11 @@ CustomerState CustomerState::from_json(const nlohmann::json& j) {
   return s;
 }
 
+const CustomerState* FeatureState::find(const std::string& customer) const {
+  const auto it = customers_.find(customer);
+  return it == customers_.end() ? nullptr : &it->second;
+}
+
 void FeatureState::save(std::ostream& out) const {
   std::vector<const std::string*> ids;
   for (const auto& entry : customers_) ids.push_back(&entry.first);

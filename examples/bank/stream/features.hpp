@@ -90,6 +90,11 @@ class FeatureState {
   // Takes `t` (with the features compute gave) into its customer's state.
   void update(const Transaction& t, const Features& f);
   std::size_t customers() const { return customers_.size(); }
+  // One customer's state (nullptr when unknown), set, and forgetting every customer: the Redis
+  // mode loads the states a micro-batch needs and writes back those it changed.
+  const CustomerState* find(const std::string& customer) const;
+  void set(const std::string& customer, CustomerState state) { customers_[customer] = std::move(state); }
+  void clear() { customers_.clear(); }
 
   // Every customer's state as JSON Lines, {"id_cliente": ..., "state": {...}}, by customer id;
   // load() reads them back (replacing those customers' states). A scorer that saves after a

@@ -2,12 +2,15 @@
 // state by the one definition (features.json), the fraud model by floresta, an alert at the
 // model file's threshold.
 //
+//   bank_stream_scorer --fraud-model examples/models/bank_fraud.json --redis-port 6379     # Redis Streams
 //   bank_stream_scorer --stdin --fraud-model examples/models/bank_fraud.json < transactions.jsonl
 //
+// Redis mode (redis_loop.hpp): a consumer group on the input stream, one MULTI/EXEC per
+// micro-batch for the scored records, the rejected ones, the customers' states and the acks.
 // --stdin reads JSON Lines (the generator's records, in time order) and writes one scored
 // record per line to stdout; a line that cannot be scored goes to stderr as
-// {"entry", "id_transacao", "error"} and the stream goes on. At the end a summary goes to stderr.
-// (The Redis Streams mode of issue 21 is not built yet: see examples/bank/README.md.)
+// {"entry", "id_transacao", "error"} and the stream goes on. SIGTERM or SIGINT: the current
+// micro-batch is finished, then exit 0. A summary goes to stderr.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,23 +18,47 @@
 #include <iostream>
 #include <string>
 
+#include <atomic>
+#include <csignal>
+#include <unistd.h>
+
 #include "scorer.hpp"
+#ifdef BANK_WITH_REDIS
+#include "redis_loop.hpp"
+#endif
 
 namespace {
 
 const char* const kUsage =
-    "usage: bank_stream_scorer --stdin --fraud-model PATH [--batch N] [--emit-features]\n"
+    "usage: bank_stream_scorer --fraud-model PATH [Redis flags] [--batch N]\n"
+    "       bank_stream_scorer --stdin --fraud-model PATH [--batch N] [--emit-features]\n"
     "                          [--load-state FILE] [--save-state FILE]\n"
     "\n"
-    "Scores transactions (JSON Lines on stdin, in time order) with the fraud model: one record a\n"
-    "line on stdout: entry (\"line N\"), id_transacao, id_cliente, fraud_probability, alert.\n"
-    "  --stdin            read JSON Lines on stdin, write scored JSON Lines on stdout\n"
-    "  --fraud-model PATH examples/models/bank_fraud.json (its metadata holds the alert threshold)\n"
-    "  --batch N          micro-batch size: rows scored per model call (default 256)\n"
-    "  --emit-features    add the model's computed inputs to each record (\"features\")\n"
-    "  --load-state FILE  start from the customers' states saved by --save-state\n"
-    "  --save-state FILE  at the end, save every customer's state (JSON Lines) for the next run\n"
-    "Records that cannot be scored go to stderr as {\"entry\", \"id_transacao\", \"error\"}.\n";
+    "Scores transactions with the fraud model (features by examples/bank/bank/features.json).\n"
+    "  --fraud-model PATH    examples/models/bank_fraud.json (its metadata holds the alert threshold)\n"
+    "  --batch N             micro-batch size: entries read and committed together (default 256)\n"
+    "Redis Streams (the default mode): each input entry's field `json` holds one transaction.\n"
+    "  --redis-host HOST     default 127.0.0.1\n"
+    "  --redis-port PORT     default 6379\n"
+    "  --input STREAM        input stream (default transactions)\n"
+    "  --group NAME          consumer group (default scorers; created at the stream's start)\n"
+    "  --consumer NAME       consumer name (default the host name and process id)\n"
+    "  --output STREAM       scored records: entry, id_transacao, id_cliente, fraud_probability, alert\n"
+    "                        (default scored)\n"
+    "  --errors STREAM       rejected records: entry, id_transacao, error (default rejected)\n"
+    "  --state-prefix P      customers' states are keys P<id_cliente> (default bank:state:)\n"
+    "  --block-ms N          wait at most N ms for new entries (default 1000)\n"
+    "  --claim-idle-ms N     take over other consumers' entries pending this long (default 30000)\n"
+    "  --idle-exit-ms N      exit 0 after N ms with nothing to read (default: run until SIGTERM)\n"
+    "JSON Lines (--stdin): read stdin, write one scored record a line on stdout\n"
+    "  (entry \"line N\", id_transacao, id_cliente, fraud_probability, alert).\n"
+    "  --emit-features       add the model's computed inputs to each record (\"features\")\n"
+    "  --load-state FILE     start from the customers' states saved by --save-state\n"
+    "  --save-state FILE     at the end, save every customer's state (JSON Lines) for the next run\n"
+    "Records that cannot be scored go to the error stream (stderr with --stdin) with the reason.\n";
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop.store(true); }
 
 [[noreturn]] void usage_error(const std::string& message) {
   std::fprintf(stderr, "bank_stream_scorer: %s\n\n%s", message.c_str(), kUsage);
@@ -42,7 +69,25 @@ struct Options {
   std::string fraud_model, load_state, save_state;
   bool stdin_mode = false, emit_features = false;
   std::size_t batch = 256;
+#ifdef BANK_WITH_REDIS
+  bank::StreamOptions stream;
+#endif
 };
+
+long long count_of(const std::string& flag, const std::string& value, long long lowest, long long highest) {
+  char* end = nullptr;
+  const long long n = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || n < lowest || n > highest)
+    usage_error(flag + " takes a whole number in [" + std::to_string(lowest) + ", " + std::to_string(highest) + "], not '" +
+                value + "'");
+  return n;
+}
+
+std::string default_consumer() {
+  char host[256] = "host";
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "-" + std::to_string(getpid());
+}
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -54,22 +99,36 @@ Options parse(int argc, char** argv) {
     }
     if (flag == "--stdin") o.stdin_mode = true;
     else if (flag == "--emit-features") o.emit_features = true;
-    else if (flag == "--fraud-model" || flag == "--batch" || flag == "--load-state" || flag == "--save-state") {
-      if (i + 1 >= argc) usage_error(flag + " needs a value");
+    else {
+      if (i + 1 >= argc) usage_error(flag.rfind("--", 0) == 0 ? flag + " needs a value or is unknown" : "unknown argument " + flag);
       const std::string value = argv[++i];
       if (flag == "--fraud-model") o.fraud_model = value;
       else if (flag == "--load-state") o.load_state = value;
       else if (flag == "--save-state") o.save_state = value;
-      else {
-        char* end = nullptr;
-        const long n = std::strtol(value.c_str(), &end, 10);
-        if (value.empty() || *end != '\0' || n < 1 || n > 1'000'000) usage_error("--batch takes a count in [1, 10^6], not '" + value + "'");
-        o.batch = static_cast<std::size_t>(n);
-      }
-    } else usage_error("unknown flag " + flag);
+      else if (flag == "--batch") o.batch = static_cast<std::size_t>(count_of(flag, value, 1, 1'000'000));
+#ifdef BANK_WITH_REDIS
+      else if (flag == "--redis-host") o.stream.host = value;
+      else if (flag == "--redis-port") o.stream.port = static_cast<int>(count_of(flag, value, 1, 65535));
+      else if (flag == "--input") o.stream.input = value;
+      else if (flag == "--group") o.stream.group = value;
+      else if (flag == "--consumer") o.stream.consumer = value;
+      else if (flag == "--output") o.stream.output = value;
+      else if (flag == "--errors") o.stream.errors = value;
+      else if (flag == "--state-prefix") o.stream.state_prefix = value;
+      else if (flag == "--block-ms") o.stream.block_ms = static_cast<int>(count_of(flag, value, 1, 3'600'000));
+      else if (flag == "--claim-idle-ms") o.stream.claim_idle_ms = count_of(flag, value, 1, 86'400'000);
+      else if (flag == "--idle-exit-ms") o.stream.idle_exit_ms = count_of(flag, value, 1, 86'400'000);
+#endif
+      else usage_error("unknown flag " + flag);
+    }
   }
   if (o.fraud_model.empty()) usage_error("--fraud-model is required");
-  if (!o.stdin_mode) usage_error("only --stdin is available in this build (the Redis Streams mode is not built yet)");
+#ifdef BANK_WITH_REDIS
+  o.stream.batch = o.batch;
+  if (o.stream.consumer.empty()) o.stream.consumer = default_consumer();
+#else
+  if (!o.stdin_mode) usage_error("this build has no Redis Streams mode (hiredis was not found): use --stdin");
+#endif
   return o;
 }
 
@@ -100,6 +159,14 @@ int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);  // iostreams synchronised with stdio read a character at a time
   try {
     bank::FraudScorer scorer(options.fraud_model);
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGINT, on_signal);
+#ifdef BANK_WITH_REDIS
+    if (!options.stdin_mode) {
+      bank::run_stream(scorer, options.stream, g_stop);
+      return 0;
+    }
+#endif
     if (!options.load_state.empty()) {
       std::ifstream saved(options.load_state);
       if (!saved) throw std::runtime_error(options.load_state + ": cannot open");

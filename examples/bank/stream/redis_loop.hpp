@@ -1,0 +1,33 @@
+// redis_loop.hpp — the stream scorer on Redis Streams: reads a consumer group, scores
+// micro-batches, and writes the scored records, the rejected ones, the customers' states and
+// the acknowledgements in one MULTI/EXEC per micro-batch, so that every input entry ends up
+// exactly once in the output or the error stream, whatever moment the process is killed at.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "scorer.hpp"
+
+namespace bank {
+
+struct StreamOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string input = "transactions", group = "scorers", consumer, output = "scored", errors = "rejected";
+  std::string state_prefix = "bank:state:";
+  std::size_t batch = 256;
+  int block_ms = 1000;
+  long long claim_idle_ms = 30000;  // another consumer's entries idle this long are taken over
+  long long idle_exit_ms = 0;       // > 0: exit after this long with nothing to read
+};
+
+struct StreamCounters {
+  std::size_t in = 0, scored = 0, rejected = 0, alerts = 0, batches = 0, retries = 0;
+};
+
+// Runs until `stop` is set (then finishes the current micro-batch) or, with idle_exit_ms, until
+// the stream has been idle that long. Prints a summary line to stderr every few seconds.
+StreamCounters run_stream(FraudScorer& scorer, const StreamOptions& options, const std::atomic<bool>& stop);
+
+}  // namespace bank

@@ -1,0 +1,169 @@
+"""bank_stream_scorer on a real Redis (started by these tests, append-only file with fsync
+always): every input entry ends up exactly once in the scored or the rejected stream, with the
+scores of an uninterrupted run, when the scorer is killed with SIGKILL, when Redis itself is
+killed and restarted from its append-only file, and when a consumer dies with entries pending.
+The reference scores come from the --stdin mode on the same records, which
+test_stream_scorer.py proves equal to the Python definition and floresta's scoring."""
+import json
+import os
+import pathlib
+import random
+import signal
+import subprocess
+import time
+
+import pytest
+
+from bank import generate
+from bank.replay import publish
+
+from redis_support import RedisServer
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+MODEL = REPO / "examples/models/bank_fraud.json"
+redis = pytest.importorskip("redis")
+
+
+def binary():
+    path = pathlib.Path(os.environ.get("BANK_STREAM_SCORER", REPO / "build/examples/bank/bank_stream_scorer"))
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: build it with `make`")
+    return path
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = RedisServer(tmp_path)
+    s.client = s.start()
+    yield s
+    s.stop()
+
+
+def start_scorer(server, tmp_path, *args, consumer="c1", batch=64, idle_exit_ms=1500):
+    log = open(tmp_path / f"scorer-{consumer}-{time.monotonic_ns()}.log", "w")
+    command = [str(binary()), "--fraud-model", str(MODEL), "--redis-port", str(server.port), "--consumer", consumer,
+               "--batch", str(batch), "--block-ms", "100", *map(str, args)]
+    if idle_exit_ms:
+        command += ["--idle-exit-ms", str(idle_exit_ms)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    process.log_path = pathlib.Path(log.name)
+    return process
+
+
+def wait_for_progress(client, before, timeout=60):
+    """Until the scored stream has grown past `before` (the scorer is working)."""
+    deadline = time.monotonic() + timeout
+    while client.xlen("scored") <= before:
+        assert time.monotonic() < deadline, "the scorer made no progress"
+        time.sleep(0.01)
+
+
+def reference(records):
+    """id_transacao -> fraud probability from the --stdin mode, on the good records in order."""
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    result = subprocess.run([str(binary()), "--stdin", "--fraud-model", str(MODEL)], input=text, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return {o["id_transacao"]: o["fraud_probability"] for o in map(json.loads, result.stdout.splitlines())}
+
+
+def outputs(client):
+    decode = lambda fields: {k.decode(): v.decode() for k, v in fields.items()}  # noqa: E731
+    scored = [decode(f) for _, f in client.xrange("scored")]
+    rejected = [decode(f) for _, f in client.xrange("rejected")]
+    return scored, rejected
+
+
+def assert_exactly_once(client, published, expected, bad_ids=()):
+    scored, rejected = outputs(client)
+    seen = [s["entry"] for s in scored] + [r["entry"] for r in rejected]
+    assert sorted(seen) == sorted(published), (len(seen), len(published))  # each entry once, none lost
+    assert {r["entry"] for r in rejected} == set(bad_ids)
+    got = {s["id_transacao"]: float(s["fraud_probability"]) for s in scored}
+    assert got == expected  # the scores of an uninterrupted run, bit for bit
+    assert all(s["alert"] in ("0", "1") for s in scored)
+    assert client.xpending("transactions", "scorers")["pending"] == 0
+
+
+def test_end_to_end_with_bad_records(server, tmp_path):
+    frame = generate.generate(120, days=8, seed=41)
+    records = list(generate.records(frame))
+    bad = ["{not json", json.dumps({**records[0], "id_transacao": "X1", "valor_transacao": "muito"}),
+           json.dumps({k: v for k, v in records[1].items() if k != "id_cliente"})]
+    half = len(records) // 2
+    ids = publish(server.client, "transactions", records[:half])
+    bad_ids = publish(server.client, "transactions", bad)
+    ids += bad_ids + publish(server.client, "transactions", records[half:])
+    server.client.xadd("transactions", {"other": "field"})  # an entry without `json`
+    ids.append(server.client.xrevrange("transactions", count=1)[0][0].decode())
+    bad_ids.append(ids[-1])
+    scorer = start_scorer(server, tmp_path)
+    assert scorer.wait(timeout=120) == 0, scorer.log_path.read_text()
+    assert_exactly_once(server.client, ids, reference(records), bad_ids)
+    _, rejected = outputs(server.client)
+    reasons = {r["entry"]: r["error"] for r in rejected}
+    assert "parse" in reasons[bad_ids[0]] and "valor_transacao" in reasons[bad_ids[1]]
+    assert "id_cliente: missing" in reasons[bad_ids[2]] and "json" in reasons[bad_ids[3]]
+    summary = scorer.log_path.read_text()
+    assert f"records in {len(ids)}, scored {len(records)}, rejected {len(bad_ids)}" in summary
+    assert "latency p50" in summary
+    state = json.loads(server.client.get(f"bank:state:{records[0]['id_cliente']}"))
+    assert state["count"] == int((frame["id_cliente"] == records[0]["id_cliente"]).sum())
+
+
+def test_sigkill_at_random_moments_loses_and_repeats_nothing(server, tmp_path):
+    records = list(generate.records(generate.generate(250, days=14, seed=42)))
+    ids = publish(server.client, "transactions", records)
+    rng = random.Random(7)
+    interrupted = 0
+    for _ in range(4):
+        before = server.client.xlen("scored")
+        scorer = start_scorer(server, tmp_path, batch=16, idle_exit_ms=0)
+        wait_for_progress(server.client, before)  # then a random moment of the work
+        time.sleep(rng.uniform(0.0, 0.15))
+        scorer.send_signal(signal.SIGKILL)
+        scorer.wait(timeout=30)
+        done = server.client.xlen("scored")
+        interrupted += 0 < done < len(ids)
+    assert interrupted >= 2, "the kills should land while entries remain"
+    scorer = start_scorer(server, tmp_path, batch=16)
+    assert scorer.wait(timeout=300) == 0, scorer.log_path.read_text()
+    assert_exactly_once(server.client, ids, reference(records))
+
+
+def test_redis_killed_and_restarted_from_its_append_only_file(server, tmp_path):
+    records = list(generate.records(generate.generate(250, days=14, seed=43)))
+    ids = publish(server.client, "transactions", records)
+    scorer = start_scorer(server, tmp_path, batch=16, idle_exit_ms=4000)
+    wait_for_progress(server.client, 0)
+    server.kill()
+    server.client = server.start()  # same port, same directory: the append-only file
+    done_before = server.client.xlen("scored")
+    assert scorer.wait(timeout=300) == 0, scorer.log_path.read_text()
+    assert 0 < done_before < len(ids), "Redis should go down mid-run"
+    assert "reconnecting" in scorer.log_path.read_text()
+    assert_exactly_once(server.client, ids, reference(records))
+
+
+def test_a_dead_consumers_pending_entries_are_claimed(server, tmp_path):
+    records = list(generate.records(generate.generate(60, days=6, seed=44)))
+    ids = publish(server.client, "transactions", records)
+    server.client.xgroup_create("transactions", "scorers", id="0")
+    taken = server.client.xreadgroup("scorers", "dead", {"transactions": ">"}, count=100)
+    assert len(taken[0][1]) == 100 and server.client.xpending("transactions", "scorers")["pending"] == 100
+    time.sleep(0.2)
+    scorer = start_scorer(server, tmp_path, "--claim-idle-ms", 100, consumer="alive")
+    assert scorer.wait(timeout=120) == 0, scorer.log_path.read_text()
+    assert_exactly_once(server.client, ids, reference(records))
+
+
+def test_sigterm_finishes_the_batch_and_exits_zero(server, tmp_path):
+    records = list(generate.records(generate.generate(40, days=4, seed=45)))
+    ids = publish(server.client, "transactions", records)
+    scorer = start_scorer(server, tmp_path, idle_exit_ms=0)
+    deadline = time.monotonic() + 60
+    while server.client.xlen("scored") < len(ids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    scorer.send_signal(signal.SIGTERM)
+    assert scorer.wait(timeout=10) == 0
+    assert f"exit: records in {len(ids)}, scored {len(ids)}" in scorer.log_path.read_text()
