@@ -37,14 +37,16 @@ const char* const kUsage =
     "Scores transactions with the fraud model (features by examples/bank/bank/features.json).\n"
     "  --fraud-model PATH    examples/models/bank_fraud.json (its metadata holds the alert threshold)\n"
     "  --batch N             micro-batch size: entries read and committed together (default 256)\n"
+    "  --segments FILE       the customers' segments (python -m bank.segments); without it, or for a\n"
+    "                        customer not in it, segment_id is -1 and segment_name empty\n"
     "Redis Streams (the default mode): each input entry's field `json` holds one transaction.\n"
     "  --redis-host HOST     default 127.0.0.1\n"
     "  --redis-port PORT     default 6379\n"
     "  --input STREAM        input stream (default transactions)\n"
     "  --group NAME          consumer group (default scorers; created at the stream's start)\n"
     "  --consumer NAME       consumer name (default the host name and process id)\n"
-    "  --output STREAM       scored records: entry, id_transacao, id_cliente, fraud_probability, alert\n"
-    "                        (default scored)\n"
+    "  --output STREAM       scored records: entry, id_transacao, id_cliente, fraud_probability, alert,\n"
+    "                        segment_id, segment_name (default scored)\n"
     "  --errors STREAM       rejected records: entry, id_transacao, error (default rejected)\n"
     "  --state-prefix P      customers' states are keys P<id_cliente> (default bank:state:)\n"
     "  --block-ms N          wait at most N ms for new entries (default 1000)\n"
@@ -66,7 +68,7 @@ extern "C" void on_signal(int) { g_stop.store(true); }
 }
 
 struct Options {
-  std::string fraud_model, load_state, save_state;
+  std::string fraud_model, load_state, save_state, segments;
   bool stdin_mode = false, emit_features = false;
   std::size_t batch = 256;
 #ifdef BANK_WITH_REDIS
@@ -105,6 +107,7 @@ Options parse(int argc, char** argv) {
       if (flag == "--fraud-model") o.fraud_model = value;
       else if (flag == "--load-state") o.load_state = value;
       else if (flag == "--save-state") o.save_state = value;
+      else if (flag == "--segments") o.segments = value;
       else if (flag == "--batch") o.batch = static_cast<std::size_t>(count_of(flag, value, 1, 1'000'000));
 #ifdef BANK_WITH_REDIS
       else if (flag == "--redis-host") o.stream.host = value;
@@ -158,7 +161,8 @@ int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
   std::ios::sync_with_stdio(false);  // iostreams synchronised with stdio read a character at a time
   try {
-    bank::FraudScorer scorer(options.fraud_model);
+    bank::FraudScorer scorer(options.fraud_model,
+                             options.segments.empty() ? bank::SegmentTable{} : bank::SegmentTable::load(options.segments));
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
 #ifdef BANK_WITH_REDIS

@@ -132,7 +132,8 @@ class Batcher {
       alerts += s.alert;
       commands.push_back({"XADD", o_.output, "*", "entry", s.entry, "id_transacao", s.transaction.id, "id_cliente",
                           s.transaction.customer, "fraud_probability", number_text(s.probability), "alert",
-                          s.alert ? "1" : "0"});
+                          s.alert ? "1" : "0", "segment_id", std::to_string(s.segment.id), "segment_name",
+                          s.segment.name});
     }
     for (const std::string& customer : touched)
       commands.push_back({"SET", o_.state_prefix + customer, scorer_.state().find(customer)->to_json().dump()});
@@ -205,9 +206,11 @@ StreamCounters run_stream(FraudScorer& scorer, const StreamOptions& o, const std
     return o.idle_exit_ms > 0 &&
            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_work).count() >= o.idle_exit_ms;
   };
+  bool connected = false;
   while (!stop.load() && !idle_too_long()) {
     try {
       Redis redis(o.host, o.port, 5000);
+      connected = true;
       redis.command({"XGROUP", "CREATE", o.input, o.group, "0", "MKSTREAM"}, /*allow_error=*/true);  // BUSYGROUP: exists
       Batcher batcher(redis, scorer, o, counters);
       while (!stop.load()) {
@@ -233,6 +236,7 @@ StreamCounters run_stream(FraudScorer& scorer, const StreamOptions& o, const std
       }
       break;
     } catch (const RedisError& error) {
+      if (!connected) throw;  // never reached: a wrong host or port, not a restart
       // Redis went away (a restart): what was not committed stays pending and is read again
       // after reconnecting; nothing is lost or repeated.
       std::fprintf(stderr, "bank_stream_scorer: %s; reconnecting\n", error.what());

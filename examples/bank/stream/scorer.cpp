@@ -1,11 +1,36 @@
 #include "scorer.hpp"
 
 #include <cmath>
+#include <fstream>
 
 namespace bank {
 
-FraudScorer::FraudScorer(const std::string& model_path, const FeatureDefinition& definition)
-    : definition_(definition), model_(floresta::load(model_path)), state_(definition) {
+SegmentTable SegmentTable::load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw floresta::Error(path + ": cannot open");
+  SegmentTable table;
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      const nlohmann::json j = nlohmann::json::parse(line);
+      const std::string customer = j.at("id_cliente").get<std::string>();
+      table.segments_[customer] = {j.at("segment_id").get<long long>(), j.at("segment_name").get<std::string>()};
+    } catch (const std::exception& error) {
+      throw floresta::Error(path + ": line " + std::to_string(number) + ": " + error.what());
+    }
+  }
+  return table;
+}
+
+const SegmentTable::Segment& SegmentTable::of(const std::string& customer) const {
+  static const Segment none;
+  const auto it = segments_.find(customer);
+  return it == segments_.end() ? none : it->second;
+}
+
+FraudScorer::FraudScorer(const std::string& model_path, SegmentTable segments, const FeatureDefinition& definition)
+    : definition_(definition), model_(floresta::load(model_path)), segments_(std::move(segments)), state_(definition) {
   const nlohmann::json metadata = model_.metadata().empty() ? nlohmann::json::object() : nlohmann::json::parse(model_.metadata());
   const auto it = metadata.find("alert_threshold");
   if (it == metadata.end() || !it->is_number())
@@ -41,6 +66,7 @@ std::vector<Scored> FraudScorer::score() {
   for (std::size_t i = 0; i < out.size(); ++i) {
     out[i].probability = proba[2 * i + 1];
     out[i].alert = out[i].probability > threshold_;
+    out[i].segment = segments_.of(out[i].transaction.customer);
   }
   return out;
 }
@@ -50,7 +76,9 @@ nlohmann::json to_json(const Scored& s, const FeatureDefinition& definition, boo
                       {"id_transacao", s.transaction.id},
                       {"id_cliente", s.transaction.customer},
                       {"fraud_probability", s.probability},
-                      {"alert", s.alert}};
+                      {"alert", s.alert},
+                      {"segment_id", s.segment.id},
+                      {"segment_name", s.segment.name}};
   if (with_features) {
     nlohmann::json f = nlohmann::json::object();
     for (std::size_t k = 0; k < kNumericFeatures; ++k)

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <floresta/floresta.hpp>
@@ -15,19 +16,39 @@
 
 namespace bank {
 
+// Each customer's segment, from the table the nightly segmentation writes (JSON Lines of
+// {"id_cliente", "segment_id", "segment_name"}: python -m bank.segments). A customer not in
+// the table has segment -1 and an empty name (not segmented yet).
+class SegmentTable {
+ public:
+  SegmentTable() = default;
+  static SegmentTable load(const std::string& path);
+  struct Segment {
+    long long id = -1;
+    std::string name;
+  };
+  const Segment& of(const std::string& customer) const;
+  std::size_t size() const { return segments_.size(); }
+
+ private:
+  std::unordered_map<std::string, Segment> segments_;
+};
+
 struct Scored {
   std::string entry;  // where the record came from (a stream entry id, or "line N")
   Transaction transaction;
   Features features;
   double probability = 0;
   bool alert = false;
+  SegmentTable::Segment segment;
 };
 
 class FraudScorer {
  public:
   // Loads the fraud model; floresta::Error when it cannot, or when it lacks the threshold or
   // expects a feature the definition does not give.
-  explicit FraudScorer(const std::string& model_path, const FeatureDefinition& definition = FeatureDefinition::built_in());
+  explicit FraudScorer(const std::string& model_path, SegmentTable segments = {},
+                       const FeatureDefinition& definition = FeatureDefinition::built_in());
 
   // Parses, computes the features and takes the transaction into the state; the row waits for
   // score(). BadRecord (the state untouched) for a record that cannot be used.
@@ -44,13 +65,15 @@ class FraudScorer {
   const FeatureDefinition& definition_;
   floresta::Model model_;
   double threshold_ = 0;
+  SegmentTable segments_;
   FeatureState state_;
   std::vector<Scored> pending_;
   std::vector<double> rows_;
 };
 
 // The scored record written downstream (JSON object): entry, id_transacao, id_cliente,
-// fraud_probability, alert, and with `with_features` the model's inputs by name.
+// fraud_probability, alert, segment_id, segment_name, and with `with_features` the model's
+// inputs by name.
 nlohmann::json to_json(const Scored& s, const FeatureDefinition& definition, bool with_features);
 
 }  // namespace bank

@@ -97,9 +97,16 @@ def test_end_to_end_with_bad_records(server, tmp_path):
     server.client.xadd("transactions", {"other": "field"})  # an entry without `json`
     ids.append(server.client.xrevrange("transactions", count=1)[0][0].decode())
     bad_ids.append(ids[-1])
-    scorer = start_scorer(server, tmp_path)
+    from bank import segments
+
+    table = segments.assign(frame)
+    segments.write(table, tmp_path / "segments.jsonl")
+    scorer = start_scorer(server, tmp_path, "--segments", tmp_path / "segments.jsonl")
     assert scorer.wait(timeout=120) == 0, scorer.log_path.read_text()
     assert_exactly_once(server.client, ids, reference(records), bad_ids)
+    names = table.set_index("id_cliente")["segment_name"]
+    scored, _ = outputs(server.client)
+    assert all(s["segment_name"] == names[s["id_cliente"]] for s in scored)
     _, rejected = outputs(server.client)
     reasons = {r["entry"]: r["error"] for r in rejected}
     assert "parse" in reasons[bad_ids[0]] and "valor_transacao" in reasons[bad_ids[1]]

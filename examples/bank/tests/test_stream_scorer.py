@@ -103,7 +103,10 @@ def test_bad_records_are_rejected_with_a_reason_and_the_stream_goes_on():
 
 def test_usage_and_model_errors(tmp_path):
     assert run([], "--help").returncode == 0
-    assert run([], "--fraud-model", MODEL).returncode == 2  # only --stdin in this build, and it says so
+    from redis_support import free_port
+
+    result = run([], "--fraud-model", MODEL, "--redis-port", free_port())  # Redis mode, nobody listening
+    assert result.returncode == 1 and "cannot connect" in result.stderr
     result = run([], "--stdin")
     assert result.returncode == 2 and "--fraud-model is required" in result.stderr
     result = run([], "--stdin", "--fraud-model", MODEL, "--batch", "0")
@@ -147,3 +150,27 @@ def test_a_damaged_state_file_is_refused_by_line_and_field(tmp_path):
     state.write_text("\n".join(saved) + "\n", encoding="utf-8")
     result = run(lines, "--stdin", "--fraud-model", MODEL, "--load-state", state)
     assert result.returncode == 1 and "state.jsonl: line 2: state: window" in result.stderr
+
+
+def test_each_record_carries_its_customers_segment(tmp_path):
+    from bank import segments
+
+    frame = generate.generate(80, days=10, seed=35)
+    table = segments.assign(frame[frame["id_cliente"] != frame["id_cliente"].iloc[0]])  # one customer left out
+    path = tmp_path / "segments.jsonl"
+    segments.write(table, path)
+    # the table's segments are scikit-learn's: the shipped pipeline's labels, through floresta
+    model = floresta.load(REPO / "examples/models/bank_segments.json")
+    assert list(table["segment_name"]) == [model.cluster_names_[k] for k in table["segment_id"]]
+    result = run(jsonl(frame), "--stdin", "--fraud-model", MODEL, "--segments", path)
+    assert result.returncode == 0, result.stderr
+    by_customer = table.set_index("id_cliente")
+    for o in map(json.loads, result.stdout.splitlines()):
+        if o["id_cliente"] in by_customer.index:
+            row = by_customer.loc[o["id_cliente"]]
+            assert (o["segment_id"], o["segment_name"]) == (row["segment_id"], row["segment_name"])
+        else:
+            assert (o["segment_id"], o["segment_name"]) == (-1, "")
+    path.write_text('{"id_cliente": "C1"}\n', encoding="utf-8")
+    result = run([], "--stdin", "--fraud-model", MODEL, "--segments", path)
+    assert result.returncode == 1 and "segments.jsonl: line 1" in result.stderr and "segment_id" in result.stderr
