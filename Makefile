@@ -20,7 +20,8 @@ python: deps
 	@$(PY) -m pip install -q --no-build-isolation .
 
 # São Paulo phone theft: the example person's 10 places, from C++ and then from Python;
-# then the bank: a generated day's fraud alerts and customer segments, from C++ and Python.
+# then the bank: a generated day's fraud alerts and customer segments, from C++ and Python,
+# and a generated stream through Redis, the stream scorer and the sink.
 demo: build python
 	@echo "== C++ host: $(BUILD)/examples/phone_theft/phone_theft =="
 	@$(BUILD)/examples/phone_theft/phone_theft --model examples/models/phone_theft.json --person examples/models/phone_theft_person.json
@@ -35,6 +36,9 @@ demo: build python
 	@echo
 	@echo "== Python: examples/bank/demo.py score =="
 	@$(PY) examples/bank/demo.py score $(BUILD)/bank_demo
+	@echo
+	@echo "== Bank stream: Redis, bank_stream_scorer, bank_stream_sink (examples/bank/stream_demo.py) =="
+	@$(PY) examples/bank/stream_demo.py $(BUILD) $(BUILD)/bank_stream_demo
 
 test: build python test-cpp test-python
 

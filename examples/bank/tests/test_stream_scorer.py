@@ -103,7 +103,7 @@ def test_bad_records_are_rejected_with_a_reason_and_the_stream_goes_on():
 
 def test_usage_and_model_errors(tmp_path):
     assert run([], "--help").returncode == 0
-    from redis_support import free_port
+    from bank.services import free_port
 
     result = run([], "--fraud-model", MODEL, "--redis-port", free_port())  # Redis mode, nobody listening
     assert result.returncode == 1 and "cannot connect" in result.stderr

@@ -1,12 +1,17 @@
-"""A redis-server of the tests' own: a free port on 127.0.0.1, its own directory, the
-append-only file on with `appendfsync always` (what the stream scorer's guarantees assume),
-stopped afterwards. Debian's redis-server must be installed (scripts/install_deps.sh)."""
+"""A redis-server of our own for the demo and the tests: a free port on 127.0.0.1, its own
+directory, the append-only file on with `appendfsync always` (what the stream scorer's
+guarantees assume), stopped afterwards. Debian's redis-server must be installed
+(scripts/install_deps.sh)."""
+import pathlib
 import shutil
 import socket
 import subprocess
 import time
 
-import pytest
+
+
+class ServiceError(RuntimeError):
+    """A service that would not start, with the reason."""
 
 
 def free_port():
@@ -17,14 +22,14 @@ def free_port():
 
 class RedisServer:
     def __init__(self, directory, port=None):
-        self.directory = directory
+        self.directory = pathlib.Path(directory).resolve()  # redis-server changes into it
         self.port = port or free_port()
         self.process = None
 
     def start(self):
         binary = shutil.which("redis-server")
         if binary is None:
-            pytest.fail("redis-server is missing: scripts/install_deps.sh installs it")
+            raise ServiceError("redis-server is missing: scripts/install_deps.sh installs it")
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
              "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no",
@@ -39,9 +44,9 @@ class RedisServer:
                 return client
             except redis.ConnectionError:
                 if self.process.poll() is not None:
-                    pytest.fail(f"redis-server exited: {(self.directory / 'redis.log').read_text()[-2000:]}")
+                    raise ServiceError(f"redis-server exited: {(self.directory / 'redis.log').read_text()[-2000:]}")
                 time.sleep(0.05)
-        pytest.fail("redis-server did not answer within 10 s")
+        raise ServiceError("redis-server did not answer within 10 s")
 
     def kill(self):
         """SIGKILL: what the append-only file holds is all that survives."""
