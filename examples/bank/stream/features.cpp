@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <istream>
 #include <limits>
 #include <ostream>
@@ -254,6 +255,146 @@ CustomerState CustomerState::from_json(const nlohmann::json& j) {
 const CustomerState* FeatureState::find(const std::string& customer) const {
   const auto it = customers_.find(customer);
   return it == customers_.end() ? nullptr : &it->second;
+}
+
+namespace {
+
+constexpr char kStateVersion = 1;
+
+class Writer {
+ public:
+  void byte(char b) { out_.push_back(b); }
+  void i64(int64_t v) { raw(&v, 8); }
+  void f64(double v) { raw(&v, 8); }
+  void u32(std::size_t v) {
+    const uint32_t n = static_cast<uint32_t>(v);
+    raw(&n, 4);
+  }
+  void text(const std::string& t) {
+    u32(t.size());
+    out_.append(t);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  void raw(const void* p, std::size_t n) { out_.append(static_cast<const char*>(p), n); }  // x86-64 and aarch64: little-endian
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  char byte() { return *take(1); }
+  int64_t i64() {
+    int64_t v;
+    std::memcpy(&v, take(8), 8);
+    return v;
+  }
+  double f64() {
+    double v;
+    std::memcpy(&v, take(8), 8);
+    return v;
+  }
+  std::size_t u32() {
+    uint32_t v;
+    std::memcpy(&v, take(4), 4);
+    return v;
+  }
+  // A count of items of at least `item_bytes` each: more than the bytes left is an error, so a
+  // damaged count never sizes anything.
+  std::size_t count(std::size_t item_bytes) {
+    const std::size_t n = u32();
+    if (n > (in_.size() - at_) / item_bytes) throw BadRecord("state: a count larger than the bytes left");
+    return n;
+  }
+  std::string text() {
+    const std::size_t n = count(1);
+    return std::string(take(n), n);
+  }
+  bool done() const { return at_ == in_.size(); }
+
+ private:
+  const char* take(std::size_t n) {
+    if (n > in_.size() - at_) throw BadRecord("state: truncated");
+    const char* p = in_.data() + at_;
+    at_ += n;
+    return p;
+  }
+  std::string_view in_;
+  std::size_t at_ = 0;
+};
+
+}  // namespace
+
+std::string CustomerState::encode() const {
+  Writer w;
+  w.byte(kStateVersion);
+  w.i64(count);
+  w.byte(static_cast<char>((last_t ? 1 : 0) | (last_credit ? 2 : 0)));
+  w.i64(last_t.value_or(0));
+  w.i64(last_credit.value_or(0));
+  w.f64(last_saldo);
+  w.f64(last_latitude);
+  w.f64(last_longitude);
+  w.u32(window.size());
+  for (const Recent& r : window) {
+    w.i64(r.t);
+    w.f64(r.valor);
+    w.byte(r.new_beneficiary ? 1 : 0);
+  }
+  w.u32(history.size());
+  for (const Place& p : history) {
+    w.f64(p.valor);
+    w.f64(p.latitude);
+    w.f64(p.longitude);
+  }
+  w.u32(devices.size());
+  for (const auto& [id, t] : devices) {
+    w.text(id);
+    w.i64(t);
+  }
+  w.u32(beneficiaries.size());
+  for (const std::string& b : beneficiaries) w.text(b);
+  w.u32(bands.size());
+  for (const auto& [band, n] : bands) {
+    w.i64(band);
+    w.i64(n);
+  }
+  return w.take();
+}
+
+CustomerState CustomerState::decode(std::string_view bytes) {
+  Reader r(bytes);
+  if (bytes.empty() || r.byte() != kStateVersion) throw BadRecord("state: unknown encoding version");
+  CustomerState s;
+  s.count = r.i64();
+  const char flags = r.byte();
+  const int64_t last_t = r.i64(), last_credit = r.i64();
+  if (flags & 1) s.last_t = last_t;
+  if (flags & 2) s.last_credit = last_credit;
+  s.last_saldo = r.f64();
+  s.last_latitude = r.f64();
+  s.last_longitude = r.f64();
+  for (std::size_t n = r.count(17); n > 0; --n) {
+    const int64_t t = r.i64();
+    const double valor = r.f64();
+    s.window.push_back({t, valor, r.byte() != 0});
+  }
+  for (std::size_t n = r.count(24); n > 0; --n) {
+    const double valor = r.f64(), latitude = r.f64();
+    s.history.push_back({valor, latitude, r.f64()});
+  }
+  for (std::size_t n = r.count(12); n > 0; --n) {
+    std::string id = r.text();
+    s.devices[std::move(id)] = r.i64();
+  }
+  for (std::size_t n = r.count(4); n > 0; --n) s.beneficiaries.insert(r.text());
+  for (std::size_t n = r.count(16); n > 0; --n) {
+    const int64_t band = r.i64();
+    s.bands[band] = r.i64();
+  }
+  if (!r.done()) throw BadRecord("state: bytes left after the last field");
+  return s;
 }
 
 void FeatureState::save(std::ostream& out) const {

@@ -136,7 +136,7 @@ class Batcher {
                           s.segment.name});
     }
     for (const std::string& customer : touched)
-      commands.push_back({"SET", o_.state_prefix + customer, scorer_.state().find(customer)->to_json().dump()});
+      commands.push_back({"SET", o_.state_prefix + customer, scorer_.state().find(customer)->encode()});
     std::vector<std::string> ack = {"XACK", o_.input, o_.group};
     for (const Entry& e : entries) ack.push_back(e.id);
     commands.push_back(std::move(ack));
@@ -162,13 +162,15 @@ class Batcher {
       watch.push_back(o_.state_prefix + c);
       get.push_back(o_.state_prefix + c);
     }
-    redis_.command(watch);
-    const Reply states = redis_.command(get);
+    const std::vector<Reply> replies = redis_.pipeline({watch, get});  // one round trip
+    for (const Reply& r : replies)
+      if (r.is_error()) throw RedisError("redis: loading states: " + r.text());
+    const Reply& states = replies[1];
     std::size_t k = 0;
     for (const std::string& c : customers) {
       const redisReply* value = states.element(k++);
       if (value->type == REDIS_REPLY_STRING)
-        scorer_.state().set(c, CustomerState::from_json(nlohmann::json::parse(text_of(value))));
+        scorer_.state().set(c, CustomerState::decode(std::string_view(value->str, value->len)));
     }
   }
 
@@ -217,12 +219,30 @@ StreamCounters run_stream(FraudScorer& scorer, const StreamOptions& o, const std
       connected = true;
       redis.command({"XGROUP", "CREATE", o.input, o.group, "0", "MKSTREAM"}, /*allow_error=*/true);  // BUSYGROUP: exists
       Batcher batcher(redis, scorer, o, counters);
+      // What this consumer left pending (a restart, a lost connection) is taken first, then
+      // new entries; other consumers' idle entries are looked for when there is nothing new
+      // and at least every claim_idle_ms / 2.
+      bool own_pending = true, claiming = false;
+      auto last_claim = Clock::now() - std::chrono::milliseconds(o.claim_idle_ms);
       while (!stop.load()) {
-        // First what this consumer left pending (a restart), then other consumers' idle
-        // entries, then new ones.
-        std::vector<Entry> entries = read_group(redis, o, "0", 0);
-        if (entries.empty()) entries = claim_idle(redis, o);
+        std::vector<Entry> entries;
+        if (own_pending) {
+          entries = read_group(redis, o, "0", 0);
+          own_pending = !entries.empty();
+        }
+        // (claiming goes on while it finds entries: they are older than any new one)
+        const bool claim_due = claiming || Clock::now() - last_claim >= std::chrono::milliseconds(o.claim_idle_ms / 2);
+        if (entries.empty() && claim_due) {
+          entries = claim_idle(redis, o);
+          claiming = !entries.empty();
+          last_claim = Clock::now();
+        }
         if (entries.empty()) entries = read_group(redis, o, ">", o.block_ms);
+        if (entries.empty() && !claim_due) {
+          entries = claim_idle(redis, o);
+          claiming = !entries.empty();
+          last_claim = Clock::now();
+        }
         if (!entries.empty()) {
           if (!first_work) first_work = Clock::now();
           batcher.process(entries);

@@ -9,6 +9,7 @@ import os
 import pathlib
 import random
 import signal
+import struct
 import subprocess
 import time
 
@@ -114,8 +115,22 @@ def test_end_to_end_with_bad_records(server, tmp_path):
     summary = scorer.log_path.read_text()
     assert f"records in {len(ids)}, scored {len(records)}, rejected {len(bad_ids)}" in summary
     assert "latency p50" in summary
-    state = json.loads(server.client.get(f"bank:state:{records[0]['id_cliente']}"))
-    assert state["count"] == int((frame["id_cliente"] == records[0]["id_cliente"]).sum())
+    state = server.client.get(f"bank:state:{records[0]['id_cliente']}")  # version byte, then the count
+    assert state[0] == 1 and struct.unpack("<q", state[1:9])[0] == int((frame["id_cliente"] == records[0]["id_cliente"]).sum())
+
+
+def test_a_damaged_state_stops_the_scorer_with_the_reason_and_loses_nothing(server, tmp_path):
+    records = list(generate.records(generate.generate(20, days=3, seed=47)))
+    ids = publish(server.client, "transactions", records)
+    server.client.set(f"bank:state:{records[0]['id_cliente']}", b"\x01\x02\x03")
+    scorer = start_scorer(server, tmp_path)
+    assert scorer.wait(timeout=60) == 1
+    assert "state: truncated" in scorer.log_path.read_text()
+    assert server.client.xlen("scored") == 0  # the batch was not committed: its entries wait
+    server.client.delete(f"bank:state:{records[0]['id_cliente']}")
+    scorer = start_scorer(server, tmp_path)
+    assert scorer.wait(timeout=60) == 0
+    assert_exactly_once(server.client, ids, reference(records))
 
 
 def test_sigkill_at_random_moments_loses_and_repeats_nothing(server, tmp_path):
