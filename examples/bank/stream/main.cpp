@@ -26,6 +26,11 @@
 #ifdef BANK_WITH_REDIS
 #include "redis_loop.hpp"
 #endif
+#ifdef BANK_WITH_HTTPLIB
+#include <httplib.h>
+
+#include <thread>
+#endif
 
 namespace {
 
@@ -52,6 +57,7 @@ const char* const kUsage =
     "  --block-ms N          wait at most N ms for new entries (default 1000)\n"
     "  --claim-idle-ms N     take over other consumers' entries pending this long (default 30000)\n"
     "  --idle-exit-ms N      exit 0 after N ms with nothing to read (default: run until SIGTERM)\n"
+    "  --metrics-port PORT   serve the counters as Prometheus text on http://127.0.0.1:PORT/metrics\n"
     "JSON Lines (--stdin): read stdin, write one scored record a line on stdout\n"
     "  (entry \"line N\", id_transacao, id_cliente, fraud_probability, alert).\n"
     "  --emit-features       add the model's computed inputs to each record (\"features\")\n"
@@ -69,6 +75,7 @@ extern "C" void on_signal(int) { g_stop.store(true); }
 
 struct Options {
   std::string fraud_model, load_state, save_state, segments;
+  int metrics_port = 0;
   bool stdin_mode = false, emit_features = false;
   std::size_t batch = 256;
 #ifdef BANK_WITH_REDIS
@@ -121,6 +128,7 @@ Options parse(int argc, char** argv) {
       else if (flag == "--block-ms") o.stream.block_ms = static_cast<int>(count_of(flag, value, 1, 3'600'000));
       else if (flag == "--claim-idle-ms") o.stream.claim_idle_ms = count_of(flag, value, 1, 86'400'000);
       else if (flag == "--idle-exit-ms") o.stream.idle_exit_ms = count_of(flag, value, 1, 86'400'000);
+      else if (flag == "--metrics-port") o.metrics_port = static_cast<int>(count_of(flag, value, 1, 65535));
 #endif
       else usage_error("unknown flag " + flag);
     }
@@ -141,6 +149,41 @@ void reject(const std::string& entry, const nlohmann::json& record, const std::s
   error["id_transacao"] = record.is_object() && id != record.end() ? *id : nlohmann::json();
   std::cerr << error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
+
+#ifdef BANK_WITH_REDIS
+// GET /metrics on 127.0.0.1:port in a thread of its own, for the life of the object (port 0:
+// none). Without cpp-httplib in the build, asking for it is an error.
+class MetricsServer {
+ public:
+  MetricsServer(int port, const bank::StreamCounters& counters) {
+    if (port == 0) return;
+#ifdef BANK_WITH_HTTPLIB
+    server_.Get("/metrics", [&counters](const httplib::Request&, httplib::Response& response) {
+      response.set_content(bank::prometheus_text(counters), "text/plain; version=0.0.4");
+    });
+    if (!server_.bind_to_port("127.0.0.1", port)) throw std::runtime_error("--metrics-port " + std::to_string(port) + ": cannot listen");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+#else
+    (void)counters;
+    throw std::runtime_error("--metrics-port: this build has no HTTP server (cpp-httplib was not found)");
+#endif
+  }
+  ~MetricsServer() {
+#ifdef BANK_WITH_HTTPLIB
+    if (thread_.joinable()) {
+      server_.stop();
+      thread_.join();
+    }
+#endif
+  }
+
+ private:
+#ifdef BANK_WITH_HTTPLIB
+  httplib::Server server_;
+  std::thread thread_;
+#endif
+};
+#endif
 
 // Written to a temporary name, then renamed: a crash leaves the old file or the new one.
 void save_state(const bank::FeatureState& state, const std::string& path) {
@@ -167,7 +210,9 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
 #ifdef BANK_WITH_REDIS
     if (!options.stdin_mode) {
-      bank::run_stream(scorer, options.stream, g_stop);
+      bank::StreamCounters counters;
+      MetricsServer metrics(options.metrics_port, counters);
+      bank::run_stream(scorer, options.stream, g_stop, counters);
       return 0;
     }
 #endif

@@ -190,19 +190,40 @@ long long percentile(std::vector<long long> values, double q) {
 
 // `seconds`: the time spent from the first entry read to the last one committed (waiting for
 // entries before and after does not count against throughput).
-void report(const StreamCounters& c, std::vector<long long>& latencies, double seconds, const char* when) {
+void report(StreamCounters& c, std::vector<long long>& latencies, double seconds, const char* when) {
+  c.p50_ms = percentile(latencies, 0.50);
+  c.p99_ms = percentile(latencies, 0.99);
+  c.records_per_second = seconds > 0 ? static_cast<double>(c.in.load()) / seconds : 0.0;
   std::fprintf(stderr,
                "bank_stream_scorer: %s: records in %zu, scored %zu, rejected %zu, alerts %zu, %.0f records/s, "
                "latency p50 %lld ms p99 %lld ms\n",
-               when, c.in, c.scored, c.rejected, c.alerts, seconds > 0 ? static_cast<double>(c.in) / seconds : 0.0,
-               percentile(latencies, 0.50), percentile(latencies, 0.99));
+               when, c.in.load(), c.scored.load(), c.rejected.load(), c.alerts.load(), c.records_per_second.load(),
+               c.p50_ms.load(), c.p99_ms.load());
   latencies.clear();
 }
 
 }  // namespace
 
-StreamCounters run_stream(FraudScorer& scorer, const StreamOptions& o, const std::atomic<bool>& stop) {
-  StreamCounters counters;
+std::string prometheus_text(const StreamCounters& c) {
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help, const std::string& value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + value + "\n";
+  };
+  metric("bank_scorer_records_in_total", "counter", "Input entries committed (scored or rejected).", std::to_string(c.in.load()));
+  metric("bank_scorer_scored_total", "counter", "Transactions scored.", std::to_string(c.scored.load()));
+  metric("bank_scorer_rejected_total", "counter", "Records rejected to the error stream.", std::to_string(c.rejected.load()));
+  metric("bank_scorer_alerts_total", "counter", "Scored transactions above the alert threshold.", std::to_string(c.alerts.load()));
+  metric("bank_scorer_batches_total", "counter", "Micro-batches committed.", std::to_string(c.batches.load()));
+  metric("bank_scorer_retries_total", "counter", "Micro-batches computed again after a state changed under WATCH.",
+         std::to_string(c.retries.load()));
+  metric("bank_scorer_records_per_second", "gauge", "Throughput while working.", number_text(c.records_per_second.load()));
+  metric("bank_scorer_latency_p50_ms", "gauge", "Median latency from the entry's id time to its commit, last interval.",
+         std::to_string(c.p50_ms.load()));
+  metric("bank_scorer_latency_p99_ms", "gauge", "99th percentile latency, last interval.", std::to_string(c.p99_ms.load()));
+  return out;
+}
+
+void run_stream(FraudScorer& scorer, const StreamOptions& o, const std::atomic<bool>& stop, StreamCounters& counters) {
   const auto start = Clock::now();
   auto last_report = start, last_work = start;
   std::optional<Clock::time_point> first_work;
@@ -270,7 +291,6 @@ StreamCounters run_stream(FraudScorer& scorer, const StreamOptions& o, const std
   }
   all_latencies.insert(all_latencies.end(), latencies.begin(), latencies.end());
   report(counters, all_latencies, working_seconds(), "exit");
-  return counters;
 }
 
 }  // namespace bank

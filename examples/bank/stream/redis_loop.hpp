@@ -22,12 +22,19 @@ struct StreamOptions {
   long long idle_exit_ms = 0;       // > 0: exit after this long with nothing to read
 };
 
+// What the loop has done; atomics, so that a metrics thread may read them while it runs.
 struct StreamCounters {
-  std::size_t in = 0, scored = 0, rejected = 0, alerts = 0, batches = 0, retries = 0;
+  std::atomic<std::size_t> in{0}, scored{0}, rejected{0}, alerts{0}, batches{0}, retries{0};
+  std::atomic<long long> p50_ms{0}, p99_ms{0};  // latency over the last report's interval
+  std::atomic<double> records_per_second{0};
 };
+
+// The counters in Prometheus's text format (GET /metrics with --metrics-port).
+std::string prometheus_text(const StreamCounters& counters);
 
 // Runs until `stop` is set (then finishes the current micro-batch) or, with idle_exit_ms, until
 // the stream has been idle that long. Prints a summary line to stderr every few seconds.
-StreamCounters run_stream(FraudScorer& scorer, const StreamOptions& options, const std::atomic<bool>& stop);
+void run_stream(FraudScorer& scorer, const StreamOptions& options, const std::atomic<bool>& stop,
+                StreamCounters& counters);
 
 }  // namespace bank

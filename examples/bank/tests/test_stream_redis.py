@@ -267,3 +267,28 @@ def test_a_file_renamed_just_before_a_crash_is_not_written_twice(server, tmp_pat
     held = files_hold(directory)
     assert sorted(h["id_transacao"] for h in held) == sorted(f"T{k}" for k in range(30))
     assert not list(directory.glob("*.tmp")) and server.client.xpending("scored", "sink")["pending"] == 0
+
+
+def test_metrics_are_served_as_prometheus_text(server, tmp_path):
+    import urllib.request
+
+    from bank.services import free_port
+
+    records = list(generate.records(generate.generate(30, days=3, seed=48)))
+    publish(server.client, "transactions", records)
+    port = free_port()
+    scorer = start_scorer(server, tmp_path, "--metrics-port", port, idle_exit_ms=0)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            if f"bank_scorer_records_in_total {len(records)}" in text:
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "no metrics with every record counted"
+        time.sleep(0.05)
+    assert "# TYPE bank_scorer_scored_total counter" in text and f"bank_scorer_scored_total {len(records)}" in text
+    assert "bank_scorer_latency_p99_ms" in text
+    scorer.send_signal(signal.SIGTERM)
+    assert scorer.wait(timeout=10) == 0
