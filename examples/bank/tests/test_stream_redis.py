@@ -292,3 +292,20 @@ def test_metrics_are_served_as_prometheus_text(server, tmp_path):
     assert "bank_scorer_latency_p99_ms" in text
     scorer.send_signal(signal.SIGTERM)
     assert scorer.wait(timeout=10) == 0
+
+
+def test_two_consumers_one_killed_the_other_finishes_its_entries(server, tmp_path):
+    records = list(generate.records(generate.generate(200, days=10, seed=49)))
+    ids = publish(server.client, "transactions", records)
+    first = start_scorer(server, tmp_path, "--claim-idle-ms", 300, consumer="c1", batch=32, idle_exit_ms=0)
+    second = start_scorer(server, tmp_path, "--claim-idle-ms", 300, consumer="c2", batch=32, idle_exit_ms=3000)
+    wait_for_progress(server.client, 0)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    assert second.wait(timeout=300) == 0, second.log_path.read_text()
+    # every entry once, across both consumers; none left pending with the dead one
+    scored, rejected = outputs(server.client)
+    assert sorted([s["entry"] for s in scored] + [r["entry"] for r in rejected]) == sorted(ids)
+    assert server.client.xpending("transactions", "scorers")["pending"] == 0
+    # a record scored out of its customer's order is rejected with that reason, never scored twice
+    assert all("not after the customer's last" in r["error"] for r in rejected)
