@@ -2,7 +2,8 @@
 
 The model's features are exactly FEATURES (lower case; they are also the web service's JSON
 request fields). bairro, marca, dia, periodo and sexo are categorical, idade is numeric.
-The class index k of the model is the place LABELS[k] (the order of USE_CASES.md).
+The class index k of the model is the place LABELS[k] (the order of the application's README,
+"Where this comes from").
 """
 
 #: The 10 kinds of place, in class-index order (0 .. 9).

@@ -81,7 +81,7 @@ HERE = pathlib.Path(__file__).parent
 N_ROWS = 178_288
 N_CLASSES = len(LABELS)
 
-#: The 10 places' shares of the cleaned rows (USE_CASES.md, in percent).
+#: The 10 places' shares of the cleaned rows (the real file's, README "Where this comes from", in percent).
 SHARES = np.array([0.06, 0.06, 0.16, 0.34, 0.51, 1.7, 2.4, 2.9, 4.1, 87.7]) / 100
 SHARES = SHARES / SHARES.sum()
 
