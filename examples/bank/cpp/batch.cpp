@@ -17,6 +17,9 @@
 #include <floresta/floresta.hpp>
 #include <nlohmann/json.hpp>
 
+#include "flags.hpp"
+#include "scorer.hpp"  // bank::alert_threshold, shared with the stream scorer
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -103,17 +106,9 @@ std::string text_of(const nlohmann::json& fields, const char* name) {
   return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
-double alert_threshold(const floresta::Model& model, const std::string& path) {
-  const nlohmann::json metadata = model.metadata().empty() ? nlohmann::json::object() : nlohmann::json::parse(model.metadata());
-  const auto it = metadata.find("alert_threshold");
-  if (it == metadata.end() || !it->is_number())
-    throw floresta::Error(path + ": the model file's metadata has no numeric alert_threshold");
-  return it->get<double>();
-}
-
 void score_transactions(const std::string& model_path, const std::string& path, std::size_t top) {
   const floresta::Model model = floresta::load(model_path);
-  const double threshold = alert_threshold(model, model_path);
+  const double threshold = bank::alert_threshold(model, model_path);
   std::vector<Row> rows;
   std::size_t rejected = 0;
   const std::vector<double> X = read_rows(path, model, rows, rejected);
@@ -189,10 +184,9 @@ int main(int argc, char** argv) {
     else if (flag == "--transactions") transactions = value;
     else if (flag == "--customers") customers = value;
     else if (flag == "--top") {
-      char* end = nullptr;
-      const long n = std::strtol(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || n < 0) usage_error("--top takes a count, not '" + value + "'");
-      top = static_cast<std::size_t>(n);
+      const auto n = bank::whole_number(value, 0, 1'000'000'000);
+      if (!n) usage_error("--top takes a count, not '" + value + "'");
+      top = static_cast<std::size_t>(*n);
     } else usage_error("unknown flag " + flag);
   }
   if (fraud_model.empty() || transactions.empty()) usage_error("--fraud-model and --transactions are required");

@@ -96,7 +96,6 @@ class FeatureState {
   Features compute(const Transaction& t) const;
   // Takes `t` (with the features compute gave) into its customer's state.
   void update(const Transaction& t, const Features& f);
-  std::size_t customers() const { return customers_.size(); }
   // One customer's state (nullptr when unknown), set, and forgetting every customer: the Redis
   // mode loads the states a micro-batch needs and writes back those it changed.
   const CustomerState* find(const std::string& customer) const;

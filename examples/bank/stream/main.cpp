@@ -22,6 +22,7 @@
 #include <csignal>
 #include <unistd.h>
 
+#include "flags.hpp"
 #include "scorer.hpp"
 #ifdef BANK_WITH_REDIS
 #include "redis_loop.hpp"
@@ -84,12 +85,11 @@ struct Options {
 };
 
 long long count_of(const std::string& flag, const std::string& value, long long lowest, long long highest) {
-  char* end = nullptr;
-  const long long n = std::strtoll(value.c_str(), &end, 10);
-  if (value.empty() || *end != '\0' || n < lowest || n > highest)
+  const auto n = bank::whole_number(value, lowest, highest);
+  if (!n)
     usage_error(flag + " takes a whole number in [" + std::to_string(lowest) + ", " + std::to_string(highest) + "], not '" +
                 value + "'");
-  return n;
+  return *n;
 }
 
 std::string default_consumer() {

@@ -11,7 +11,6 @@ bool Reply::is_nil() const { return reply_->type == REDIS_REPLY_NIL; }
 bool Reply::is_error() const { return reply_->type == REDIS_REPLY_ERROR; }
 bool Reply::is_array() const { return reply_->type == REDIS_REPLY_ARRAY; }
 std::string Reply::text() const { return text_of(reply_.get()); }
-long long Reply::integer() const { return reply_->integer; }
 std::size_t Reply::size() const { return is_array() ? reply_->elements : 0; }
 const redisReply* Reply::element(std::size_t i) const { return reply_->element[i]; }
 

@@ -24,10 +24,8 @@ class Reply {
   bool is_error() const;
   bool is_array() const;
   std::string text() const;  // string, status or error
-  long long integer() const;
   std::size_t size() const;  // array elements
   const redisReply* element(std::size_t i) const;
-  const redisReply* raw() const { return reply_.get(); }
 
  private:
   std::shared_ptr<redisReply> reply_;

@@ -92,6 +92,7 @@ class Batcher {
  private:
   bool commit(const std::vector<Entry>& entries) {
     std::vector<nlohmann::json> records(entries.size());
+    std::vector<std::optional<Transaction>> transactions(entries.size());
     std::vector<std::string> errors(entries.size());
     std::set<std::string> customers;
     for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -101,7 +102,8 @@ class Batcher {
       }
       try {
         records[i] = nlohmann::json::parse(*entries[i].json);
-        customers.insert(parse_transaction(records[i]).customer);
+        transactions[i] = parse_transaction(records[i]);
+        customers.insert(transactions[i]->customer);
       } catch (const std::exception& error) {
         errors[i] = error.what();
       }
@@ -110,7 +112,7 @@ class Batcher {
     for (std::size_t i = 0; i < entries.size(); ++i) {
       if (!errors[i].empty()) continue;
       try {
-        scorer_.add(entries[i].id, records[i]);
+        scorer_.add(entries[i].id, *transactions[i]);
       } catch (const std::exception& error) {
         errors[i] = error.what();
       }

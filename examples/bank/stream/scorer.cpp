@@ -29,13 +29,17 @@ const SegmentTable::Segment& SegmentTable::of(const std::string& customer) const
   return it == segments_.end() ? none : it->second;
 }
 
-FraudScorer::FraudScorer(const std::string& model_path, SegmentTable segments, const FeatureDefinition& definition)
-    : definition_(definition), model_(floresta::load(model_path)), segments_(std::move(segments)), state_(definition) {
-  const nlohmann::json metadata = model_.metadata().empty() ? nlohmann::json::object() : nlohmann::json::parse(model_.metadata());
+double alert_threshold(const floresta::Model& model, const std::string& path) {
+  const nlohmann::json metadata = model.metadata().empty() ? nlohmann::json::object() : nlohmann::json::parse(model.metadata());
   const auto it = metadata.find("alert_threshold");
   if (it == metadata.end() || !it->is_number())
-    throw floresta::Error(model_path + ": the model file's metadata has no numeric alert_threshold");
-  threshold_ = it->get<double>();
+    throw floresta::Error(path + ": the model file's metadata has no numeric alert_threshold");
+  return it->get<double>();
+}
+
+FraudScorer::FraudScorer(const std::string& model_path, SegmentTable segments, const FeatureDefinition& definition)
+    : definition_(definition), model_(floresta::load(model_path)), segments_(std::move(segments)), state_(definition) {
+  threshold_ = alert_threshold(model_, model_path);
   if (!model_.is_classifier() || model_.class_labels().size() != 2)
     throw floresta::Error(model_path + ": not a binary classifier");
   for (const std::string& name : model_.feature_names()) {
@@ -45,10 +49,12 @@ FraudScorer::FraudScorer(const std::string& model_path, SegmentTable segments, c
   }
 }
 
-void FraudScorer::add(const std::string& entry, const nlohmann::json& record) {
+void FraudScorer::add(const std::string& entry, const nlohmann::json& record) { add(entry, parse_transaction(record)); }
+
+void FraudScorer::add(const std::string& entry, Transaction transaction) {
   Scored s;
   s.entry = entry;
-  s.transaction = parse_transaction(record);
+  s.transaction = std::move(transaction);
   s.features = state_.compute(s.transaction);
   // Encoding errors (an unknown category under a strict policy) leave the state untouched.
   const std::vector<double> row = model_.encode(s.features.record(s.transaction, definition_));

@@ -43,6 +43,10 @@ struct Scored {
   SegmentTable::Segment segment;
 };
 
+// The alert threshold a fraud model file carries (metadata.alert_threshold); floresta::Error
+// naming `path` when it has none.
+double alert_threshold(const floresta::Model& model, const std::string& path);
+
 class FraudScorer {
  public:
   // Loads the fraud model; floresta::Error when it cannot, or when it lacks the threshold or
@@ -53,13 +57,12 @@ class FraudScorer {
   // Parses, computes the features and takes the transaction into the state; the row waits for
   // score(). BadRecord (the state untouched) for a record that cannot be used.
   void add(const std::string& entry, const nlohmann::json& record);
+  void add(const std::string& entry, Transaction transaction);  // one already parsed
   std::size_t pending() const { return pending_.size(); }
   // Scores the waiting rows in one call, in the order they were added.
   std::vector<Scored> score();
 
-  double threshold() const { return threshold_; }
   FeatureState& state() { return state_; }
-  const floresta::Model& model() const { return model_; }
 
  private:
   const FeatureDefinition& definition_;

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "flags.hpp"
 #include "redis.hpp"
 
 namespace {
@@ -167,10 +168,9 @@ int main(int argc, char** argv) {
     if (i + 1 >= argc) usage_error(flag + " needs a value or is unknown");
     const std::string value = argv[++i];
     auto count = [&](long long lo, long long hi) {
-      char* end = nullptr;
-      const long long n = std::strtoll(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || n < lo || n > hi) usage_error(flag + " takes a whole number, not '" + value + "'");
-      return n;
+      const auto n = bank::whole_number(value, lo, hi);
+      if (!n) usage_error(flag + " takes a whole number, not '" + value + "'");
+      return *n;
     };
     if (flag == "--dir") o.dir = value;
     else if (flag == "--redis-host") o.host = value;
