@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake g++ make libeigen3-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
-          pkg-config libcpp-httplib-dev chromium chromium-driver wrk libhiredis-dev redis-server)
+          pkg-config libcpp-httplib-dev chromium chromium-driver wrk libhiredis-dev libsimdjson-dev redis-server)
 command -v python3 >/dev/null || packages+=(python3 python3-venv python3-dev)
 scripts/apt_install.sh "${packages[@]}"
 

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <atomic>
@@ -143,10 +144,9 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-void reject(const std::string& entry, const nlohmann::json& record, const std::string& reason) {
+void reject(const std::string& entry, const std::optional<std::string>& id, const std::string& reason) {
   nlohmann::json error = {{"entry", entry}, {"error", reason}};
-  const auto id = record.is_object() ? record.find("id_transacao") : record.end();
-  error["id_transacao"] = record.is_object() && id != record.end() ? *id : nlohmann::json();
+  error["id_transacao"] = id ? nlohmann::json(*id) : nlohmann::json();
   std::cerr << error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
 
@@ -231,17 +231,16 @@ int main(int argc, char** argv) {
         alerts += s.alert;
       }
     };
+    bank::TransactionReader reader;
     std::string line;
     for (std::size_t number = 1; std::getline(std::cin, line); ++number) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       ++in;
       const std::string entry = "line " + std::to_string(number);
-      nlohmann::json record;
       try {
-        record = nlohmann::json::parse(line);
-        scorer.add(entry, record);
+        scorer.add(entry, reader.read(line));
       } catch (const std::exception& error) {
-        reject(entry, record, error.what());
+        reject(entry, reader.last_id(), error.what());
         ++rejected;
         continue;
       }

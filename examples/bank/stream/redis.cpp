@@ -11,6 +11,7 @@ bool Reply::is_nil() const { return reply_->type == REDIS_REPLY_NIL; }
 bool Reply::is_error() const { return reply_->type == REDIS_REPLY_ERROR; }
 bool Reply::is_array() const { return reply_->type == REDIS_REPLY_ARRAY; }
 std::string Reply::text() const { return text_of(reply_.get()); }
+long long Reply::integer() const { return reply_->type == REDIS_REPLY_INTEGER ? reply_->integer : 0; }
 std::size_t Reply::size() const { return is_array() ? reply_->elements : 0; }
 const redisReply* Reply::element(std::size_t i) const { return reply_->element[i]; }
 
@@ -33,45 +34,45 @@ Redis::~Redis() {
   if (context_) redisFree(context_);
 }
 
-namespace {
-
-std::vector<const char*> pointers(const std::vector<std::string>& argv, std::vector<std::size_t>& lengths) {
-  std::vector<const char*> out;
-  lengths.clear();
-  for (const std::string& a : argv) {
-    out.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  return out;
-}
-
-}  // namespace
-
 Reply Redis::command(const std::vector<std::string>& argv, bool allow_error) {
-  std::vector<std::size_t> lengths;
-  std::vector<const char*> args = pointers(argv, lengths);
-  auto* reply = static_cast<redisReply*>(redisCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data()));
-  if (reply == nullptr) throw RedisError("redis " + where_ + ": " + argv.at(0) + ": " + context_->errstr);
-  Reply r(reply);
+  append(std::vector<std::string_view>(argv.begin(), argv.end()));
+  Reply r = read();
   if (r.is_error() && !allow_error) throw RedisError("redis " + where_ + ": " + argv.at(0) + ": " + r.text());
   return r;
 }
 
 std::vector<Reply> Redis::pipeline(const std::vector<std::vector<std::string>>& commands) {
-  std::vector<std::size_t> lengths;
-  for (const auto& argv : commands) {
-    std::vector<const char*> args = pointers(argv, lengths);
-    if (redisAppendCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data()) != REDIS_OK)
-      throw RedisError("redis " + where_ + ": " + argv.at(0) + ": " + context_->errstr);
-  }
+  for (const auto& argv : commands) append(std::vector<std::string_view>(argv.begin(), argv.end()));
   std::vector<Reply> replies;
-  for (const auto& argv : commands) {
-    void* reply = nullptr;
-    if (redisGetReply(context_, &reply) != REDIS_OK || reply == nullptr)
-      throw RedisError("redis " + where_ + ": " + argv.at(0) + ": " + context_->errstr);
-    replies.emplace_back(static_cast<redisReply*>(reply));
-  }
+  for (std::size_t i = 0; i < commands.size(); ++i) replies.push_back(read());
   return replies;
+}
+
+void Redis::append(const std::vector<std::string_view>& argv) {
+  args_.clear();
+  lengths_.clear();
+  for (const std::string_view a : argv) {
+    args_.push_back(a.data());
+    lengths_.push_back(a.size());
+  }
+  if (redisAppendCommandArgv(context_, static_cast<int>(args_.size()), args_.data(), lengths_.data()) != REDIS_OK)
+    throw RedisError("redis " + where_ + ": " + std::string(argv.at(0)) + ": " + context_->errstr);
+  unread_.emplace_back(argv.at(0));
+}
+
+void Redis::flush() {
+  for (int done = 0; !done;)
+    if (redisBufferWrite(context_, &done) != REDIS_OK) throw RedisError("redis " + where_ + ": " + context_->errstr);
+}
+
+Reply Redis::read() {
+  if (unread_.empty()) throw std::logic_error("Redis::read without a command appended");
+  const std::string name = std::move(unread_.front());
+  unread_.pop_front();
+  void* reply = nullptr;
+  if (redisGetReply(context_, &reply) != REDIS_OK || reply == nullptr)
+    throw RedisError("redis " + where_ + ": " + name + ": " + context_->errstr);
+  return Reply(static_cast<redisReply*>(reply));
 }
 
 }  // namespace bank

@@ -2,9 +2,11 @@
 // as argument vectors (no formatting, so any byte goes), replies owned and freed.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 struct redisContext;
@@ -24,6 +26,7 @@ class Reply {
   bool is_error() const;
   bool is_array() const;
   std::string text() const;  // string, status or error
+  long long integer() const;  // an integer reply's value (0 for any other)
   std::size_t size() const;  // array elements
   const redisReply* element(std::size_t i) const;
 
@@ -45,9 +48,19 @@ class Redis {
   // Queues commands and reads their replies in order (one round trip).
   std::vector<Reply> pipeline(const std::vector<std::vector<std::string>>& commands);
 
+  // The same in steps, for a caller that works while Redis does: append() formats a command
+  // into the output buffer at once (the views need not outlive the call), flush() sends what
+  // is buffered without waiting, read() returns the oldest unread reply (sending first).
+  void append(const std::vector<std::string_view>& argv);
+  void flush();
+  Reply read();
+
  private:
   redisContext* context_ = nullptr;
   std::string where_;
+  std::deque<std::string> unread_;  // the names of the commands whose replies are not read yet
+  std::vector<const char*> args_;
+  std::vector<std::size_t> lengths_;
 };
 
 }  // namespace bank

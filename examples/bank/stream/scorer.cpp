@@ -49,8 +49,6 @@ FraudScorer::FraudScorer(const std::string& model_path, SegmentTable segments, c
   }
 }
 
-void FraudScorer::add(const std::string& entry, const nlohmann::json& record) { add(entry, parse_transaction(record)); }
-
 void FraudScorer::add(const std::string& entry, Transaction transaction) {
   Scored s;
   s.entry = entry;

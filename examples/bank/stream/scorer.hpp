@@ -54,10 +54,9 @@ class FraudScorer {
   explicit FraudScorer(const std::string& model_path, SegmentTable segments = {},
                        const FeatureDefinition& definition = FeatureDefinition::built_in());
 
-  // Parses, computes the features and takes the transaction into the state; the row waits for
-  // score(). BadRecord (the state untouched) for a record that cannot be used.
-  void add(const std::string& entry, const nlohmann::json& record);
-  void add(const std::string& entry, Transaction transaction);  // one already parsed
+  // Computes the features and takes the transaction into the state; the row waits for
+  // score(). BadRecord (the state untouched) for a transaction that cannot be used.
+  void add(const std::string& entry, Transaction transaction);
   std::size_t pending() const { return pending_.size(); }
   // Scores the waiting rows in one call, in the order they were added.
   std::vector<Scored> score();

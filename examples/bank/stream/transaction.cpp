@@ -1,67 +1,121 @@
 #include "transaction.hpp"
 
+#include <simdjson.h>
+
+#include <array>
 #include <cmath>
+#include <cstring>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace bank {
 namespace {
 
-const nlohmann::json& field(const nlohmann::json& record, const char* name) {
-  const auto it = record.find(name);
-  if (it == record.end() || it->is_null()) throw BadRecord(std::string(name) + ": missing");
-  return *it;
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+// The fields read, in the order they are checked (so a record with several faults is named by
+// the first, as before).
+enum Field : std::size_t {
+  kId, kCustomer, kTimestamp, kTransacao, kCategoria, kMetodo, kStatus, kValor, kSaldo, kLatitude, kLongitude,
+  kDevice, kBeneficiary, kFields
+};
+constexpr std::array<std::string_view, kFields> kNames = {
+    "id_transacao", "id_cliente", "timestamp", "transacao", "categoria_transacao", "metodo_pagamento",
+    "status_transacao", "valor_transacao", "saldo", "latitude", "longitude", "id_dispositivo", "id_beneficiario"};
+
+using Slots = std::array<std::optional<element>, kFields>;
+
+std::string name_of(Field f) { return std::string(kNames[f]); }
+
+const element& present(const Slots& slots, Field f) {
+  if (!slots[f] || slots[f]->is_null()) throw BadRecord(name_of(f) + ": missing");
+  return *slots[f];
 }
 
-std::string text(const nlohmann::json& record, const char* name) {
-  const nlohmann::json& value = field(record, name);
-  if (!value.is_string()) throw BadRecord(std::string(name) + ": not a string");
-  return value.get<std::string>();
+std::string text(const Slots& slots, Field f) {
+  std::string_view s;
+  if (present(slots, f).get_string().get(s)) throw BadRecord(name_of(f) + ": not a string");
+  return std::string(s);
 }
 
-// Ids: strings, or integers written as numbers (7 and "7" are the same id).
-std::optional<std::string> id(const nlohmann::json& record, const char* name, bool required) {
-  const auto it = record.find(name);
-  if (it == record.end() || it->is_null() || (it->is_string() && it->get<std::string>().empty())) {
-    if (required) throw BadRecord(std::string(name) + ": missing");
+// Ids: strings, or integers written as numbers (7 and "7" are the same id); null, "" or absent
+// is missing.
+std::optional<std::string> id(const Slots& slots, Field f, bool required) {
+  const std::optional<element>& v = slots[f];
+  std::string_view s;
+  if (!v || v->is_null() || (v->is_string() && v->get_string().value_unsafe().empty())) {
+    if (required) throw BadRecord(name_of(f) + ": missing");
     return std::nullopt;
   }
-  if (it->is_string()) return it->get<std::string>();
-  if (it->is_number_integer()) return it->dump();
-  throw BadRecord(std::string(name) + ": not a string or an integer");
+  if (!v->get_string().get(s)) return std::string(s);
+  if (v->type() == element_type::INT64) return std::to_string(v->get_int64().value_unsafe());
+  if (v->type() == element_type::UINT64) return std::to_string(v->get_uint64().value_unsafe());
+  throw BadRecord(name_of(f) + ": not a string or an integer");
 }
 
-double number(const nlohmann::json& record, const char* name, double lowest, double highest) {
-  const nlohmann::json& value = field(record, name);
-  if (!value.is_number()) throw BadRecord(std::string(name) + ": not a number");
-  const double x = value.get<double>();
+double number(const Slots& slots, Field f, double lowest, double highest) {
+  double x = 0;
+  if (!present(slots, f).is_number() || slots[f]->get_double().get(x)) throw BadRecord(name_of(f) + ": not a number");
   if (!std::isfinite(x) || x < lowest || x > highest)
-    throw BadRecord(std::string(name) + ": " + value.dump() + " out of range");
+    throw BadRecord(name_of(f) + ": " + nlohmann::json(x).dump() + " out of range");
   return x;
+}
+
+int64_t seconds(const Slots& slots, Field f) {
+  const element& v = present(slots, f);
+  if (v.type() == element_type::INT64) return v.get_int64().value_unsafe();
+  if (v.type() == element_type::DOUBLE) {
+    const double x = v.get_double().value_unsafe();
+    if (std::isfinite(x) && std::floor(x) == x && std::fabs(x) < 9e15) return static_cast<int64_t>(x);
+  }
+  throw BadRecord(name_of(f) + ": not a whole number of seconds");
 }
 
 }  // namespace
 
-Transaction parse_transaction(const nlohmann::json& record) {
-  if (!record.is_object()) throw BadRecord("a transaction must be a JSON object");
+struct TransactionReader::Parser {
+  simdjson::dom::parser parser;
+  std::vector<char> padded;  // the text, followed by the padding simdjson reads past the end
+};
+
+TransactionReader::TransactionReader() : parser_(std::make_unique<Parser>()) {}
+TransactionReader::~TransactionReader() = default;
+
+Transaction TransactionReader::read(std::string_view json_text) {
+  last_id_.reset();
+  std::vector<char>& buffer = parser_->padded;
+  buffer.resize(json_text.size() + simdjson::SIMDJSON_PADDING);
+  std::memcpy(buffer.data(), json_text.data(), json_text.size());
+  element doc;
+  if (const auto error = parser_->parser.parse(buffer.data(), json_text.size(), false).get(doc))
+    throw BadRecord(std::string("cannot parse the record as JSON: ") + simdjson::error_message(error));
+  simdjson::dom::object object;
+  if (doc.get_object().get(object)) throw BadRecord("a transaction must be a JSON object");
+  Slots slots;
+  for (const simdjson::dom::key_value_pair field : object)
+    for (std::size_t f = 0; f < kFields; ++f)
+      if (field.key == kNames[f]) slots[f] = field.value;  // a repeated key: the last one counts
+  try {
+    last_id_ = id(slots, kId, false);
+  } catch (const BadRecord&) {  // reported below, in its turn
+  }
   Transaction t;
-  t.id = *id(record, "id_transacao", true);
-  t.customer = *id(record, "id_cliente", true);
-  const nlohmann::json& ts = field(record, "timestamp");
-  if (ts.is_number_integer()) t.timestamp = ts.get<int64_t>();
-  else if (ts.is_number_float() && std::isfinite(ts.get<double>()) && std::floor(ts.get<double>()) == ts.get<double>() &&
-           std::fabs(ts.get<double>()) < 9e15)
-    t.timestamp = static_cast<int64_t>(ts.get<double>());
-  else throw BadRecord("timestamp: not a whole number of seconds");
-  t.transacao = text(record, "transacao");
-  t.categoria = text(record, "categoria_transacao");
-  t.metodo = text(record, "metodo_pagamento");
-  t.status = text(record, "status_transacao");
+  t.id = *id(slots, kId, true);
+  t.customer = *id(slots, kCustomer, true);
+  t.timestamp = seconds(slots, kTimestamp);
+  t.transacao = text(slots, kTransacao);
+  t.categoria = text(slots, kCategoria);
+  t.metodo = text(slots, kMetodo);
+  t.status = text(slots, kStatus);
   const double huge = 1e15;
-  t.valor = number(record, "valor_transacao", -huge, huge);
-  t.saldo = number(record, "saldo", -huge, huge);
-  t.latitude = number(record, "latitude", -90.0, 90.0);
-  t.longitude = number(record, "longitude", -180.0, 180.0);
-  t.device = id(record, "id_dispositivo", false);
-  t.beneficiary = id(record, "id_beneficiario", false);
+  t.valor = number(slots, kValor, -huge, huge);
+  t.saldo = number(slots, kSaldo, -huge, huge);
+  t.latitude = number(slots, kLatitude, -90.0, 90.0);
+  t.longitude = number(slots, kLongitude, -180.0, 180.0);
+  t.device = id(slots, kDevice, false);
+  t.beneficiary = id(slots, kBeneficiary, false);
   return t;
 }
 

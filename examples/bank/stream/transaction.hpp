@@ -3,11 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
-
-#include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace bank {
 
@@ -25,9 +25,30 @@ struct Transaction {
   std::optional<std::string> device, beneficiary;  // missing: absent, null or ""
 };
 
-// Reads a record (a JSON object) into a Transaction; BadRecord names what is wrong. Ids are
-// strings or integers (compared as text, as features.json says); amounts, balances and
-// coordinates finite numbers; the timestamp an integral number of seconds.
-Transaction parse_transaction(const nlohmann::json& record);
+// Reads records from their JSON text (a JSON Lines line, a stream entry's `json` field) with
+// simdjson (Debian's libsimdjson-dev): the records are most of what the scorer parses, and a
+// DOM of maps and strings per record cost more than the features and the model together.
+// One reader per thread; it keeps its buffers between records.
+class TransactionReader {
+ public:
+  TransactionReader();
+  ~TransactionReader();
+  TransactionReader(const TransactionReader&) = delete;
+  TransactionReader& operator=(const TransactionReader&) = delete;
+
+  // The transaction in `json_text`; BadRecord names what is wrong: text that is not JSON
+  // ("cannot parse ..."), not an object, or a field. Ids are strings or integers (compared as
+  // text, as features.json says: 7 and "7" are the same id); amounts, balances and coordinates
+  // finite numbers in range; the timestamp a whole number of seconds.
+  Transaction read(std::string_view json_text);
+  // The id_transacao of the text last read, when it had one (as text), even if read() threw:
+  // a rejected record is reported under its id.
+  const std::optional<std::string>& last_id() const { return last_id_; }
+
+ private:
+  struct Parser;
+  std::unique_ptr<Parser> parser_;
+  std::optional<std::string> last_id_;
+};
 
 }  // namespace bank

@@ -1,0 +1,297 @@
+#include "pipeline.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <chrono>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+namespace bank {
+namespace {
+
+// KEYS: the writer tag, the output stream, the error stream, the input stream, then the state
+// keys. ARGV: the expected tag, the new tag, the group, the number of scored records, of
+// rejected ones; then 7 values per scored record, 3 per rejected one, one state per state
+// key, and the entry ids to acknowledge. Everything that could fail is checked before the
+// first write, so that the script writes all or nothing.
+constexpr const char* kCommitScript = R"lua(
+local current = redis.call('GET', KEYS[1])
+if (current or '') ~= ARGV[1] then return 0 end
+for k = 2, 4 do
+  local t = redis.call('TYPE', KEYS[k])['ok']
+  if t ~= 'stream' and not (t == 'none' and k < 4) then
+    return redis.error_reply(KEYS[k] .. ' is a ' .. t .. ', not a stream')
+  end
+end
+local a = 6
+for i = 1, tonumber(ARGV[4]) do
+  redis.call('XADD', KEYS[2], '*', 'entry', ARGV[a], 'id_transacao', ARGV[a + 1], 'id_cliente', ARGV[a + 2],
+             'fraud_probability', ARGV[a + 3], 'alert', ARGV[a + 4], 'segment_id', ARGV[a + 5],
+             'segment_name', ARGV[a + 6])
+  a = a + 7
+end
+for i = 1, tonumber(ARGV[5]) do
+  redis.call('XADD', KEYS[3], '*', 'entry', ARGV[a], 'id_transacao', ARGV[a + 1], 'error', ARGV[a + 2])
+  a = a + 3
+end
+for k = 5, #KEYS do
+  redis.call('SET', KEYS[k], ARGV[a])
+  a = a + 1
+end
+redis.call('SET', KEYS[1], ARGV[2])
+local ids = {}
+for i = a, #ARGV do
+  ids[#ids + 1] = ARGV[i]
+  if #ids == 1000 then redis.call('XACK', KEYS[4], ARGV[3], unpack(ids)); ids = {} end
+end
+if #ids > 0 then redis.call('XACK', KEYS[4], ARGV[3], unpack(ids)) end
+return 1
+)lua";
+
+long long entry_millis(std::string_view id) {
+  long long ms = 0;
+  for (const char c : id.substr(0, id.find('-'))) {
+    if (c < '0' || c > '9') return 0;
+    ms = ms * 10 + (c - '0');
+  }
+  return ms;
+}
+
+long long now_millis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string random_hex() {
+  std::random_device device;
+  const unsigned long long x = (static_cast<unsigned long long>(device()) << 32) ^ device();
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", x);
+  return text;
+}
+
+}  // namespace
+
+Entries entries_of(Reply reply, const redisReply* list) {
+  Entries out;
+  if (list == nullptr || list->type != REDIS_REPLY_ARRAY) return out;
+  auto view = [](const redisReply* r) { return r->str ? std::string_view(r->str, r->len) : std::string_view(); };
+  for (std::size_t i = 0; i < list->elements; ++i) {
+    const redisReply* item = list->element[i];
+    if (item->type != REDIS_REPLY_ARRAY || item->elements < 1) continue;
+    Entry e{view(item->element[0]), std::nullopt};
+    if (item->elements > 1 && item->element[1]->type == REDIS_REPLY_ARRAY) {
+      const redisReply* fields = item->element[1];
+      for (std::size_t f = 0; f + 1 < fields->elements; f += 2)
+        if (view(fields->element[f]) == "json") e.json = view(fields->element[f + 1]);
+    }
+    out.list.push_back(e);
+  }
+  out.reply = std::move(reply);
+  return out;
+}
+
+Entries group_entries(Reply reply) {
+  if (reply.is_error()) throw RedisError("redis: XREADGROUP: " + reply.text());
+  if (reply.is_nil() || reply.size() == 0) return {};
+  const redisReply* stream = reply.element(0);  // [name, entries]
+  return stream->elements > 1 ? entries_of(std::move(reply), stream->element[1]) : Entries{};
+}
+
+std::vector<std::string> read_group_command(const StreamOptions& o, const std::string& start, int block_ms) {
+  std::vector<std::string> argv = {"XREADGROUP", "GROUP", o.group, o.consumer, "COUNT", std::to_string(o.batch)};
+  if (block_ms > 0) argv.insert(argv.end(), {"BLOCK", std::to_string(block_ms)});
+  argv.insert(argv.end(), {"STREAMS", o.input, start});
+  return argv;
+}
+
+Pipeline::Pipeline(Redis& redis, FraudScorer& scorer, const StreamOptions& o, StreamCounters& counters)
+    : redis_(redis), scorer_(scorer), o_(o), counters_(counters), writer_key_("writer:" + o.state_prefix),
+      tag_base_(o.consumer + ":" + random_hex() + ":") {
+  scorer_.state().clear();  // a new connection: nothing held is known to be Redis's
+}
+
+void Pipeline::push(Entries entries) {
+  for (std::size_t begin = 0; begin < entries.list.size(); begin += o_.batch) {
+    Batch b;
+    const std::size_t end = std::min(entries.list.size(), begin + o_.batch);
+    b.entries.reply = entries.reply;
+    b.entries.list.assign(entries.list.begin() + static_cast<std::ptrdiff_t>(begin),
+                          entries.list.begin() + static_cast<std::ptrdiff_t>(end));
+    const std::size_t n = b.size();
+    b.transactions.resize(n);
+    b.errors.resize(n);
+    b.ids.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const Entry& e = b.entries.list[i];
+      if (!e.json) {
+        b.errors[i] = "the entry has no `json` field";
+        continue;
+      }
+      try {
+        b.transactions[i] = reader_.read(*e.json);
+      } catch (const std::exception& error) {
+        b.errors[i] = error.what();
+        b.ids[i] = reader_.last_id();
+      }
+    }
+    ready_.push_back(std::move(b));
+  }
+}
+
+void Pipeline::submit(bool read_ahead) {
+  bool missing = !tag_;
+  for (const auto& t : ready_.front().transactions)
+    missing = missing || (t && scorer_.state().find(t->customer) == nullptr);
+  if (missing) {
+    settle_all();  // (a conflict puts older batches back in front)
+    load_missing_states(ready_.front());
+  }
+  InFlight f = compute(std::move(ready_.front()));
+  ready_.pop_front();
+  send_commit(f);
+  in_flight_.push_back(std::move(f));
+  expected_.push_back(Expect::kCommit);
+  if (read_ahead && ready_.size() < 2 && !reading_) {
+    // two batches' worth: one to compute while Redis commits the one before
+    StreamOptions twice = o_;
+    twice.batch = 2 * o_.batch;
+    const std::vector<std::string> argv = read_group_command(twice, ">", 0);
+    redis_.append(std::vector<std::string_view>(argv.begin(), argv.end()));
+    expected_.push_back(Expect::kRead);
+    reading_ = true;
+  }
+  redis_.flush();
+}
+
+// With nothing in flight: the writer tag and the states the batch needs that are not held.
+void Pipeline::load_missing_states(const Batch& batch) {
+  std::set<std::string> missing;
+  for (const auto& t : batch.transactions)
+    if (t && scorer_.state().find(t->customer) == nullptr) missing.insert(t->customer);
+  std::vector<std::string> get = {"MGET", writer_key_};
+  for (const std::string& c : missing) get.push_back(o_.state_prefix + c);
+  const Reply reply = redis_.command(get);
+  const redisReply* tag = reply.element(0);
+  tag_ = tag->type == REDIS_REPLY_STRING ? std::string(tag->str, tag->len) : std::string();
+  std::size_t k = 1;
+  for (const std::string& c : missing) {
+    const redisReply* value = reply.element(k++);
+    if (value->type == REDIS_REPLY_STRING)
+      scorer_.state().set(c, CustomerState::decode(std::string_view(value->str, value->len)));
+  }
+}
+
+Pipeline::InFlight Pipeline::compute(Batch batch) {
+  InFlight f;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!batch.errors[i].empty()) continue;
+    try {
+      scorer_.add(std::string(batch.entries.list[i].id), *batch.transactions[i]);
+    } catch (const std::exception& error) {  // refused by the features: rejected, the state untouched
+      batch.errors[i] = error.what();
+      batch.ids[i] = batch.transactions[i]->id;
+      batch.transactions[i].reset();
+    }
+  }
+  f.scored = scorer_.score();
+  for (const Scored& s : f.scored) f.alerts += s.alert;
+  f.batch = std::move(batch);
+  return f;
+}
+
+void Pipeline::send_commit(const InFlight& f) {
+  const Batch& b = f.batch;
+  std::deque<std::string> text;  // what the views point into (a deque never moves its strings)
+  std::set<std::string_view> customers;
+  for (const Scored& s : f.scored) customers.insert(s.transaction.customer);
+  const std::string next_tag = tag_base_ + std::to_string(++sequence_);
+  std::vector<std::string_view> argv = {"EVAL", kCommitScript, text.emplace_back(std::to_string(4 + customers.size())),
+                                        writer_key_, o_.output, o_.errors, o_.input};
+  for (const std::string_view c : customers) argv.push_back(text.emplace_back(o_.state_prefix + std::string(c)));
+  argv.insert(argv.end(), {*tag_, next_tag, o_.group, text.emplace_back(std::to_string(f.scored.size())),
+                           text.emplace_back(std::to_string(b.size() - f.scored.size()))});
+  for (const Scored& s : f.scored)
+    argv.insert(argv.end(), {s.entry, s.transaction.id, s.transaction.customer,
+                             text.emplace_back(nlohmann::json(s.probability).dump()), s.alert ? "1" : "0",
+                             text.emplace_back(std::to_string(s.segment.id)), s.segment.name});
+  for (std::size_t i = 0; i < b.size(); ++i)
+    if (!b.errors[i].empty())
+      argv.insert(argv.end(), {b.entries.list[i].id, text.emplace_back(b.ids[i].value_or("")), b.errors[i]});
+  for (const std::string_view c : customers)
+    argv.push_back(text.emplace_back(scorer_.state().find(std::string(c))->encode()));
+  for (const Entry& e : b.entries.list) argv.push_back(e.id);
+  redis_.append(argv);
+  tag_ = next_tag;
+}
+
+void Pipeline::settle_oldest() {
+  const std::size_t before = in_flight_.size();
+  while (!expected_.empty() && in_flight_.size() == before) settle_next();
+  // entries read ahead right behind it are taken now: the next batch to compute
+  while (!expected_.empty() && expected_.front() == Expect::kRead) settle_next();
+}
+
+void Pipeline::settle_all() {
+  while (!expected_.empty()) settle_next();
+}
+
+void Pipeline::settle_next() {
+  const Expect kind = expected_.front();
+  expected_.pop_front();
+  Reply reply = redis_.read();
+  if (kind == Expect::kRead) {
+    reading_ = false;
+    push(group_entries(std::move(reply)));
+    return;
+  }
+  if (reply.is_error()) throw RedisError("redis: a micro-batch's commit failed: " + reply.text());
+  if (reply.integer() == 0) return roll_back();
+  const InFlight& f = in_flight_.front();
+  counters_.in += f.batch.size();
+  counters_.scored += f.scored.size();
+  counters_.rejected += f.batch.size() - f.scored.size();
+  counters_.alerts += f.alerts;
+  ++counters_.batches;
+  const long long now = now_millis();
+  for (const Entry& e : f.batch.entries.list) latencies_.push_back(now - entry_millis(e.id));
+  in_flight_.pop_front();
+  conflicts_in_a_row_ = 0;
+}
+
+// The oldest commit found another writer's tag: it and every later one in flight wrote
+// nothing (each expects the tag of the one before). They go back to the front of the queue,
+// to be computed again from the states in Redis.
+void Pipeline::roll_back() {
+  std::deque<Batch> again;
+  again.push_back(std::move(in_flight_.front().batch));
+  in_flight_.pop_front();
+  while (!expected_.empty()) {
+    const Expect kind = expected_.front();
+    expected_.pop_front();
+    Reply reply = redis_.read();
+    if (kind == Expect::kRead) {
+      reading_ = false;
+      push(group_entries(std::move(reply)));
+      continue;
+    }
+    if (reply.is_error()) throw RedisError("redis: a micro-batch's commit failed: " + reply.text());
+    if (reply.integer() != 0) throw RedisError("a commit after a conflicting one was written: two writers share a tag");
+    again.push_back(std::move(in_flight_.front().batch));
+    in_flight_.pop_front();
+  }
+  counters_.retries += again.size();
+  for (auto it = again.rbegin(); it != again.rend(); ++it) ready_.push_front(std::move(*it));
+  scorer_.state().clear();
+  tag_.reset();
+  // Two consumers committing at once take turns; one that keeps losing waits a little, at random.
+  if (++conflicts_in_a_row_ > 2) {
+    static thread_local std::minstd_rand random(std::random_device{}());
+    const int most = std::min(20, conflicts_in_a_row_);
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, most)(random)));
+  }
+}
+
+}  // namespace bank
