@@ -2,7 +2,7 @@
 consumer written the way a data team would (redis-py, the Python feature state, LightGBM's own
 predict per micro-batch). Not a test: `make bench-stream`.
 
-    .venv/bin/python benchmarks/stream/run.py [--customers 1000] [--days 21] [--repeats 3]
+    .venv/bin/python benchmarks/stream/run.py [--customers 1000] [--days 21] [--repeats 3] [--rates 5000,10000,20000]
 
 Method (written into stream.md too):
   - the same generated transactions (seed 9) are published to a fresh stream (pipelined XADDs)
@@ -15,7 +15,13 @@ Method (written into stream.md too):
     memory and commits its writes in one MULTI/EXEC per micro-batch too, but its state would
     be lost with the process — the comparison favours it;
   - the Python consumer's probabilities are checked against the C++ scorer's (1e-9);
-  - both run on this machine's 2 shared cores beside redis-server.
+  - both run on this machine's 2 shared cores beside redis-server; Redis's automatic
+    append-only-file rewrites are off during the runs (a forked child that would take the
+    cores from both consumers at random moments; a production Redis has its own machine);
+  - latency: the scorer alone, while the replay tool offers transactions at a fixed rate for
+    --seconds (open loop: what is due goes out in one pipelined round trip, whatever the
+    scorer does); p50 / p99 from each entry's id time (when Redis took it) to the read of its
+    micro-batch's commit reply, as the scorer reports them (whole milliseconds).
 Writes benchmarks/results/stream.json and stream.md.
 """
 import argparse
@@ -79,14 +85,55 @@ def python_consumer(client, batch=256):
     return len(probabilities), time.perf_counter() - start, probabilities
 
 
+def scorer_command(port):
+    return [str(SCORER), "--fraud-model", str(MODEL), "--redis-port", str(port), "--idle-exit-ms", "1000", "--block-ms",
+            "100"]
+
+
+def summary_numbers(stderr):
+    """(records/s, p50 ms, p99 ms) from the scorer's exit line."""
+    summary = stderr.strip().splitlines()[-1]
+    rate = float(summary.split(" records/s")[0].rsplit(", ", 1)[1])
+    p50 = int(summary.split("latency p50 ")[1].split(" ms")[0])
+    p99 = int(summary.split(" p99 ")[1].split(" ms")[0])
+    return rate, p50, p99
+
+
 def cpp_consumer(port):
-    result = subprocess.run([str(SCORER), "--fraud-model", str(MODEL), "--redis-port", str(port), "--idle-exit-ms",
-                             "1000", "--block-ms", "100"], capture_output=True, text=True, timeout=3600)
+    result = subprocess.run(scorer_command(port), capture_output=True, text=True, timeout=3600)
     if result.returncode:
         raise SystemExit(result.stderr)
-    summary = result.stderr.strip().splitlines()[-1]
-    rate = float(summary.split(" records/s")[0].rsplit(", ", 1)[1])
-    return summary, rate
+    return summary_numbers(result.stderr)[0]
+
+
+def fresh_redis():
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="bench-stream-"))
+    server = RedisServer(folder)
+    client = server.start()
+    client.config_set("auto-aof-rewrite-percentage", 0)
+    return folder, server, client
+
+
+def latency_at(rate, records, seconds):
+    """The scorer's p50 / p99 while `rate` transactions a second are offered for `seconds`."""
+    folder, server, client = fresh_redis()
+    try:
+        scorer = subprocess.Popen(scorer_command(server.port), stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)  # model loaded, group created
+        wanted = records[:int(rate * seconds)]
+        begin = time.perf_counter()
+        publish(client, "transactions", wanted, rate=rate)
+        offered = len(wanted) / (time.perf_counter() - begin)
+        _, stderr = scorer.communicate(timeout=600)
+        if scorer.returncode:
+            raise SystemExit(stderr)
+        if client.xlen("scored") != len(wanted):
+            raise SystemExit(f"at {rate}/s: {client.xlen('scored')} scored of {len(wanted)}")
+        _, p50, p99 = summary_numbers(stderr)
+        return {"rate": rate, "offered": offered, "transactions": len(wanted), "p50_ms": p50, "p99_ms": p99}
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv=None):
@@ -94,6 +141,8 @@ def main(argv=None):
     parser.add_argument("--customers", type=int, default=1_000)
     parser.add_argument("--days", type=int, default=21)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rates", default="5000,10000,20000", help="offered rates for the latency runs")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each latency run")
     args = parser.parse_args(argv)
     if not SCORER.is_file():
         raise SystemExit(f"{SCORER} is missing: run `make` first")
@@ -102,13 +151,11 @@ def main(argv=None):
     check = None
     for _ in range(args.repeats):
         for name in runs:
-            folder = pathlib.Path(tempfile.mkdtemp(prefix="bench-stream-"))
-            server = RedisServer(folder)
-            client = server.start()
+            folder, server, client = fresh_redis()
             try:
                 publish(client, "transactions", records)
                 if name.startswith("bank"):
-                    summary, rate = cpp_consumer(server.port)
+                    rate = cpp_consumer(server.port)
                     cpp = {f[b"id_transacao"].decode(): float(f[b"fraud_probability"]) for _, f in client.xrange("scored")}
                 else:
                     n, seconds, py = python_consumer(client)
@@ -120,11 +167,12 @@ def main(argv=None):
                 shutil.rmtree(folder, ignore_errors=True)
     if check is None or check > 1e-9:
         raise SystemExit(f"the Python consumer's probabilities differ from the C++ scorer's by {check}")
+    latency = [latency_at(int(r), records, args.seconds) for r in args.rates.split(",")]
     median = {name: statistics.median(rates) for name, rates in runs.items()}
     ratio = median["bank_stream_scorer (C++)"] / median["Python consumer"]
     result = {"date": datetime.date.today().isoformat(), "machine": platform.processor() or platform.machine(),
               "transactions": len(records), "repeats": args.repeats, "records_per_second": runs,
-              "median": median, "ratio": ratio, "max_probability_difference": check}
+              "median": median, "ratio": ratio, "max_probability_difference": check, "latency": latency}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "stream.json").write_text(json.dumps(result, indent=1) + "\n")
     lines = [f"# Bank stream scorer throughput ({result['date']})", "",
@@ -132,7 +180,10 @@ def main(argv=None):
              f"{len(records):,} transactions, median of {args.repeats} runs:", "",
              "| consumer | transactions/s |", "|---|---|"]
     lines += [f"| {name} | {rate:,.0f} |" for name, rate in median.items()]
-    lines += ["", f"The C++ scorer: {ratio:.1f}× the Python consumer; probabilities agree within {check:.1e}."]
+    lines += ["", f"The C++ scorer: {ratio:.1f}× the Python consumer; probabilities agree within {check:.1e}.", "",
+              f"Latency of bank_stream_scorer at fixed offered rates ({args.seconds:g} s each):", "",
+              "| offered (transactions/s) | achieved | p50 (ms) | p99 (ms) |", "|---|---|---|---|"]
+    lines += [f"| {x['rate']:,} | {x['offered']:,.0f} | {x['p50_ms']} | {x['p99_ms']} |" for x in latency]
     (RESULTS / "stream.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -4,9 +4,10 @@ record in the field ``json`` — the input of bank_stream_scorer.
     python -m bank.replay --port 6379 --customers 500 --days 20                # as fast as possible
     python -m bank.replay --port 6379 --jsonl day.jsonl --rate 2000             # 2,000 a second
 
-``--rate`` keeps a fixed schedule (open loop): record i is sent at start + i / rate whatever
-the reader does, so a slow scorer shows up as latency, not as a slower replay. Without it the
-records go in pipelined batches as fast as Redis takes them.
+``--rate`` keeps a fixed schedule (open loop): record i is due at start + i / rate whatever the
+reader does, and what is due goes in one pipelined round trip, so a slow scorer shows up as
+latency, not as a slower replay. Without it the records go in pipelined batches as fast as
+Redis takes them.
 """
 import argparse
 import json
@@ -18,26 +19,28 @@ from .features import read_jsonl
 
 
 def publish(client, stream, records, rate=None, batch=500):
-    """XADDs each record (a dict, or a line of JSON text) to ``stream``; returns the entry ids."""
+    """XADDs each record (a dict, or a line of JSON text) to ``stream``; returns the entry ids.
+
+    With ``rate``, record i is due at start + i / rate: whatever is due is sent at once in one
+    pipeline (one round trip), so the schedule holds at rates one XADD a round trip could not
+    reach, and a slow reader never slows it down (open loop)."""
+    texts = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in records]
     ids = []
     begin = time.perf_counter()
-    pipe = client.pipeline(transaction=False)
-    pending = 0
-    for i, record in enumerate(records):
-        text = record if isinstance(record, str) else json.dumps(record, ensure_ascii=False)
+    sent = 0
+    while sent < len(texts):
         if rate:
-            delay = begin + i / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            ids.append(client.xadd(stream, {"json": text}))
-            continue
-        pipe.xadd(stream, {"json": text})
-        pending += 1
-        if pending == batch:
-            ids += pipe.execute()
-            pending = 0
-    if pending:
+            due = min(len(texts), int((time.perf_counter() - begin) * rate) + 1)
+            if due <= sent:
+                time.sleep(max(0.0, begin + sent / rate - time.perf_counter()))
+                continue
+        else:
+            due = min(len(texts), sent + batch)
+        pipe = client.pipeline(transaction=False)
+        for text in texts[sent:due]:
+            pipe.xadd(stream, {"json": text})
         ids += pipe.execute()
+        sent = due
     return [i.decode() if isinstance(i, bytes) else i for i in ids]
 
 

@@ -137,15 +137,49 @@ void Pipeline::push(Entries entries) {
         b.ids[i] = reader_.last_id();
       }
     }
+    if (tag_) prefetch_states(b);
     ready_.push_back(std::move(b));
   }
 }
 
+std::vector<std::string> Pipeline::missing_states(const Batch& batch) const {
+  std::set<std::string> missing;
+  for (const auto& t : batch.transactions)
+    if (t && scorer_.state().find(t->customer) == nullptr) missing.insert(t->customer);
+  return {missing.begin(), missing.end()};
+}
+
+// MGET of the writer tag and the states, behind the commits in flight. The answer is used only
+// if the tag is the one the last of those commits sets: then no other consumer has written
+// since, and the states are Redis's as of every commit this consumer sends after it.
+void Pipeline::prefetch_states(const Batch& batch) {
+  Expected asked{Expect::kStates, missing_states(batch), *tag_};
+  if (asked.customers.empty()) return;
+  std::vector<std::string> argv = {"MGET", writer_key_};
+  for (const std::string& c : asked.customers) argv.push_back(o_.state_prefix + c);
+  redis_.append(std::vector<std::string_view>(argv.begin(), argv.end()));
+  redis_.flush();
+  expected_.push_back(std::move(asked));
+  ++prefetching_;
+}
+
+void Pipeline::take_states(const Expected& asked, const Reply& reply) {
+  if (reply.is_error()) throw RedisError("redis: loading states: " + reply.text());
+  const redisReply* tag = reply.element(0);
+  if (tag->type != REDIS_REPLY_STRING || std::string_view(tag->str, tag->len) != asked.tag) return;
+  std::size_t k = 1;
+  for (const std::string& c : asked.customers) {
+    const redisReply* value = reply.element(k++);
+    // (one held already is newer: computed from by a batch after the question)
+    if (value->type == REDIS_REPLY_STRING && scorer_.state().find(c) == nullptr)
+      scorer_.state().set(c, CustomerState::decode(std::string_view(value->str, value->len)));
+  }
+}
+
 void Pipeline::submit(bool read_ahead) {
-  bool missing = !tag_;
-  for (const auto& t : ready_.front().transactions)
-    missing = missing || (t && scorer_.state().find(t->customer) == nullptr);
-  if (missing) {
+  auto missing = [&] { return !tag_ || !missing_states(ready_.front()).empty(); };
+  while (prefetching_ > 0 && missing()) settle_next();
+  if (missing()) {
     settle_all();  // (a conflict puts older batches back in front)
     load_missing_states(ready_.front());
   }
@@ -153,14 +187,14 @@ void Pipeline::submit(bool read_ahead) {
   ready_.pop_front();
   send_commit(f);
   in_flight_.push_back(std::move(f));
-  expected_.push_back(Expect::kCommit);
-  if (read_ahead && ready_.size() < 2 && !reading_) {
+  expected_.push_back({Expect::kCommit});
+  if (read_ahead && ready_.size() < 3 && !reading_) {
     // two batches' worth: one to compute while Redis commits the one before
     StreamOptions twice = o_;
-    twice.batch = 2 * o_.batch;
+    twice.batch = 3 * o_.batch;
     const std::vector<std::string> argv = read_group_command(twice, ">", 0);
     redis_.append(std::vector<std::string_view>(argv.begin(), argv.end()));
-    expected_.push_back(Expect::kRead);
+    expected_.push_back({Expect::kRead});
     reading_ = true;
   }
   redis_.flush();
@@ -168,9 +202,7 @@ void Pipeline::submit(bool read_ahead) {
 
 // With nothing in flight: the writer tag and the states the batch needs that are not held.
 void Pipeline::load_missing_states(const Batch& batch) {
-  std::set<std::string> missing;
-  for (const auto& t : batch.transactions)
-    if (t && scorer_.state().find(t->customer) == nullptr) missing.insert(t->customer);
+  const std::vector<std::string> missing = missing_states(batch);
   std::vector<std::string> get = {"MGET", writer_key_};
   for (const std::string& c : missing) get.push_back(o_.state_prefix + c);
   const Reply reply = redis_.command(get);
@@ -231,7 +263,7 @@ void Pipeline::settle_oldest() {
   const std::size_t before = in_flight_.size();
   while (!expected_.empty() && in_flight_.size() == before) settle_next();
   // entries read ahead right behind it are taken now: the next batch to compute
-  while (!expected_.empty() && expected_.front() == Expect::kRead) settle_next();
+  while (!expected_.empty() && expected_.front().kind == Expect::kRead) settle_next();
 }
 
 void Pipeline::settle_all() {
@@ -239,9 +271,14 @@ void Pipeline::settle_all() {
 }
 
 void Pipeline::settle_next() {
-  const Expect kind = expected_.front();
+  const Expected asked = std::move(expected_.front());
+  const Expect kind = asked.kind;
   expected_.pop_front();
   Reply reply = redis_.read();
+  if (kind == Expect::kStates) {
+    --prefetching_;
+    return take_states(asked, reply);
+  }
   if (kind == Expect::kRead) {
     reading_ = false;
     push(group_entries(std::move(reply)));
@@ -265,13 +302,19 @@ void Pipeline::settle_next() {
 // nothing (each expects the tag of the one before). They go back to the front of the queue,
 // to be computed again from the states in Redis.
 void Pipeline::roll_back() {
+  scorer_.state().clear();
+  tag_.reset();
   std::deque<Batch> again;
   again.push_back(std::move(in_flight_.front().batch));
   in_flight_.pop_front();
   while (!expected_.empty()) {
-    const Expect kind = expected_.front();
+    const Expect kind = expected_.front().kind;
     expected_.pop_front();
     Reply reply = redis_.read();
+    if (kind == Expect::kStates) {  // asked before the conflict was known: not used
+      --prefetching_;
+      continue;
+    }
     if (kind == Expect::kRead) {
       reading_ = false;
       push(group_entries(std::move(reply)));
@@ -284,8 +327,6 @@ void Pipeline::roll_back() {
   }
   counters_.retries += again.size();
   for (auto it = again.rbegin(); it != again.rend(); ++it) ready_.push_front(std::move(*it));
-  scorer_.state().clear();
-  tag_.reset();
   // Two consumers committing at once take turns; one that keeps losing waits a little, at random.
   if (++conflicts_in_a_row_ > 2) {
     static thread_local std::minstd_rand random(std::random_device{}());

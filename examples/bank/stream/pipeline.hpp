@@ -56,7 +56,8 @@ class Pipeline {
  public:
   Pipeline(Redis& redis, FraudScorer& scorer, const StreamOptions& o, StreamCounters& counters);
 
-  // Reads the entries' records and queues the batch (no Redis).
+  // Reads the entries' records and queues the batch; asks for the states it needs that are not
+  // held, to be there when it is computed.
   void push(Entries entries);
   bool has_ready() const { return !ready_.empty(); }
   std::size_t in_flight() const { return in_flight_.size(); }
@@ -79,8 +80,16 @@ class Pipeline {
     std::vector<Scored> scored;
     std::size_t alerts = 0;
   };
-  enum class Expect { kCommit, kRead };
+  enum class Expect { kCommit, kRead, kStates };
+  struct Expected {
+    Expect kind;
+    std::vector<std::string> customers = {};  // kStates: whose states, asked while tag_ was `tag`
+    std::string tag = {};
+  };
 
+  std::vector<std::string> missing_states(const Batch& batch) const;
+  void prefetch_states(const Batch& batch);
+  void take_states(const Expected& asked, const Reply& reply);
   void load_missing_states(const Batch& batch);
   InFlight compute(Batch batch);
   void send_commit(const InFlight& f);
@@ -99,7 +108,8 @@ class Pipeline {
   bool reading_ = false;
   std::deque<Batch> ready_;
   std::deque<InFlight> in_flight_;
-  std::deque<Expect> expected_;  // the replies still to read, in order
+  std::deque<Expected> expected_;  // the replies still to read, in order
+  std::size_t prefetching_ = 0;     // kStates among them
   std::vector<long long> latencies_;
 };
 

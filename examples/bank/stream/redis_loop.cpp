@@ -128,7 +128,7 @@ void run_stream(FraudScorer& scorer, const StreamOptions& o, const std::atomic<b
           if (!first_work) first_work = Clock::now();
           // reading ahead only in the steady state: pending and claimed entries come first
           pipeline.submit(!own_pending && !claiming);
-          while (pipeline.in_flight() > 1) pipeline.settle_oldest();
+          while (pipeline.in_flight() > 2) pipeline.settle_oldest();
           last_work = Clock::now();
           latencies.insert(latencies.end(), pipeline.latencies().begin(), pipeline.latencies().end());
           pipeline.latencies().clear();
