@@ -118,9 +118,9 @@ def latency_at(rate, records, seconds):
     """The scorer's p50 / p99 while `rate` transactions a second are offered for `seconds`."""
     folder, server, client = fresh_redis()
     try:
+        wanted = [json.dumps(r, ensure_ascii=False) for r in records[:int(rate * seconds)]]
         scorer = subprocess.Popen(scorer_command(server.port), stderr=subprocess.PIPE, text=True)
-        time.sleep(0.5)  # model loaded, group created
-        wanted = records[:int(rate * seconds)]
+        time.sleep(0.3)  # model loaded, group created (it exits after 1 s without entries)
         begin = time.perf_counter()
         publish(client, "transactions", wanted, rate=rate)
         offered = len(wanted) / (time.perf_counter() - begin)

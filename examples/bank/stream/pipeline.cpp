@@ -111,6 +111,8 @@ Pipeline::Pipeline(Redis& redis, FraudScorer& scorer, const StreamOptions& o, St
     : redis_(redis), scorer_(scorer), o_(o), counters_(counters), writer_key_("writer:" + o.state_prefix),
       tag_base_(o.consumer + ":" + random_hex() + ":") {
   scorer_.state().clear();  // a new connection: nothing held is known to be Redis's
+  // loaded once per connection (a restarted Redis has forgotten it: the scorer reconnects)
+  script_sha_ = redis_.command({"SCRIPT", "LOAD", kCommitScript}).text();
 }
 
 void Pipeline::push(Entries entries) {
@@ -240,7 +242,7 @@ void Pipeline::send_commit(const InFlight& f) {
   std::set<std::string_view> customers;
   for (const Scored& s : f.scored) customers.insert(s.transaction.customer);
   const std::string next_tag = tag_base_ + std::to_string(++sequence_);
-  std::vector<std::string_view> argv = {"EVAL", kCommitScript, text.emplace_back(std::to_string(4 + customers.size())),
+  std::vector<std::string_view> argv = {"EVALSHA", script_sha_, text.emplace_back(std::to_string(4 + customers.size())),
                                         writer_key_, o_.output, o_.errors, o_.input};
   for (const std::string_view c : customers) argv.push_back(text.emplace_back(o_.state_prefix + std::string(c)));
   argv.insert(argv.end(), {*tag_, next_tag, o_.group, text.emplace_back(std::to_string(f.scored.size())),

@@ -101,7 +101,7 @@ class Pipeline {
   const StreamOptions& o_;
   StreamCounters& counters_;
   TransactionReader reader_;
-  std::string writer_key_, tag_base_;
+  std::string writer_key_, tag_base_, script_sha_;
   std::optional<std::string> tag_;  // the writer tag Redis holds once what is in flight commits
   unsigned long long sequence_ = 0;
   int conflicts_in_a_row_ = 0;
