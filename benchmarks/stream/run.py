@@ -18,10 +18,12 @@ Method (written into stream.md too):
   - both run on this machine's 2 shared cores beside redis-server; Redis's automatic
     append-only-file rewrites are off during the runs (a forked child that would take the
     cores from both consumers at random moments; a production Redis has its own machine);
-  - latency: the scorer alone, while the replay tool offers transactions at a fixed rate for
-    --seconds (open loop: what is due goes out in one pipelined round trip, whatever the
-    scorer does); p50 / p99 from each entry's id time (when Redis took it) to the read of its
-    micro-batch's commit reply, as the scorer reports them (whole milliseconds).
+  - latency: the scorer alone, while bank_stream_replay (C++: the Python replay would take most
+    of a core at these rates) offers transactions at a fixed rate for --seconds (open loop:
+    every millisecond what is due goes out in one pipelined round trip, whatever the scorer
+    does); p50 / p99 from each entry's id time (when Redis took it) to the read of its
+    micro-batch's commit reply, as the scorer reports them (whole milliseconds); once with
+    `appendfsync always` (the guarantee) and once with `everysec` (what the disk costs).
 Writes benchmarks/results/stream.json and stream.md.
 """
 import argparse
@@ -47,6 +49,7 @@ from bank.services import RedisServer  # noqa: E402
 
 MODEL = REPO / "examples/models/bank_fraud.json"
 SCORER = REPO / "build/examples/bank/bank_stream_scorer"
+REPLAY = REPO / "build/examples/bank/bank_stream_replay"
 RESULTS = REPO / "benchmarks/results"
 
 
@@ -106,31 +109,37 @@ def cpp_consumer(port):
     return summary_numbers(result.stderr)[0]
 
 
-def fresh_redis():
+def fresh_redis(fsync="always"):
     folder = pathlib.Path(tempfile.mkdtemp(prefix="bench-stream-"))
     server = RedisServer(folder)
     client = server.start()
     client.config_set("auto-aof-rewrite-percentage", 0)
+    client.config_set("appendfsync", fsync)
     return folder, server, client
 
 
-def latency_at(rate, records, seconds):
+def latency_at(rate, records, seconds, fsync):
     """The scorer's p50 / p99 while `rate` transactions a second are offered for `seconds`."""
-    folder, server, client = fresh_redis()
+    folder, server, client = fresh_redis(fsync)
     try:
-        wanted = [json.dumps(r, ensure_ascii=False) for r in records[:int(rate * seconds)]]
+        wanted = folder / "offered.jsonl"
+        wanted.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records[:int(rate * seconds)]))
+        count = int(rate * seconds)
         scorer = subprocess.Popen(scorer_command(server.port), stderr=subprocess.PIPE, text=True)
         time.sleep(0.3)  # model loaded, group created (it exits after 1 s without entries)
         begin = time.perf_counter()
-        publish(client, "transactions", wanted, rate=rate)
-        offered = len(wanted) / (time.perf_counter() - begin)
+        with open(wanted) as lines:
+            subprocess.run([str(REPLAY), "--rate", str(rate), "--redis-port", str(server.port)], stdin=lines,
+                           check=True, capture_output=True)
+        offered = count / (time.perf_counter() - begin)
         _, stderr = scorer.communicate(timeout=600)
         if scorer.returncode:
             raise SystemExit(stderr)
-        if client.xlen("scored") != len(wanted):
-            raise SystemExit(f"at {rate}/s: {client.xlen('scored')} scored of {len(wanted)}")
+        if client.xlen("scored") != count:
+            raise SystemExit(f"at {rate}/s: {client.xlen('scored')} scored of {count}")
         _, p50, p99 = summary_numbers(stderr)
-        return {"rate": rate, "offered": offered, "transactions": len(wanted), "p50_ms": p50, "p99_ms": p99}
+        return {"rate": rate, "appendfsync": fsync, "offered": offered, "transactions": count, "p50_ms": p50,
+                "p99_ms": p99}
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
@@ -144,8 +153,9 @@ def main(argv=None):
     parser.add_argument("--rates", default="5000,10000,20000", help="offered rates for the latency runs")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each latency run")
     args = parser.parse_args(argv)
-    if not SCORER.is_file():
-        raise SystemExit(f"{SCORER} is missing: run `make` first")
+    for program in (SCORER, REPLAY):
+        if not program.is_file():
+            raise SystemExit(f"{program} is missing: run `make` first")
     records = list(generate.records(generate.generate(args.customers, args.days, seed=9)))
     runs = {"bank_stream_scorer (C++)": [], "Python consumer": []}
     check = None
@@ -167,7 +177,8 @@ def main(argv=None):
                 shutil.rmtree(folder, ignore_errors=True)
     if check is None or check > 1e-9:
         raise SystemExit(f"the Python consumer's probabilities differ from the C++ scorer's by {check}")
-    latency = [latency_at(int(r), records, args.seconds) for r in args.rates.split(",")]
+    latency = [latency_at(int(r), records, args.seconds, fsync) for fsync in ("always", "everysec")
+               for r in args.rates.split(",")]
     median = {name: statistics.median(rates) for name, rates in runs.items()}
     ratio = median["bank_stream_scorer (C++)"] / median["Python consumer"]
     result = {"date": datetime.date.today().isoformat(), "machine": platform.processor() or platform.machine(),
@@ -182,8 +193,9 @@ def main(argv=None):
     lines += [f"| {name} | {rate:,.0f} |" for name, rate in median.items()]
     lines += ["", f"The C++ scorer: {ratio:.1f}× the Python consumer; probabilities agree within {check:.1e}.", "",
               f"Latency of bank_stream_scorer at fixed offered rates ({args.seconds:g} s each):", "",
-              "| offered (transactions/s) | achieved | p50 (ms) | p99 (ms) |", "|---|---|---|---|"]
-    lines += [f"| {x['rate']:,} | {x['offered']:,.0f} | {x['p50_ms']} | {x['p99_ms']} |" for x in latency]
+              "| appendfsync | offered (transactions/s) | achieved | p50 (ms) | p99 (ms) |", "|---|---|---|---|---|"]
+    lines += [f"| {x['appendfsync']} | {x['rate']:,} | {x['offered']:,.0f} | {x['p50_ms']} | {x['p99_ms']} |"
+              for x in latency]
     (RESULTS / "stream.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
