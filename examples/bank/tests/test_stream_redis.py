@@ -309,3 +309,21 @@ def test_two_consumers_one_killed_the_other_finishes_its_entries(server, tmp_pat
     assert server.client.xpending("transactions", "scorers")["pending"] == 0
     # a record scored out of its customer's order is rejected with that reason, never scored twice
     assert all("not after the customer's last" in r["error"] for r in rejected)
+
+
+def test_the_cpp_replay_keeps_its_schedule_and_publishes_every_line_once(server, tmp_path):
+    replay = binary().parent / "bank_stream_replay"
+    records = list(generate.records(generate.generate(30, days=3, seed=41)))[:200]
+    assert len(records) == 200
+    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    begin = time.monotonic()
+    result = subprocess.run([str(replay), "--rate", "1000", "--redis-port", str(server.port)], input="\n".join(lines) + "\n",
+                            capture_output=True, text=True, timeout=60)
+    elapsed = time.monotonic() - begin
+    assert result.returncode == 0, result.stderr
+    assert "published 200 records" in result.stderr
+    published = [f[b"json"].decode() for _, f in server.client.xrange("transactions")]
+    assert published == lines  # every line once, in order, byte for byte
+    assert elapsed >= 0.199  # line 199 is due 0.199 s after the start
+    bad = subprocess.run([str(replay), "--rate", "zero"], input="", capture_output=True, text=True)
+    assert bad.returncode == 2 and "--rate" in bad.stderr
