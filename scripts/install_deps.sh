@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(cmake g++ make libeigen3-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
           pkg-config libcpp-httplib-dev chromium chromium-driver wrk libhiredis-dev libsimdjson-dev redis-server)
 command -v python3 >/dev/null || packages+=(python3 python3-venv python3-dev)
+command -v java >/dev/null || packages+=(default-jre-headless)  # Spark (the bank application's jobs)
 scripts/apt_install.sh "${packages[@]}"
 
 stamp=.venv/.requirements

@@ -14,12 +14,14 @@ is to be held to the same definition the same way (relative difference at most `
 import json
 import math
 import pathlib
+import pkgutil
 from collections import deque
 
 import numpy as np
 import pandas as pd
 
-DEFINITION = json.loads((pathlib.Path(__file__).parent / "features.json").read_text(encoding="utf-8"))
+# (pkgutil: also from a zip, as Spark's executors import this package)
+DEFINITION = json.loads(pkgutil.get_data(__package__, "features.json").decode("utf-8"))
 P = DEFINITION["parameters"]
 FRAUD_FEATURES = [f["name"] for f in DEFINITION["fraud_features"]]
 CATEGORICAL = {f["name"]: f["categories"] for f in DEFINITION["fraud_features"] if f["type"] == "categorical"}

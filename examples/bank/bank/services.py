@@ -62,3 +62,87 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def spark_home():
+    """The Spark distribution inside the pyspark package (its bin/ has spark-class and spark-submit)."""
+    import pyspark
+
+    return pathlib.Path(pyspark.__file__).resolve().parent
+
+
+class SparkCluster:
+    """A Spark standalone cluster on loopback, started with Spark's own launcher from the pyspark
+    package (bin/spark-class: the wheel has no sbin/start-master.sh): a master and `workers`
+    workers of `cores` cores each, own ports and work directories, stopped afterwards. Java must
+    be installed (scripts/install_deps.sh).
+
+        with SparkCluster(tmp) as cluster:
+            subprocess.run([cluster.submit, "--master", cluster.url, "jobs/backtest.py", ...])
+    """
+
+    def __init__(self, directory, workers=2, cores=1, memory="1g"):
+        self.directory = pathlib.Path(directory).resolve()
+        self.workers, self.cores, self.memory = workers, cores, memory
+        self.port, self.ui_port = free_port(), free_port()
+        self.url = f"spark://127.0.0.1:{self.port}"
+        self.submit = str(spark_home() / "bin" / "spark-submit")
+        self.processes = []
+
+    def _launch(self, name, *arguments):
+        if shutil.which("java") is None:
+            raise ServiceError("java is missing: scripts/install_deps.sh installs a headless Java runtime")
+        log = open(self.directory / f"{name}.log", "w")
+        env = {**__import__("os").environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_HOME": str(spark_home()),
+               "SPARK_LOG_DIR": str(self.directory)}
+        process = subprocess.Popen([str(spark_home() / "bin" / "spark-class"), *arguments], stdout=log,
+                                   stderr=subprocess.STDOUT, env=env)
+        self.processes.append(process)
+        return process
+
+    def alive_workers(self):
+        import json
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ui_port}/json/", timeout=2) as answer:
+                return int(json.loads(answer.read()).get("aliveworkers", 0))
+        except OSError:
+            return 0
+
+    def start(self, timeout=120):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._launch("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port",
+                     str(self.port), "--webui-port", str(self.ui_port))
+        for k in range(self.workers):
+            work = self.directory / f"worker-{k}"
+            work.mkdir(exist_ok=True)
+            self._launch(f"worker-{k}", "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores",
+                         str(self.cores), "--memory", self.memory, "--webui-port", str(free_port()), "--work-dir",
+                         str(work), self.url)
+        deadline = time.monotonic() + timeout
+        while self.alive_workers() < self.workers:
+            if any(p.poll() is not None for p in self.processes) or time.monotonic() > deadline:
+                logs = "\n".join((self.directory / f).read_text()[-1500:] for f in sorted(
+                    p.name for p in self.directory.glob("*.log")))
+                self.stop()
+                raise ServiceError(f"the Spark cluster did not come up:\n{logs}")
+            time.sleep(0.5)
+        return self
+
+    def stop(self):
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        self.processes = []
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
