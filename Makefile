@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 BUILD   := build
 JOBS    ?= 2
 
-.PHONY: all deps build python demo test test-cpp test-python sanitize test-arm64 bench bench-serve bench-stream serve clean
+.PHONY: all deps build python demo test test-cpp test-python sanitize test-arm64 bench bench-serve bench-stream bench-spark serve clean
 
 all: build python
 
@@ -78,6 +78,9 @@ bench-serve: build python
 # The bank stream scorer on Redis beside a Python consumer: benchmarks/results/stream.*
 bench-stream: build python
 	@$(PY) benchmarks/stream/run.py
+
+bench-spark: build python
+	@$(PY) benchmarks/spark/run.py
 
 # The C++ suite cross-compiled for 64-bit ARM (aarch64) and run under qemu-user.
 test-arm64:
