@@ -8,12 +8,15 @@ Method (written into spark.md too):
   - generated transactions (seed 7) -> the backtest's features (Spark window functions),
     written once to Parquet, so the timed stage is only: read the features, score every row in
     the executors, write nothing (Spark's `noop` sink);
-  - Spark local[1]: one executor core; Arrow batches of 65,536 rows;
+  - Spark local[1]: one executor core; Arrow batches of 65,536 rows; the categorical features
+    turned into the model's category codes in Spark (as the backtest does), so each batch
+    reaches Python as one float matrix;
   - floresta: the model file's bytes broadcast, floresta.load_bytes once per Python worker,
     model.predict_proba per batch; LightGBM: the same model's text broadcast, lightgbm.Booster
-    once per worker, booster.predict per batch (pandas categories, as it was trained);
-  - rows per second per core = rows / wall time of the stage, median of --repeats, engines in
-    turns; also the time inside the predict calls alone (what the engine costs);
+    once per worker, booster.predict per batch, on the same matrix;
+  - rows per second per core = rows / wall time of the stage (the features cached in memory
+    first), median of --repeats, engines in turns; also the time inside the predict calls
+    alone (what the engine costs);
   - the probabilities of both are checked equal (1e-12) on each batch's first row.
 Writes benchmarks/results/spark.json and spark.md.
 """
@@ -58,7 +61,7 @@ def engine_batches(engine, model_bytes):
             booster = lightgbm.Booster(model_str=document["estimator"]["text"])
             predict = booster.predict
         for batch in batches:
-            X = S._feature_frame(batch)
+            X = S.matrix(batch)
             begin = clock.perf_counter()
             p = predict(X)
             spent = clock.perf_counter() - begin
@@ -83,7 +86,9 @@ def main(argv=None):
 
         S.fraud_features(S.read_transactions(spark, folder / "transacoes.parquet")).write.parquet(
             str(folder / "features"))
-        features = spark.read.parquet(str(folder / "features")).select(*F.FRAUD_FEATURES).cache()
+        model = S._model(MODEL.read_bytes())
+        features = S.encode_categories(spark.read.parquet(str(folder / "features")).select(*F.FRAUD_FEATURES), model)
+        features = features.cache()
         rows = features.count()
         model_bytes = spark.sparkContext.broadcast(MODEL.read_bytes())
         schema = T.StructType([T.StructField("rows", T.LongType()), T.StructField("seconds", T.DoubleType()),

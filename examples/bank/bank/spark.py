@@ -214,15 +214,25 @@ def _model(data):
     return _models[key]
 
 
-def _feature_frame(batch):
-    """A batch of fraud_features rows as fraud_features (pandas) gives them: NaN for missing,
-    the categorical features as categories over the fixed vocabularies."""
+def encode_categories(features, model):
+    """`features` with each categorical feature replaced by its code in `model`'s vocabulary (a
+    double; null for a value the model never saw, scored as missing), in Spark: the executors'
+    Python then gets plain numbers, one float matrix per batch."""
+    from pyspark.sql import functions as f
+
+    for name in F.CATEGORICAL:
+        code = f.lit(None).cast("double")
+        for k, value in reversed(list(enumerate(model.categories(name)))):
+            code = f.when(f.col(name) == value, f.lit(float(k))).otherwise(code)
+        features = features.withColumn(name, code)
+    return features
+
+
+def matrix(batch):
+    """A batch of encoded features as the model's float matrix (NaN for missing)."""
     import numpy as np
 
-    X = batch[F.FRAUD_FEATURES].copy()
-    for name in NUMERIC:
-        X[name] = X[name].astype(np.float64)
-    return F._categories(X)
+    return batch[F.FRAUD_FEATURES].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def score(features, model_bytes, threshold, keys=("id_transacao", "id_cliente", "dia", "fraude", "padrao_fraude",
@@ -235,19 +245,20 @@ def score(features, model_bytes, threshold, keys=("id_transacao", "id_cliente", 
     kept = [k for k in keys if k in features.columns]
     fields = [features.schema[k] for k in kept] + [T.StructField("fraud_probability", T.DoubleType()),
                                                    T.StructField("alert", T.BooleanType())]
+    encoded = encode_categories(features, _model(model_bytes.value))
 
     def run(batches):
         import pandas as pd
 
         model = _model(model_bytes.value)
         for batch in batches:
-            p = model.predict_proba(_feature_frame(batch))[:, -1]
+            p = model.predict_proba(matrix(batch))[:, -1]
             out = batch[kept].copy()
             out["fraud_probability"] = p
             out["alert"] = p > threshold
             yield pd.DataFrame(out)
 
-    return features.mapInPandas(run, T.StructType(fields))
+    return encoded.mapInPandas(run, T.StructType(fields))
 
 
 def assign_segments(segment_frame, model_bytes):
