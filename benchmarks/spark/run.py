@@ -1,22 +1,21 @@
 """The bank backtest's scoring stage on Spark, side by side in one run: floresta against
-LightGBM's own predictor (the library that trained the model), each inside mapInPandas on the
+LightGBM's own predictor (the library that trained the model), each inside mapInArrow on the
 same features. Not a test: `make bench-spark`.
 
     .venv/bin/python benchmarks/spark/run.py [--customers 2000] [--days 30] [--repeats 3]
 
 Method (written into spark.md too):
   - generated transactions (seed 7) -> the backtest's features (Spark window functions),
-    written once to Parquet, so the timed stage is only: read the features, score every row in
-    the executors, write nothing (Spark's `noop` sink);
+    written once to Parquet and cached in memory, so the timed stage is only: hand every row
+    to the executors' Python, score it, send back one small row per batch;
   - Spark local[1]: one executor core; Arrow batches of 65,536 rows; the categorical features
-    turned into the model's category codes in Spark (as the backtest does), so each batch
-    reaches Python as one float matrix;
+    turned into the model's category codes in Spark (as the backtest does), and each Arrow
+    batch's columns stacked into one float matrix (mapInArrow: no pandas in between);
   - floresta: the model file's bytes broadcast, floresta.load_bytes once per Python worker,
     model.predict_proba per batch; LightGBM: the same model's text broadcast, lightgbm.Booster
     once per worker, booster.predict per batch, on the same matrix;
-  - rows per second per core = rows / wall time of the stage (the features cached in memory
-    first), median of --repeats, engines in turns; also the time inside the predict calls
-    alone (what the engine costs);
+  - rows per second per core = rows / wall time of the stage, median of --repeats, engines in
+    turns; also the time inside the predict calls alone (what the engine costs);
   - the probabilities of both are checked equal (1e-12) on each batch's first row.
 Writes benchmarks/results/spark.json and spark.md.
 """
@@ -44,12 +43,12 @@ RESULTS = REPO / "benchmarks/results"
 
 
 def engine_batches(engine, model_bytes):
-    """A mapInPandas function scoring with `engine`; yields (rows, seconds inside predict)."""
+    """A mapInArrow function scoring with `engine`; yields (rows, seconds inside predict)."""
 
     def run(batches):
         import time as clock
 
-        import pandas as pd
+        import pyarrow as pa
 
         if engine == "floresta":
             model = S._model(model_bytes.value)
@@ -65,7 +64,8 @@ def engine_batches(engine, model_bytes):
             begin = clock.perf_counter()
             p = predict(X)
             spent = clock.perf_counter() - begin
-            yield pd.DataFrame({"rows": [len(p)], "seconds": [spent], "first": [float(p[0]) if len(p) else 0.0]})
+            yield pa.RecordBatch.from_pydict({"rows": [len(p)], "seconds": [spent],
+                                              "first": [float(p[0]) if len(p) else 0.0]})
 
     return run
 
@@ -99,7 +99,7 @@ def main(argv=None):
         for _ in range(args.repeats):
             for engine in runs:
                 begin = time.perf_counter()
-                parts = features.mapInPandas(engine_batches(engine, model_bytes), schema).collect()
+                parts = features.mapInArrow(engine_batches(engine, model_bytes), schema).collect()
                 runs[engine].append(rows / (time.perf_counter() - begin))
                 assert sum(p["rows"] for p in parts) == rows
                 inside[engine].append(rows / sum(p["seconds"] for p in parts))
@@ -122,7 +122,7 @@ def main(argv=None):
     lines = [f"# Bank backtest scoring stage on Spark ({result['date']})", "",
              textwrap.dedent(__doc__.split("Method (written into spark.md too):\n")[1].split("Writes benchmarks")[0]).strip(),
              "", f"{rows:,} rows, median of {args.repeats} runs:", "",
-             "| engine in mapInPandas | stage rows/s per core | predict calls alone, rows/s |", "|---|---|---|"]
+             "| engine in mapInArrow | stage rows/s per core | predict calls alone, rows/s |", "|---|---|---|"]
     lines += [f"| {e} | {median[e]:,.0f} | {engine_only[e]:,.0f} |" for e in runs]
     lines += ["", f"floresta: {result['ratio']:.1f}× LightGBM's predictor for the whole stage, "
                   f"{result['predict_ratio']:.1f}× inside the predict calls."]

@@ -4,7 +4,7 @@ Spark window functions and aggregations, and floresta inside each executor.
     spark = session("local[2]", "backtest")            # or spark://host:7077, yarn, k8s://...
     tx = read_transactions(spark, "data/transacoes.parquet")
     X = fraud_features(tx)                              # one row per transaction, FRAUD_FEATURES
-    scored = score(X, model_bytes, threshold)           # mapInPandas: floresta per Arrow batch
+    scored = score(X, model_bytes, threshold)           # mapInArrow: floresta per Arrow batch
     S = segment_features(tx, end)                       # one row per customer, SEGMENT_FEATURES
     segments = assign_segments(S, model_bytes)
 
@@ -229,17 +229,19 @@ def encode_categories(features, model):
 
 
 def matrix(batch):
-    """A batch of encoded features as the model's float matrix (NaN for missing)."""
+    """An Arrow batch of encoded features as the model's float matrix (NaN for missing)."""
     import numpy as np
 
-    return batch[F.FRAUD_FEATURES].to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.column_stack([batch.column(name).to_numpy(zero_copy_only=False) for name in F.FRAUD_FEATURES]) \
+        .astype(np.float64, copy=False)
 
 
 def score(features, model_bytes, threshold, keys=("id_transacao", "id_cliente", "dia", "fraude", "padrao_fraude",
                                                   "valor_transacao")):
     """The fraud probability and alert of every row of `features` (fraud_features' output),
-    scored by floresta per Arrow batch inside the executors; `model_bytes` is a broadcast of the
-    model file's bytes. Keeps the `keys` columns present."""
+    scored by floresta per Arrow batch inside the executors (mapInArrow: the columns reach
+    numpy without pandas in between); `model_bytes` is a broadcast of the model file's bytes.
+    Keeps the `keys` columns present."""
     from pyspark.sql import types as T
 
     kept = [k for k in keys if k in features.columns]
@@ -248,17 +250,15 @@ def score(features, model_bytes, threshold, keys=("id_transacao", "id_cliente", 
     encoded = encode_categories(features, _model(model_bytes.value))
 
     def run(batches):
-        import pandas as pd
+        import pyarrow as pa
 
         model = _model(model_bytes.value)
         for batch in batches:
             p = model.predict_proba(matrix(batch))[:, -1]
-            out = batch[kept].copy()
-            out["fraud_probability"] = p
-            out["alert"] = p > threshold
-            yield pd.DataFrame(out)
+            yield pa.RecordBatch.from_arrays([batch.column(k) for k in kept] + [pa.array(p), pa.array(p > threshold)],
+                                             names=kept + ["fraud_probability", "alert"])
 
-    return encoded.mapInPandas(run, T.StructType(fields))
+    return encoded.mapInArrow(run, T.StructType(fields))
 
 
 def assign_segments(segment_frame, model_bytes):
