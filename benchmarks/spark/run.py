@@ -9,8 +9,9 @@ Method (written into spark.md too):
     written once to Parquet and cached in memory, so the timed stage is only: hand every row
     to the executors' Python, score it, send back one small row per batch;
   - Spark local[1]: one executor core; Arrow batches of 65,536 rows; the categorical features
-    turned into the model's category codes in Spark (as the backtest does), and each Arrow
-    batch's columns stacked into one float matrix (mapInArrow: no pandas in between);
+    turned into the model's category codes and the features packed into one array column in
+    Spark (as the backtest does), each Arrow batch's list reshaped into one float matrix
+    (mapInArrow: no pandas in between);
   - floresta: the model file's bytes broadcast, floresta.load_bytes once per Python worker,
     model.predict_proba per batch; LightGBM: the same model's text broadcast, lightgbm.Booster
     once per worker, booster.predict per batch, on the same matrix;
@@ -87,8 +88,7 @@ def main(argv=None):
         S.fraud_features(S.read_transactions(spark, folder / "transacoes.parquet")).write.parquet(
             str(folder / "features"))
         model = S._model(MODEL.read_bytes())
-        features = S.encode_categories(spark.read.parquet(str(folder / "features")).select(*F.FRAUD_FEATURES), model)
-        features = features.cache()
+        features = S.packed(S.encode_categories(spark.read.parquet(str(folder / "features")), model)).cache()
         rows = features.count()
         model_bytes = spark.sparkContext.broadcast(MODEL.read_bytes())
         schema = T.StructType([T.StructField("rows", T.LongType()), T.StructField("seconds", T.DoubleType()),

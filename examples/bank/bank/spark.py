@@ -228,26 +228,35 @@ def encode_categories(features, model):
     return features
 
 
+def packed(encoded, keep=()):
+    """The encoded features as one array<double> column `x` (beside the `keep` columns): Spark
+    hands one list column to Python faster than 22 columns (measured: about a third less)."""
+    from pyspark.sql import functions as f
+
+    return encoded.select(*keep, f.array(*[f.col(c).cast("double") for c in F.FRAUD_FEATURES]).alias("x"))
+
+
 def matrix(batch):
-    """An Arrow batch of encoded features as the model's float matrix (NaN for missing)."""
+    """An Arrow batch of packed features as the model's float matrix, rows x FRAUD_FEATURES, C
+    order (NaN for missing)."""
     import numpy as np
 
-    return np.column_stack([batch.column(name).to_numpy(zero_copy_only=False) for name in F.FRAUD_FEATURES]) \
-        .astype(np.float64, copy=False)
+    values = batch.column("x").flatten().to_numpy(zero_copy_only=False)
+    return values.astype(np.float64, copy=False).reshape(batch.num_rows, len(F.FRAUD_FEATURES))
 
 
 def score(features, model_bytes, threshold, keys=("id_transacao", "id_cliente", "dia", "fraude", "padrao_fraude",
                                                   "valor_transacao")):
     """The fraud probability and alert of every row of `features` (fraud_features' output),
-    scored by floresta per Arrow batch inside the executors (mapInArrow: the columns reach
-    numpy without pandas in between); `model_bytes` is a broadcast of the model file's bytes.
+    scored by floresta per Arrow batch inside the executors (mapInArrow: the packed features
+    reach numpy without pandas in between); `model_bytes` is a broadcast of the model file's bytes.
     Keeps the `keys` columns present."""
     from pyspark.sql import types as T
 
     kept = [k for k in keys if k in features.columns]
     fields = [features.schema[k] for k in kept] + [T.StructField("fraud_probability", T.DoubleType()),
                                                    T.StructField("alert", T.BooleanType())]
-    encoded = encode_categories(features, _model(model_bytes.value))
+    encoded = packed(encode_categories(features, _model(model_bytes.value)), kept)
 
     def run(batches):
         import pyarrow as pa
