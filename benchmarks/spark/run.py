@@ -52,7 +52,7 @@ def engine_batches(engine, model_bytes):
         import pyarrow as pa
 
         if engine == "floresta":
-            model = S._model(model_bytes.value)
+            model = S.model_of(model_bytes.value)
             predict = lambda X: model.predict_proba(X)[:, -1]  # noqa: E731
         else:
             import lightgbm
@@ -87,7 +87,7 @@ def main(argv=None):
 
         S.fraud_features(S.read_transactions(spark, folder / "transacoes.parquet")).write.parquet(
             str(folder / "features"))
-        model = S._model(MODEL.read_bytes())
+        model = S.model_of(MODEL.read_bytes())
         features = S.packed(S.encode_categories(spark.read.parquet(str(folder / "features")), model)).cache()
         rows = features.count()
         model_bytes = spark.sparkContext.broadcast(MODEL.read_bytes())

@@ -202,15 +202,16 @@ def segment_features(tx, end, customers=None):
 _models = {}
 
 
-def _model(data):
-    """The model of these bytes, loaded once per Python worker (Spark reuses them across tasks)."""
+def model_of(data, name="the broadcast model"):
+    """The model of these bytes, loaded once per Python process: a Python worker (Spark reuses
+    them across tasks), or the driver (load_model)."""
     import hashlib
 
     import floresta
 
     key = hashlib.sha256(data).hexdigest()
     if key not in _models:
-        _models[key] = floresta.load_bytes(data, name="the broadcast model")
+        _models[key] = floresta.load_bytes(data, name=name)
     return _models[key]
 
 
@@ -256,12 +257,12 @@ def score(features, model_bytes, threshold, keys=("id_transacao", "id_cliente", 
     kept = [k for k in keys if k in features.columns]
     fields = [features.schema[k] for k in kept] + [T.StructField("fraud_probability", T.DoubleType()),
                                                    T.StructField("alert", T.BooleanType())]
-    encoded = packed(encode_categories(features, _model(model_bytes.value)), kept)
+    encoded = packed(encode_categories(features, model_of(model_bytes.value)), kept)
 
     def run(batches):
         import pyarrow as pa
 
-        model = _model(model_bytes.value)
+        model = model_of(model_bytes.value)
         for batch in batches:
             p = model.predict_proba(matrix(batch))[:, -1]
             yield pa.RecordBatch.from_arrays([batch.column(k) for k in kept] + [pa.array(p), pa.array(p > threshold)],
@@ -281,7 +282,7 @@ def assign_segments(segment_frame, model_bytes):
         import numpy as np
         import pandas as pd
 
-        model = _model(model_bytes.value)
+        model = model_of(model_bytes.value)
         names = model.cluster_names_
         for batch in batches:
             ids = model.predict(batch[F.SEGMENT_FEATURES].astype(np.float64)).astype(np.int64)
@@ -294,8 +295,14 @@ def assign_segments(segment_frame, model_bytes):
 def load_model(path):
     """The model file's bytes, after floresta has loaded them once on the driver: a damaged or
     wrong file fails the job here, with floresta's message, before any executor starts."""
-    import floresta
-
     data = pathlib.Path(path).read_bytes()
-    model = floresta.load_bytes(data, name=str(path))
-    return data, model
+    return data, model_of(data, name=str(path))
+
+
+def add_job_arguments(parser):
+    """The arguments every bank job takes: --input, --master, --shuffle-partitions."""
+    parser.add_argument("--input", required=True, help="transactions: Parquet, partitioned by day or not")
+    parser.add_argument("--master", default=None,
+                        help="Spark master URL (default: spark-submit's --master, else local[*])")
+    parser.add_argument("--shuffle-partitions", type=int, default=None,
+                        help="spark.sql.shuffle.partitions (default Spark's, 200: a few for small data)")

@@ -26,16 +26,12 @@ MODELS = HERE.parents[1] / "models"
 
 def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
-    parser.add_argument("--input", required=True, help="transactions: Parquet, partitioned by day or not")
+    S.add_job_arguments(parser)
     parser.add_argument("--output", required=True, help="the scored transactions' Parquet directory (replaced)")
     parser.add_argument("--fraud-model", default=str(MODELS / "bank_fraud.json"),
                         help="the fraud model file; its metadata's alert_threshold decides the alerts")
     parser.add_argument("--segments", help="customer segments: the nightly job's Parquet or a JSON Lines table")
     parser.add_argument("--summary", help="also write the summary (JSON) here")
-    parser.add_argument("--master", default=None,
-                        help="Spark master URL (default: spark-submit's --master, else local[*])")
-    parser.add_argument("--shuffle-partitions", type=int, default=None,
-                        help="spark.sql.shuffle.partitions (default Spark's, 200: a few for small data)")
     return parser.parse_args(argv)
 
 

@@ -27,16 +27,12 @@ MODELS = HERE.parents[1] / "models"
 
 def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
-    parser.add_argument("--input", required=True, help="transactions: Parquet, partitioned by day or not")
+    S.add_job_arguments(parser)
     parser.add_argument("--output", required=True, help="the segments' Parquet directory (replaced)")
     parser.add_argument("--model", default=str(MODELS / "bank_segments.json"), help="the segmentation model file")
     parser.add_argument("--end", help="snapshot time, exclusive: YYYY-MM-DD (midnight UTC) or Unix seconds "
                                       "(default: one second after the last transaction)")
     parser.add_argument("--table", help="also write the stream scorer's JSON Lines table here")
-    parser.add_argument("--master", default=None,
-                        help="Spark master URL (default: spark-submit's --master, else local[*])")
-    parser.add_argument("--shuffle-partitions", type=int, default=None,
-                        help="spark.sql.shuffle.partitions (default Spark's, 200: a few for small data)")
     return parser.parse_args(argv)
 
 

@@ -191,10 +191,10 @@ void Pipeline::submit(bool read_ahead) {
   in_flight_.push_back(std::move(f));
   expected_.push_back({Expect::kCommit});
   if (read_ahead && ready_.size() < 3 && !reading_) {
-    // two batches' worth: one to compute while Redis commits the one before
-    StreamOptions twice = o_;
-    twice.batch = 3 * o_.batch;
-    const std::vector<std::string> argv = read_group_command(twice, ">", 0);
+    // three batches' worth: the next ones to compute while Redis commits those before
+    StreamOptions ahead = o_;
+    ahead.batch = 3 * o_.batch;
+    const std::vector<std::string> argv = read_group_command(ahead, ">", 0);
     redis_.append(std::vector<std::string_view>(argv.begin(), argv.end()));
     expected_.push_back({Expect::kRead});
     reading_ = true;
@@ -279,7 +279,8 @@ void Pipeline::settle_next() {
   Reply reply = redis_.read();
   if (kind == Expect::kStates) {
     --prefetching_;
-    return take_states(asked, reply);
+    if (tag_) take_states(asked, reply);  // (none after a conflict: the states are being reloaded)
+    return;
   }
   if (kind == Expect::kRead) {
     reading_ = false;
@@ -287,6 +288,11 @@ void Pipeline::settle_next() {
     return;
   }
   if (reply.is_error()) throw RedisError("redis: a micro-batch's commit failed: " + reply.text());
+  if (doomed_ > 0) {  // sent after one that conflicted: it expected a tag never written
+    --doomed_;
+    if (reply.integer() != 0) throw RedisError("a commit after a conflicting one was written: two writers share a tag");
+    return;
+  }
   if (reply.integer() == 0) return roll_back();
   const InFlight& f = in_flight_.front();
   counters_.in += f.batch.size();
@@ -306,29 +312,9 @@ void Pipeline::settle_next() {
 void Pipeline::roll_back() {
   scorer_.state().clear();
   tag_.reset();
-  std::deque<Batch> again;
-  again.push_back(std::move(in_flight_.front().batch));
-  in_flight_.pop_front();
-  while (!expected_.empty()) {
-    const Expect kind = expected_.front().kind;
-    expected_.pop_front();
-    Reply reply = redis_.read();
-    if (kind == Expect::kStates) {  // asked before the conflict was known: not used
-      --prefetching_;
-      continue;
-    }
-    if (kind == Expect::kRead) {
-      reading_ = false;
-      push(group_entries(std::move(reply)));
-      continue;
-    }
-    if (reply.is_error()) throw RedisError("redis: a micro-batch's commit failed: " + reply.text());
-    if (reply.integer() != 0) throw RedisError("a commit after a conflicting one was written: two writers share a tag");
-    again.push_back(std::move(in_flight_.front().batch));
-    in_flight_.pop_front();
-  }
-  counters_.retries += again.size();
-  for (auto it = again.rbegin(); it != again.rend(); ++it) ready_.push_front(std::move(*it));
+  counters_.retries += in_flight_.size();
+  doomed_ = in_flight_.size() - 1;  // their replies, still to read, say 0 too
+  for (; !in_flight_.empty(); in_flight_.pop_back()) ready_.push_front(std::move(in_flight_.back().batch));
   // Two consumers committing at once take turns; one that keeps losing waits a little, at random.
   if (++conflicts_in_a_row_ > 2) {
     static thread_local std::minstd_rand random(std::random_device{}());

@@ -61,7 +61,8 @@ class Pipeline {
   void push(Entries entries);
   bool has_ready() const { return !ready_.empty(); }
   std::size_t in_flight() const { return in_flight_.size(); }
-  bool reading_ahead() const { return reading_; }
+  // Replies still to read (commits, entries read ahead, states): settle before another command.
+  bool awaiting_replies() const { return !expected_.empty(); }
 
   // Scores the oldest queued batch and sends its commit without waiting. With `read_ahead`
   // and nothing else queued, the next new entries are asked for too (never blocking: a commit
@@ -110,6 +111,7 @@ class Pipeline {
   std::deque<InFlight> in_flight_;
   std::deque<Expected> expected_;  // the replies still to read, in order
   std::size_t prefetching_ = 0;     // kStates among them
+  std::size_t doomed_ = 0;          // commits in flight after a conflicting one (rolled back already)
   std::vector<long long> latencies_;
 };
 

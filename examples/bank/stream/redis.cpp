@@ -41,13 +41,6 @@ Reply Redis::command(const std::vector<std::string>& argv, bool allow_error) {
   return r;
 }
 
-std::vector<Reply> Redis::pipeline(const std::vector<std::vector<std::string>>& commands) {
-  for (const auto& argv : commands) append(std::vector<std::string_view>(argv.begin(), argv.end()));
-  std::vector<Reply> replies;
-  for (std::size_t i = 0; i < commands.size(); ++i) replies.push_back(read());
-  return replies;
-}
-
 void Redis::append(const std::vector<std::string_view>& argv) {
   args_.clear();
   lengths_.clear();

@@ -45,12 +45,9 @@ class Redis {
 
   // Sends one command and waits for its reply; an error reply throws unless allow_error.
   Reply command(const std::vector<std::string>& argv, bool allow_error = false);
-  // Queues commands and reads their replies in order (one round trip).
-  std::vector<Reply> pipeline(const std::vector<std::vector<std::string>>& commands);
-
-  // The same in steps, for a caller that works while Redis does: append() formats a command
-  // into the output buffer at once (the views need not outlive the call), flush() sends what
-  // is buffered without waiting, read() returns the oldest unread reply (sending first).
+  // Pipelining, for a caller that works while Redis does: append() formats a command into the
+  // output buffer at once (the views need not outlive the call), flush() sends what is
+  // buffered without waiting, read() returns the oldest unread reply (sending first).
   void append(const std::vector<std::string_view>& argv);
   void flush();
   Reply read();

@@ -6,8 +6,6 @@
 #include <chrono>
 #include <cstdio>
 #include <optional>
-#include <set>
-#include <string_view>
 #include <thread>
 
 #include "pipeline.hpp"
@@ -99,7 +97,7 @@ void run_stream(FraudScorer& scorer, const StreamOptions& o, const std::atomic<b
       auto last_claim = Clock::now() - std::chrono::milliseconds(o.claim_idle_ms);
       Pipeline pipeline(redis, scorer, o, counters);
       while (!stop.load()) {
-        if (!pipeline.has_ready() && (pipeline.in_flight() > 0 || pipeline.reading_ahead())) {
+        if (!pipeline.has_ready() && pipeline.awaiting_replies()) {
           pipeline.settle_oldest();  // brings the entries read ahead, if any
           continue;
         }
