@@ -116,6 +116,30 @@ floresta::Record to_record(const py::handle& object) {
   return record;
 }
 
+// A feature's input rule as the dict the model file writes (None when it has none).
+py::object input_rule_of(const floresta::Feature& feature) {
+  const floresta::InputRule& rule = feature.input;
+  if (!rule.present) return py::none();
+  py::dict out;
+  py::list fold;
+  if (rule.fold_case) fold.append("case");
+  if (rule.fold_accents) fold.append("accents");
+  if (rule.fold_spaces) fold.append("spaces");
+  if (py::len(fold)) out["fold"] = fold;
+  const auto as_dict = [](const std::vector<std::pair<std::string, std::string>>& pairs) {
+    py::dict d;
+    for (const auto& [key, value] : pairs) d[py::str(key)] = value;
+    return d;
+  };
+  if (!rule.aliases.empty()) out["aliases"] = as_dict(rule.aliases);
+  if (rule.leading_words) out["leading_words"] = true;
+  if (rule.otherwise) out["otherwise"] = *rule.otherwise;
+  if (rule.min) out["min"] = *rule.min;
+  if (rule.max) out["max"] = *rule.max;
+  if (!rule.display.empty()) out["display"] = as_dict(rule.display);
+  return out;
+}
+
 py::object categories_of(const floresta::Feature& feature) {
   if (!feature.string_categories.empty()) return py::cast(feature.string_categories);
   if (!feature.number_categories.empty()) return py::cast(feature.number_categories);
@@ -145,7 +169,24 @@ PYBIND11_MODULE(_core, m) {
   m.def("available_kernels", &floresta::available_kernels,
         "The scoring kernels this CPU runs and this build has, fastest first.");
   // The one place floresta::Error is mapped: it becomes ValueError (a subclass named FlorestaError).
-  py::register_exception<floresta::Error>(m, "FlorestaError", PyExc_ValueError);
+  // Kept as plain pointers (the module holds the types): no Python object outlives the interpreter.
+  static PyObject* base_error = py::exception<floresta::Error>(m, "FlorestaError", PyExc_ValueError).release().ptr();
+  // A refused input value: a FlorestaError that also names the field and the rule it breaks.
+  static PyObject* input_error = py::exception<floresta::InputError>(m, "InputError", base_error).release().ptr();
+  py::register_exception_translator([](std::exception_ptr thrown) {
+    try {
+      if (thrown) std::rethrow_exception(thrown);
+    } catch (const floresta::InputError& e) {
+      py::object error = py::handle(input_error)(e.what());
+      error.attr("field") = e.field();
+      error.attr("rule") = e.rule();
+      PyErr_SetObject(input_error, error.ptr());
+    } catch (const floresta::Error& e) {
+      PyErr_SetString(base_error, e.what());
+    }
+  });
+  m.def("fold_text", &floresta::fold_text, py::arg("text"), py::arg("case") = true, py::arg("accents") = true,
+        py::arg("spaces") = true, "Folds a text as a model's input rules do (see floresta.fold_text).");
 
   py::class_<floresta::Model>(m, "Model")
       .def_static(
@@ -195,6 +236,10 @@ PYBIND11_MODULE(_core, m) {
         if (column >= model.num_features()) throw floresta::Error("feature index " + std::to_string(column) + " out of range");
         return categories_of(model.schema().features[column]);
       })
+      .def("input_rule", [](const floresta::Model& model, std::size_t column) {
+        if (column >= model.num_features()) throw floresta::Error("feature index " + std::to_string(column) + " out of range");
+        return input_rule_of(model.schema().features[column]);
+      })
       .def_property_readonly("is_clusterer", &floresta::Model::is_clusterer)
       .def("score", &score, py::arg("kind"), py::arg("X"), py::arg("n_threads") = 1)
       // predict's output for this model (Model::predict_kind): class index, value, -1/1 or cluster.
@@ -227,6 +272,8 @@ PYBIND11_MODULE(_core, m) {
                try {
                  const auto row = model.encode(to_record(item), options);
                  std::copy(row.begin(), row.end(), o + r * d);
+               } catch (const floresta::InputError& e) {
+                 throw floresta::InputError(e.field(), e.rule(), "record " + std::to_string(r) + ": " + e.what());
                } catch (const floresta::Error& e) {
                  throw floresta::Error("record " + std::to_string(r) + ": " + e.what());
                }

@@ -141,6 +141,54 @@ bool read_flag(const JsonCursor& object, const char* key) {
   return flag.get<bool>();
 }
 
+// {"<feature>": {"fold": [...], "aliases": {...}, "leading_words", "otherwise", "min", "max",
+// "display": {...}}}: the input rules (schema.hpp InputRule). Types are checked here, where
+// the JSON path is known; what a rule says about the vocabulary is checked by compile().
+void read_input_rules(const JsonCursor& input, std::vector<Feature>& features) {
+  if (!input.value().is_object()) input.fail("expected an object of feature names to input rules");
+  const auto text_map = [](const JsonCursor& object) {
+    if (!object.value().is_object()) object.fail("expected an object of texts to categories");
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& [key, value] : object.value().items()) out.emplace_back(key, object.at(key.c_str()).as_string());
+    return out;
+  };
+  for (const auto& [name, unused] : input.value().items()) {
+    const JsonCursor item = input.at(name.c_str());
+    const auto feature = std::find_if(features.begin(), features.end(), [&](const Feature& f) { return f.name == name; });
+    if (feature == features.end()) item.fail("names no feature of the model");
+    if (!item.value().is_object()) item.fail("expected an object (the feature's input rule)");
+    InputRule& rule = feature->input;
+    rule.present = true;
+    for (const auto& [key, value] : item.value().items()) {
+      const JsonCursor field = item.at(key.c_str());
+      if (key == "fold") {
+        for (std::size_t k = 0; k < field.size(); ++k) {
+          const std::string what = field.at(k).as_string();
+          if (what == "case") rule.fold_case = true;
+          else if (what == "accents") rule.fold_accents = true;
+          else if (what == "spaces") rule.fold_spaces = true;
+          else field.at(k).fail("unknown folding '" + what + "' (expected case, accents or spaces)");
+        }
+      } else if (key == "aliases") {
+        rule.aliases = text_map(field);
+      } else if (key == "display") {
+        rule.display = text_map(field);
+      } else if (key == "leading_words") {
+        rule.leading_words = read_flag(item, "leading_words");
+      } else if (key == "otherwise") {
+        rule.otherwise = field.as_string();
+      } else if (key == "min" || key == "max") {
+        if (!value.is_number()) field.fail("expected a number");
+        const double bound = value.get<double>();
+        if (!std::isfinite(bound)) field.fail("must be finite");
+        (key == "min" ? rule.min : rule.max) = bound;
+      } else {
+        field.fail("unknown input rule field (expected fold, aliases, leading_words, otherwise, min, max or display)");
+      }
+    }
+  }
+}
+
 // {"columns": [{"input", "steps": [{"kind", "a", "b", "table"}]}], "tables": [...]}
 Preprocessing read_preprocessing(const JsonCursor& node) {
   Preprocessing plan;
@@ -316,6 +364,7 @@ ModelSpec load_floresta_json(const Json& document, const std::string& source, st
   // An embedded estimator keeps its own schema (names, types, vocabularies) unless the
   // file describes the raw inputs itself, as pipelines do.
   if (root.has("features") || !root.has("estimator")) spec.schema.features = read_features(root.at("features"));
+  if (root.has("input")) read_input_rules(root.at("input"), spec.schema.features);
   if (root.has("preprocessing")) spec.preprocessing = read_preprocessing(root.at("preprocessing"));
   else if (spec.schema.features.size() != static_cast<std::size_t>(num_features))
     root.at("features").fail("lists " + std::to_string(spec.schema.features.size()) + " features, num_features is " +

@@ -27,6 +27,42 @@ Record Record::from_json(const std::string& json_object) {
   return record;
 }
 
+namespace {
+
+[[noreturn]] void refuse(const Feature& feature, const char* rule, const std::string& message) {
+  throw InputError(feature.name, rule, message);
+}
+
+std::string quoted(const std::string& text) {
+  std::string shown = text.size() > 80 ? text.substr(0, 77) + "..." : text;
+  return "\"" + shown + "\"";
+}
+
+std::string number_text(double x) {
+  std::ostringstream out;
+  out << x;
+  return out.str();
+}
+
+// A text through a feature's input rule: its code, the `otherwise` code, or refused.
+double encode_by_rule(const Feature& feature, const detail::ModelData::InputLookup& lookup, const std::string& text) {
+  const InputRule& rule = feature.input;
+  const std::string key = fold_text(text, rule.fold_case, rule.fold_accents, rule.fold_spaces);
+  if (const auto it = lookup.codes.find(key); it != lookup.codes.end()) return it->second;
+  if (rule.leading_words) {  // the longest leading words that name a category or an alias
+    for (std::size_t end = key.rfind(' '); end != std::string::npos && end > 0; end = key.rfind(' ', end - 1)) {
+      if (const auto it = lookup.codes.find(key.substr(0, end)); it != lookup.codes.end()) return it->second;
+    }
+  }
+  if (lookup.has_otherwise) return lookup.otherwise;
+  refuse(feature, "vocabulary",
+         "field '" + feature.name + "': unknown value " + quoted(text) + (key != text ? " (read as " + quoted(key) + ")" : std::string()) + "; the model knows " +
+             std::to_string(feature.string_categories.size()) + " values" +
+             (rule.aliases.empty() ? std::string() : " and " + std::to_string(rule.aliases.size()) + " aliases"));
+}
+
+}  // namespace
+
 double Model::encode_value(std::size_t column, const Value& value, const RecordOptions& options) const {
   const detail::ModelData& d = *data_;
   if (column >= d.schema.features.size()) detail::fail("feature index ", column, " out of range");
@@ -36,32 +72,38 @@ double Model::encode_value(std::size_t column, const Value& value, const RecordO
 
   auto unknown = [&](const std::string& shown) {
     if (options.unknown_category == UnknownCategory::kError)
-      detail::fail("field '", feature.name, "': unknown category ", shown, " (not seen in training)");
+      refuse(feature, "vocabulary", "field '" + feature.name + "': unknown category " + shown + " (not seen in training)");
     return d.unknown_code[column];
   };
 
   if (const auto* text = std::get_if<std::string>(&value)) {
-    if (!feature.is_categorical())
-      detail::fail("field '", feature.name, "' is numeric; got the string \"", *text, "\"");
+    if (!feature.is_categorical()) refuse(feature, "type", "field '" + feature.name + "' is numeric; got the string " + quoted(*text));
     if (feature.string_categories.empty())
-      detail::fail("field '", feature.name, "' has ", feature.number_categories.empty() ? "no category vocabulary" : "numeric categories",
-                   "; got the string \"", *text, "\"");
+      refuse(feature, "type", "field '" + feature.name + "' has " + (feature.number_categories.empty() ? "no category vocabulary" : "numeric categories") +
+                                  "; got the string " + quoted(*text));
     const auto& codes = d.string_codes[column];
-    const auto it = codes.find(*text);
-    return it == codes.end() ? unknown("\"" + *text + "\"") : it->second;
+    if (const auto it = codes.find(*text); it != codes.end()) return it->second;
+    if (feature.input.present) return encode_by_rule(feature, d.input_codes[column], *text);
+    return unknown(quoted(*text));
   }
 
   const double number = std::get<double>(value);
-  if (!feature.is_categorical() || std::isnan(number)) return number;
+  if (!feature.is_categorical()) {
+    const InputRule& rule = feature.input;
+    if ((rule.min && !(number >= *rule.min || std::isnan(number))) || (rule.max && !(number <= *rule.max || std::isnan(number))))
+      refuse(feature, "range", "field '" + feature.name + "': " + number_text(number) + " is outside the valid range [" + (rule.min ? number_text(*rule.min) : "-inf") +
+                                   ", " + (rule.max ? number_text(*rule.max) : "inf") + "]");
+    return number;
+  }
+  if (std::isnan(number)) return number;
   if (!feature.string_categories.empty())
-    detail::fail("field '", feature.name, "' takes one of its categories as a string; got the number ", number);
+    refuse(feature, "type", "field '" + feature.name + "' takes one of its categories as a string; got the number " + number_text(number));
   if (feature.number_categories.empty()) return number;  // no vocabulary: the number is the code
   const auto& codes = d.number_codes[column];
   const auto it = codes.find(number);
   if (it == codes.end()) {
-    std::ostringstream shown;
-    shown << number;
-    return feature.numbers_are_codes ? unknown(shown.str()) : (options.unknown_category == UnknownCategory::kError ? unknown(shown.str()) : number);
+    return feature.numbers_are_codes ? unknown(number_text(number))
+                                     : (options.unknown_category == UnknownCategory::kError ? unknown(number_text(number)) : number);
   }
   return feature.numbers_are_codes ? it->second : number;
 }

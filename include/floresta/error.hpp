@@ -21,6 +21,22 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// A raw input value a model refuses (records, DataFrames): which field, and which rule it
+// breaks — "type" (a string for a numeric field, a number for string categories),
+// "vocabulary" (a category the model and its input rule do not know), "range" (outside the
+// input rule's min..max). Services map it to a 422 naming both.
+class InputError : public Error {
+ public:
+  InputError(std::string field, std::string rule, const std::string& message)
+      : Error(message), field_(std::move(field)), rule_(std::move(rule)) {}
+  const std::string& field() const { return field_; }
+  const std::string& rule() const { return rule_; }
+
+ private:
+  std::string field_;
+  std::string rule_;
+};
+
 namespace detail {
 
 // Builds a message from any streamable parts: fail("tree ", 3, ": node ", 7, " ...").

@@ -12,12 +12,17 @@
 //     UnknownCategory::kError reports it instead;
 //   - a field the model does not know is ignored, or an error with ExtraFields::kError;
 //   - a value of the wrong type (a string for a numeric feature, a number for a feature whose
-//     categories are strings) is always an error naming the field.
+//     categories are strings) is always an error naming the field;
+//   - a feature with an input rule (schema.hpp InputRule, the model file's `input`) reads a
+//     text through it (folded, aliases, leading words, otherwise) and refuses what it does
+//     not take, and refuses numbers outside its range, whatever the options say.
+// Refused values raise floresta::InputError (field, rule, message).
 //
 // Thread-safety: Record is a plain value; encoding is const on the model.
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -45,6 +50,13 @@ struct Record {
   // A flat JSON object: numbers, strings, booleans (as 0/1) and null. Errors name the field.
   static Record from_json(const std::string& json_object);
 };
+
+// Folds a text as an input rule does: `accents` maps letters with diacritics (Latin-1
+// Supplement and Latin Extended-A: "ã" -> "a", "Ç" -> "C", "ß" -> "ss", "æ" -> "ae") and
+// typographic apostrophes (’ ‘ ` ´) to plain ASCII; `letter_case` upper-cases ASCII, Latin-1
+// and Latin Extended-A letters; `spaces` trims white space (ASCII and no-break space) and
+// collapses runs of it to one space. Other characters pass unchanged; invalid UTF-8 bytes too.
+std::string fold_text(std::string_view text, bool letter_case, bool accents, bool spaces);
 
 enum class UnknownCategory { kAsTrained, kError };
 enum class ExtraFields { kIgnore, kError };

@@ -15,11 +15,38 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace floresta {
 
 enum class FeatureType { kNumeric, kCategorical };
+
+// How a person's raw value is read for one feature (the floresta JSON's optional `input`
+// object; docs/floresta-model.md). Records and DataFrames go through it on every path (C++
+// Record, Python records and DataFrames); matrices of codes do not. A feature with a rule
+// refuses a value the rule does not take (floresta::InputError naming the field, the rule
+// and the value), whatever RecordOptions::unknown_category says.
+struct InputRule {
+  bool present = false;  // the file gives a rule for this feature
+  // Categorical features with string categories: the input and the vocabulary are compared
+  // after folding (fold_text): letter case, accents, surrounding and repeated spaces.
+  bool fold_case = false;
+  bool fold_accents = false;
+  bool fold_spaces = false;
+  // Other texts that mean a category: (text, category as written in the vocabulary).
+  std::vector<std::pair<std::string, std::string>> aliases;
+  // Also match a category or alias followed by more words ("IPHONE 11" -> the alias "IPHONE"),
+  // the longest one first.
+  bool leading_words = false;
+  // The category of a text nothing else matches ("Outros"); empty optional: such a text is refused.
+  std::optional<std::string> otherwise;
+  // Numeric features: the valid range, both ends included (missing stays missing).
+  std::optional<double> min;
+  std::optional<double> max;
+  // Names to show people, per category (category, display name); the keys stay the codes' names.
+  std::vector<std::pair<std::string, std::string>> display;
+};
 
 struct Feature {
   std::string name;
@@ -32,6 +59,7 @@ struct Feature {
   // category (XGBoost, LightGBM, trees' native categorical splits), or as the category value
   // itself (scikit-learn encoders over numeric categories). Strings are always encoded to codes.
   bool numbers_are_codes = true;
+  InputRule input;
 
   bool is_categorical() const { return type == FeatureType::kCategorical; }
   bool has_vocabulary() const { return !string_categories.empty() || !number_categories.empty(); }

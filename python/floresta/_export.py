@@ -16,7 +16,7 @@ from ._numbers import json_number as _number
 FORMAT_VERSION = 1
 
 
-def export(estimator, path=None, *, class_labels=None, metadata=None, cluster_names=None):
+def export(estimator, path=None, *, class_labels=None, metadata=None, cluster_names=None, input_rules=None):
     """Writes `estimator` as floresta model JSON to `path` (or returns the JSON text when
     path is None). Raises ValueError for estimators floresta does not support.
 
@@ -31,7 +31,16 @@ def export(estimator, path=None, *, class_labels=None, metadata=None, cluster_na
     in C++. floresta itself never reads it.
     cluster_names: for k-means models (alone or ending a Pipeline), a name per cluster (one
     string per centre, in label order): ``Model.cluster_names_`` in Python,
-    ``model.class_labels()`` in C++."""
+    ``model.class_labels()`` in C++.
+    input_rules: {feature name: rule} — how a person's raw values are read, applied by every
+    path that encodes records or DataFrames (C++ ``Record``, Python records and DataFrames).
+    A rule holds any of: ``fold`` (a list of "case", "accents", "spaces"), ``aliases`` ({text:
+    category}), ``leading_words`` (also match a category or alias followed by more words),
+    ``otherwise`` (the category of a text nothing matches; without it such a text is refused),
+    ``min`` / ``max`` (numeric features) and ``display`` ({category: name to show}). Checked
+    by loading the written model: a rule that names no feature, an alias to an unknown
+    category or two texts folding alike raise ValueError here. Written as the file's
+    ``input`` object (docs/floresta-model.md)."""
     document = to_document(estimator)
     if class_labels is not None:
         document["classes"] = _class_labels(estimator, document, class_labels)
@@ -39,12 +48,29 @@ def export(estimator, path=None, *, class_labels=None, metadata=None, cluster_na
         document["classes"] = _cluster_names(estimator, document, cluster_names)
     if metadata is not None:
         document["metadata"] = _metadata(metadata)
+    if input_rules is not None:
+        document["input"] = _input_rules(input_rules)
     text = json.dumps(document, separators=(",", ":"), allow_nan=False)
+    if input_rules is not None:
+        from ._model import load_bytes
+
+        load_bytes(text.encode("utf-8"), name="the exported model")  # the C++ loader checks the rules
     if path is None:
         return text
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
     return path
+
+
+def _input_rules(rules):
+    if not isinstance(rules, dict):
+        raise FlorestaError(f"input_rules must be a dict of feature names to rules, got {type(rules).__name__}")
+    out = {}
+    for name, rule in rules.items():
+        if not isinstance(rule, dict):
+            raise FlorestaError(f"input_rules['{name}'] must be a dict, got {type(rule).__name__}")
+        out[str(name)] = json.loads(json.dumps(rule, allow_nan=False))
+    return out
 
 
 def to_document(estimator):

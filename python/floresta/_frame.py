@@ -64,6 +64,8 @@ def _frame_to_matrix(frame, model):
                 out[:, j] = pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
             except (ValueError, TypeError) as error:
                 raise FlorestaError(f"column '{name}' must hold numbers: {error}") from None
+            if model._input_rules[j] is not None:  # its range, checked by the C++ rule on each distinct value
+                model._core.encode_values(j, np.unique(out[:, j]).tolist(), model._unknown_category)
     return out
 
 

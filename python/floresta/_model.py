@@ -116,6 +116,7 @@ class Model:
         self.n_threads = int(n_threads)
         self._feature_types = self._core.feature_types
         self._categories = [self._core.categories(j) for j in range(self._core.num_features)]
+        self._input_rules = [self._core.input_rule(j) for j in range(self._core.num_features)]
 
     # ---- record policies: public strings, held as the core's enums ----
     unknown_category = _Policy(_core.UnknownCategory, "what an unseen category in a record or DataFrame gets")
@@ -191,13 +192,17 @@ class Model:
 
     @property
     def schema(self):
-        """What the model takes and answers: {"features": [{name, type, categories?}], "classes"?
-        (classifiers), "clusters"? (k-means: the cluster names)}."""
+        """What the model takes and answers: {"features": [{name, type, categories?, input?}],
+        "classes"? (classifiers), "clusters"? (k-means: the cluster names)}. ``input`` is the
+        feature's input rule as the model file writes it (see ``input_rules_``)."""
         features = []
-        for name, kind, categories in zip(self._core.feature_names, self._feature_types, self._categories):
+        for name, kind, categories, rule in zip(self._core.feature_names, self._feature_types, self._categories,
+                                                self._input_rules):
             feature = {"name": name, "type": kind}
             if categories is not None:
                 feature["categories"] = list(categories)
+            if rule is not None:
+                feature["input"] = rule
             features.append(feature)
         schema = {"features": features}
         if self._core.is_classifier:
@@ -205,6 +210,21 @@ class Model:
         if self._core.is_clusterer:
             schema["clusters"] = list(self.cluster_names_)
         return schema
+
+    @property
+    def input_rules_(self):
+        """The model file's input rules, {feature name: rule dict} (``{}`` when it has none):
+        how records and DataFrames read a person's values — ``fold`` (case, accents, spaces),
+        ``aliases``, ``leading_words``, ``otherwise``, ``min`` / ``max``, ``display`` names.
+        A value a rule does not take raises ``floresta.InputError`` (a ValueError naming the
+        field and the rule), whatever ``unknown_category`` says."""
+        return {name: dict(rule) for name, rule in zip(self._core.feature_names, self._input_rules) if rule is not None}
+
+    def display_name(self, feature, value):
+        """The name to show people for a category of `feature` (the rule's ``display`` name,
+        else the category itself)."""
+        rule = self._input_rules[self._column_index(feature)] or {}
+        return rule.get("display", {}).get(value, value)
 
     def categories(self, feature):
         """Training vocabulary of a categorical feature (name or index), or None."""

@@ -46,6 +46,14 @@ struct ModelData {
   std::vector<std::unordered_map<std::string, double>> string_codes;
   std::vector<std::unordered_map<double, double>> number_codes;
   std::vector<double> unknown_code;
+  // Input rules (schema.hpp InputRule): per feature, each folded category and alias -> code,
+  // and the code of `otherwise` (NaN when the rule has none). Empty maps for other features.
+  struct InputLookup {
+    std::unordered_map<std::string, double> codes;
+    double otherwise = 0;
+    bool has_otherwise = false;
+  };
+  std::vector<InputLookup> input_codes;
 };
 
 }  // namespace floresta::detail
