@@ -121,6 +121,8 @@ std::string fold_text(std::string_view text, bool letter_case, bool accents, boo
     pending_space = false;
     if (accents && (cp == 0x2018 || cp == 0x2019 || cp == '`' || cp == 0xB4)) {
       out += '\'';
+    } else if (accents && (cp == 0xAA || cp == 0xBA)) {  // ordinal indicators: "1ª" -> "1a", "4º" -> "4o"
+      out += static_cast<char>(cp == 0xAA ? (letter_case ? 'A' : 'a') : (letter_case ? 'O' : 'o'));
     } else if (accents && cp >= 0xC0 && cp < 0x180 && kBase[cp - 0xC0][0] != '\0') {
       for (const char* c = kBase[cp - 0xC0]; *c; ++c) out += letter_case && *c >= 'a' && *c <= 'z' ? static_cast<char>(*c - 32) : *c;
     } else {

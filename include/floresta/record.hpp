@@ -52,8 +52,8 @@ struct Record {
 };
 
 // Folds a text as an input rule does: `accents` maps letters with diacritics (Latin-1
-// Supplement and Latin Extended-A: "ã" -> "a", "Ç" -> "C", "ß" -> "ss", "æ" -> "ae") and
-// typographic apostrophes (’ ‘ ` ´) to plain ASCII; `letter_case` upper-cases ASCII, Latin-1
+// Supplement and Latin Extended-A: "ã" -> "a", "Ç" -> "C", "ß" -> "ss", "æ" -> "ae"), the
+// ordinal indicators ("4º" -> "4o") and typographic apostrophes (’ ‘ ` ´) to plain ASCII; `letter_case` upper-cases ASCII, Latin-1
 // and Latin Extended-A letters; `spaces` trims white space (ASCII and no-break space) and
 // collapses runs of it to one space. Other characters pass unchanged; invalid UTF-8 bytes too.
 std::string fold_text(std::string_view text, bool letter_case, bool accents, bool spaces);

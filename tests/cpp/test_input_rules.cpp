@@ -69,6 +69,7 @@ TEST(FoldText, CaseAccentsAndSpacesEachOnTheirOwn) {
   EXPECT_EQ(fold_text("M\u2019Boi Mirim", true, true, true), "M'BOI MIRIM");
   EXPECT_EQ(fold_text("Çàéîõü ñ ß æ œ ÿ", true, true, true), "CAEIOU N SS AE OE Y");
   EXPECT_EQ(fold_text("Łódź Škoda Ångström", true, true, true), "LODZ SKODA ANGSTROM");
+  EXPECT_EQ(fold_text("01º D.P. Sé, 2ª Vara", true, true, true), "01O D.P. SE, 2A VARA");
   // Upper case without folding accents, Latin Extended-A included (even and odd pairs).
   EXPECT_EQ(fold_text("ąćĺžÿ", true, false, false), "ĄĆĹŽŸ");
   EXPECT_EQ(fold_text("", true, true, true), "");
