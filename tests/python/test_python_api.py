@@ -249,10 +249,11 @@ def test_metadata_and_cluster_names_defaults_and_pickling(tmp_path):
 def test_binding_exports_only_what_the_python_layer_uses():
     from floresta import _core
     assert sorted(name for name in vars(_core) if not name.startswith("_")) == [
-        "ExtraFields", "FlorestaError", "Model", "OutputKind", "UnknownCategory", "available_kernels"]
+        "ExtraFields", "FlorestaError", "InputError", "Model", "OutputKind", "UnknownCategory", "available_kernels",
+        "fold_text"]
     assert sorted(name for name in dir(_core.Model) if not name.startswith("_")) == [
         "best_iteration", "categories", "decision_offset", "encode_records", "encode_values", "feature_names",
-        "feature_types", "format", "from_bytes", "inertia", "is_classifier", "is_clusterer", "is_outlier_detector",
+        "feature_types", "format", "from_bytes", "inertia", "input_rule", "is_classifier", "is_clusterer", "is_outlier_detector",
         "kernel", "metadata", "num_classes", "num_features", "num_outputs", "num_trees", "objective", "output_labels",
         "predict", "predict_ranked", "score"]
     # One spelling per value: the public strings are the enum members' names.
