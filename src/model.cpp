@@ -1,5 +1,6 @@
 // Model (model.hpp): metadata, and scoring through the kernel the model was compiled with.
 #include <algorithm>
+#include <numeric>
 #include <memory>
 #include <string>
 #include <utility>
@@ -217,14 +218,20 @@ std::vector<std::string> Model::class_labels() const {
   return labels;
 }
 
-std::vector<RankedClass> Model::rank(const double* proba, std::size_t k) const {
+void Model::rank_order(const double* proba, std::size_t* order) const {
   if (!is_classifier()) detail::fail("ranking classes needs a classifier; ", data_->source, " is not one");
+  const std::size_t k = output_width(OutputKind::kProba);
+  std::iota(order, order + k, std::size_t{0});
+  std::stable_sort(order, order + k, [proba](std::size_t a, std::size_t b) { return proba[a] > proba[b]; });
+}
+
+std::vector<RankedClass> Model::rank(const double* proba, std::size_t k) const {
   const auto labels = class_labels();
+  std::vector<std::size_t> order(labels.size());
+  rank_order(proba, order.data());
+  if (k == 0 || k > order.size()) k = order.size();
   std::vector<RankedClass> ranked;
-  for (std::size_t c = 0; c < labels.size(); ++c) ranked.push_back({labels[c], proba[c], c});
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const RankedClass& a, const RankedClass& b) { return a.probability > b.probability; });
-  if (k > 0 && k < ranked.size()) ranked.resize(k);
+  for (std::size_t i = 0; i < k; ++i) ranked.push_back({labels[order[i]], proba[order[i]], order[i]});
   return ranked;
 }
 

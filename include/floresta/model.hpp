@@ -161,6 +161,9 @@ class Model {
   // A row of predict_proba output, most likely class first (ties: lower index first);
   // the top `k` classes, or all of them when k is 0.
   std::vector<RankedClass> rank(const double* proba, std::size_t k = 0) const;
+  // The same order without allocating: the class indices, most likely first (ties: lower
+  // index first), into `order` (output_width(kProba) values). For hot paths (a service).
+  void rank_order(const double* proba, std::size_t* order) const;
   std::vector<RankedClass> predict_ranked(const Record& record, std::size_t k = 0, const RecordOptions& o = {}) const;
 
   // The kind predict() uses for this model.

@@ -26,7 +26,7 @@ const char* const kUsage =
     "  --model PATH      the model file (examples/models/phone_theft.json)\n"
     "  --person FILE     a JSON object with the fields, as POST /predict takes it\n"
     "  --FIELD VALUE     a field of the model (bairro, marca, dia, periodo, idade, sexo);\n"
-    "                    numbers for numeric fields\n"
+    "                    numbers for numeric fields; null for a field not given\n"
     "  --json            print the answer as the server gives it\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -91,7 +91,9 @@ int main(int argc, char** argv) {
       }
       const floresta::Feature& feature = schema.features[*column];
       const bool numeric = !feature.is_categorical() || !feature.number_categories.empty();
-      if (numeric) {
+      if (value == "null") {
+        person[name] = nullptr;  // not given
+      } else if (numeric) {
         char* end = nullptr;
         const double number = std::strtod(value.c_str(), &end);
         if (value.empty() || *end != '\0') {
@@ -122,27 +124,39 @@ int main(int argc, char** argv) {
       return 0;
     }
 
-    std::string described;
-    for (const auto& feature : schema.features) {
-      const nlohmann::json& value = person[feature.name];
-      std::string text;
-      if (value.is_string()) text = value.get<std::string>();
-      else phone_theft::append_number(value.get<double>(), text);
-      described += (described.empty() ? "" : ", ") + feature.name + "=" + text;
+    // The person as the model read them: display names ("Sé", "Sábado"), "not given".
+    std::string described, few;
+    for (std::size_t j = 0; j < schema.size(); ++j) {
+      described += (described.empty() ? "" : ", ") + schema.features[j].name + "=" + scorer.shown(j, row[j]);
+      if (scorer.few_reports(j, row[j])) few += (few.empty() ? "" : ", ") + scorer.shown(j, row[j]);
     }
-    const auto ranked = scorer.model().rank(proba.data());
+    std::vector<std::size_t> order(scorer.num_classes());
+    scorer.model().rank_order(proba.data(), order.data());
+    const auto& labels = scorer.labels();
+    const auto& average = scorer.city_average();
+    const auto lift = [&](std::size_t c) {
+      char text[48];
+      std::snprintf(text, sizeof text, "%.1f× the city's average", proba[c] / average[c]);
+      return std::string(text);
+    };
     std::string who = person.contains("nome") && person["nome"].is_string() && !person["nome"].get<std::string>().empty()
                           ? person["nome"].get<std::string>() + ", the"
                           : "The";
-    std::printf("Person: %s\n%s most likely place is %s (%.2f%%).\n\n", described.c_str(), who.c_str(),
-                ranked[0].label.c_str(), 100 * ranked[0].probability);
+    std::printf("Person: %s\n%s most likely place is %s (%.2f%%%s).\n", described.c_str(), who.c_str(),
+                labels[order[0]].c_str(), 100 * proba[order[0]], average.empty() ? "" : (", " + lift(order[0])).c_str());
+    std::printf("These are the shares of places among the phone thefts that happen to people like this one, "
+                "not the chance of being robbed.\n");
+    if (!few.empty()) std::printf("Few reports in %s: the answer there leans on the city's pattern.\n", few.c_str());
+    std::printf("\n");
     std::size_t width = 0;
-    for (const auto& r : ranked) width = std::max(width, columns(r.label));
-    for (std::size_t i = 0; i < ranked.size(); ++i) {
-      const std::string pad(width - columns(ranked[i].label), ' ');
-      const std::string bar(static_cast<std::size_t>(ranked[i].probability * 40 + 0.5), '#');
-      std::printf("%2zu. %s%s  %6.2f%%  %s\n", i + 1, ranked[i].label.c_str(), pad.c_str(), 100 * ranked[i].probability,
-                  bar.c_str());
+    for (const auto& label : labels) width = std::max(width, columns(label));
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const std::size_t c = order[i];
+      const std::string pad(width - columns(labels[c]), ' ');
+      const std::string bar(static_cast<std::size_t>(proba[c] * 30 + 0.5), '#');
+      const std::string bar_pad(30 - std::min<std::size_t>(bar.size(), 30), ' ');
+      std::printf("%2zu. %s%s  %6.2f%%  %s%s  %s\n", i + 1, labels[c].c_str(), pad.c_str(), 100 * proba[c], bar.c_str(),
+                  bar_pad.c_str(), average.empty() ? "" : lift(c).c_str());
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "phone_theft: %s\n", e.what());

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <numeric>
+#include <optional>
 
 namespace phone_theft {
 
@@ -21,7 +21,7 @@ const char* type_name(const nlohmann::json& value) {
   }
 }
 
-std::string shown(const nlohmann::json& value) {
+std::string json_text(const nlohmann::json& value) {
   std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (text.size() > 80) text = text.substr(0, 77) + "...";
   return text;
@@ -31,12 +31,6 @@ std::string number_text(double value) {
   std::string out;
   append_number(value, out);
   return out;
-}
-
-std::string upper_ascii(std::string text) {
-  for (char& c : text)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return text;
 }
 
 }  // namespace
@@ -54,8 +48,6 @@ nlohmann::json Problem::to_json() const {
   return body;
 }
 
-std::map<std::string, Range> default_ranges() { return {{"idade", Range{0, 120}}}; }
-
 Scorer::Scorer(floresta::Model model, std::map<std::string, Range> ranges) : model_(std::move(model)) {
   if (!model_.is_classifier())
     throw floresta::Error(model_.source() + ": the server needs a classifier (its answer is a ranking of classes); this model is " +
@@ -63,108 +55,84 @@ Scorer::Scorer(floresta::Model model, std::map<std::string, Range> ranges) : mod
   const floresta::Schema& schema = model_.schema();
   for (std::size_t j = 0; j < schema.size(); ++j) {
     const floresta::Feature& feature = schema.features[j];
-    Field field;
-    field.name = feature.name;
-    if (feature.is_categorical()) {
-      if (!feature.string_categories.empty()) {
-        field.kind = Field::Kind::kStringCategory;
-        for (std::size_t c = 0; c < feature.string_categories.size(); ++c)
-          field.string_codes.emplace(feature.string_categories[c], static_cast<double>(c));
-      } else if (!feature.number_categories.empty()) {
-        field.kind = Field::Kind::kNumberCategory;
-        field.number_values = feature.number_categories;
-      } else {
-        throw floresta::Error(model_.source() + ": feature '" + feature.name +
-                              "' is categorical but the file has no vocabulary for it, so a value cannot be checked "
-                              "(export the model with its categories, e.g. XGBoost >= 3.1 with pandas categoricals)");
-      }
-    }
+    names_.push_back(feature.name);
+    if (feature.is_categorical() && !feature.has_vocabulary())
+      throw floresta::Error(model_.source() + ": feature '" + feature.name +
+                            "' is categorical but the file has no vocabulary for it, so a value cannot be checked "
+                            "(export the model with its categories, e.g. XGBoost >= 3.1 with pandas categoricals)");
     const auto range = ranges.find(feature.name);
-    if (range != ranges.end()) {
-      if (feature.is_categorical())
-        throw floresta::Error(model_.source() + ": a range is set for '" + feature.name + "', which is categorical");
-      field.has_range = true;
-      field.range = range->second;
-    }
-    fields_.push_back(std::move(field));
+    if (range == ranges.end()) continue;
+    if (feature.is_categorical())
+      throw floresta::Error(model_.source() + ": a range is set for '" + feature.name + "', which is categorical");
+    ranges_.emplace(j, range->second);
   }
   labels_ = model_.class_labels();
   for (const std::string& label : labels_) label_json_.push_back(nlohmann::json(label).dump());
-}
-
-bool Scorer::encode_field(const Field& field, const nlohmann::json& value, double& out, Problem& problem) const {
-  problem.field = field.name;
-  switch (field.kind) {
-    case Field::Kind::kStringCategory: {
-      if (!value.is_string()) {
-        problem.rule = "type";
-        problem.message = "field '" + field.name + "' must be a string (one of the " +
-                          std::to_string(field.string_codes.size()) + " values GET /schema lists), got " + type_name(value) +
-                          " " + shown(value);
-        return false;
-      }
-      const std::string& text = value.get_ref<const std::string&>();
-      const auto code = field.string_codes.find(text);
-      if (code == field.string_codes.end()) {
-        problem.rule = "vocabulary";
-        problem.message = "field '" + field.name + "': unknown value " + shown(value) + " (the model was trained on " +
-                          std::to_string(field.string_codes.size()) + " values, GET /schema lists them";
-        const std::string wanted = upper_ascii(text);
-        for (const auto& [known, unused] : field.string_codes) {
-          if (upper_ascii(known) == wanted) {
-            problem.message += "; did you mean " + nlohmann::json(known).dump() + "?";
-            break;
-          }
-        }
-        problem.message += ")";
-        return false;
-      }
-      out = code->second;
-      return true;
-    }
-    case Field::Kind::kNumberCategory: {
-      if (!value.is_number()) {
-        problem.rule = "type";
-        problem.message = "field '" + field.name + "' must be a number (one of the values GET /schema lists), got " +
-                          type_name(value) + " " + shown(value);
-        return false;
-      }
-      const double number = value.get<double>();
-      const auto at = std::find(field.number_values.begin(), field.number_values.end(), number);
-      if (at == field.number_values.end()) {
-        problem.rule = "vocabulary";
-        problem.message = "field '" + field.name + "': unknown value " + shown(value) + " (GET /schema lists the " +
-                          std::to_string(field.number_values.size()) + " values the model was trained on)";
-        return false;
-      }
-      const std::size_t column = static_cast<std::size_t>(&field - fields_.data());
-      out = model_.schema().features[column].numbers_are_codes ? static_cast<double>(at - field.number_values.begin())
-                                                                : number;
-      return true;
-    }
-    case Field::Kind::kNumeric: {
-      if (!value.is_number()) {
-        problem.rule = "type";
-        problem.message = "field '" + field.name + "' must be a number, got " + type_name(value) + " " + shown(value);
-        return false;
-      }
-      const double number = value.get<double>();
-      if (!std::isfinite(number)) {
-        problem.rule = "range";
-        problem.message = "field '" + field.name + "' must be a finite number, got " + shown(value);
-        return false;
-      }
-      if (field.has_range && !(number >= field.range.min && number <= field.range.max)) {
-        problem.rule = "range";
-        problem.message = "field '" + field.name + "' must be between " + number_text(field.range.min) + " and " +
-                          number_text(field.range.max) + ", got " + shown(value);
-        return false;
-      }
-      out = number;
-      return true;
+  metadata_ = model_.metadata().empty() ? nlohmann::json::object() : nlohmann::json::parse(model_.metadata());
+  optional_.assign(names_.size(), true);
+  if (metadata_.contains("optional_fields")) {
+    const nlohmann::json& optional = metadata_["optional_fields"];
+    if (!optional.is_array()) throw floresta::Error(model_.source() + ": metadata.optional_fields must be an array of field names");
+    for (std::size_t j = 0; j < names_.size(); ++j)
+      optional_[j] = std::find(optional.begin(), optional.end(), nlohmann::json(names_[j])) != optional.end();
+  }
+  if (metadata_.contains("city_average")) {
+    const nlohmann::json& average = metadata_["city_average"];
+    if (!average.is_array() || average.size() != labels_.size())
+      throw floresta::Error(model_.source() + ": metadata.city_average must hold one share per class (" +
+                            std::to_string(labels_.size()) + ")");
+    for (const auto& share : average) {
+      if (!share.is_number() || !(share.get<double>() > 0))
+        throw floresta::Error(model_.source() + ": metadata.city_average holds a share that is not a positive number");
+      city_average_.push_back(share.get<double>());
     }
   }
-  return false;
+}
+
+bool Scorer::encode_field(std::size_t column, const nlohmann::json& value, double& out, Problem& problem) const {
+  const std::string& name = names_[column];
+  problem.field = name;
+  floresta::Value as_value;
+  if (value.is_null()) {
+    if (!optional_[column]) {
+      problem.rule = "required";
+      problem.message = "field '" + name + "' must be given: the model was not trained to answer without it";
+      return false;
+    }
+    as_value = floresta::missing;  // "not given": the model's answer for a missing value
+  } else if (value.is_string()) {
+    as_value = value.get<std::string>();
+  } else if (value.is_number()) {
+    const double number = value.get<double>();
+    if (!std::isfinite(number)) {
+      problem.rule = "range";
+      problem.message = "field '" + name + "' must be a finite number, got " + json_text(value);
+      return false;
+    }
+    const auto range = ranges_.find(column);
+    if (range != ranges_.end() && !(number >= range->second.min && number <= range->second.max)) {
+      problem.rule = "range";
+      problem.message = "field '" + name + "' must be between " + number_text(range->second.min) + " and " +
+                        number_text(range->second.max) + ", got " + json_text(value);
+      return false;
+    }
+    as_value = number;
+  } else {
+    problem.rule = "type";
+    problem.message = "field '" + name + "' must be a " + (model_.schema().features[column].is_categorical() ? "string" : "number") +
+                      " or null, got " + type_name(value) + " " + json_text(value);
+    return false;
+  }
+  try {
+    floresta::RecordOptions strict;
+    strict.unknown_category = floresta::UnknownCategory::kError;
+    out = model_.encode_value(column, as_value, strict);
+    return true;
+  } catch (const floresta::InputError& e) {
+    problem.rule = e.rule();
+    problem.message = std::string(e.what()) + (e.rule() == "vocabulary" ? " (GET /schema lists the values)" : "");
+    return false;
+  }
 }
 
 bool Scorer::encode(const nlohmann::json& person, double* row, Problem& problem) const {
@@ -173,33 +141,30 @@ bool Scorer::encode(const nlohmann::json& person, double* row, Problem& problem)
     problem.status = 400;
     problem.rule = "body";
     problem.field.clear();
-    problem.message = std::string("a person must be a JSON object with the fields ") + [&] {
-      std::string names;
-      for (const Field& f : fields_) names += (names.empty() ? "" : ", ") + f.name;
-      return names;
-    }() + "; got " + type_name(person);
+    std::string names;
+    for (const std::string& name : names_) names += (names.empty() ? "" : ", ") + name;
+    problem.message = "a person must be a JSON object with the fields " + names + "; got " + type_name(person);
     return false;
   }
-  for (std::size_t j = 0; j < fields_.size(); ++j) {
-    const Field& field = fields_[j];
-    const auto value = person.find(field.name);
+  for (std::size_t j = 0; j < names_.size(); ++j) {
+    const auto value = person.find(names_[j]);
     if (value == person.end()) {
-      problem.field = field.name;
+      problem.field = names_[j];
       problem.rule = "required";
-      problem.message = "missing field '" + field.name + "' (every field GET /schema lists is required)";
+      problem.message = "missing field '" + names_[j] + "' (every field GET /schema lists is required; null means not given)";
       return false;
     }
-    if (!encode_field(field, *value, row[j], problem)) return false;
+    if (!encode_field(j, *value, row[j], problem)) return false;
   }
   return true;
 }
 
 void Scorer::score(const double* rows, std::size_t n, double* proba) const {
   if (n == 1) {
-    model_.score_row(floresta::OutputKind::kProba, rows, fields_.size(), proba);
+    model_.score_row(floresta::OutputKind::kProba, rows, names_.size(), proba);
     return;
   }
-  model_.score(floresta::OutputKind::kProba, floresta::MatrixView<double>::row_major(rows, n, fields_.size()), proba);
+  model_.score(floresta::OutputKind::kProba, floresta::MatrixView<double>::row_major(rows, n, names_.size()), proba);
 }
 
 void Scorer::append_answer(const double* proba, std::string& out) const {
@@ -212,19 +177,23 @@ void Scorer::append_answer(const double* proba, std::string& out) const {
     heap_order.resize(k);
     order = heap_order.data();
   }
-  std::iota(order, order + k, std::size_t{0});
-  std::stable_sort(order, order + k, [&](std::size_t a, std::size_t b) { return proba[a] > proba[b]; });
+  model_.rank_order(proba, order);
   out += '[';
   for (std::size_t i = 0; i < k; ++i) {
+    const std::size_t c = order[i];
     if (i) out += ',';
     out += "{\"position\":";
     char buffer[24];
     const auto end = std::to_chars(buffer, buffer + sizeof buffer, i + 1).ptr;
     out.append(buffer, end);
     out += ",\"label\":";
-    out += label_json_[order[i]];
+    out += label_json_[c];
     out += ",\"value\":";
-    append_number(proba[order[i]], out);
+    append_number(proba[c], out);
+    if (!city_average_.empty()) {
+      out += ",\"lift\":";
+      append_number(proba[c] / city_average_[c], out);
+    }
     out += '}';
   }
   out += ']';
@@ -243,26 +212,69 @@ void Scorer::answer(const double* row, std::string& out) const {
   append_answer(proba, out);
 }
 
+std::string Scorer::shown(std::size_t column, double encoded) const {
+  if (std::isnan(encoded)) return "not given";
+  const floresta::Feature& feature = model_.schema().features[column];
+  if (!feature.is_categorical() || feature.string_categories.empty() || encoded < 0 ||
+      encoded >= static_cast<double>(feature.string_categories.size())) {
+    std::string text;
+    append_number(encoded, text);
+    return text;
+  }
+  const std::string& category = feature.string_categories[static_cast<std::size_t>(encoded)];
+  for (const auto& [key, name] : feature.input.display)
+    if (key == category) return name;
+  return category;
+}
+
+bool Scorer::few_reports(std::size_t column, double encoded) const {
+  const floresta::Feature& feature = model_.schema().features[column];
+  if (std::isnan(encoded) || feature.string_categories.empty() || !metadata_.contains("few_reports")) return false;
+  const nlohmann::json& few = metadata_["few_reports"];
+  if (!few.contains(feature.name) || encoded < 0 || encoded >= static_cast<double>(feature.string_categories.size())) return false;
+  const std::string& category = feature.string_categories[static_cast<std::size_t>(encoded)];
+  for (const auto& value : few[feature.name])
+    if (value.is_string() && value.get_ref<const std::string&>() == category) return true;
+  return false;
+}
+
 nlohmann::json Scorer::schema_json() const {
+  const nlohmann::json few = metadata_.value("few_reports", nlohmann::json::object());
   nlohmann::json fields = nlohmann::json::array();
-  for (const Field& field : fields_) {
-    nlohmann::json entry = {{"name", field.name}};
-    if (field.kind == Field::Kind::kNumeric) {
+  for (std::size_t j = 0; j < names_.size(); ++j) {
+    const floresta::Feature& feature = model_.schema().features[j];
+    const floresta::InputRule& rule = feature.input;
+    nlohmann::json entry = {{"name", feature.name}, {"optional", static_cast<bool>(optional_[j])}};
+    if (!feature.is_categorical()) {
       entry["type"] = "numeric";
-      if (field.has_range) {
-        entry["min"] = field.range.min;
-        entry["max"] = field.range.max;
+      const auto own = ranges_.find(j);
+      // The tighter of the model's rule and the service's own range.
+      std::optional<double> lo = rule.min, hi = rule.max;
+      if (own != ranges_.end()) {
+        lo = lo ? std::max(*lo, own->second.min) : own->second.min;
+        hi = hi ? std::min(*hi, own->second.max) : own->second.max;
       }
+      if (lo) entry["min"] = *lo;
+      if (hi) entry["max"] = *hi;
     } else {
       entry["type"] = "categorical";
-      const std::size_t column = static_cast<std::size_t>(&field - fields_.data());
-      const floresta::Feature& feature = model_.schema().features[column];
-      entry["values"] = field.kind == Field::Kind::kStringCategory ? nlohmann::json(feature.string_categories)
-                                                                    : nlohmann::json(feature.number_categories);
+      entry["values"] = !feature.string_categories.empty() ? nlohmann::json(feature.string_categories)
+                                                           : nlohmann::json(feature.number_categories);
+      if (!rule.display.empty()) {
+        nlohmann::json display = nlohmann::json::object();
+        for (const auto& [category, name] : rule.display) display[category] = name;
+        entry["display"] = display;
+      }
+      if (!rule.aliases.empty()) entry["aliases"] = rule.aliases.size();
+      if (rule.otherwise) entry["otherwise"] = *rule.otherwise;
+      if (few.contains(feature.name)) entry["few_reports"] = few[feature.name];
     }
     fields.push_back(std::move(entry));
   }
-  return {{"fields", fields}, {"labels", labels_}};
+  nlohmann::json schema = {{"fields", fields}, {"labels", labels_}};
+  if (!city_average_.empty()) schema["city_average"] = city_average_;
+  if (metadata_.contains("model_card")) schema["model_card"] = metadata_["model_card"];
+  return schema;
 }
 
 }  // namespace phone_theft

@@ -1,18 +1,23 @@
-// scorer.hpp — a person (the JSON object of POST /predict) checked against a model's schema,
-// encoded into the model's input row and answered as the 10 places, most likely first.
+// scorer.hpp — a person (the JSON object of POST /predict) read through the model's own input
+// rules, scored, and answered as the 10 places, most likely first, each with its lift against
+// the city's average.
 //
 //   phone_theft::Scorer scorer(floresta::load("phone_theft.json"));
 //   phone_theft::Problem problem;
 //   std::vector<double> row(scorer.num_fields());
 //   if (!scorer.encode(nlohmann::json::parse(body), row.data(), problem)) reply(problem.status, problem.to_json());
 //   std::string answer;
-//   scorer.answer(row.data(), answer);   // [{"position":1,"label":"Via Pública","value":0.87},...]
+//   scorer.answer(row.data(), answer);   // [{"position":1,"label":"Via Pública","value":0.87,"lift":1.0},...]
 //
-// The fields are the model's features, by name: a categorical feature takes one of the values
-// of its training vocabulary (a JSON string, or a number for numeric categories), a numeric
-// feature a JSON number, inside its range when one is set (`idade` defaults to 0..120). Every
-// field is required. A value outside the vocabulary is refused (422, rule "vocabulary");
-// nothing is ever scored as a silent guess. Fields the model does not know are ignored.
+// The fields are the model's features, by name, and each is read by floresta's record encoder
+// (Model::encode_value) with the input rules the model file carries: case, accents and spaces
+// folded, aliases, ranges — the same reading as the CLI and Python. A field must be present;
+// `null` means "not given" and gets the model's answer for a missing value, for the fields the
+// model was trained to answer without (the file's metadata.optional_fields; every field when
+// the file does not say). A value the rules
+// do not take is refused (422 with the library's rule: type, vocabulary or range); nothing is
+// scored as a silent guess. Fields the model does not know are ignored. The service may add
+// ranges of its own (--range) on top of the model's.
 //
 // Thread-safety: a Scorer is immutable after construction; every member function is const.
 #pragma once
@@ -20,7 +25,6 @@
 #include <cstddef>
 #include <map>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -45,17 +49,15 @@ struct Range {
   double max = 0;
 };
 
-// The documented default rule: ages from 0 to 120 years.
-std::map<std::string, Range> default_ranges();
-
 class Scorer {
  public:
   // Throws floresta::Error when the model cannot serve people: not a classifier, a
-  // categorical feature without a vocabulary, or a range for a non-numeric feature.
-  explicit Scorer(floresta::Model model, std::map<std::string, Range> ranges = default_ranges());
+  // categorical feature without a vocabulary, a range for a non-numeric feature, or metadata
+  // whose city_average does not hold one share per class.
+  explicit Scorer(floresta::Model model, std::map<std::string, Range> ranges = {});
 
   const floresta::Model& model() const { return model_; }
-  std::size_t num_fields() const { return fields_.size(); }
+  std::size_t num_fields() const { return names_.size(); }
   std::size_t num_classes() const { return labels_.size(); }
   const std::vector<std::string>& labels() const { return labels_; }
 
@@ -66,32 +68,38 @@ class Scorer {
   // Probabilities of `rows` encoded rows (rows x num_fields()) into proba (rows x num_classes()).
   void score(const double* rows, std::size_t n, double* proba) const;
 
-  // Appends one answer, the JSON array of {"position","label","value"} most likely first
-  // (ties: the lower class index first), to `out`. `proba` is one row of score().
+  // Appends one answer, the JSON array of {"position","label","value","lift"} most likely first
+  // (ties: the lower class index first; Model::rank_order), to `out`. `lift` is the value over
+  // the city's average share of that place (the model file's metadata.city_average), absent
+  // when the file has none. `proba` is one row of score().
   void append_answer(const double* proba, std::string& out) const;
 
   // Encodes and scores one row, appending the answer: the allocation-light path of a single person.
   void answer(const double* row, std::string& out) const;
 
-  // Every field: its name, type and allowed values (or range); the labels.
+  // How an encoded value reads to a person: the category's display name (the model's input
+  // rule), the number, or "not given" for a missing value.
+  std::string shown(std::size_t column, double encoded) const;
+  // Whether a category of the field is marked as having few reports (metadata.few_reports).
+  bool few_reports(std::size_t column, double encoded) const;
+  // The city's average share of each place (metadata.city_average), empty when the file has none.
+  const std::vector<double>& city_average() const { return city_average_; }
+
+  // Every field: its name, type, allowed values with their display names (or range), the
+  // values with few reports; the labels, the city's average and the model card.
   nlohmann::json schema_json() const;
 
  private:
-  struct Field {
-    std::string name;
-    enum class Kind { kNumeric, kStringCategory, kNumberCategory } kind = Kind::kNumeric;
-    std::unordered_map<std::string, double> string_codes;
-    std::vector<double> number_values;  // code = position
-    bool has_range = false;
-    Range range;
-  };
-
-  bool encode_field(const Field& field, const nlohmann::json& value, double& out, Problem& problem) const;
+  bool encode_field(std::size_t column, const nlohmann::json& value, double& out, Problem& problem) const;
 
   floresta::Model model_;
-  std::vector<Field> fields_;
+  nlohmann::json metadata_;                   // the model file's metadata object ({} when none)
+  std::vector<std::string> names_;            // field names, in column order
+  std::map<std::size_t, Range> ranges_;       // the service's own ranges (--range), by column
   std::vector<std::string> labels_;
-  std::vector<std::string> label_json_;  // each label as a JSON string literal, quotes included
+  std::vector<std::string> label_json_;       // each label as a JSON string literal, quotes included
+  std::vector<double> city_average_;          // per class, empty when the file has none
+  std::vector<bool> optional_;                // per field: null accepted (metadata.optional_fields; all without it)
 };
 
 // A double in its shortest round-trip form (what JSON readers parse back to the same double).

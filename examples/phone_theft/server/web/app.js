@@ -8,14 +8,8 @@
     bairro: "Bairro", dia: "Dia da Semana", periodo: "Período", marca: "Marca do Celular",
     idade: "Idade", sexo: "Sexo",
   };
-  // Friendlier names for the model's values, and a natural order where one exists.
-  const SHOWN = {
-    dia: { SEGUNDA: "Segunda-feira", TERCA: "Terça-feira", QUARTA: "Quarta-feira", QUINTA: "Quinta-feira",
-           SEXTA: "Sexta-feira", SABADO: "Sábado", DOMINGO: "Domingo" },
-    periodo: { MADRUGADA: "Madrugada (0h–6h)", MANHA: "Manhã (6h–12h)", TARDE: "Tarde (12h–18h)",
-               NOITE: "Noite (18h–24h)" },
-    sexo: { HOMEM: "Homem", MULHER: "Mulher" },
-  };
+  // The values' names come from the model (GET /schema: each field's "display"); a natural
+  // order where one exists.
   const ORDER = {
     dia: ["SEGUNDA", "TERCA", "QUARTA", "QUINTA", "SEXTA", "SABADO", "DOMINGO"],
     periodo: ["MADRUGADA", "MANHA", "TARDE", "NOITE"],
@@ -31,7 +25,10 @@
   let schema = null;
 
   const percent = (p) => (100 * p).toLocaleString("pt-BR", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + "%";
+  const times = (x) => x.toLocaleString("pt-BR", { minimumFractionDigits: 1, maximumFractionDigits: 1 }) + "×";
   const labelOf = (name) => LABELS[name] || name;
+  const shownValue = (field, value) => (field.display && field.display[value]) || String(value);
+  const fewReports = (field, value) => Boolean(field.few_reports && field.few_reports.includes(value));
 
   function showError(text, detail) {
     errorBox.textContent = text;
@@ -56,7 +53,7 @@
       return values.sort((a, b) => order.indexOf(a) - order.indexOf(b));
     }
     if (values.every((v) => typeof v === "string")) {
-      return values.sort((a, b) => a.localeCompare(b, "pt-BR"));
+      return values.sort((a, b) => shownValue(field, a).localeCompare(shownValue(field, b), "pt-BR"));
     }
     return values.sort((a, b) => a - b);
   }
@@ -85,16 +82,17 @@
       const control = controlFor(field);
       if (field.type === "categorical") {
         control.replaceChildren();
-        const placeholder = new Option("Escolha…", "");
-        control.add(placeholder);
+        // A field the model can answer without offers "not given" (sent as null).
+        control.add(new Option(field.optional ? "Não sei / prefiro não dizer" : "Escolha…", ""));
         for (const value of sortedValues(field)) {
-          const shown = (SHOWN[field.name] && SHOWN[field.name][value]) || String(value);
+          const shown = shownValue(field, value) + (fewReports(field, value) ? " (poucos registros)" : "");
           control.add(new Option(shown, String(value)));
         }
       } else {
         if (field.min !== undefined) control.min = field.min;
         if (field.max !== undefined) control.max = field.max;
-        control.placeholder = field.min !== undefined ? `${field.min} a ${field.max}` : "";
+        control.placeholder = (field.min !== undefined ? `${field.min} a ${field.max}` : "") +
+          (field.optional ? " (opcional)" : "");
       }
     }
     // Hide the page's own controls that this model does not take.
@@ -103,8 +101,25 @@
       if (!names.has(control.dataset.field)) control.closest(".field").hidden = true;
     }
     modelLine.textContent = `Modelo ${schema.model.name}, versão ${schema.model.version}, servido por floresta. ` +
-      `Locais possíveis: ${schema.labels.length}.`;
+      `Locais possíveis: ${schema.labels.length}.` + cardText(schema.model_card);
     button.disabled = false;
+  }
+
+  // The model card (GET /schema's model_card) in one line: data, years, test results.
+  function cardText(card) {
+    if (!card) return "";
+    const parts = [];
+    if (card.data) {
+      const years = card.data.years ? ` de ${card.data.years[0]} a ${card.data.years[card.data.years.length - 1]}` : "";
+      parts.push(`Treinado com ${card.data.synthetic ? "dados sintéticos" : "dados"}${years}` +
+        (card.data.seed !== undefined ? ` (semente ${card.data.seed})` : "") + ".");
+    }
+    if (card.test && card.test.log_loss !== undefined) {
+      const n = (x) => x.toLocaleString("pt-BR", { maximumFractionDigits: 3 });
+      parts.push(`Teste: log loss ${n(card.test.log_loss)} (só a média da cidade: ${n(card.test.prior_log_loss)}` +
+        (card.test.bayes_log_loss !== undefined ? `; o melhor possível: ${n(card.test.bayes_log_loss)}` : "") + ").");
+    }
+    return parts.length ? " " + parts.join(" ") : "";
   }
 
   function person() {
@@ -112,7 +127,10 @@
     for (const field of schema.fields) {
       const control = controlFor(field);
       const raw = control.value.trim();
-      if (raw === "") continue;  // left out: the server names the missing field
+      if (raw === "") {
+        if (field.optional) body[field.name] = null;  // not given: the model's answer for a missing value
+        continue;  // otherwise left out: the server names the missing field
+      }
       if (field.type === "numeric" || (field.values && typeof field.values[0] === "number")) {
         const number = Number(raw.replace(",", "."));
         body[field.name] = Number.isFinite(number) ? number : raw;
@@ -146,20 +164,35 @@
     }
   }
 
-  function draw(answer, name) {
+  function draw(answer, name, sent) {
     const top = answer[0];
     sentence.replaceChildren();
-    const who = name ? `${name}, o local` : "O local";
-    sentence.append(`${who} mais provável é `);
+    const who = name ? `${name}, entre` : "Entre";
+    sentence.append(`${who} os roubos e furtos de celular registrados com pessoas de perfil como o seu, o local mais comum é `);
     const strong = document.createElement("strong");
     strong.textContent = top.label;
-    sentence.append(strong, `, com ${percent(top.value)} de probabilidade.`);
+    sentence.append(strong, `: ${percent(top.value)}` +
+      (top.lift !== undefined ? `, ${times(top.lift)} a média da cidade.` : "."));
+    const meaning = document.createElement("small");
+    meaning.className = "meaning";
+    meaning.textContent = "Os números dizem onde acontecem os roubos de pessoas como você, não a chance de você ser roubado. " +
+      "A comparação é com a média da cidade para cada local. Idade e sexo são inventados nos dados de treino e pesam pouco.";
+    sentence.append(meaning);
+    for (const field of schema.fields) {
+      if (sent[field.name] !== null && sent[field.name] !== undefined && fewReports(field, sent[field.name])) {
+        const note = document.createElement("small");
+        note.className = "few";
+        note.textContent = `Poucos registros em ${shownValue(field, sent[field.name])}: a resposta se apoia mais no padrão da cidade.`;
+        sentence.append(note);
+      }
+    }
     bars.replaceChildren();
     for (const item of answer) {
       const li = document.createElement("li");
       li.dataset.position = item.position;
       li.dataset.label = item.label;
       li.dataset.value = String(item.value);
+      if (item.lift !== undefined) li.dataset.lift = String(item.lift);
       if (item.position === 1) li.className = "top";
       const place = document.createElement("span");
       place.className = "place";
@@ -174,6 +207,12 @@
       value.className = "value";
       value.textContent = percent(item.value);
       li.append(place, track, value);
+      if (item.lift !== undefined) {
+        const lift = document.createElement("span");
+        lift.className = "lift";
+        lift.textContent = `${times(item.lift)} a média`;
+        li.append(lift);
+      }
       bars.appendChild(li);
     }
     result.hidden = false;
@@ -185,10 +224,11 @@
     clearError();
     button.disabled = true;
     try {
+      const sent = person();
       const response = await fetch("/predict", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(person()),
+        body: JSON.stringify(sent),
       });
       let body = null;
       try { body = await response.json(); } catch (e) { body = null; }
@@ -197,7 +237,7 @@
         showError(explain(problem), problem.error || `HTTP ${response.status}`);
         return;
       }
-      draw(body, document.getElementById("nome").value.trim());
+      draw(body, document.getElementById("nome").value.trim(), sent);
     } catch (e) {
       showError("Não foi possível falar com o servidor. Verifique a conexão e tente de novo.", String(e.message || e));
     } finally {
