@@ -39,7 +39,8 @@ clean keeps what the original project kept and derives its columns:
    the São Paulo theft/robbery rows with such a rubric; with KEEP_ATO_INFRACIONAL = False
    they are dropped and counted in ``dropped["ato_infracional"]``.
 4. One row per report: the first remaining row of each report ("duplicado").
-5. ``dia`` (SEGUNDA .. DOMINGO) from DATA_OCORRENCIA_BO: dd/mm/yyyy or yyyy-mm-dd text (a time
+5. ``data`` (the day of the occurrence, for splits by time) and ``dia`` (SEGUNDA .. DOMINGO,
+   its weekday) from DATA_OCORRENCIA_BO: dd/mm/yyyy or yyyy-mm-dd text (a time
    after the date is ignored), a date/datetime cell, or an Excel serial day number (days
    since 1899-12-30: a number cell or a text of 5 digits, 10000-99999, e.g. 45123 =
    2023-07-16; a fractional part, the time of day, is ignored).
@@ -112,7 +113,7 @@ REQUIRED = ["NOME_DELEGACIA", "ANO_BO", "NUM_BO", "CIDADE", "BAIRRO", "DATA_OCOR
 #: Columns clean() uses when the file has them.
 OPTIONAL = ["DESCR_SUBTIPOLOCAL", "IDADE", "SEXO", "VERSAO"]
 #: Output columns.
-COLUMNS = ["bairro", "marca", "dia", "periodo", "idade", "sexo", "local", "local_label", "rubrica"]
+COLUMNS = ["bairro", "marca", "dia", "periodo", "idade", "sexo", "local", "local_label", "rubrica", "data"]
 
 #: Keep "A.I.-" (ato infracional: a minor's) theft and robbery rows (see step 3).
 KEEP_ATO_INFRACIONAL = True
@@ -329,6 +330,7 @@ def clean(raw):
     days = pd.DatetimeIndex(dates) + pd.to_timedelta(next_day.astype(np.int64), unit="D")
     weekday = np.asarray(DIAS, dtype=object)[np.nan_to_num(days.day_of_week.to_numpy(dtype=float)).astype(int)]
     out["dia"] = np.where(days.isna(), None, weekday)
+    out["data"] = days  # the day of the occurrence: for splits by time
     out["periodo"] = periods
     # 7-8: bairro, brand
     out["bairro"] = normalize_series(data["BAIRRO"])
