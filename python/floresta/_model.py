@@ -230,6 +230,12 @@ class Model:
         """Training vocabulary of a categorical feature (name or index), or None."""
         return self._categories[self._column_index(feature)]
 
+    def encode(self, X):
+        """The float matrix the model scores for X (records, a DataFrame or an array), shape
+        (n_samples, n_features_in_): categories as their training codes, read through the
+        input rules; missing values NaN. What every predict method does first."""
+        return np.array(self._matrix(X), dtype=np.float64, copy=True)
+
     # ---- scoring ----
     def predict_raw(self, X):
         """Margins, shape (n_samples, n_outputs_)."""

@@ -74,6 +74,9 @@ def test_any_spelling_scores_as_the_training_library_scores_the_canonical_value(
              {"bairro": "CAPAO REDONDO", "marca": "Motorola", "idade": np.nan},
              {"bairro": "REPUBLICA", "marca": "Samsung", "idade": 64}]
     expected = clf.predict_proba(canonical(meant))
+    codes = model.encode(written)
+    assert codes.shape == (5, 3) and codes[0, 0] == BAIRROS.index("SE") and codes[1, 1] == BRANDS.index("Samsung")
+    np.testing.assert_array_equal(codes, model.encode(meant))
     np.testing.assert_allclose(model.predict_proba(written), expected, rtol=0, atol=1e-6)
     # The DataFrame path: strings (object dtype) and pandas categories of the written texts.
     frame = pd.DataFrame(written)
