@@ -1,7 +1,8 @@
 """The page end to end in real headless Chromium (Debian's chromium + chromium-driver, driven
 by selenium): fill the form, press Prever, compare the ranking drawn on the page with
-floresta's own prediction for the same person, check that an empty age is explained to the
-person, and save a screenshot: under pytest's temporary folder, or over the one the README
+floresta's own prediction for the same person (with each place's lift over the city's average,
+and the values shown by their display names), check that a field left out is answered or
+explained, and save a screenshot: under pytest's temporary folder, or over the one the README
 shows (examples/phone_theft/docs/screenshot.png) when PHONE_THEFT_SCREENSHOT=update.
 
 Chromium missing is a failure, not a skip: CI installs it."""
@@ -87,22 +88,48 @@ def test_page_predicts_like_floresta_and_explains_errors(phone_theft_server, bro
     assert [b.find_element(By.CLASS_NAME, "place").text for b in bars] == [labels[k] for k in order]
     assert bars[0].get_attribute("class") == "top" and all(b.get_attribute("class") == "" for b in bars[1:])
     top_percent = f"{100 * proba[order[0]]:.2f}".replace(".", ",") + "%"
+    average = model.metadata["city_average"]
+    lifts = [float(proba[k]) / average[k] for k in order]
+    assert [float(b.get_attribute("data-lift")) for b in bars] == pytest.approx(lifts, rel=1e-12)
+    assert [b.find_element(By.CLASS_NAME, "lift").text for b in bars] == \
+        [f"{x:.1f}".replace(".", ",") + "× a média" for x in lifts]
     sentence = browser.find_element(By.ID, "frase").text
-    assert sentence.startswith("Maria, o local mais provável é") and labels[order[0]] in sentence and top_percent in sentence
+    assert sentence.startswith("Maria, entre os roubos e furtos de celular registrados com pessoas de perfil como o seu")
+    assert labels[order[0]] in sentence and top_percent in sentence
+    assert f"{lifts[0]:.1f}".replace(".", ",") + "× a média da cidade" in sentence
+    assert "não a chance de você ser roubado" in sentence
     assert bars[0].find_element(By.CLASS_NAME, "value").text == top_percent
     assert not browser.find_element(By.ID, "erro").is_displayed()
+    # Values shown by their display names (accents), sent by their keys.
+    rules = model.input_rules_
+    for name in ("bairro", "dia"):
+        chosen = Select(browser.find_element(By.ID, name)).first_selected_option
+        assert chosen.get_attribute("value") == person[name]
+        assert chosen.text.startswith(rules[name]["display"][person[name]])
+    assert "Terça-feira" in [o.text for o in Select(browser.find_element(By.ID, "dia")).options]
 
     screenshot = README_SCREENSHOT if os.environ.get("PHONE_THEFT_SCREENSHOT") == "update" else tmp_path / "page.png"
     assert browser.save_screenshot(str(screenshot))
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    # An empty age: the server refuses it (422, field idade) and the page says so in words.
+    # An empty age: "not given", answered with the model's answer for a missing age.
     browser.find_element(By.ID, "idade").clear()
+    before = browser.find_element(By.ID, "resultado").get_attribute("data-ready")
     browser.find_element(By.ID, "prever").click()
-    wait.until(ec.visibility_of_element_located((By.ID, "erro")))
-    message = browser.find_element(By.ID, "erro").text
-    assert "Preencha o campo “Idade”" in message and "missing field 'idade'" in message
-    assert not browser.find_element(By.ID, "resultado").is_displayed()
+    wait.until(lambda d: d.find_element(By.ID, "resultado").get_attribute("data-ready") != before)
+    no_age = model.predict_proba([{**person, "idade": None}])[0]
+    bars = browser.find_elements(By.CSS_SELECTOR, "#barras li")
+    assert sorted(float(b.get_attribute("data-value")) for b in bars) == sorted(no_age.tolist())
+    # A field the model needs, left out: the server refuses it (422) and the page says so in words.
+    required = [f for f in FIELDS if f not in model.metadata["optional_fields"]]
+    if required:
+        Select(browser.find_element(By.ID, required[0])).select_by_value("")
+        browser.find_element(By.ID, "prever").click()
+        wait.until(ec.visibility_of_element_located((By.ID, "erro")))
+        message = browser.find_element(By.ID, "erro").text
+        assert "Escolha um valor em" in message and f"missing field '{required[0]}'" in message
+        assert not browser.find_element(By.ID, "resultado").is_displayed()
+        Select(browser.find_element(By.ID, required[0])).select_by_value(person[required[0]])
 
     # An age out of range, then a valid one again: the error goes away.
     browser.find_element(By.ID, "idade").send_keys("150")

@@ -20,6 +20,7 @@ import pytest
 
 import floresta
 
+from people import SPELLINGS
 from server_support import (  # noqa: F401 - pytest fixtures
     phone_theft_server, phone_theft_server_binary, phone_theft_server_factory, phone_theft_server_model)
 
@@ -48,13 +49,20 @@ def people(model, n, seed):
 
 
 def expected_answers(model, persons):
-    """The server's answer for each person, computed by floresta's Python API on a DataFrame."""
+    """The server's answer for each person, computed by floresta's Python API on a DataFrame:
+    the places most likely first, each with its lift over the city's average (the file's
+    metadata.city_average)."""
     proba = model.predict_proba(pd.DataFrame(persons, columns=FIELDS))
     labels = [str(c) for c in model.classes_]
+    average = model.metadata.get("city_average")
     answers = []
     for row in proba:
         order = sorted(range(len(labels)), key=lambda k: (-row[k], k))
-        answers.append([{"position": i + 1, "label": labels[k], "value": float(row[k])} for i, k in enumerate(order)])
+        answer = [{"position": i + 1, "label": labels[k], "value": float(row[k])} for i, k in enumerate(order)]
+        if average:
+            for item, k in zip(answer, order):
+                item["lift"] = float(row[k]) / average[k]
+        answers.append(answer)
     return answers
 
 
@@ -114,9 +122,20 @@ def test_schema_comes_from_the_model(phone_theft_server, model):
         else:
             assert field["type"] == "categorical" and field["values"] == vocab[field["name"]]
     idade = next(f for f in body["fields"] if f["name"] == "idade")
-    assert (idade["min"], idade["max"]) == (0, 120)
+    assert (idade["min"], idade["max"]) == (0, 120)  # the model file's input rule
     assert body["labels"] == [str(c) for c in model.classes_]
     assert body["limits"] == {"max_body_bytes": 1048576, "max_batch": 1000}
+    # Display names with accents, from the model's input rules; the keys stay the categories.
+    fields = {f["name"]: f for f in body["fields"]}
+    assert fields["bairro"]["display"]["SE"] == "Sé" and fields["bairro"]["display"]["TATUAPE"] == "Tatuapé"
+    assert fields["dia"]["display"]["SABADO"] == "Sábado" and "SE" in fields["bairro"]["values"]
+    assert fields["marca"]["otherwise"] == "Outros"
+    assert [f["optional"] for f in body["fields"]] == [f in model.metadata["optional_fields"] for f in FIELDS]
+    assert set(fields["bairro"]["few_reports"]) <= set(fields["bairro"]["values"])
+    assert body["city_average"] == model.metadata["city_average"]
+    card = body["model_card"]
+    assert card["data"]["synthetic"] is True and card["data"]["seed"] == 0 and len(card["data"]["years"]) >= 2
+    assert card["test"]["log_loss"] < card["test"]["prior_log_loss"]
 
 
 def test_predict_one_person_agrees_with_floresta(phone_theft_server, model):
@@ -138,6 +157,26 @@ def test_predict_batch_agrees_with_floresta(phone_theft_server, model):
     assert status == 200
     assert body == expected_answers(model, persons)
     assert phone_theft_server.predict([])[2] == []
+
+
+def test_any_spelling_gets_the_canonical_answer(phone_theft_server, model):
+    for canonical, written in SPELLINGS:
+        expected = expected_answers(model, [canonical])[0]
+        status, _, body = phone_theft_server.predict(written)
+        assert status == 200, body
+        assert body == expected, written
+        # Python's own path (records through the model file's rules) gives the same numbers.
+        proba = model.predict_proba([written])[0]
+        assert [round(a["value"], 15) for a in body] == [round(float(proba[model.classes_.tolist().index(a["label"])]), 15)
+                                                          for a in body]
+
+
+def test_a_field_not_given_gets_the_models_answer_for_missing(phone_theft_server, model):
+    person = people(model, 1, seed=6)[0]
+    for name in model.metadata["optional_fields"]:
+        status, _, body = phone_theft_server.predict({**person, name: None})
+        assert status == 200, body
+        assert body == expected_answers(model, [{**person, name: None}])[0]
 
 
 def test_extra_fields_are_ignored(phone_theft_server, model):
@@ -192,14 +231,15 @@ BAD_REQUESTS = [
     ("empty_body", lambda p: b"", 400, "json", None, ["empty"]),
     ("not_an_object", lambda p: "42", 400, "body", None, ["JSON object"]),
     ("missing_field", lambda p: {k: v for k, v in p.items() if k != "idade"}, 422, "required", "idade", ["missing", "idade"]),
-    ("age_as_string", lambda p: {**p, "idade": "23"}, 422, "type", "idade", ["idade", "number"]),
-    ("age_null", lambda p: {**p, "idade": None}, 422, "type", "idade", ["idade", "null"]),
+    ("age_as_string", lambda p: {**p, "idade": "23"}, 422, "type", "idade", ["idade", "numeric", '"23"']),
+    ("day_null", lambda p: {**p, "dia": None}, 422, "required", "dia", ["dia", "must be given"]),
     ("age_bool", lambda p: {**p, "idade": True}, 422, "type", "idade", ["idade", "boolean"]),
     ("bairro_as_number", lambda p: {**p, "bairro": 12}, 422, "type", "bairro", ["bairro", "string"]),
-    ("age_below_range", lambda p: {**p, "idade": -1}, 422, "range", "idade", ["idade", "between 0 and 120", "-1"]),
-    ("age_above_range", lambda p: {**p, "idade": 121.5}, 422, "range", "idade", ["idade", "between 0 and 120", "121.5"]),
-    ("unknown_bairro", lambda p: {**p, "bairro": "ATLANTIDA"}, 422, "vocabulary", "bairro", ["bairro", "ATLANTIDA", "unknown"]),
-    ("unknown_marca", lambda p: {**p, "marca": "Nokia 3310 Turbo"}, 422, "vocabulary", "marca", ["marca", "Nokia 3310 Turbo"]),
+    ("age_below_range", lambda p: {**p, "idade": -1}, 422, "range", "idade", ["idade", "outside the valid range [0, 120]", "-1"]),
+    ("age_above_range", lambda p: {**p, "idade": 121.5}, 422, "range", "idade", ["idade", "[0, 120]", "121.5"]),
+    ("unknown_bairro", lambda p: {**p, "bairro": "Atlântida"}, 422, "vocabulary", "bairro",
+     ["bairro", '"Atlântida"', 'read as "ATLANTIDA"', "unknown"]),
+    ("unknown_period", lambda p: {**p, "periodo": "ao meio-dia"}, 422, "vocabulary", "periodo", ["periodo", "ao meio-dia"]),
     ("batch_element", lambda p: [p, {**p, "sexo": "X"}], 422, "vocabulary", "sexo", ["[1]", "sexo"]),
     ("batch_not_object", lambda p: [p, "x"], 400, "body", None, ["[1]"]),
     ("batch_too_long", lambda p: [p] * 1001, 413, "batch_size", None, ["1001", "1000"]),
