@@ -26,7 +26,12 @@ statewide) cannot be used; generate() writes a stand-in with the same shape:
   (5%; then DESCR_PERIODO says the period, or "Em hora incerta" for a fifth of them),
   DESCR_SUBTIPOLOCAL (1%; the type still classifies the place), MARCA_OBJETO (1.5% of rows),
   LATITUDE/LONGITUDE (3% missing, 1% zero), IDADE (2%), SEXO (1%); 1% of the places are
-  "Outros", which no class takes.
+  "Outros", which no class takes;
+* one year by default (2023, as the original project had); ``years=(2021, 2022, 2023)`` (or
+  any years) spreads the occurrence dates over several, each row's ANO_BO and
+  ANO_ESTATISTICA being its date's year: the files of several years concatenated, drawn from
+  the same distributions and the same truth (the default output is what it was before there
+  were years to choose).
 
 With the defaults, cleaning (clean.clean) keeps about 52,000 rows, as the original project
 kept 51,972, with the published marginals: brands (Samsung 17,805, Apple 15,851, Motorola
@@ -37,8 +42,8 @@ REPUBLICA (3.9%), SE (2.5%), CAPAO REDONDO (2.3%), and the 10 places' shares (SH
 The truth (the planted dependency)
 ----------------------------------
 In São Paulo city the features bairro, marca, dia, periodo, idade and sexo are drawn
-independently (the marginals above; weekdays of 2023 dates, weighted by WEEKDAY_WEIGHTS;
-age 14 + Gamma(3.2, 6.5) years, at most 90), and the place is drawn from
+independently (the marginals above; weekdays of 2023 dates, weighted by WEEKDAY_WEIGHTS,
+whatever the years; age 14 + floor(Gamma(3.2, 6.5)) years, at most 90), and the place is drawn from
 ``place_probabilities``: a softmax over the 10 classes of
 
     logit[k] = INTERCEPT[k] + STRENGTH * (
@@ -62,6 +67,12 @@ calibrated (calibrated_intercept) so that the classes' shares over the feature d
 are SHARES. Unknown or missing feature values contribute 0. ``bayes_log_loss`` of a cleaned
 frame is the mean of -log(true probability of the observed place): the best log loss any
 model can expect on these rows.
+
+Judging a model by the truth: ``draw_profiles`` gives fresh persons from the feature
+distribution; ``marginal_probabilities(frame, field)`` is the truth for persons who leave
+``field`` out (place_probabilities averaged over the field's values, weighted by
+``feature_distribution``) — what a model should answer for a missing field; and
+RARE_PLACE_PERSONS are three persons whose profile makes a rare place likely.
 
 Everything is vectorised numpy: 178,288 rows take about half a second on a quiet 2-core
 machine (the first call in a process also calibrates the truth's intercepts, under a second). A seed fixes the sample; the
@@ -102,6 +113,7 @@ P_MISSING = {"BAIRRO": 0.015, "DATA": 0.005, "HORA": 0.05, "SUBTIPO": 0.01, "MAR
              "COORD": 0.03, "COORD_ZERO": 0.01, "IDADE": 0.02, "SEXO": 0.01, "UNCLASSIFIED": 0.01}
 P_HOUR_UNCERTAIN = 0.2     # of the rows without an hour: DESCR_PERIODO "Em hora incerta"
 P_MULHER = 0.44 / 0.99     # invented
+AGE_SHAPE, AGE_SCALE = 3.2, 6.5   # invented: age = 14 + floor(Gamma(shape, scale)), at most 90
 
 # ---------------------------------------------------------------------------------------------
 # the truth
@@ -269,15 +281,91 @@ def bayes_log_loss(clean_frame):
     return float(-np.mean(np.log(p[np.arange(len(y)), y])))
 
 
+def draw_profiles(n, seed=0):
+    """n persons (the model's features: bairro keys, MARCAS, DIAS, PERIODOS names, idade,
+    sexo) drawn from the generator's feature distribution in São Paulo city, with nothing
+    missing: the fresh profiles on which a model is compared with the truth. Deterministic
+    for a seed."""
+    return _draw_features(np.random.default_rng(seed), n)
+
+
+def feature_distribution(field):
+    """(values, weights) of one feature in the generator's São Paulo rows (the features are
+    drawn independently of each other): bairro keys weighted by their share, MARCAS by
+    BRAND_COUNTS, DIAS by weekday_shares(), PERIODOS by PERIOD_COUNTS, SEXOS by P_MULHER, and
+    the ages 14..90 with their exact probabilities under 14 + floor(Gamma(3.2, 6.5)), capped
+    at 90."""
+    if field == "bairro":
+        table = bairros()
+        return table["key"].to_numpy(), table["share"].to_numpy()
+    if field == "marca":
+        return np.array(MARCAS, dtype=object), BRAND_COUNTS / BRAND_COUNTS.sum()
+    if field == "dia":
+        return np.array(DIAS, dtype=object), weekday_shares()
+    if field == "periodo":
+        return np.array(PERIODOS, dtype=object), PERIOD_COUNTS / PERIOD_COUNTS.sum()
+    if field == "sexo":
+        return np.array(SEXOS, dtype=object), np.array([1 - P_MULHER, P_MULHER])
+    if field == "idade":
+        from scipy.special import gammainc
+
+        cdf = gammainc(AGE_SHAPE, np.arange(0, 77) / AGE_SCALE)      # P(Gamma < k), k = 0..76
+        weights = np.diff(cdf)                                       # floor(Gamma) = 0..75: ages 14..89
+        weights = np.append(weights, 1.0 - cdf[-1])                  # 90: everything from 76 on
+        return np.arange(14, 91, dtype=float), weights
+    raise ValueError(f"unknown feature {field!r}")
+
+
+def marginal_probabilities(frame, field):
+    """The true place probabilities (n, 10) of persons who leave ``field`` out: for each row
+    of ``frame`` (the model's features; the value of ``field`` is ignored),
+    place_probabilities averaged over the field's values weighted by feature_distribution
+    (the features are independent, so those weights hold for every profile). This is what a
+    model should answer for a missing field — not place_probabilities with the field
+    missing, which gives it no effect at all."""
+    values, weights = feature_distribution(field)
+    base = pd.DataFrame({name: np.asarray(frame[name], dtype=object) for name in frame.columns})
+    out = np.zeros((len(frame), N_CLASSES))
+    if field == "bairro":                     # the bairro's effect only adds its row: no re-parsing
+        effects, index = _bairro_effects()
+        z = _logits_without_intercept(base.assign(bairro=None)) + calibrated_intercept()
+        for value, weight in zip(values, weights):
+            out += weight * _softmax(z + STRENGTH * effects[index[value]])
+        return out
+    if field == "idade":                      # the truth reads an age only as < 25, 25-59, >= 60
+        values, weights = np.array([20.0, 40.0, 70.0]), np.array([
+            weights[values < 25].sum(), weights[(values >= 25) & (values < 60)].sum(), weights[values >= 60].sum()])
+    for value, weight in zip(values, weights):
+        out += weight * place_probabilities(base.assign(**{field: value}))
+    return out
+
+
+#: Three persons whose profile makes a rare place likely (the truth's probability of that
+#: place, which is the class index given): an office worker in Itaim Bibi (a NEGOCIOS
+#: bairro; Escritórios 9.7%), a 72-year-old in Cerqueira César (HOSPITALAR, and OLD_EFFECT;
+#: Saúde 24.3%), a student in Butantã (UNIVERSITARIO, and YOUNG_EFFECT; Escolas 7.9%).
+RARE_PLACE_PERSONS = [
+    ({"bairro": "ITAIM BIBI", "marca": "Apple", "dia": "QUARTA", "periodo": "TARDE", "idade": 35,
+      "sexo": "MULHER"}, 1),
+    ({"bairro": "CERQUEIRA CESAR", "marca": "Motorola", "dia": "TERCA", "periodo": "MANHA", "idade": 72,
+      "sexo": "HOMEM"}, 2),
+    ({"bairro": "BUTANTA", "marca": "Apple", "dia": "QUINTA", "periodo": "MANHA", "idade": 20,
+      "sexo": "MULHER"}, 0),
+]
+
+
 # ---------------------------------------------------------------------------------------------
 # the sample
 
+#: The default years of generate(): the one file of 2023.
+YEARS = (2023,)
 _WEEKDAY_OF_2023 = (pd.date_range("2023-01-01", "2023-12-31").day_of_week.to_numpy())   # Monday = 0
-_DATES_2023 = pd.date_range("2023-01-01", "2023-12-31")
 
 
 def weekday_shares():
-    """The weekday distribution of the generated dates (Monday first)."""
+    """The weekday distribution of the generated reports (Monday first): the weekdays of 2023's
+    dates weighted by WEEKDAY_WEIGHTS — part of the features' distribution, so the same
+    whatever years generate() spreads the dates over."""
     counts = np.bincount(_WEEKDAY_OF_2023, minlength=7) * WEEKDAY_WEIGHTS
     return counts / counts.sum()
 
@@ -296,7 +384,7 @@ def _draw_features(rng, n):
 
 
 def _draw_ages(rng, n):
-    return np.minimum(14 + np.floor(rng.gamma(3.2, 6.5, n)), 90).astype(float)
+    return np.minimum(14 + np.floor(rng.gamma(AGE_SHAPE, AGE_SCALE, n)), 90).astype(float)
 
 
 def _sample_classes(rng, p):
@@ -380,12 +468,26 @@ def _variants(names, rng, n_rows, codes):
     return table[codes, kind]
 
 
-def generate(n_rows=N_ROWS, seed=0):
+def generate(n_rows=N_ROWS, seed=0, years=YEARS):
     """A synthetic "Celulares Subtraídos" file: a DataFrame of n_rows rows with the SSP-SP
     column names (strings, floats and NaN as a CSV would read). Deterministic for a seed.
-    See the module docstring for what it contains and the planted truth."""
+    See the module docstring for what it contains and the planted truth.
+
+    ``years`` (default (2023,)): the years the occurrence dates are spread over, e.g.
+    (2021, 2022, 2023) for the files of three years concatenated. n_rows counts all of them
+    (pass len(years) * N_ROWS for three full files); a report's date is drawn uniformly among
+    the dates of those years that fall on its weekday, and ANO_BO / ANO_ESTATISTICA are that
+    date's year. The features' distribution (the weekday's included) and the truth are the
+    same whatever the years, and the default draws exactly what it drew before there was
+    this argument."""
     if n_rows < 1:
         raise ValueError("n_rows must be at least 1")
+    years = sorted({int(y) for y in years})
+    if not years:
+        raise ValueError("years must name at least one year")
+    dates = pd.date_range(f"{years[0]}-01-01", f"{years[-1]}-12-31")
+    in_years = np.isin(dates.year.to_numpy(), years)
+    weekday_of = dates.day_of_week.to_numpy()
     rng = np.random.default_rng(seed)
     # rows -> reports: a row continues the previous row's report with probability P_EXTRA_ROW
     new_report = rng.random(n_rows) >= P_EXTRA_ROW
@@ -459,17 +561,19 @@ def generate(n_rows=N_ROWS, seed=0):
     rubrica[is_roubo] = _pick(rng, RUBRICS_ROUBO, int(is_roubo.sum()))
     rubrica[is_furto] = _pick(rng, RUBRICS_FURTO, int(is_furto.sum()))
 
-    # date and time; the weekday follows the drawn dia
+    # date and time; the weekday follows the drawn dia, the date any of the years' dates on it
     dia = _codes(feats["dia"], DIAS, normalise=False)
-    day_of_year = np.empty(n_rep, dtype=np.int64)
+    day = np.empty(n_rep, dtype=np.int64)                          # index into dates
     for d in range(7):
         rows = np.flatnonzero(dia == d)
-        days = np.flatnonzero(_WEEKDAY_OF_2023 == d)
-        day_of_year[rows] = days[rng.integers(0, len(days), len(rows))]
-    day_text = np.asarray(pd.date_range("2023-01-01", "2024-01-03").strftime("%d/%m/%Y"), dtype=object)
-    date_text = day_text[day_of_year]
-    comunicacao_text = day_text[day_of_year + rng.choice(4, n_rep, p=[0.6, 0.25, 0.1, 0.05])]
-    month = _DATES_2023.month.to_numpy()[day_of_year]
+        days = np.flatnonzero((weekday_of == d) & in_years)
+        day[rows] = days[rng.integers(0, len(days), len(rows))]
+    day_text = np.asarray(pd.date_range(dates[0], dates[-1] + pd.Timedelta(days=3)).strftime("%d/%m/%Y"),
+                          dtype=object)
+    date_text = day_text[day]
+    comunicacao_text = day_text[day + rng.choice(4, n_rep, p=[0.6, 0.25, 0.1, 0.05])]
+    month = dates.month.to_numpy()[day]
+    year = dates.year.to_numpy().astype(np.int64)[day]
     periodo = _codes(feats["periodo"], PERIODOS, normalise=False)
     minute = _draw_minutes(rng, periodo)
     hour_text = np.asarray([f"{m // 60:02d}:{m % 60:02d}" for m in range(1440)], dtype=object)[minute]
@@ -514,7 +618,7 @@ def generate(n_rows=N_ROWS, seed=0):
         "NOME_SECCIONAL": seccional[r],
         "NOME_DELEGACIA": delegacia[r],
         "CIDADE": city_text[r],
-        "ANO_BO": np.full(n_rows, 2023),
+        "ANO_BO": year[r],
         "NUM_BO": num_bo[r],
         "NOME_MUNICIPIO": municipio[r],
         "DATA_COMUNICACAO_BO": comunicacao_text[r],
@@ -532,7 +636,7 @@ def generate(n_rows=N_ROWS, seed=0):
         "DESCR_CONDUTA": np.asarray(CONDUTA, dtype=object)[place][r],
         "NATUREZA_APURADA": rubrica[r],
         "MES_ESTATISTICA": month[r],
-        "ANO_ESTATISTICA": np.full(n_rows, 2023),
+        "ANO_ESTATISTICA": year[r],
         "DESCR_TIPO_OBJETO": np.full(n_rows, "Telefone", dtype=object),
         "DESCR_SUBTIPO_OBJETO": np.full(n_rows, "Celular", dtype=object),
         "QUANTIDADE_OBJETO": np.ones(n_rows, dtype=np.int64),

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from phone_theft import clean, generate
-from phone_theft.constants import FEATURES, LABELS, MARCAS, PERIODOS
+from phone_theft.constants import DIAS, FEATURES, LABELS, MARCAS, PERIODOS
 
 PUBLISHED_ROWS = 51972
 REAL_COLUMNS = ["NOME_DELEGACIA", "ANO_BO", "NUM_BO", "CIDADE", "BAIRRO", "DATA_OCORRENCIA_BO",
@@ -143,3 +143,58 @@ def test_bayes_log_loss_matches_its_definition():
     p = generate.place_probabilities(data)
     expected = -np.mean(np.log(p[np.arange(len(data)), data["local"].to_numpy()]))
     assert generate.bayes_log_loss(data) == pytest.approx(expected, rel=1e-12)
+
+
+def test_several_years():
+    raw = generate.generate(6000, seed=5, years=(2021, 2022, 2023))
+    assert len(raw) == 6000
+    years = raw["ANO_BO"]
+    assert set(years) == {2021, 2022, 2023} and (years == raw["ANO_ESTATISTICA"]).all()
+    assert (years.value_counts(normalize=True) - 1 / 3).abs().max() < 0.04       # spread evenly
+    dates = pd.to_datetime(raw["DATA_OCORRENCIA_BO"], format="%d/%m/%Y")
+    known = dates.notna()
+    assert (dates[known].dt.year == years[known]).all()
+    assert (dates[known].dt.month == raw.loc[known, "MES_ESTATISTICA"]).all()
+    # the features' distribution does not depend on the years: weekdays keep their shares
+    data = clean.clean(raw)
+    shares = data["dia"].value_counts(normalize=True).reindex(DIAS)
+    expected = generate.weekday_shares()
+    assert np.abs(shares.to_numpy() - expected).max() < 4 * np.sqrt(expected.max() / len(data)) + 0.01
+    # years need not be consecutive; the default is the one file of 2023
+    assert set(generate.generate(500, seed=5, years=(2019, 2023))["ANO_BO"]) == {2019, 2023}
+    one = generate.generate(500, seed=5)
+    assert set(one["ANO_BO"]) == {2023}
+    assert set(pd.to_datetime(one["DATA_OCORRENCIA_BO"], format="%d/%m/%Y").dropna().dt.year) == {2023}
+    with pytest.raises(ValueError):
+        generate.generate(10, years=())
+
+
+def test_feature_distribution():
+    for field in FEATURES:
+        values, weights = generate.feature_distribution(field)
+        assert len(values) == len(weights) and weights.min() >= 0 and weights.sum() == pytest.approx(1.0)
+    # ages: the exact probabilities of 14 + floor(Gamma), capped at 90, against a large sample
+    values, weights = generate.feature_distribution("idade")
+    ages = generate._draw_ages(np.random.default_rng(0), 400_000)
+    observed = np.bincount((ages - 14).astype(int), minlength=len(values)) / len(ages)
+    assert np.abs(observed - weights).max() < 4 * np.sqrt(weights.max() / len(ages))
+    with pytest.raises(ValueError):
+        generate.feature_distribution("cor")
+
+
+def test_marginal_probabilities_average_the_truth_over_a_field():
+    profiles = generate.draw_profiles(5, seed=1)
+    assert list(profiles.columns) == FEATURES and not profiles.isna().any().any()
+    for field in FEATURES:
+        values, weights = generate.feature_distribution(field)
+        every = pd.concat([profiles.assign(**{field: v}) for v in values], ignore_index=True)    # one call: fast
+        expected = np.einsum("v,vnk->nk", weights, generate.place_probabilities(every).reshape(len(values), 5, 10))
+        np.testing.assert_allclose(generate.marginal_probabilities(profiles, field), expected, rtol=1e-10, atol=1e-14)
+    # the field's own value is ignored, even when missing
+    np.testing.assert_allclose(generate.marginal_probabilities(profiles.assign(bairro=None), "bairro"),
+                               generate.marginal_probabilities(profiles, "bairro"), rtol=1e-12)
+    # the three rare-place persons: the truth gives their place what their docstring says
+    persons = pd.DataFrame([person for person, _ in generate.RARE_PLACE_PERSONS])
+    p = generate.place_probabilities(persons)
+    got = [round(p[i, k], 3) for i, (_, k) in enumerate(generate.RARE_PLACE_PERSONS)]
+    assert got == [0.097, 0.243, 0.079]

@@ -184,6 +184,90 @@ def test_shipped_model_beats_the_prior_on_new_data(tmp_path, held_out):
     assert bayes < model.log_loss(p, y) < prior - 0.5 * (prior - bayes)    # at least half-way to the truth
 
 
+# ---------------------------------------------------------------------------------------------
+# the shipped model against the generator's truth: rare places and missing fields
+#
+# Goals (phone_theft/model.py, "Choosing the model"), on persons the model never saw: (a) its ordered top 3
+# places equal the truth's for at least 75% of fresh profiles; (b) for three persons whose
+# profile makes a rare place likely, at least half the truth's probability of that place;
+# (c) at least 90% of the way from the class prior's log loss to the Bayes limit; and a missing
+# field answered with the truth averaged over that field's values.
+
+TOP3_PROFILES, TOP3_SEED = 4000, 2024
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    import floresta
+
+    return floresta.load(str(SHIPPED))
+
+
+@pytest.fixture(scope="module")
+def fresh_profiles():
+    """Persons drawn from the generator's feature distribution, nothing missing."""
+    return generate.draw_profiles(TOP3_PROFILES, seed=TOP3_SEED)
+
+
+def test_shipped_model_ranks_the_places_as_the_truth_does(shipped, fresh_profiles):
+    truth = generate.place_probabilities(fresh_profiles)
+    agrees = model.top3_agrees(shipped.predict_proba(fresh_profiles), truth)
+    # the truth's 3rd and 4th places are often nearly tied (within half a point for about 42%
+    # of the profiles), so the order is exact but fragile; the shipped model reached 76.4% here
+    ranked = np.sort(truth, axis=1)[:, ::-1]
+    near = (ranked[:, 2] - ranked[:, 3]) < 0.005
+    assert agrees.mean() >= 0.75, (agrees.mean(), agrees[~near].mean(), near.mean())
+
+
+@pytest.mark.parametrize("i", range(len(generate.RARE_PLACE_PERSONS)),
+                         ids=[p["bairro"] for p, _ in generate.RARE_PLACE_PERSONS])
+def test_shipped_model_sees_a_profile_specific_rare_place(shipped, i):
+    person, k = generate.RARE_PLACE_PERSONS[i]
+    truth = generate.place_probabilities(pd.DataFrame([person]))[0, k]
+    predicted = shipped.predict_proba([person])[0, k]
+    assert predicted >= 0.5 * truth, (LABELS[k], predicted, truth)
+
+
+def test_shipped_model_is_close_to_the_bayes_limit(shipped, held_out):
+    p = shipped.predict_proba(held_out[FEATURES])
+    truth = generate.place_probabilities(held_out)
+    prior = np.tile(generate.SHARES, (len(held_out), 1))
+    y = held_out["local"].to_numpy()
+    # on the sampled places, and as expected under the truth (no sampling noise)
+    sampled = model.gap_closed(model.log_loss(p, y), model.log_loss(prior, y), model.log_loss(truth, y))
+    expected = model.gap_closed(model.expected_log_loss(p, truth), model.expected_log_loss(prior, truth),
+                                model.expected_log_loss(truth, truth))
+    assert sampled >= 0.9 and expected >= 0.9, (sampled, expected)
+
+
+@pytest.fixture(scope="module")
+def missing_profiles(shipped):
+    profiles = generate.draw_profiles(300, seed=2025)
+    error = model.total_variation(shipped.predict_proba(profiles), generate.place_probabilities(profiles)).mean()
+    return profiles, error
+
+
+@pytest.mark.parametrize("field", FEATURES)
+def test_shipped_model_answers_a_missing_field_with_the_average(shipped, missing_profiles, field):
+    """A person who leaves a field out should get the truth averaged over that field's values
+    (weighted by how often each occurs: generate.marginal_probabilities).
+
+    Tolerance, in mean total variation over 300 profiles: 0.02. A model that never saw the
+    field missing (the one trained before masking) was 0.04-0.10 away (bairro 0.058, periodo
+    0.10), and dropping the field's effect from the truth is 0.043 away for bairro and 0.047
+    for periodo, so 0.02 tells a learned answer from an arbitrary branch; the shipped model's
+    own error on the complete profiles is about 0.012, the floor of what it can do. A missing
+    bairro, the field a user most often cannot give, must moreover be no further from its
+    average than the complete profiles are from their truth."""
+    profiles, error = missing_profiles
+    target = generate.marginal_probabilities(profiles, field)
+    missing = profiles.assign(**{field: np.nan if field == "idade" else None})
+    distance = model.total_variation(shipped.predict_proba(missing), target).mean()
+    assert distance <= 0.02, (field, distance, error)
+    if field == "bairro":
+        assert distance <= error, (distance, error)
+
+
 def test_example_person():
     import floresta
 
