@@ -7,8 +7,10 @@
    original project had);
 2. clean.clean: São Paulo city, theft/robbery, one row per report, the six features and the
    place class (about 52,000 rows a year, 780,000 in all);
-3. model.prepare(seed=0): stratified 70 / 15 / 15 split into training, validation and test;
-   category vocabularies fixed (bairro: the training split's bairros, sorted);
+3. model.prepare(by_time=True): a split by time (evaluation.time_split): the last 3 months are
+   the test, the 3 before them validation, every earlier month training — as the model is
+   used, trained on the past and asked about the future; category vocabularies fixed
+   (bairro: the training split's bairros, sorted);
 4. model.train_xgboost(seed=0): a field masked to missing in 30% of the rows
    (model.mask_fields), then XGBoost multi:softprob on pandas categories with the
    interaction constraints and settings of model.XGB_PARAMS, early stopping on the validation
@@ -16,9 +18,13 @@
 5. evaluation on the test split against the class prior and the generator's Bayes log loss,
    and against the generator's truth on fresh profiles: the ordered top 3, three persons
    whose likeliest rare place is known, and the answer for a missing bairro;
-6. model.export: floresta JSON embedding the XGBoost model, its feature vocabularies and the
-   10 class labels; then loaded back with floresta and
-   compared with XGBoost's predict_proba on the test rows;
+6. model.export: floresta JSON embedding the XGBoost model, its feature vocabularies, the 10
+   class labels, the input rules every path applies (card.input_rules: case, accents and
+   spaces folded, the SSP file's words and brand/model free text as aliases, ages 0..120,
+   display names) and the metadata the service, CLI and page show (card.metadata: the city's
+   average per place, the bairros with few reports, the fields a person may leave out and the
+   model card with the test numbers and their 95% bootstrap intervals); then loaded back with
+   floresta and compared with XGBoost's predict_proba on the test rows;
 7. examples/models/phone_theft_person.json: the example person the demos score.
 
 Why 15 years: the rare places have few rows (Escolas and Escritórios about 0.06% each, some
@@ -43,7 +49,7 @@ import numpy as np
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from phone_theft import clean, generate, model  # noqa: E402
+from phone_theft import card, clean, evaluation, generate, model  # noqa: E402
 from phone_theft.constants import FEATURES, LABELS  # noqa: E402
 
 MODELS = HERE.parent / "models"
@@ -85,8 +91,9 @@ def main(argv=None):
           f"dropped: {data.attrs['dropped']}")
     if data.attrs["unknown_places"]:
         print(f"places no class takes (add them to phone_theft/places.py): {data.attrs['unknown_places']}")
-    s = model.prepare(data, seed=args.seed)
-    print(f"split: {len(s.train):,} training, {len(s.valid):,} validation, {len(s.test):,} test rows; "
+    s = model.prepare(data, by_time=True)
+    print(f"split by time: {len(s.train):,} training ({_months(s.train)}), {len(s.valid):,} validation "
+          f"({_months(s.valid)}), {len(s.test):,} test rows ({_months(s.test)}); "
           f"{len(s.vocab['bairro'])} bairros in the vocabulary")
 
     trained = time.perf_counter()
@@ -105,9 +112,19 @@ def main(argv=None):
     print(f"top-1 accuracy {report['top1']:.4f} (prior {report['prior_top1']:.4f})  "
           f"top-3 {report['top3']:.4f} (prior {report['prior_top3']:.4f})  ECE {report['ece']:.4f}")
 
+    prior = model.class_prior(s.y_train)
+    bayes_proba = None if args.file else generate.place_probabilities(s.test)
+    table = evaluation.headline(proba, s.y_test, np.tile(prior, (len(s.y_test), 1)), bayes_proba)
+    print(table.round(4).to_string())
+    top = evaluation.top_bin(proba, s.y_test)
+    print(f"top bin (top probability >= 0.9): {top['rows']:,} rows, predicted {top['predicted']:.4f}, observed "
+          f"{top['observed']:.4f} (difference {top['gap']:+.4f}, 95% interval {top['gap low']:+.4f} .. {top['gap high']:+.4f})")
+
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    model.export(clf, out)
+    model_card = _model_card(args, years, data, s, clf, table, top)
+    model.export(clf, out, input_rules=card.input_rules(s.vocab),
+                 metadata=card.metadata(s.train, s.y_train, s.vocab, model_card, optional_fields=FEATURES))
     import floresta
 
     loaded = floresta.load(str(out))
@@ -127,6 +144,52 @@ def main(argv=None):
         ranked = loaded.predict_ranked([PERSON], 3)[0] if hasattr(loaded, "predict_ranked") else None
         print(f"wrote {args.person}: {PERSON}" + (f" -> {ranked}" if ranked is not None else ""))
     print(f"done in {time.perf_counter() - start:.1f} s")
+
+
+def _months(frame):
+    months = frame["data"].dt.to_period("M")
+    return f"{months.min()} to {months.max()}"
+
+
+def _model_card(args, years, data, s, clf, table, top):
+    """What the model file says about itself (metadata.model_card; GET /schema shows it)."""
+    import xgboost
+
+    def interval(name):
+        return [round(float(table.loc[name, "low"]), 6), round(float(table.loc[name, "high"]), 6)]
+
+    test = {"rows": int(len(s.test)), "log_loss": round(float(table.loc["log loss", "value"]), 6),
+            "log_loss_95": interval("log loss"),
+            "prior_log_loss": round(float(table.loc["log loss, class prior", "value"]), 6),
+            "top1": round(float(table.loc["top-1 accuracy", "value"]), 6),
+            "top3": round(float(table.loc["top-3 accuracy", "value"]), 6), "top3_95": interval("top-3 accuracy"),
+            "ece": round(float(table.loc["ECE (top label)", "value"]), 6),
+            "ece_prior": round(float(table.loc["ECE (top label), class prior", "value"]), 6),
+            "top_bin": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in top.items()}}
+    if not args.file:
+        test["bayes_log_loss"] = round(float(table.loc["log loss, Bayes limit (the generator's truth)", "value"]), 6)
+        test["way_to_bayes"] = round(float(table.loc["way from the prior to the Bayes limit", "value"]), 6)
+    return {
+        "data": {"synthetic": not args.file,
+                 "source": args.file or "phone_theft/generate.py: synthetic files in the layout of SSP-SP's "
+                                        "'Celulares Subtraídos' open data",
+                 "years": list(years) if not args.file else sorted({int(y) for y in data["data"].dt.year}),
+                 "rows_per_year": None if args.file else args.rows, "seed": args.seed,
+                 "rows_after_cleaning": int(len(data))},
+        "split": {"by": "time", "train": _months(s.train), "validation": _months(s.valid), "test": _months(s.test)},
+        "training": {"library": f"xgboost {xgboost.__version__}", "objective": "multi:softprob",
+                     "rounds": int(clf.best_round_), "masked_share": model.MASK_SHARE,
+                     "interaction_constraints": model.INTERACTIONS},
+        "test": test,
+        "input": "bairro, marca, dia, periodo and sexo read with case, accents and spaces folded; marca's brand or "
+                 "model free text mapped to the brand (phone_theft/brands.csv), anything else Outros; the SSP "
+                 "file's words for period, day and sex accepted; idade 0 to 120; any field may be left out (null)",
+        "valid_ranges": {"idade": list(card.AGE_RANGE)},
+        "caveats": ["The numbers are the shares of places among the phone thefts reported by people like this "
+                    "one, not the chance of being robbed.",
+                    "Age and sex are invented: the SSP-SP file has neither, so the synthetic data gives them "
+                    "small effects and the model can say little about them."],
+    }
 
 
 def _years(text):

@@ -202,9 +202,16 @@ class Splits:
     y_test: np.ndarray
 
 
-def prepare(clean_df, seed=0, fractions=(0.70, 0.15, 0.15)):
-    """split() then features() with the training split's vocabularies."""
-    train, valid, test = split(clean_df, seed, fractions)
+def prepare(clean_df, seed=0, fractions=(0.70, 0.15, 0.15), by_time=False):
+    """split() — or, with ``by_time``, evaluation.time_split(): the last months test, the months
+    before them validation, every earlier month training — then features() with the training
+    split's vocabularies."""
+    if by_time:
+        from .evaluation import time_split
+
+        train, valid, test = time_split(clean_df)
+    else:
+        train, valid, test = split(clean_df, seed, fractions)
     vocab = vocabularies(train)
     xy = {}
     for name, part in (("train", train), ("valid", valid), ("test", test)):
