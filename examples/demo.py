@@ -3,7 +3,8 @@ the example person, from the shipped São Paulo phone-theft model.
 
 examples/models/phone_theft.json is one self-contained file (built by
 examples/phone_theft/train_model.py from synthetic data): the XGBoost trees, each feature's
-name, type and vocabulary, and the 10 place names. Nothing else is read to score a person.
+name, type and vocabulary, the 10 place names and the input rules every path reads a person
+through (case, accents and spaces folded, aliases, the age range). Nothing else is read.
 """
 import json
 import pathlib
@@ -31,9 +32,17 @@ def main():
     model.predict_proba(people)
     elapsed = time.perf_counter() - start
     print(f"scored {len(people):,} DataFrame rows in {elapsed * 1e3:.1f} ms (including string encoding)")
-    unseen = dict(person, bairro="ATLANTIDA")
-    top = model.classes_[model.predict_proba([unseen])[0].argmax()]
-    print(f"an unseen bairro ('ATLANTIDA') is scored as a missing value: most likely {top}")
+    written = dict(person, bairro=" tatuapé ", marca="Galaxy A10", dia="terça-feira")
+    same = (model.predict_proba([written]) == model.predict_proba([person])).all()
+    print(f"written as a person writes it ({written['bairro']!r}, {written['marca']!r}, {written['dia']!r}): "
+          f"the same answer: {bool(same)}")
+    not_given = dict(person, bairro=None)
+    top = model.classes_[model.predict_proba([not_given])[0].argmax()]
+    print(f"bairro not given (None): the model's learned answer, most likely {top}")
+    try:
+        model.predict_proba([dict(person, bairro="ATLANTIDA")])
+    except floresta.InputError as error:
+        print(f"an unknown bairro is refused ({error.field}, {error.rule}): {error}")
 
 
 if __name__ == "__main__":

@@ -146,12 +146,14 @@ TEST(ModelApi, ShippedPhoneTheftModelCarriesLabelsAndVocabularies) {
   double total = 0;
   for (const auto& r : ranked) total += r.probability;
   EXPECT_NEAR(total, 1.0, 1e-6);  // a float32 softmax, as XGBoost computes it
-  // An unseen bairro is refused when asked to (the web service's policy), else scored as missing.
-  floresta::RecordOptions strict;
-  strict.unknown_category = floresta::UnknownCategory::kError;
+  // The file's input rules: any spelling of a bairro is that bairro; an unknown one is refused
+  // whatever the record options say (the rule states what the model takes); not given is missing.
+  const auto written = floresta::Record::from_json(
+      R"({"bairro": " tatuapé ", "marca": "galaxy a10", "dia": "terça-feira", "periodo": "Pela manhã", "idade": 22, "sexo": "f"})");
+  EXPECT_EQ(model.predict_proba(written), by_codes);
   const auto unseen = floresta::Record::from_json(R"({"bairro": "ATLANTIDA", "idade": 30})");
-  EXPECT_THROW(model.predict_proba(unseen, strict), floresta::Error);
-  EXPECT_EQ(model.predict_proba(unseen).size(), 10u);
+  EXPECT_THROW(model.predict_proba(unseen), floresta::InputError);
+  EXPECT_EQ(model.predict_proba(floresta::Record::from_json(R"({"bairro": null, "idade": 30})")).size(), 10u);
 }
 
 // The column count is checked at predict time, batch and single row.

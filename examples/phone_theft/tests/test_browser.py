@@ -107,6 +107,11 @@ def test_page_predicts_like_floresta_and_explains_errors(phone_theft_server, bro
         assert chosen.get_attribute("value") == person[name]
         assert chosen.text.startswith(rules[name]["display"][person[name]])
     assert "Terça-feira" in [o.text for o in Select(browser.find_element(By.ID, "dia")).options]
+    # The model card in the footer: synthetic data, its years, the test's log loss against the city's.
+    footer = browser.find_element(By.ID, "modelo").text
+    card = model.metadata["model_card"]
+    assert "dados sintéticos" in footer and f"de {card['data']['years'][0]} a {card['data']['years'][-1]}" in footer
+    assert f"{card['test']['log_loss']:.3f}".rstrip("0").replace(".", ",") in footer
 
     screenshot = README_SCREENSHOT if os.environ.get("PHONE_THEFT_SCREENSHOT") == "update" else tmp_path / "page.png"
     assert browser.save_screenshot(str(screenshot))
