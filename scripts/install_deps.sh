@@ -9,6 +9,9 @@ packages=(cmake g++ make libeigen3-dev nlohmann-json3-dev libgtest-dev libbenchm
 command -v python3 >/dev/null || packages+=(python3 python3-venv python3-dev)
 command -v java >/dev/null || packages+=(default-jre-headless)  # Spark (the bank application's jobs)
 scripts/apt_install.sh "${packages[@]}"
+# qemu-user runs the C++ suite on a CPU model without AVX (tests/cpp/CMakeLists.txt); no
+# recommends: qemu-user-binfmt is not needed.
+command -v qemu-x86_64 >/dev/null || scripts/apt_install.sh --no-install-recommends qemu-user
 
 stamp=.venv/.requirements
 wanted=$(cat requirements-build.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
