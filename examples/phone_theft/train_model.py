@@ -92,8 +92,8 @@ def main(argv=None):
     if data.attrs["unknown_places"]:
         print(f"places no class takes (add them to phone_theft/places.py): {data.attrs['unknown_places']}")
     s = model.prepare(data, by_time=True)
-    print(f"split by time: {len(s.train):,} training ({_months(s.train)}), {len(s.valid):,} validation "
-          f"({_months(s.valid)}), {len(s.test):,} test rows ({_months(s.test)}); "
+    print(f"split by time: {len(s.train):,} training ({evaluation.month_span(s.train)}), {len(s.valid):,} validation "
+          f"({evaluation.month_span(s.valid)}), {len(s.test):,} test rows ({evaluation.month_span(s.test)}); "
           f"{len(s.vocab['bairro'])} bairros in the vocabulary")
 
     trained = time.perf_counter()
@@ -146,11 +146,6 @@ def main(argv=None):
     print(f"done in {time.perf_counter() - start:.1f} s")
 
 
-def _months(frame):
-    months = frame["data"].dt.to_period("M")
-    return f"{months.min()} to {months.max()}"
-
-
 def _model_card(args, years, data, s, clf, table, top):
     """What the model file says about itself (metadata.model_card; GET /schema shows it)."""
     import xgboost
@@ -176,7 +171,8 @@ def _model_card(args, years, data, s, clf, table, top):
                  "years": list(years) if not args.file else sorted({int(y) for y in data["data"].dt.year}),
                  "rows_per_year": None if args.file else args.rows, "seed": args.seed,
                  "rows_after_cleaning": int(len(data))},
-        "split": {"by": "time", "train": _months(s.train), "validation": _months(s.valid), "test": _months(s.test)},
+        "split": {"by": "time", "train": evaluation.month_span(s.train), "validation": evaluation.month_span(s.valid),
+                  "test": evaluation.month_span(s.test)},
         "training": {"library": f"xgboost {xgboost.__version__}", "objective": "multi:softprob",
                      "rounds": int(clf.best_round_), "masked_share": model.MASK_SHARE,
                      "interaction_constraints": model.INTERACTIONS},

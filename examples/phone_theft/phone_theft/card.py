@@ -19,17 +19,14 @@ none of them takes is refused by name on every path:
 Display names (with accents: "Sé", "Tatuapé", "Sábado", "Manhã") are the rules' ``display``:
 the keys stay the categories the model was trained on.
 """
-import csv
-import pathlib
-
 import numpy as np
 
+from . import generate
 from .brands import brand_table
 from .clean import PERIOD_TEXT, SEX_TEXT
 from .constants import DIAS, LABELS, MARCAS, PERIODOS, SEXOS
 from .text import normalize
 
-HERE = pathlib.Path(__file__).parent
 FOLD = ["case", "accents", "spaces"]
 #: Valid ages (years), both ends included.
 AGE_RANGE = (0, 120)
@@ -48,8 +45,8 @@ DAY_ALIASES = {"SEGUNDA-FEIRA": "SEGUNDA", "TERCA-FEIRA": "TERCA", "QUARTA-FEIRA
 
 def bairro_names():
     """Folded bairro -> its name as written in bairros.csv (accents kept): "SE" -> "Sé"."""
-    with open(HERE / "bairros.csv", encoding="utf-8", newline="") as f:
-        return {normalize(row["bairro"]): row["bairro"] for row in csv.DictReader(f)}
+    table = generate.bairros()
+    return dict(zip(table["key"], table["bairro"]))
 
 
 def _aliases(table, categories):

@@ -39,6 +39,11 @@ def time_split(clean_df, test_months=3, valid_months=3):
     return train, valid, test
 
 
+def month_span(frame):
+    """"2009-01 to 2023-06": the first and last months of a split (column ``data``)."""
+    return f"{frame['data'].min():%Y-%m} to {frame['data'].max():%Y-%m}"
+
+
 def bootstrap(metric, proba, y, n_boot=200, seed=0, level=0.95):
     """(value, low, high): the metric on all rows and the percentile interval of its bootstrap."""
     proba, y = np.asarray(proba), np.asarray(y)

@@ -33,6 +33,13 @@ std::string number_text(double value) {
   return out;
 }
 
+// A category outside the vocabulary is refused, for features without an input rule too.
+const floresta::RecordOptions kStrict = [] {
+  floresta::RecordOptions options;
+  options.unknown_category = floresta::UnknownCategory::kError;
+  return options;
+}();
+
 }  // namespace
 
 void append_number(double value, std::string& out) {
@@ -124,9 +131,7 @@ bool Scorer::encode_field(std::size_t column, const nlohmann::json& value, doubl
     return false;
   }
   try {
-    floresta::RecordOptions strict;
-    strict.unknown_category = floresta::UnknownCategory::kError;
-    out = model_.encode_value(column, as_value, strict);
+    out = model_.encode_value(column, as_value, kStrict);
     return true;
   } catch (const floresta::InputError& e) {
     problem.rule = e.rule();
