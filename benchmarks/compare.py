@@ -36,8 +36,8 @@ TOLERANCE = 1e-4
 
 
 def median_time(fn, repeats, min_time=0.0, warm=True):
-    # Warm-up to a steady state: on these VMs the first ~100 ms of a kernel run measurably
-    # slower (a k-means batch: 43 -> 26 ns a row over its first ten calls, C++ or Python).
+    # Warm-up to a steady state: on these VMs the first calls of a kernel run measurably
+    # slower, C++ or Python (docs/benchmarks.md, History: compare warm-up).
     start = time.perf_counter()
     fn()
     while warm and time.perf_counter() - start < 0.25:
@@ -225,7 +225,7 @@ def run_shape(key, quick, workdir, rows_list, threads_list, kernels, results):
     builders.append(named("onnxruntime", lambda t: onnx_engines(path, kind, t, library, X.shape[1])))
     if key != "a":
         builders.append(named("treelite+tl2cgen", lambda t: treelite_engines(path, kind, t, library, workdir)))
-    else:  # measured once: gcc had not finished compiling the 1,000 categorical trees after 8 minutes
+    else:  # gcc takes too long on the 1,000 categorical trees (docs/benchmarks.md, compare/shape-a)
         results.append({"shape": key, "title": title, "engine": "treelite+tl2cgen", "threads": 1,
                         "status": "not run: compiling this model with gcc takes longer than 8 minutes"})
     if library == "lightgbm":

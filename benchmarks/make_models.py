@@ -1,7 +1,7 @@
 """Trains the benchmark models with fixed seeds and writes them, with the rows every engine
 scores, under benchmarks/models/ (not committed: `make bench` regenerates them).
 
-Shapes (PERFORMANCE.md):
+Shapes (docs/benchmarks.md):
   a  phone-theft-like 10-class XGBoost: 6 inputs, one categorical with ~1000 levels, 100 rounds, depth 8
   b  fraud-like binary LightGBM: 30 features with missing values, 300 trees
   c  100 trees, depth 6, binary, ~30 numeric features (XGBoost)

@@ -192,7 +192,7 @@ PYBIND11_MODULE(_core, m) {
       .def_static(
           "from_bytes",
           [](const py::buffer& data, const std::string& name, bool use_best_iteration, int num_iterations,
-             bool quantize, const std::string& kernel, int max_depth, int load_threads) {
+             bool quantize, const std::string& kernel, int max_depth, int load_threads, const std::string& plan) {
             // A view of the caller's bytes (or uint8 array), kept alive by the caller: no copy.
             const py::buffer_info info = data.request();
             if (info.ndim != 1 || info.itemsize != 1 || (info.shape[0] > 1 && info.strides[0] != 1))
@@ -203,6 +203,7 @@ PYBIND11_MODULE(_core, m) {
             options.num_iterations = num_iterations;
             options.quantize = quantize;
             options.kernel = kernel;
+            options.plan = plan;
             options.max_depth = max_depth;
             options.n_threads = load_threads;
             py::gil_scoped_release release;
@@ -210,8 +211,9 @@ PYBIND11_MODULE(_core, m) {
           },
           py::arg("data"), py::arg("name"), py::arg("use_best_iteration") = false, py::arg("num_iterations") = 0,
           py::arg("quantize") = true, py::arg("kernel") = "auto", py::arg("max_depth") = 1024,
-          py::arg("load_threads") = 0)
+          py::arg("load_threads") = 0, py::arg("plan") = "auto")
       .def_property_readonly("kernel", &floresta::Model::kernel)
+      .def_property_readonly("plan", &floresta::Model::plan)
       .def_property_readonly("num_features", &floresta::Model::num_features)
       .def_property_readonly("num_outputs", &floresta::Model::num_outputs)
       .def_property_readonly("num_classes", &floresta::Model::num_classes)

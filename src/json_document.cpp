@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "fail.hpp"
 #include "floresta/error.hpp"
 
 namespace floresta::detail {

@@ -1,5 +1,4 @@
 // Format detection and the public load() entry points.
-#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -8,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "fail.hpp"
 #include "floresta/error.hpp"
 #include "floresta/model.hpp"
 #include "loaders.hpp"
@@ -25,9 +25,9 @@ namespace {
 
 #ifdef FLORESTA_MMAP
 // A regular file mapped read-only for the length of one load (the model keeps no reference
-// to it): 5 ms for the 104 MB benchmark model, against 48 ms to read it into fresh memory,
-// whose page faults cost more than the copy. Returns false (nothing loaded) for what is
-// not a regular file, an empty file, or a failed map: load() then reads as a stream.
+// to it): faster than reading it into fresh memory, whose page faults cost more than the
+// copy (docs/benchmarks.md, load/104MB). Returns false (nothing loaded) for what is not a regular file, an empty file, or a
+// failed map: load() then reads as a stream.
 template <class Load>
 bool load_mapped(const std::string& path, Load&& load) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -62,39 +62,31 @@ Model load_from_memory(std::string_view bytes, const std::string& name, const Lo
   while (first < bytes.size() && (bytes[first] == ' ' || bytes[first] == '\n' || bytes[first] == '\r' || bytes[first] == '\t'))
     ++first;
   if (first == bytes.size()) detail::fail(name, ": empty model file");
+  detail::LoaderInput input;
+  input.bytes = bytes;
+  input.source = name;
+  input.file_bytes = bytes.size();
+  input.threads = options.n_threads;
   const std::string_view rest = bytes.substr(first);
-  if (rest.rfind("tree\n", 0) == 0 || rest.rfind("tree\r\n", 0) == 0)
-    return compile(detail::load_lightgbm_text(bytes, name, options.n_threads), options);
+  if (rest.rfind("tree\n", 0) == 0 || rest.rfind("tree\r\n", 0) == 0) return compile(detail::load_lightgbm_text(input), options);
   if (bytes[first] != '{')
     detail::fail(name, ": unrecognised model format (expected XGBoost JSON/UBJSON, LightGBM text or JSON)");
 
-  const detail::JsonEncoding encoding =
-      first > 0 ? detail::JsonEncoding::kText : detail::sniff_json_encoding(bytes);
+  input.encoding = first > 0 ? detail::JsonEncoding::kText : detail::sniff_json_encoding(bytes);
   detail::Json document;
   try {
-    document = detail::parse_json_document(bytes, encoding, name);
+    document = detail::parse_json_document(bytes, input.encoding, name);
   } catch (const Error&) {
-    // XGBoost 1.6-2.1 wrote bare NaN tokens (categorical nodes' split_conditions); only
-    // XGBoost documents may have them, so any other document keeps the strict error.
-    if (encoding != detail::JsonEncoding::kText || !detail::has_nonfinite_token(bytes)) throw;
-    const std::exception_ptr strict_error = std::current_exception();
-    detail::Json lenient;
-    try {
-      lenient = detail::parse_json_with_nonfinite_tokens(bytes, name);
-    } catch (const Error&) {
-      std::rethrow_exception(strict_error);
-    }
-    if (!lenient.is_object() || !lenient.contains("learner")) std::rethrow_exception(strict_error);
-    document = std::move(lenient);
+    // Only the XGBoost loader reads what the strict parser refuses (older files' NaN tokens).
+    std::optional<detail::Json> xgboost = detail::parse_xgboost_nan_tokens(bytes, input.encoding, name);
+    if (!xgboost) throw;
+    document = std::move(*xgboost);
   }
-  if (document.is_object() && document.contains("learner")) {
-    const std::string format = encoding == detail::JsonEncoding::kText ? "xgboost-json" : "xgboost-ubjson";
-    return compile(detail::load_xgboost(document, name, format, options.n_threads, bytes.size()), options);
-  }
-  if (document.is_object() && document.contains("floresta_format"))
-    return compile(detail::load_floresta_json(document, name, bytes.size()), options);
+  input.document = &document;
+  if (document.is_object() && document.contains("learner")) return compile(detail::load_xgboost(input), options);
+  if (document.is_object() && document.contains("floresta_format")) return compile(detail::load_floresta_json(input), options);
   if (document.is_object() && document.contains("tree_info") && document.contains("num_tree_per_iteration"))
-    return compile(detail::load_lightgbm_json(document, name, bytes.size()), options);
+    return compile(detail::load_lightgbm_json(input), options);
   detail::fail(name, ": unrecognised model document (neither XGBoost's 'learner', LightGBM's 'tree_info' nor 'floresta_format')");
 }
 

@@ -273,10 +273,21 @@ Json plain_metadata(const JsonCursor& at) {
 // A model file of another format, embedded (XGBoost and LightGBM scikit-learn wrappers).
 ModelSpec read_embedded(const JsonCursor& estimator, const std::string& source, std::size_t file_bytes) {
   const std::string format = estimator.at("format").as_string();
+  LoaderInput input;
+  input.source = source;
   ModelSpec spec;
-  if (format == "xgboost") spec = load_xgboost(estimator.at("document").value(), source, "floresta-json", 1, file_bytes);
-  else if (format == "lightgbm-text") spec = load_lightgbm_text(estimator.at("text").as_string(), source);
-  else estimator.at("format").fail("unknown embedded format '" + format + "' (expected xgboost or lightgbm-text)");
+  if (format == "xgboost") {
+    input.document = &estimator.at("document").value();
+    input.file_bytes = file_bytes;
+    spec = load_xgboost(input);
+  } else if (format == "lightgbm-text") {
+    const std::string text = estimator.at("text").as_string();
+    input.bytes = text;
+    input.file_bytes = text.size();
+    spec = load_lightgbm_text(input);
+  } else {
+    estimator.at("format").fail("unknown embedded format '" + format + "' (expected xgboost or lightgbm-text)");
+  }
   spec.format = "floresta-json";
   spec.use_best_iteration = read_flag(estimator, "use_best_iteration");
   return spec;
@@ -345,8 +356,10 @@ ModelSpec read_native(const JsonCursor& root, const std::string& source, std::si
 
 }  // namespace
 
-ModelSpec load_floresta_json(const Json& document, const std::string& source, std::size_t file_bytes) {
-  const JsonCursor root(document, source, "");
+ModelSpec load_floresta_json(const LoaderInput& input) {
+  const std::string& source = input.source;
+  const std::size_t file_bytes = input.file_bytes;
+  const JsonCursor root(*input.document, source, "");
   const int64_t version = root.at("floresta_format").as_int();
   if (version != kFormatVersion)
     root.at("floresta_format").fail("format version " + std::to_string(version) + " is not supported (this floresta reads version " +

@@ -1,9 +1,11 @@
 // Loader for XGBoost's save_model format (JSON and UBJSON share one document shape).
-// Facts used here are documented in docs/xgboost.md and checked by tests/python/test_xgboost.py.
+// Facts used here are documented in docs/xgboost.md and checked by
+// tests/python/test_xgboost_parity.py and test_xgboost_model_zoo.py.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -346,53 +348,51 @@ void read_linear_booster(const JsonCursor& model, ModelSpec& spec) {
   spec.iteration_indptr = {0, spec.trees.size()};  // gblinear has no rounds to cut
 }
 
-}  // namespace
-
-ModelSpec load_xgboost(const Json& document, const std::string& source, const std::string& format, int threads,
-                       std::size_t file_bytes) {
-  ModelSpec spec;
-  spec.source = source;
-  spec.format = format;
-  spec.rule = DecisionRule::kXGBoost;
-
-  const JsonCursor root(document, source, "");
-  const JsonCursor learner = root.at("learner");
-  const JsonCursor params = learner.at("learner_model_param");
-
+// The objective, which sets the task and the link; anything floresta does not score is
+// refused by name.
+const Objective& read_objective(const JsonCursor& learner, ModelSpec& spec) {
   const Objective& objective = find_objective(learner.at("objective").at("name"));
   spec.objective = objective.name;
   spec.task = objective.task;
   spec.link = objective.link;
   spec.class_from_margin = objective.class_from_margin;
+  return objective;
+}
 
-  // Booster: gbtree, legacy dart {gbtree, weight_drop}, or 3.3+ dart saved as gbtree.
+// The booster: gbtree, legacy dart {gbtree, weight_drop}, or 3.3+ dart saved as gbtree.
+struct Booster {
+  JsonCursor node;   // learner.gradient_booster
+  JsonCursor model;  // its model: the trees, or gblinear's weights
+  bool dart;
+  bool linear;
+};
+
+Booster find_booster(const JsonCursor& learner) {
   const JsonCursor booster = learner.at("gradient_booster");
-  const std::string booster_name = booster.at("name").as_string();
-  JsonCursor model = booster;
-  if (booster_name == "gbtree") {
-    model = booster.at("model");
-  } else if (booster_name == "dart") {
-    model = booster.at("gbtree").at("model");
-  } else if (booster_name == "gblinear") {
-    model = booster.at("model");
-  } else {
-    booster.at("name").fail("unsupported booster '" + booster_name + "' (supported: gbtree, dart, gblinear)");
-  }
-  const bool linear = booster_name == "gblinear";
-  // What backs the output count: a tree per output (gbtree, dart), a weight per output and
-  // feature (gblinear), or base_score's values (3.1+).
-  const std::size_t held = linear ? model.at("weights").size() : model.at("trees").size();
-  const std::vector<std::string> base_items = base_score_items(params.at("base_score"));
+  const std::string name = booster.at("name").as_string();
+  if (name == "gbtree") return {booster, booster.at("model"), false, false};
+  if (name == "dart") return {booster, booster.at("gbtree").at("model"), true, false};
+  if (name == "gblinear") return {booster, booster.at("model"), false, true};
+  booster.at("name").fail("unsupported booster '" + name + "' (supported: gbtree, dart, gblinear)");
+}
 
+int read_num_feature(const JsonCursor& params) {
   const int64_t num_feature = params.at("num_feature").as_int();
   if (num_feature < 0 || num_feature >= int64_t(1) << 28)
     params.at("num_feature").fail("num_feature " + std::to_string(num_feature) + " out of range [0, 2^28)");
-  spec.num_features = static_cast<int>(num_feature);
+  return static_cast<int>(num_feature);
+}
+
+// The output groups: classes for a multi-class objective, targets otherwise. The count is a
+// claim, backed by what the file holds: a tree per output (gbtree, dart), a weight per
+// output and feature (gblinear: `held` of either), or base_score's values (3.1+).
+void read_outputs(const JsonCursor& params, const Objective& objective, std::size_t held, bool linear,
+                  std::size_t base_values, ModelSpec& spec) {
   const int64_t num_class = params.has("num_class") ? params.at("num_class").as_int() : 0;
   const int64_t num_target = params.has("num_target") ? params.at("num_target").as_int() : 1;
   if (num_class < 0 || num_class > kMaxOutputs) params.at("num_class").fail("num_class " + std::to_string(num_class) + " out of range");
   if (num_target < 1 || num_target > kMaxOutputs) params.at("num_target").fail("num_target " + std::to_string(num_target) + " out of range");
-  const std::size_t backing = std::max(held, base_items.size());
+  const std::size_t backing = std::max(held, base_values);
   const char* held_what = linear ? " weights)" : " trees)";
   if (spec.task == Task::kMulticlassClassification) {
     if (num_class < 2) params.at("num_class").fail(std::string(objective.name) + " needs num_class >= 2");
@@ -404,11 +404,13 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
     spec.num_classes = spec.task == Task::kBinaryClassification ? 2 : 0;
     spec.num_outputs = static_cast<int>(num_target);
   }
-  spec.base_margin = read_base_margin(params.at("base_score"), base_items, objective, spec.num_outputs);
+}
 
-  // Schema: names and types when the file has them, XGBoost's default names otherwise. The
-  // feature count is a claim: checked against the names or types listed, else held to
-  // max_unnamed_features, before any feature is made.
+// Schema: names and types when the file has them, XGBoost's default names otherwise, and the
+// classes' labels. The feature count is a claim: checked against the names or types listed,
+// else held to max_unnamed_features, before any feature is made.
+void read_schema(const JsonCursor& learner, const JsonCursor& params, std::size_t file_bytes, ModelSpec& spec) {
+  const int64_t num_feature = spec.num_features;
   std::vector<std::string> names, types;
   if (learner.has("feature_names")) names = learner.at("feature_names").string_array();
   if (learner.has("feature_types")) types = learner.at("feature_types").string_array();
@@ -434,14 +436,89 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
   }
   if (spec.task == Task::kMulticlassClassification || spec.task == Task::kBinaryClassification)
     for (int k = 0; k < spec.num_classes; ++k) spec.schema.output_labels.push_back(std::to_string(k));
+}
 
-  if (linear) {
-    read_linear_booster(model, spec);
-    if (booster.has("cats")) read_categories(booster.at("cats"), spec.schema);
-    return spec;
+// Vector leaves: every tree holds one value per output (XGBoost writes the same
+// size_leaf_vector in every tree; read_tree checks it against the first). Returns the width.
+int64_t read_leaf_width(const JsonCursor& trees, ModelSpec& spec) {
+  const int64_t width = trees.size() == 0 ? 1 : leaf_vector_size(trees.at(std::size_t{0}));
+  if (width > 1) {
+    if (width != spec.num_outputs)
+      trees.at(std::size_t{0}).at("tree_param").at("size_leaf_vector").fail(
+          "is " + std::to_string(width) + ", the model has " + std::to_string(spec.num_outputs) + " outputs");
+    spec.leaf_width = static_cast<int>(width);
   }
+  return width;
+}
+
+// The trees in file order, with the id each gives itself. (Pointers: a slot costs 8 bytes
+// until its tree has been read, so that an array of empty objects claims no more than it
+// holds.)
+struct TreesInFile {
+  std::vector<std::unique_ptr<TreeSpec>> trees;
+  std::vector<int64_t> ids;
+};
+
+// Reads the trees in parallel. Their category sets share one budget; if it runs out on
+// several threads, the trees are read again on one, so the error is the first a sequential
+// read meets, whatever the thread count.
+TreesInFile read_trees_in_file(const JsonCursor& trees, int64_t width, int threads, std::size_t file_bytes) {
+  const std::size_t num_trees = trees.size();
+  TreesInFile in_file{std::vector<std::unique_ptr<TreeSpec>>(num_trees), std::vector<int64_t>(num_trees)};
+  CategoryBudget budget(file_bytes);
+  auto read_all = [&](int n_threads) {
+    parallel_for(num_trees, n_threads, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) {
+        const JsonCursor tree = trees.at(i);
+        int64_t& id = in_file.ids[i];
+        id = tree.has("id") ? tree.at("id").as_int() : static_cast<int64_t>(i);
+        if (id < 0 || id >= static_cast<int64_t>(num_trees))
+          tree.at("id").fail("tree id " + std::to_string(id) + " is out of range or repeated");
+        in_file.trees[i] = std::make_unique<TreeSpec>(read_tree(tree, width, budget));
+      }
+    }, kMinTreesPerThread);
+  };
+  try {
+    read_all(threads);
+  } catch (const Error&) {
+    if (!budget.tripped() || parallel_chunk(num_trees, threads, kMinTreesPerThread) >= num_trees) throw;
+    for (auto& tree : in_file.trees) tree.reset();
+    budget.reset();
+    read_all(1);
+  }
+  return in_file;
+}
+
+// Places the trees read in file order by id, with their output group (tree_info) and dart
+// weight.
+void place_trees(const JsonCursor& trees, TreesInFile& in_file, const JsonCursor& tree_info, const std::vector<int64_t>& groups,
+                 const std::vector<double>& weight_drop, ModelSpec& spec) {
+  const std::size_t num_trees = in_file.trees.size();
+  spec.trees.resize(num_trees);
+  std::vector<bool> placed(num_trees, false);
+  for (std::size_t i = 0; i < num_trees; ++i) {
+    const int64_t id = in_file.ids[i];
+    if (placed[static_cast<std::size_t>(id)])
+      trees.at(i).at("id").fail("tree id " + std::to_string(id) + " is out of range or repeated");
+    placed[static_cast<std::size_t>(id)] = true;
+    TreeSpec& t = spec.trees[static_cast<std::size_t>(id)];
+    t = std::move(*in_file.trees[i]);
+    in_file.trees[i].reset();
+    const int64_t group = groups[static_cast<std::size_t>(id)];
+    if (group < 0 || group >= spec.num_outputs)
+      tree_info.at(static_cast<std::size_t>(id)).fail("output group " + std::to_string(group) + " out of range for " +
+                                                      std::to_string(spec.num_outputs) + " outputs");
+    t.output_group = static_cast<int32_t>(group);
+    if (!weight_drop.empty()) t.weight = weight_drop[static_cast<std::size_t>(id)];
+  }
+}
+
+// The trees of a gbtree or dart booster: their count checked against what the model
+// declares, their leaf width, then the trees themselves (read on `threads`).
+void read_trees(const Booster& booster, int threads, std::size_t file_bytes, ModelSpec& spec) {
+  const JsonCursor& model = booster.model;
   std::vector<double> weight_drop;
-  if (booster_name == "dart") weight_drop = booster.at("weight_drop").double_array();
+  if (booster.dart) weight_drop = booster.node.at("weight_drop").double_array();
   if (model.has("weight_drop")) weight_drop = model.at("weight_drop").double_array();
 
   const JsonCursor trees = model.at("trees");
@@ -456,83 +533,78 @@ ModelSpec load_xgboost(const Json& document, const std::string& source, const st
   if (!weight_drop.empty() && weight_drop.size() != num_trees)
     model.fail("weight_drop has " + std::to_string(weight_drop.size()) + " entries for " + std::to_string(num_trees) + " trees");
 
-  // Vector leaves: every tree holds one value per output (XGBoost writes the same
-  // size_leaf_vector in every tree; read_tree checks it against the first).
-  const int64_t width = num_trees == 0 ? 1 : leaf_vector_size(trees.at(std::size_t{0}));
-  if (width > 1) {
-    if (width != spec.num_outputs)
-      trees.at(std::size_t{0}).at("tree_param").at("size_leaf_vector").fail(
-          "is " + std::to_string(width) + ", the model has " + std::to_string(spec.num_outputs) + " outputs");
-    spec.leaf_width = static_cast<int>(width);
-  }
+  const int64_t width = read_leaf_width(trees, spec);
+  TreesInFile in_file = read_trees_in_file(trees, width, threads, file_bytes);
+  place_trees(trees, in_file, tree_info, groups, weight_drop, spec);
+}
 
-  // Trees are read in parallel in file order, then placed by id. Their category sets share
-  // one budget; if it runs out on several threads, the trees are read again on one, so the
-  // error is the first a sequential read meets, whatever the thread count.
-  // (Pointers: a slot costs 8 bytes until its tree has been read, so that an array of
-  // empty objects claims no more than it holds.)
-  std::vector<std::unique_ptr<TreeSpec>> in_file(num_trees);
-  std::vector<int64_t> ids(num_trees);
-  CategoryBudget budget(file_bytes);
-  auto read_all = [&](int n_threads) {
-    parallel_for(num_trees, n_threads, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t i = begin; i < end; ++i) {
-        const JsonCursor tree = trees.at(i);
-        ids[i] = tree.has("id") ? tree.at("id").as_int() : static_cast<int64_t>(i);
-        if (ids[i] < 0 || ids[i] >= static_cast<int64_t>(num_trees))
-          tree.at("id").fail("tree id " + std::to_string(ids[i]) + " is out of range or repeated");
-        in_file[i] = std::make_unique<TreeSpec>(read_tree(tree, width, budget));
-      }
-    }, kMinTreesPerThread);
-  };
-  try {
-    read_all(threads);
-  } catch (const Error&) {
-    if (!budget.tripped() || parallel_chunk(num_trees, threads, kMinTreesPerThread) >= num_trees) throw;
-    for (auto& tree : in_file) tree.reset();
-    budget.reset();
-    read_all(1);
-  }
-  spec.trees.resize(num_trees);
-  std::vector<bool> placed(num_trees, false);
-  for (std::size_t i = 0; i < num_trees; ++i) {
-    const int64_t id = ids[i];
-    if (placed[static_cast<std::size_t>(id)])
-      trees.at(i).at("id").fail("tree id " + std::to_string(id) + " is out of range or repeated");
-    placed[static_cast<std::size_t>(id)] = true;
-    TreeSpec& t = spec.trees[static_cast<std::size_t>(id)];
-    t = std::move(*in_file[i]);
-    in_file[i].reset();
-    const int64_t group = groups[static_cast<std::size_t>(id)];
-    if (group < 0 || group >= spec.num_outputs)
-      tree_info.at(static_cast<std::size_t>(id)).fail("output group " + std::to_string(group) + " out of range for " +
-                                                      std::to_string(spec.num_outputs) + " outputs");
-    t.output_group = static_cast<int32_t>(group);
-    if (!weight_drop.empty()) t.weight = weight_drop[static_cast<std::size_t>(id)];
-  }
-
+// The boosting rounds: iteration_indptr (2.0+), or before 2.0 a fixed number of trees per
+// round.
+std::vector<uint64_t> read_iterations(const JsonCursor& model, const ModelSpec& spec) {
+  std::vector<uint64_t> indptr;
   if (model.has("iteration_indptr")) {
     for (int64_t v : model.at("iteration_indptr").int_array()) {
       if (v < 0) model.at("iteration_indptr").fail("negative entry");
-      spec.iteration_indptr.push_back(static_cast<uint64_t>(v));
+      indptr.push_back(static_cast<uint64_t>(v));
     }
-  } else {  // files before 2.0: a fixed number of trees per round
-    uint64_t per_round = static_cast<uint64_t>(spec.num_outputs / spec.leaf_width);
-    const JsonCursor gbtree_param = model.at("gbtree_model_param");
-    if (gbtree_param.has("num_parallel_tree")) {
-      // XGBoost keeps it in an int32; a larger claim would overflow the round length.
-      const int64_t parallel = gbtree_param.at("num_parallel_tree").as_int();
-      if (parallel > std::numeric_limits<int32_t>::max())
-        gbtree_param.at("num_parallel_tree").fail(std::to_string(parallel) + " out of range (at most 2^31 - 1)");
-      per_round *= static_cast<uint64_t>(std::max<int64_t>(1, parallel));
-    }
-    for (uint64_t b = 0; b <= num_trees; b += per_round) spec.iteration_indptr.push_back(b);
-    if (spec.iteration_indptr.back() != num_trees) spec.iteration_indptr.push_back(num_trees);
+    return indptr;
   }
+  const std::size_t num_trees = spec.trees.size();
+  uint64_t per_round = static_cast<uint64_t>(spec.num_outputs / spec.leaf_width);
+  const JsonCursor gbtree_param = model.at("gbtree_model_param");
+  if (gbtree_param.has("num_parallel_tree")) {
+    // XGBoost keeps it in an int32; a larger claim would overflow the round length.
+    const int64_t parallel = gbtree_param.at("num_parallel_tree").as_int();
+    if (parallel > std::numeric_limits<int32_t>::max())
+      gbtree_param.at("num_parallel_tree").fail(std::to_string(parallel) + " out of range (at most 2^31 - 1)");
+    per_round *= static_cast<uint64_t>(std::max<int64_t>(1, parallel));
+  }
+  for (uint64_t b = 0; b <= num_trees; b += per_round) indptr.push_back(b);
+  if (indptr.back() != num_trees) indptr.push_back(num_trees);
+  return indptr;
+}
 
+}  // namespace
+
+std::optional<Json> parse_xgboost_nan_tokens(std::string_view bytes, JsonEncoding encoding, const std::string& source) {
+  if (encoding != JsonEncoding::kText || !has_nonfinite_token(bytes)) return std::nullopt;
+  std::optional<Json> document;
+  try {
+    document = parse_json_with_nonfinite_tokens(bytes, source);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  if (!document->is_object() || !document->contains("learner")) return std::nullopt;
+  return document;
+}
+
+ModelSpec load_xgboost(const LoaderInput& input) {
+  ModelSpec spec;
+  spec.source = input.source;
+  spec.format = input.encoding == JsonEncoding::kText ? "xgboost-json" : "xgboost-ubjson";
+  spec.rule = DecisionRule::kXGBoost;
+
+  const JsonCursor learner = JsonCursor(*input.document, input.source, "").at("learner");
+  const JsonCursor params = learner.at("learner_model_param");
+  const Objective& objective = read_objective(learner, spec);
+  const Booster booster = find_booster(learner);
+  const std::size_t held = booster.linear ? booster.model.at("weights").size() : booster.model.at("trees").size();
+  const std::vector<std::string> base_items = base_score_items(params.at("base_score"));
+  spec.num_features = read_num_feature(params);
+  read_outputs(params, objective, held, booster.linear, base_items.size(), spec);
+  spec.base_margin = read_base_margin(params.at("base_score"), base_items, objective, spec.num_outputs);
+  read_schema(learner, params, input.file_bytes, spec);
+
+  if (booster.linear) {
+    read_linear_booster(booster.model, spec);
+    if (booster.node.has("cats")) read_categories(booster.node.at("cats"), spec.schema);
+    return spec;
+  }
+  read_trees(booster, input.threads, input.file_bytes, spec);
+  spec.iteration_indptr = read_iterations(booster.model, spec);
   if (learner.has("attributes") && learner.at("attributes").has("best_iteration"))
     spec.best_iteration = learner.at("attributes").at("best_iteration").as_int();
-  if (model.has("cats")) read_categories(model.at("cats"), spec.schema);
+  if (booster.model.has("cats")) read_categories(booster.model.at("cats"), spec.schema);
   return spec;
 }
 

@@ -1,39 +1,58 @@
-// src/loaders.hpp — one function per model format: parsed document in, ModelSpec out.
-// Loaders never include each other; load.cpp detects the format and calls one of them.
+// src/loaders.hpp — one function per model format, all alike: a LoaderInput in, a
+// ModelSpec out. Loaders never include each other's files; load.cpp detects the format and
+// calls one of them (load_floresta_json calls the XGBoost and LightGBM text loaders for an
+// embedded estimator).
 //
 // Declared sizes are claims, not orders: a count a file declares (nodes, leaves, trees,
 // features, classes, categories, array lengths) is compared with what the file holds before
 // anything is sized from it; counts that need no bytes of their own are held to the limits
-// in spec.hpp, computed here from the size of the file (`file_bytes`: the whole input, also
-// for an estimator embedded in a floresta JSON file).
+// in limits.hpp, computed here from the size of the file (LoaderInput::file_bytes).
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "floresta/spec.hpp"
 #include "json_document.hpp"
+#include "limits.hpp"
 
 namespace floresta::detail {
 
-// XGBoost Booster.save_model JSON or UBJSON (already parsed into `document`).
-// `threads` read the trees (LoadOptions::n_threads).
-ModelSpec load_xgboost(const Json& document, const std::string& source, const std::string& format, int threads,
-                       std::size_t file_bytes);
+// What a loader reads. The JSON formats read `document`, which format detection has parsed
+// from `bytes` already (a loader never parses the same bytes twice); the LightGBM text
+// loader reads `bytes`.
+struct LoaderInput {
+  std::string_view bytes;          // the model file (an embedded LightGBM model: its text)
+  const Json* document = nullptr;  // the JSON formats: the document parsed from the file
+  JsonEncoding encoding = JsonEncoding::kText;  // how it was written (XGBoost: "xgboost-json" or "-ubjson")
+  std::string source;              // the file name (or "<memory>") for messages
+  // The size the limits on declared counts are computed from: the whole file, also for an
+  // embedded XGBoost document; an embedded LightGBM text is held to its own size.
+  std::size_t file_bytes = 0;
+  int threads = 1;  // threads that read the trees (LoadOptions::n_threads)
+};
 
-// LightGBM's text model file (save_model / model_to_string); `bytes` is the whole file.
-ModelSpec load_lightgbm_text(std::string_view bytes, const std::string& source, int threads = 1);
-// floresta's own model JSON (floresta.export), docs/floresta-model.md.
-ModelSpec load_floresta_json(const Json& document, const std::string& source, std::size_t file_bytes);
+// XGBoost Booster.save_model JSON or UBJSON.
+ModelSpec load_xgboost(const LoaderInput& input);
+// XGBoost 1.6-2.1 wrote bare NaN tokens, which the strict parser refuses: for text bytes
+// that hold them, the XGBoost document they read as when the tokens are taken as numbers;
+// nothing when they do not (the strict parser's error then stands). Only XGBoost documents
+// may have them, so every other document keeps the strict error.
+std::optional<Json> parse_xgboost_nan_tokens(std::string_view bytes, JsonEncoding encoding, const std::string& source);
 
+// LightGBM's text model file (save_model / model_to_string).
+ModelSpec load_lightgbm_text(const LoaderInput& input);
 // LightGBM's dump_model() JSON.
-ModelSpec load_lightgbm_json(const Json& document, const std::string& source, std::size_t file_bytes);
+ModelSpec load_lightgbm_json(const LoaderInput& input);
+// floresta's own model JSON (floresta.export), docs/floresta-model.md.
+ModelSpec load_floresta_json(const LoaderInput& input);
 
-// --- Limits on declared counts (spec.hpp), for a file of `file_bytes` bytes. ---
+// --- Limits on declared counts (limits.hpp), for a file of `file_bytes` bytes. ---
 
 // Features a file may declare without naming them: max(kMaxUnnamedFeatures, file_bytes).
 inline int64_t max_unnamed_features(std::size_t file_bytes) {
@@ -62,7 +81,7 @@ inline bool checked_mul(std::size_t a, std::size_t b, std::size_t& out) {
   return true;
 }
 
-// The bitset words a file's categorical splits may take together (see spec.hpp), charged as
+// The bitset words a file's categorical splits may take together (see limits.hpp), charged as
 // the sets are built. Thread-safe: trees read on several threads charge the same budget;
 // charge() stops at most one set past the limit, and once the limit has been passed,
 // tripped() stays true (callers then read again on one thread, so that the error reported

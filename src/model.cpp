@@ -1,4 +1,5 @@
-// Model (model.hpp): metadata, and scoring through the kernel the model was compiled with.
+// Model (model.hpp): metadata, and scoring through the kernel and plan the model was compiled
+// with.
 #include <algorithm>
 #include <numeric>
 #include <memory>
@@ -7,8 +8,10 @@
 #include <variant>
 #include <vector>
 
-#include "engine/model_data.hpp"
+#include "model_data.hpp"
+#include "fail.hpp"
 #include "floresta/model.hpp"
+#include "preprocess_eval.hpp"
 #include "threads.hpp"
 
 namespace floresta {
@@ -16,7 +19,7 @@ namespace {
 
 constexpr std::size_t kPreprocessChunk = 128;
 
-detail::OutputPlan plan_for(const detail::ModelData& d, const Model& model, OutputKind kind) {
+detail::OutputPlan output_plan_for(const detail::ModelData& d, const Model& model, OutputKind kind) {
   const bool outlier = d.task == Task::kOutlierDetection;
   if (kind == OutputKind::kProba && !model.is_classifier())
     detail::fail("predict_proba is only for classifiers; ", d.source, " is ",
@@ -43,13 +46,14 @@ void check_columns(const detail::ModelData& d, std::size_t cols) {
     detail::fail("input has ", cols, " columns, the model expects ", d.schema.features.size(), " features (", d.source, ")");
 }
 
-// Rows [begin, end) of X (estimator inputs) through the model's kernel.
+// Rows [begin, end) of X (estimator inputs) through the model's kernel and plan.
 template <class T>
 void score_estimator(const detail::ModelData& d, const MatrixView<T>& X, std::size_t begin, std::size_t end,
                      const detail::OutputPlan& plan, double* out) {
+  const detail::Rows<T> rows{X.data, X.row_stride, X.col_stride};
   std::visit(
       [&](const auto& estimator) {
-        d.kernel->entries(estimator).of(static_cast<const T*>(nullptr))(estimator, X, begin, end, plan, out);
+        d.kernel->entries(estimator)[d.plan].of(static_cast<const T*>(nullptr))(estimator, rows, begin, end, plan, out);
       },
       d.estimator);
 }
@@ -58,7 +62,7 @@ template <class T>
 void score_matrix(const detail::ModelData& d, const Model& model, OutputKind kind, const MatrixView<T>& X, double* out,
                   const PredictOptions& options) {
   check_columns(d, X.cols);
-  const detail::OutputPlan plan = plan_for(d, model, kind);
+  const detail::OutputPlan plan = output_plan_for(d, model, kind);
   const std::size_t width = model.output_width(kind);
   const Preprocessing& pre = d.preprocessing;
   detail::parallel_for(X.rows, options.n_threads, [&](std::size_t begin, std::size_t end) {
@@ -70,7 +74,7 @@ void score_matrix(const detail::ModelData& d, const Model& model, OutputKind kin
     std::vector<double> buffer(kPreprocessChunk * inner);
     for (std::size_t b = begin; b < end; b += kPreprocessChunk) {
       const std::size_t n = std::min(kPreprocessChunk, end - b);
-      for (std::size_t r = 0; r < n; ++r) pre.apply(X.row(b + r), X.col_stride, buffer.data() + r * inner);
+      for (std::size_t r = 0; r < n; ++r) detail::preprocess_row(pre, X.row(b + r), X.col_stride, buffer.data() + r * inner);
       const auto transformed = MatrixView<double>::row_major(buffer.data(), n, inner);
       score_estimator(d, transformed, 0, n, plan, out + b * width);
     }
@@ -85,7 +89,7 @@ void score_one(const detail::ModelData& d, const Model& model, OutputKind kind, 
     return;
   }
   check_columns(d, cols);
-  score_estimator(d, MatrixView<T>::row_major(row, 1, cols), 0, 1, plan_for(d, model, kind), out);
+  score_estimator(d, MatrixView<T>::row_major(row, 1, cols), 0, 1, output_plan_for(d, model, kind), out);
 }
 
 template <class T>
@@ -119,7 +123,7 @@ std::vector<std::string> Model::feature_names() const {
   for (const auto& f : data_->schema.features) names.push_back(f.name);
   return names;
 }
-std::size_t Model::num_outputs() const { return data_->num_outputs; }
+std::size_t Model::num_outputs() const { return static_cast<std::size_t>(data_->num_outputs); }
 int Model::num_classes() const { return data_->num_classes; }
 Task Model::task() const { return data_->task; }
 bool Model::is_classifier() const {
@@ -137,8 +141,9 @@ const Schema& Model::schema() const { return data_->schema; }
 const std::string& Model::metadata() const { return data_->metadata; }
 Link Model::link() const { return data_->link; }
 std::string Model::kernel() const { return data_->kernel->name; }
+std::string Model::plan() const { return detail::plan_name(data_->plan); }
 
-std::size_t Model::output_width(OutputKind kind) const { return detail::output_width(kind, data_->num_outputs); }
+std::size_t Model::output_width(OutputKind kind) const { return detail::output_width(kind, num_outputs()); }
 
 void Model::score(OutputKind kind, const MatrixView<float>& X, double* out, const PredictOptions& options) const {
   score_matrix(*data_, *this, kind, X, out, options);

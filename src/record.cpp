@@ -1,15 +1,19 @@
-// Records: JSON objects in, raw input rows out, with the documented policies (record.hpp).
+// Records: JSON objects in, raw input rows out, with the documented policies (record.hpp),
+// through the lookups each model builds once (record_encoding.hpp).
 #include <cmath>
 #include <limits>
 #include <sstream>
 #include <string>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
+#include "fail.hpp"
 #include "floresta/error.hpp"
-#include "engine/model_data.hpp"
 #include "floresta/model.hpp"
 #include "json_document.hpp"
+#include "model_data.hpp"
+#include "record_encoding.hpp"
 
 namespace floresta {
 
@@ -26,6 +30,76 @@ Record Record::from_json(const std::string& json_object) {
   }
   return record;
 }
+
+namespace detail {
+
+namespace {
+
+// Checks a feature's input rule against its vocabulary and builds its lookup: every category
+// and alias folded as the rule says, each folded text meaning one category.
+RecordEncoding::InputLookup index_input_rule(const Feature& feature, const std::string& source) {
+  const InputRule& rule = feature.input;
+  RecordEncoding::InputLookup lookup;
+  const std::string where = source + ": input rule of feature '" + feature.name + "'";
+  const bool texts = feature.is_categorical() && !feature.string_categories.empty();
+  const bool folds = rule.fold_case || rule.fold_accents || rule.fold_spaces;
+  if (!texts && (folds || !rule.aliases.empty() || rule.leading_words || rule.otherwise || !rule.display.empty()))
+    fail(where, ": fold, aliases, leading_words, otherwise and display need a categorical feature with string categories");
+  if (feature.is_categorical() && (rule.min || rule.max)) fail(where, ": min and max are for numeric features");
+  if (rule.min && rule.max && *rule.min > *rule.max) fail(where, ": min ", *rule.min, " is above max ", *rule.max);
+  if (!texts) return lookup;
+  std::unordered_map<std::string, std::size_t> code_of;
+  for (std::size_t k = 0; k < feature.string_categories.size(); ++k) code_of.emplace(feature.string_categories[k], k);
+  const auto category = [&](const std::string& name, const char* what) {
+    const auto it = code_of.find(name);
+    if (it == code_of.end()) fail(where, ": ", what, " \"", name, "\" is not one of the feature's categories");
+    return it->second;
+  };
+  const auto fold = [&](const std::string& text) { return fold_text(text, rule.fold_case, rule.fold_accents, rule.fold_spaces); };
+  std::unordered_map<std::string, std::string> meaning;  // folded text -> the text it came from
+  const auto add = [&](const std::string& text, std::size_t code) {
+    const std::string key = fold(text);
+    const auto [it, inserted] = lookup.codes.emplace(key, static_cast<double>(code));
+    if (!inserted && it->second != static_cast<double>(code))
+      fail(where, ": \"", text, "\" and \"", meaning[key], "\" both read as \"", key, "\" but mean different categories");
+    meaning.emplace(key, text);
+  };
+  for (std::size_t k = 0; k < feature.string_categories.size(); ++k) add(feature.string_categories[k], k);
+  for (const auto& [text, target] : rule.aliases) add(text, category(target, "alias target"));
+  for (const auto& [name, shown] : rule.display) category(name, "display name's category");
+  if (rule.otherwise) {
+    lookup.otherwise = static_cast<double>(category(*rule.otherwise, "otherwise"));
+    lookup.has_otherwise = true;
+  }
+  return lookup;
+}
+
+}  // namespace
+
+// Lookups for encoding records: names, category codes, and the code of an unseen category
+// (-1 where a preprocessing lookup reads the feature and tells unknown from missing, else NaN).
+RecordEncoding build_record_encoding(const Schema& schema, const Preprocessing& preprocessing, const std::string& source) {
+  RecordEncoding data;
+  const auto& features = schema.features;
+  data.string_codes.assign(features.size(), {});
+  data.number_codes.assign(features.size(), {});
+  data.unknown_code.assign(features.size(), std::numeric_limits<double>::quiet_NaN());
+  data.input_codes.assign(features.size(), {});
+  for (std::size_t f = 0; f < features.size(); ++f) {
+    if (features[f].input.present) data.input_codes[f] = index_input_rule(features[f], source);
+    data.feature_index.emplace(features[f].name, f);  // a repeated name keeps its first column
+    for (std::size_t k = 0; k < features[f].string_categories.size(); ++k)
+      data.string_codes[f].emplace(features[f].string_categories[k], static_cast<double>(k));
+    for (std::size_t k = 0; k < features[f].number_categories.size(); ++k)
+      data.number_codes[f].emplace(features[f].number_categories[k], static_cast<double>(k));
+  }
+  for (const auto& column : preprocessing.columns)
+    for (const auto& step : column.steps)
+      if (step.kind == StepKind::kLookupCode && column.steps.front().kind == step.kind) data.unknown_code[column.input] = -1;
+  return data;
+}
+
+}  // namespace detail
 
 namespace {
 
@@ -45,7 +119,7 @@ std::string number_text(double x) {
 }
 
 // A text through a feature's input rule: its code, the `otherwise` code, or refused.
-double encode_by_rule(const Feature& feature, const detail::ModelData::InputLookup& lookup, const std::string& text) {
+double encode_by_rule(const Feature& feature, const detail::RecordEncoding::InputLookup& lookup, const std::string& text) {
   const InputRule& rule = feature.input;
   const std::string key = fold_text(text, rule.fold_case, rule.fold_accents, rule.fold_spaces);
   if (const auto it = lookup.codes.find(key); it != lookup.codes.end()) return it->second;
@@ -73,7 +147,7 @@ double Model::encode_value(std::size_t column, const Value& value, const RecordO
   auto unknown = [&](const std::string& shown) {
     if (options.unknown_category == UnknownCategory::kError)
       refuse(feature, "vocabulary", "field '" + feature.name + "': unknown category " + shown + " (not seen in training)");
-    return d.unknown_code[column];
+    return d.records.unknown_code[column];
   };
 
   if (const auto* text = std::get_if<std::string>(&value)) {
@@ -81,9 +155,9 @@ double Model::encode_value(std::size_t column, const Value& value, const RecordO
     if (feature.string_categories.empty())
       refuse(feature, "type", "field '" + feature.name + "' has " + (feature.number_categories.empty() ? "no category vocabulary" : "numeric categories") +
                                   "; got the string " + quoted(*text));
-    const auto& codes = d.string_codes[column];
+    const auto& codes = d.records.string_codes[column];
     if (const auto it = codes.find(*text); it != codes.end()) return it->second;
-    if (feature.input.present) return encode_by_rule(feature, d.input_codes[column], *text);
+    if (feature.input.present) return encode_by_rule(feature, d.records.input_codes[column], *text);
     return unknown(quoted(*text));
   }
 
@@ -99,7 +173,7 @@ double Model::encode_value(std::size_t column, const Value& value, const RecordO
   if (!feature.string_categories.empty())
     refuse(feature, "type", "field '" + feature.name + "' takes one of its categories as a string; got the number " + number_text(number));
   if (feature.number_categories.empty()) return number;  // no vocabulary: the number is the code
-  const auto& codes = d.number_codes[column];
+  const auto& codes = d.records.number_codes[column];
   const auto it = codes.find(number);
   if (it == codes.end()) {
     return feature.numbers_are_codes ? unknown(number_text(number))
@@ -112,8 +186,8 @@ std::vector<double> Model::encode(const Record& record, const RecordOptions& opt
   const detail::ModelData& d = *data_;
   std::vector<double> row(num_features(), std::numeric_limits<double>::quiet_NaN());
   for (const auto& [name, value] : record.fields) {
-    const auto it = d.feature_index.find(name);
-    if (it == d.feature_index.end()) {
+    const auto it = d.records.feature_index.find(name);
+    if (it == d.records.feature_index.end()) {
       if (options.extra_fields == ExtraFields::kError) {
         std::string names;
         for (const auto& f : d.schema.features) names += (names.empty() ? "" : ", ") + f.name;

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "fail.hpp"
 #include "floresta/error.hpp"
 #include "json_document.hpp"
 

@@ -8,8 +8,8 @@ phone_theft_server.
 The floresta file embeds the XGBoost model document (estimator.document): it is loaded into an
 xgboost.Booster; each request's values are encoded to the model's category codes (its stored
 vocabularies) in a float32 numpy row and scored by Booster.inplace_predict — the fastest
-per-row path measured here (0.8 ms against 7.7 ms for a one-row pandas DataFrame with
-categories, and 20 ms through a DMatrix, on the shipped model), with the same probabilities.
+per-row path measured here, well ahead of a one-row pandas DataFrame with categories or a
+DMatrix (docs/benchmarks.md, bench-serve), with the same probabilities.
 Same checks as the C++ server (unknown values refused with 422), same answer.
 
 PHONE_THEFT_REFERENCE=original scores the way the original project did instead: a one-row

@@ -29,9 +29,9 @@
 
 Why 15 years: the rare places have few rows (Escolas and Escritórios about 0.06% each, some
 30 a year), and how well a model can rank a person's places is limited by the data more than
-by the learner: phone_theft/model.py, "Choosing the model", has the measurements (with 3
-years even a correctly specified logistic regression puts the truth's top 3 in order for only
-65% of profiles).
+by the learner: phone_theft/model.py, "Choosing the model", says why, and docs/benchmarks.md
+(model/phone-theft) has the measurements (with 3 years even a correctly specified logistic
+regression puts the truth's top 3 in order for too few profiles).
 
 Everything is seeded: the same versions of numpy, pandas and XGBoost rebuild the same file.
 The notebook (phone_theft.ipynb) runs the same steps on one year (178,288 rows, seed 0), so

@@ -1,5 +1,8 @@
 // floresta/eigen.hpp — scoring Eigen matrices in place (any storage order, any strides).
+// Opt-in: the umbrella floresta.hpp does not include it, so only hosts that include it
+// compile Eigen.
 //
+//   #include <floresta/eigen.hpp>
 //   Eigen::MatrixXf X = ...;                       // rows x num_features
 //   Eigen::MatrixXd p = floresta::predict_proba(model, X);
 //

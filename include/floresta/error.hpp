@@ -9,7 +9,6 @@
 // Thread-safety: immutable value type.
 #pragma once
 
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -37,15 +36,4 @@ class InputError : public Error {
   std::string rule_;
 };
 
-namespace detail {
-
-// Builds a message from any streamable parts: fail("tree ", 3, ": node ", 7, " ...").
-template <class... Parts>
-[[noreturn]] void fail(Parts&&... parts) {
-  std::ostringstream out;
-  (out << ... << std::forward<Parts>(parts));
-  throw Error(out.str());
-}
-
-}  // namespace detail
 }  // namespace floresta

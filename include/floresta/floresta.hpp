@@ -5,10 +5,10 @@
 //   auto proba = model.predict_proba(X.data(), rows, model.num_features());
 //
 // See model.hpp for the scoring API and its thread-safety, schema.hpp for feature metadata,
-// eigen.hpp for Eigen overloads, error.hpp for the error type.
+// error.hpp for the error type. The Eigen overloads are opt-in (#include <floresta/eigen.hpp>),
+// so a host that does not score Eigen matrices does not compile Eigen.
 #pragma once
 
-#include "floresta/eigen.hpp"
 #include "floresta/error.hpp"
 #include "floresta/link.hpp"
 #include "floresta/matrix.hpp"

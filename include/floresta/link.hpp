@@ -2,11 +2,10 @@
 //
 // Each transform is evaluated in the precision of the model's accumulator (float32 for
 // XGBoost, double for LightGBM and scikit-learn), so probabilities agree with the training
-// library to the last bits, not only approximately (the code: src/engine/walk.hpp).
+// library to the last bits, not only approximately (the code: src/engine/outputs.hpp).
 //
-// Thread-safety: pure functions.
+// Thread-safety: a plain enum.
 #pragma once
-
 
 namespace floresta {
 
@@ -20,19 +19,5 @@ enum class Link {
   kOneVsRestSigmoid,  // LightGBM multiclassova: a sigmoid per class
   kIsolation,      // IsolationForest score_samples: -2^(-x / scale)
 };
-
-inline const char* link_name(Link link) {
-  switch (link) {
-    case Link::kIdentity: return "identity";
-    case Link::kSigmoid: return "sigmoid";
-    case Link::kSoftmax: return "softmax";
-    case Link::kExp: return "exp";
-    case Link::kHinge: return "hinge";
-    case Link::kSignedSquare: return "signed_square";
-    case Link::kOneVsRestSigmoid: return "one_vs_rest_sigmoid";
-    case Link::kIsolation: return "isolation";
-  }
-  return "unknown";
-}
 
 }  // namespace floresta

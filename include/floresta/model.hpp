@@ -16,9 +16,10 @@
 //   score(kDecision) outlier detectors: score_samples - offset (decision_function)
 //   score(kDistances) k-means: distance to every centre (transform); predict gives the label
 //
-// The scoring kernel (AVX-512, AVX2 or portable code, compiled inside the library) is chosen
-// once, when the model is compiled: model.kernel() names it; LoadOptions::kernel or the
-// environment variable FLORESTA_KERNEL force one.
+// The scoring kernel (AVX-512, AVX2 or portable code, compiled inside the library) and the
+// scoring plan (how the trees are walked: quantized, lanes, value_walk, kmeans) are chosen
+// once, when the model is compiled: model.kernel() and model.plan() name them;
+// LoadOptions::kernel / FLORESTA_KERNEL and LoadOptions::plan / FLORESTA_PLAN force them.
 //
 // Thread-safety: every member function is const and thread-safe; scoring allocates nothing
 // except the vectors the convenience overloads return. With PredictOptions::n_threads > 1
@@ -35,21 +36,12 @@
 
 #include "floresta/error.hpp"
 #include "floresta/matrix.hpp"
+#include "floresta/output_kind.hpp"
 #include "floresta/record.hpp"
 #include "floresta/schema.hpp"
 #include "floresta/spec.hpp"
 
 namespace floresta {
-
-// What a predict call writes per row.
-enum class OutputKind {
-  kRaw,    // num_outputs() margins
-  kValue,  // num_outputs() transformed values (regression)
-  kProba,  // class probabilities: [1 - p, p] for one binary group, else num_outputs()
-  kClass,  // one value: the predicted class index (outlier detection: -1 outlier, 1 inlier)
-  kDecision,  // outlier detection: one value, the score minus the model's offset
-  kDistances,  // clustering: the distance to every centre
-};
 
 // One class of a ranked answer: its label, its probability and its index in the model.
 struct RankedClass {
@@ -79,6 +71,12 @@ struct LoadOptions {
   // fastest this CPU runs), "avx512", "avx2" or "portable". Every kernel gives the same
   // results; one this CPU or build lacks is an Error naming those available.
   std::string kernel = "auto";
+  // The scoring plan (Model::plan()): "auto" (the fastest the model can take; the
+  // environment variable FLORESTA_PLAN, when set, names a preferred plan, taken by the
+  // models it can score), or "quantized", "lanes", "value_walk", "kmeans". Every plan gives
+  // the same results; one the model cannot take is an Error naming those it can. For tests
+  // and benchmarks.
+  std::string plan = "auto";
 };
 
 struct PredictOptions {
@@ -86,7 +84,7 @@ struct PredictOptions {
 };
 
 namespace detail {
-struct ModelData;  // the compiled model (src/engine/model_data.hpp)
+struct ModelData;  // the compiled model (src/model_data.hpp)
 }  // namespace detail
 
 class Model {
@@ -116,6 +114,11 @@ class Model {
   Link link() const;
   // The scoring kernel this model was compiled with: "avx512", "avx2" or "portable".
   std::string kernel() const;
+  // The scoring plan this model was compiled with: "quantized" (trees compare 16-bit bins),
+  // "lanes" (several value walks at once), "value_walk" (one row down one tree at a time:
+  // the only plan for linear and vector leaves) or "kmeans". Every plan gives the same
+  // results.
+  std::string plan() const;
 
   // Values written per row by `kind`.
   std::size_t output_width(OutputKind kind) const;

@@ -10,16 +10,16 @@
 // category in the feature's vocabulary (Schema), NaN when missing, -1 when the category is
 // not in the vocabulary (records and DataFrames are encoded that way by floresta itself).
 //
-// Thread-safety: immutable after loading; apply() is const.
+// These types are the description a ModelSpec carries; the library applies it to every row
+// before the estimator, and a lookup table that refuses a missing or unknown category makes
+// scoring throw floresta::Error.
+//
+// Thread-safety: immutable after loading.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "floresta/error.hpp"
 
 namespace floresta {
 
@@ -60,56 +60,6 @@ struct Preprocessing {
   std::vector<LookupTable> tables;
 
   bool empty() const { return columns.empty(); }
-
-  // Raw row (num raw features values) -> estimator row (columns.size() values).
-  template <class In>
-  void apply(const In* raw, std::ptrdiff_t col_stride, double* out) const {
-    for (std::size_t j = 0; j < columns.size(); ++j) {
-      const OutputColumn& column = columns[j];
-      double x = static_cast<double>(raw[static_cast<std::ptrdiff_t>(column.input) * col_stride]);
-      for (const Step& step : column.steps) x = apply_step(step, x);
-      out[j] = x;
-    }
-  }
-
- private:
-  double apply_step(const Step& step, double x) const {
-    switch (step.kind) {
-      case StepKind::kStandardize:
-        return (x - step.a) / step.b;
-      case StepKind::kScaleShift:
-        return x * step.a + step.b;
-      case StepKind::kClip:
-        return std::isnan(x) ? x : std::min(std::max(x, step.a), step.b);
-      case StepKind::kImpute:
-        return std::isnan(x) ? step.a : x;
-      case StepKind::kMissingIndicator:
-        return std::isnan(x) ? 1.0 : 0.0;
-      case StepKind::kLookupCode: {
-        const LookupTable& t = tables[step.table];
-        if (std::isnan(x)) return missing(t);
-        if (x >= 0 && x < static_cast<double>(t.values.size()) && std::floor(x) == x)
-          return t.values[static_cast<std::size_t>(x)];
-        return unknown(t, x);
-      }
-      case StepKind::kLookupValue: {
-        const LookupTable& t = tables[step.table];
-        if (std::isnan(x)) return missing(t);
-        const auto it = std::lower_bound(t.keys.begin(), t.keys.end(), x);
-        if (it != t.keys.end() && *it == x) return t.values[static_cast<std::size_t>(it - t.keys.begin())];
-        return unknown(t, x);
-      }
-    }
-    return x;
-  }
-  static double missing(const LookupTable& t) {
-    if (t.missing_is_error) detail::fail(t.name, ": missing value, and the encoder was fitted without missing values");
-    return t.missing;
-  }
-  static double unknown(const LookupTable& t, double x) {
-    if (t.unknown_is_error) detail::fail(t.name, ": unknown category (code ", x, ") and the encoder refuses unknown categories");
-    return t.unknown;
-  }
 };
 
 }  // namespace floresta

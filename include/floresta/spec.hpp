@@ -1,11 +1,12 @@
 // floresta/spec.hpp — ModelSpec, the neutral form every format loader produces.
 //
-// A loader (XGBoost JSON/UBJSON, later LightGBM and floresta's own JSON) knows one file
-// format and turns it into a ModelSpec: plain per-tree arrays in the source's own node
-// numbering, the decision rule, output groups, base margins, the link and the schema.
-// detail::validate() then checks it once for every format, and detail::compile() lays it
-// out as a flat Forest. Hosts rarely need this header; it is public so that tools can
-// build models programmatically and tests can craft broken ones.
+// A loader (XGBoost JSON/UBJSON, LightGBM text and JSON, floresta's own JSON) knows one file
+// format and turns it into a ModelSpec: the model's description (ModelDescription: what it
+// predicts, its outputs' meaning, its inputs), then plain per-tree arrays in the source's own
+// node numbering, the decision rule, output groups and base margins. compile() (model.hpp)
+// checks it once for every format and lays it out for scoring; the compiled Model keeps the
+// description as it is. Hosts rarely need this header; it is public so that tools can build
+// models programmatically and tests can craft broken ones.
 #pragma once
 
 #include <cstdint>
@@ -65,64 +66,49 @@ struct TreeSpec {
 
 // Categorical codes a split may list: [0, 2^24), as XGBoost (not exact in float32 beyond).
 constexpr int64_t kMaxCategory = int64_t(1) << 24;
-// Output groups (classes, targets) a model may declare.
-constexpr int64_t kMaxOutputs = 1000000;
-
-// Declared sizes are claims, not orders: the loaders check every count a file declares
-// against what the file holds before anything is sized from it (README, "Errors"). Counts
-// that need no bytes of their own get these limits, which keep a load's memory proportional
-// to the file:
-//
-// Features a file may declare without naming them (XGBoost without feature_names or
-// feature_types, LightGBM without feature_names): at most max(kMaxUnnamedFeatures, one per
-// byte of the file).
-constexpr int64_t kMaxUnnamedFeatures = 65536;
-// Output groups a file may declare without holding a tree (gblinear: a weight column, XGBoost
-// 3.1+: a base_score value) for each: kMaxUnbackedOutputs; never more than kMaxOutputs.
-constexpr int64_t kMaxUnbackedOutputs = 65536;
-// Bitset words the categorical splits of one file may take together, once compiled (one
-// 32-bit word per 32 codes up to the largest code listed or declared, plus one per split):
-// at most max(kFreeCategoryWords, kCategoryWordsPerByte per byte of the file), and never
-// more than kMaxCategoryWords (the compiled forest's own limit, whatever built the spec).
-constexpr int64_t kFreeCategoryWords = int64_t(1) << 20;
-constexpr int64_t kCategoryWordsPerByte = 4;
-constexpr int64_t kMaxCategoryWords = int64_t(1) << 26;
 
 // Appends to `words` the bitset listing codes[0 .. n): as many words as the largest code
 // needs. Returns false, appending nothing, when a code lies outside [0, kMaxCategory).
 bool append_category_set(std::vector<uint32_t>& words, const int64_t* codes, std::size_t n);
 
-struct ModelSpec {
+// What a model is, as a loader reads it and a compiled Model keeps it: the part of a
+// ModelSpec that compile() hands on unchanged (the Model's metadata, its outputs' meaning
+// and its inputs).
+struct ModelDescription {
   std::string source;  // file name (or "<memory>") for error messages
   std::string format;  // "xgboost-json", "xgboost-ubjson", "lightgbm-text", ...
-  DecisionRule rule = DecisionRule::kXGBoost;
-
   Task task = Task::kRegression;
   std::string objective;
   Link link = Link::kIdentity;
   bool class_from_margin = false;  // multi:softmax / hinge: class = argmax of margins
   int num_classes = 0;             // 0 for regression
   int num_outputs = 1;             // output groups (classes for multi-class, targets)
-  int num_features = 0;             // the estimator's inputs (after preprocessing)
-  std::vector<double> base_margin;  // one per output group, already in margin space
-  int leaf_width = 1;               // 1, or num_outputs when every leaf holds a vector
-  double average_divisor = 0;       // > 0: transformed outputs are the sum divided by it
-  double link_scale = 1;            // sigmoid slope; isolation-forest normaliser
-  double decision_offset = 0;       // outlier detection: decision = score - offset
-
-  std::vector<TreeSpec> trees;
-  // k-means (task kClustering): num_outputs centres of num_features values, row-major.
-  std::vector<double> centers;
-  // Trees of boosting round r are iteration_indptr[r] .. iteration_indptr[r+1].
-  std::vector<uint64_t> iteration_indptr;
-  int64_t best_iteration = -1;  // -1 when the file has none
-  bool use_best_iteration = false;  // the file asks to be scored up to best_iteration
+  double average_divisor = 0;      // > 0: transformed outputs are the sum divided by it
+  double link_scale = 1;           // sigmoid slope; isolation-forest normaliser
+  double decision_offset = 0;      // outlier detection: decision = score - offset
+  int64_t best_iteration = -1;     // -1 when the file has none
 
   Schema schema;                // the raw inputs callers provide
   Preprocessing preprocessing;  // raw inputs -> estimator inputs; empty when they are the same
   // floresta JSON's `metadata` object as compact JSON text, carried for the model's author
   // (thresholds, model cards); floresta never reads it. Empty when the file has none.
   std::string metadata;
+};
+
+// A loader's output: the description, and the estimator as plain arrays that compile()
+// validates and lays out.
+struct ModelSpec : ModelDescription {
+  DecisionRule rule = DecisionRule::kXGBoost;
+  int num_features = 0;             // the estimator's inputs (after preprocessing)
+  std::vector<double> base_margin;  // one per output group, already in margin space
+  int leaf_width = 1;               // 1, or num_outputs when every leaf holds a vector
+
+  std::vector<TreeSpec> trees;
+  // k-means (task kClustering): num_outputs centres of num_features values, row-major.
+  std::vector<double> centers;
+  // Trees of boosting round r are iteration_indptr[r] .. iteration_indptr[r+1].
+  std::vector<uint64_t> iteration_indptr;
+  bool use_best_iteration = false;  // the file asks to be scored up to best_iteration
 };
 
 }  // namespace floresta

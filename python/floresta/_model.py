@@ -13,7 +13,7 @@ _F64 = np.dtype(np.float64)
 
 
 def load(path, *, use_best_iteration=False, num_iterations=None, quantize=True, kernel="auto", max_depth=1024,
-         load_threads=0, **policies):
+         load_threads=0, plan="auto", **policies):
     """Loads a model file; the format is detected from its content.
 
     Formats: XGBoost JSON/UBJSON, LightGBM text and dump_model JSON, floresta JSON
@@ -28,6 +28,11 @@ def load(path, *, use_best_iteration=False, num_iterations=None, quantize=True, 
     else the fastest this CPU runs), "avx512", "avx2" or "portable"; every kernel gives the
     same results. One this CPU or build lacks raises ValueError naming those available
     (``floresta.available_kernels()``). ``Model.kernel`` names the one chosen.
+    plan: the scoring plan, "auto" (the fastest the model can take; the FLORESTA_PLAN
+    environment variable, when set, names a preferred plan, taken by the models it can
+    score), "quantized", "lanes", "value_walk" or "kmeans"; every plan gives the same
+    results. One the model cannot take raises ValueError naming those it can. ``Model.plan``
+    names the one chosen. For tests and benchmarks.
     max_depth: deepest tree accepted (deeper trees are refused).
     load_threads: threads that parse and compile big models (0 = one per hardware thread); the
     model is the same whatever the count.
@@ -41,24 +46,24 @@ def load(path, *, use_best_iteration=False, num_iterations=None, quantize=True, 
     """
     path = os.fspath(path)
     try:
-        # numpy's allocator asks the kernel for huge pages: 100 MB read in ~30 ms, against
-        # ~50 ms into a bytes object, whose 4 KiB page faults cost more than the copy.
+        # numpy's allocator asks the kernel for huge pages: faster than a read into a bytes
+        # object, whose 4 KiB page faults cost more than the copy (docs/benchmarks.md, load/104MB).
         data = np.fromfile(path, dtype=np.uint8)
         data.flags.writeable = False
     except OSError as error:
         raise _core.FlorestaError(f"{path}: cannot open model file ({error.strerror})") from None
     # (the read-only array is kept as it is: copying it to bytes cost as much as reading it)
     return Model(data, path, use_best_iteration, num_iterations=num_iterations, quantize=quantize, kernel=kernel,
-                 max_depth=max_depth, load_threads=load_threads, **policies)
+                 max_depth=max_depth, load_threads=load_threads, plan=plan, **policies)
 
 
 def load_bytes(data, *, name="<memory>", use_best_iteration=False, num_iterations=None, quantize=True, kernel="auto",
-               max_depth=1024, load_threads=0, **policies):
+               max_depth=1024, load_threads=0, plan="auto", **policies):
     """Loads a model from the bytes (or text) of a model file; options as ``load``."""
     if isinstance(data, str):
         data = data.encode()
     return Model(bytes(data), name, use_best_iteration, num_iterations=num_iterations, quantize=quantize,
-                 kernel=kernel, max_depth=max_depth, load_threads=load_threads, **policies)
+                 kernel=kernel, max_depth=max_depth, load_threads=load_threads, plan=plan, **policies)
 
 
 def available_kernels():
@@ -100,7 +105,7 @@ class Model:
 
     def __init__(self, data, name="<memory>", use_best_iteration=False, n_threads=1, num_iterations=None,
                  unknown_category="as_trained", extra_fields="ignore", quantize=True, kernel="auto", max_depth=1024,
-                 load_threads=0):
+                 load_threads=0, plan="auto"):
         self.unknown_category = unknown_category
         self.extra_fields = extra_fields
         self._data = data
@@ -111,8 +116,9 @@ class Model:
         self._kernel = str(kernel)
         self._max_depth = int(max_depth)
         self._load_threads = int(load_threads)
+        self._plan = str(plan)
         self._core = _core.Model.from_bytes(data, name, use_best_iteration, int(num_iterations or 0), self._quantize,
-                                            self._kernel, self._max_depth, self._load_threads)
+                                            self._kernel, self._max_depth, self._load_threads, self._plan)
         self.n_threads = int(n_threads)
         self._feature_types = self._core.feature_types
         self._categories = [self._core.categories(j) for j in range(self._core.num_features)]
@@ -167,6 +173,12 @@ class Model:
     def kernel(self):
         """The scoring kernel chosen when the model was loaded: "avx512", "avx2" or "portable"."""
         return self._core.kernel
+
+    @property
+    def plan(self):
+        """The scoring plan chosen when the model was loaded: "quantized", "lanes", "value_walk"
+        or "kmeans" (see ``load``'s ``plan``)."""
+        return self._core.plan
 
     @property
     def format(self):
@@ -330,13 +342,13 @@ class Model:
                 "num_iterations": self._num_iterations, "n_threads": self.n_threads,
                 "unknown_category": self.unknown_category, "extra_fields": self.extra_fields,
                 "quantize": self._quantize, "kernel": self._kernel, "max_depth": self._max_depth,
-                "load_threads": self._load_threads}
+                "load_threads": self._load_threads, "plan": self._plan}
 
     def __setstate__(self, state):
         self.__init__(state["data"], state["name"], state["use_best_iteration"], state["n_threads"],
                       state.get("num_iterations"), state.get("unknown_category", "as_trained"),
                       state.get("extra_fields", "ignore"), state.get("quantize", True), state.get("kernel", "auto"),
-                      state.get("max_depth", 1024), state.get("load_threads", 0))
+                      state.get("max_depth", 1024), state.get("load_threads", 0), state.get("plan", "auto"))
 
     @property
     def is_outlier_detector(self):

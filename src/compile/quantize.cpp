@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -77,11 +78,6 @@ class ThresholdSet {
   int shift_ = 64;
 };
 
-}  // namespace
-
-// Builds the quantized copy of a compiled forest (see quantized.hpp), or leaves it empty
-// when the forest has splits or leaves the quantized walk does not cover, or bins that do
-// not fit in 16 bits. Threshold sets, nodes and top tables are built on n_threads.
 // What a categorical split sends right, per class of code (forest.hpp): listed, unlisted
 // below n_bits, and invalid or at or beyond n_bits; decided by the rule itself on one-bit
 // sets. Empty when invalid codes and codes beyond n_bits disagree (no rule does that).
@@ -134,109 +130,150 @@ void category_bins(const uint32_t* set, const CategoryClasses<Rule>& go, uint32_
   std::fill(words + last / 32 + 1, words + count, 0u);
 }
 
+constexpr uint32_t kNone = ~0u;
+
+// Binned features: one per (input feature, zero-is-missing) pair that some split reads (a
+// feature's categorical splits are binned apart from its numeric ones), numbered in order of
+// first use.
+template <class Value>
+struct Binning {
+  std::vector<uint64_t> keys;  // per binned feature: feature << 2 | categorical << 1 | zero_missing
+  std::vector<std::vector<Value>> thresholds;  // per binned feature: its numeric splits' thresholds
+  std::vector<uint32_t> node_feature;          // per node: its binned feature (splits only)
+};
+
+// Bins the features the splits read; false when a split is one the quantized walk does not
+// cover. Keys are looked up in a table (a hash map for huge inputs).
 template <class Rule>
-void quantize(Forest<Rule>& forest, int n_threads) {
-  using Value = typename Rule::Value;
-  if (forest.has_linear || forest.leaf_width != 1) return;
-  // Binned features: one per (input feature, zero-is-missing) pair that some split reads,
-  // numbered in order of first use; looked up in a table (a hash map for huge inputs).
+bool bin_features(const Forest<Rule>& forest, Binning<typename Rule::Value>& binning) {
   constexpr uint64_t kTableKeys = uint64_t{1} << 20;
   // Keys of the features the splits read (not of every declared feature): the table is
   // sized by the forest's content.
   uint32_t features_used = 0;
   for (const auto& n : forest.nodes)
     if (!n.is_leaf()) features_used = std::max(features_used, n.feature() + 1);
-  const uint64_t keys = 4 * uint64_t{features_used};  // key: feature << 2 | categorical << 1 | zero_missing
-  constexpr uint32_t kNone = ~0u;
+  const uint64_t keys = 4 * uint64_t{features_used};
   std::vector<uint32_t> table(keys <= kTableKeys ? keys : 0, kNone);
   std::unordered_map<uint64_t, uint32_t> map;
-  std::vector<uint64_t> binned;  // key of each binned feature
-  std::vector<std::vector<Value>> thresholds;
-  std::vector<uint32_t> node_feature(forest.nodes.size());  // each split's binned feature
+  binning.node_feature.assign(forest.nodes.size(), 0);
   for (std::size_t i = 0; i < forest.nodes.size(); ++i) {
     const auto& n = forest.nodes[i];
     if (n.is_leaf()) continue;
     const bool categorical = (n.info & kCategoricalFlag) != 0;
     // The walks test missing before a categorical split's set, so zero-is-missing does not
     // reach one; the rewrite below would not know which to take.
-    if (categorical && (n.info & kZeroMissingFlag)) return;
-    if (!categorical && std::isnan(n.value)) return;
-    // A feature's categorical splits are binned apart from its numeric ones.
+    if (categorical && (n.info & kZeroMissingFlag)) return false;
+    if (!categorical && std::isnan(n.value)) return false;
     const uint64_t key = (uint64_t{n.feature()} << 2) | (categorical ? 2u : ((n.info & kZeroMissingFlag) ? 1u : 0u));
     uint32_t& index = table.empty() ? map.try_emplace(key, kNone).first->second : table[key];
     if (index == kNone) {
-      index = static_cast<uint32_t>(thresholds.size());
-      binned.push_back(key);
-      thresholds.emplace_back();
+      index = static_cast<uint32_t>(binning.thresholds.size());
+      binning.keys.push_back(key);
+      binning.thresholds.emplace_back();
     }
-    if (!categorical) thresholds[index].push_back(n.value);
-    node_feature[i] = index;
+    if (!categorical) binning.thresholds[index].push_back(n.value);
+    binning.node_feature[i] = index;
   }
-  if (2 * thresholds.size() + 1 > kMaxQuantizedColumns) return;
-  std::vector<uint32_t> categories(thresholds.size(), 0);  // per binned feature: N when categorical
-  // Categorical splits: their sets as bins, deduplicated, `set_words` words apart.
-  Quantization<Value> q;
-  std::vector<uint32_t> node_set;  // per node: its set's index (categorical splits only)
-  if (forest.has_categorical) {
-    const CategoryClasses<Rule> go[2] = {CategoryClasses<Rule>(false), CategoryClasses<Rule>(true)};
-    // Missing values in a default-left split's column take bin N, which must then go left.
-    if (!go[0].valid || !go[1].valid || go[1].beyond) return;
-    std::fill(categories.begin(), categories.end(), 0u);
-    for (std::size_t j = 0; j < forest.nodes.size(); ++j) {
-      const auto& n = forest.nodes[j];
-      if (n.is_leaf() || !(n.info & kCategoricalFlag)) continue;
-      uint32_t& largest = categories[node_feature[j]];
-      largest = std::max(largest, category_span(forest.category_words.data() + n.bitset, go[(n.info & kDefaultLeftFlag) ? 1 : 0]));
-    }
-    uint32_t largest = 0;
-    for (const uint32_t n_categories : categories) largest = std::max(largest, n_categories);
-    if (largest > kMaxQuantizedCategories) return;
-    uint32_t shift = 0;
-    while ((std::size_t{32} << shift) < std::size_t{largest} + 2) ++shift;
-    const std::size_t set_words = std::size_t{1} << shift;
-    // Equal sets are stored once: an open-addressing table of set indices by content.
-    std::size_t splits = 0;
-    for (const auto& n : forest.nodes) splits += !n.is_leaf() && (n.info & kCategoricalFlag);
-    std::size_t slots = 64;
-    while (slots < 2 * splits) slots *= 2;
-    std::vector<uint32_t> table_of_sets(slots, kNone);
-    node_set.assign(forest.nodes.size(), 0);
-    std::vector<uint32_t> words(set_words);
-    for (std::size_t j = 0; j < forest.nodes.size(); ++j) {
-      const auto& n = forest.nodes[j];
-      if (n.is_leaf() || !(n.info & kCategoricalFlag)) continue;
-      category_bins<Rule>(forest.category_words.data() + n.bitset, go[(n.info & kDefaultLeftFlag) ? 1 : 0],
-                          categories[node_feature[j]], words.data(), set_words);
-      uint64_t hash = 0;
-      for (const uint32_t w : words) hash = (hash ^ w) * 0x9E3779B97F4A7C15ull;
-      std::size_t slot = static_cast<std::size_t>(hash >> 32) & (slots - 1);
-      while (table_of_sets[slot] != kNone &&
-             !std::equal(words.begin(), words.end(), q.category_sets.begin() + (std::ptrdiff_t{table_of_sets[slot]} << shift)))
-        slot = (slot + 1) & (slots - 1);
-      if (table_of_sets[slot] == kNone) {
-        const std::size_t index = q.category_sets.size() >> shift;
-        // The vector walks gather set words with signed 32-bit indices: every word below 2^31.
-        if (index >= kMaxQuantizedSets || ((index + 1) << shift) > (std::size_t{1} << 31)) return;
-        table_of_sets[slot] = static_cast<uint32_t>(index);
-        q.category_sets.insert(q.category_sets.end(), words.begin(), words.end());
-      }
-      node_set[j] = table_of_sets[slot];
-    }
-    q.set_shift = shift;
-    q.has_categorical = true;
+  return true;
+}
+
+// The bit of a categorical split's `info` that picks its CategoryClasses: default left or not.
+inline int default_side(uint32_t info) { return (info & kDefaultLeftFlag) ? 1 : 0; }
+
+// Per binned feature, N: the most codes a categorical split on it tells apart.
+template <class Rule>
+void count_categories(const Forest<Rule>& forest, const CategoryClasses<Rule> go[2], const std::vector<uint32_t>& node_feature,
+                      std::vector<uint32_t>& categories) {
+  for (std::size_t j = 0; j < forest.nodes.size(); ++j) {
+    const auto& n = forest.nodes[j];
+    if (n.is_leaf() || !(n.info & kCategoricalFlag)) continue;
+    uint32_t& largest = categories[node_feature[j]];
+    largest = std::max(largest, category_span(forest.category_words.data() + n.bitset, go[default_side(n.info)]));
   }
+}
+
+// The categorical splits' sets as bins in q.category_sets, `1 << shift` words apart, each
+// distinct set once (an open-addressing table of set indices by content); node_set[j]: split
+// j's set. False when the sets do not fit.
+template <class Rule>
+bool store_category_sets(const Forest<Rule>& forest, const CategoryClasses<Rule> go[2], const std::vector<uint32_t>& node_feature,
+                         const std::vector<uint32_t>& categories, uint32_t shift, std::vector<uint32_t>& node_set,
+                         Quantization<typename Rule::Value>& q) {
+  const std::size_t set_words = std::size_t{1} << shift;
+  std::size_t splits = 0;
+  for (const auto& n : forest.nodes) splits += !n.is_leaf() && (n.info & kCategoricalFlag);
+  std::size_t slots = 64;
+  while (slots < 2 * splits) slots *= 2;
+  std::vector<uint32_t> table_of_sets(slots, kNone);
+  node_set.assign(forest.nodes.size(), 0);
+  std::vector<uint32_t> words(set_words);
+  for (std::size_t j = 0; j < forest.nodes.size(); ++j) {
+    const auto& n = forest.nodes[j];
+    if (n.is_leaf() || !(n.info & kCategoricalFlag)) continue;
+    category_bins<Rule>(forest.category_words.data() + n.bitset, go[default_side(n.info)], categories[node_feature[j]], words.data(),
+                        set_words);
+    uint64_t hash = 0;
+    for (const uint32_t w : words) hash = (hash ^ w) * 0x9E3779B97F4A7C15ull;
+    std::size_t slot = static_cast<std::size_t>(hash >> 32) & (slots - 1);
+    while (table_of_sets[slot] != kNone &&
+           !std::equal(words.begin(), words.end(), q.category_sets.begin() + (std::ptrdiff_t{table_of_sets[slot]} << shift)))
+      slot = (slot + 1) & (slots - 1);
+    if (table_of_sets[slot] == kNone) {
+      const std::size_t index = q.category_sets.size() >> shift;
+      // The vector walks gather set words with signed 32-bit indices: every word below 2^31.
+      if (index >= kMaxQuantizedSets || ((index + 1) << shift) > (std::size_t{1} << 31)) return false;
+      table_of_sets[slot] = static_cast<uint32_t>(index);
+      q.category_sets.insert(q.category_sets.end(), words.begin(), words.end());
+    }
+    node_set[j] = table_of_sets[slot];
+  }
+  return true;
+}
+
+// Categorical splits: `categories` (per binned feature, N when categorical), their sets as
+// bins, and node_set (per node, its set's index). False when the rule or the sets do not
+// fit the quantized walk.
+template <class Rule>
+bool quantize_category_sets(const Forest<Rule>& forest, const std::vector<uint32_t>& node_feature, std::vector<uint32_t>& categories,
+                            std::vector<uint32_t>& node_set, Quantization<typename Rule::Value>& q) {
+  const CategoryClasses<Rule> go[2] = {CategoryClasses<Rule>(false), CategoryClasses<Rule>(true)};
+  // Missing values in a default-left split's column take bin N, which must then go left.
+  if (!go[0].valid || !go[1].valid || go[1].beyond) return false;
+  count_categories(forest, go, node_feature, categories);
+  uint32_t largest = 0;
+  for (const uint32_t n_categories : categories) largest = std::max(largest, n_categories);
+  if (largest > kMaxQuantizedCategories) return false;
+  uint32_t shift = 0;
+  while ((std::size_t{32} << shift) < std::size_t{largest} + 2) ++shift;
+  if (!store_category_sets(forest, go, node_feature, categories, shift, node_set, q)) return false;
+  q.set_shift = shift;
+  q.has_categorical = true;
+  return true;
+}
+
+// Each binned feature's distinct thresholds, found on n_threads.
+template <class Value>
+std::vector<std::unique_ptr<ThresholdSet<Value>>> threshold_sets(const std::vector<std::vector<Value>>& thresholds, int n_threads) {
   std::vector<std::unique_ptr<ThresholdSet<Value>>> sets(thresholds.size());
   parallel_for(thresholds.size(), n_threads, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) sets[i] = std::make_unique<ThresholdSet<Value>>(thresholds[i]);
   }, 1);
-  q.features.resize(thresholds.size());
-  for (std::size_t i = 0; i < thresholds.size(); ++i) {
+  return sets;
+}
+
+// q.features with their thresholds and search keys; false when a feature has more
+// thresholds than 16-bit bins hold.
+template <class Value>
+bool describe_features(const std::vector<uint64_t>& keys, const std::vector<std::unique_ptr<ThresholdSet<Value>>>& sets,
+                       const std::vector<uint32_t>& categories, Quantization<Value>& q) {
+  q.features.resize(sets.size());
+  for (std::size_t i = 0; i < sets.size(); ++i) {
     const std::vector<Value>& t = sets[i]->distinct;
-    if (t.size() + 1 >= kMissingRight) return;
+    if (t.size() + 1 >= kMissingRight) return false;
     auto& f = q.features[i];
-    f.feature = static_cast<uint32_t>(binned[i] >> 2);
-    f.zero_missing = static_cast<uint32_t>(binned[i] & 1u);
-    f.categorical = static_cast<uint32_t>((binned[i] >> 1) & 1u);
+    f.feature = static_cast<uint32_t>(keys[i] >> 2);
+    f.zero_missing = static_cast<uint32_t>(keys[i] & 1u);
+    f.categorical = static_cast<uint32_t>((keys[i] >> 1) & 1u);
     f.categories = categories[i];
     f.begin = static_cast<uint32_t>(q.thresholds.size());
     q.thresholds.insert(q.thresholds.end(), t.begin(), t.end());
@@ -245,8 +282,16 @@ void quantize(Forest<Rule>& forest, int n_threads) {
     for (std::size_t k = Quantization<Value>::kKeyBlock; k <= t.size(); k += Quantization<Value>::kKeyBlock)
       q.keys.push_back(t[k - 1]);
   }
-  q.width = static_cast<uint32_t>(2 * thresholds.size() + 1);
-  const auto leaf_column = static_cast<uint16_t>(2 * thresholds.size());
+  q.width = static_cast<uint32_t>(2 * sets.size() + 1);
+  return true;
+}
+
+// q.nodes: every node of the forest as its bin comparison, on n_threads.
+template <class Rule>
+void quantize_nodes(const Forest<Rule>& forest, const std::vector<uint32_t>& node_feature, const std::vector<uint32_t>& node_set,
+                    const std::vector<std::unique_ptr<ThresholdSet<typename Rule::Value>>>& sets, Quantization<typename Rule::Value>& q,
+                    int n_threads) {
+  const auto leaf_column = static_cast<uint16_t>(2 * sets.size());
   q.nodes.resize(forest.nodes.size());
   parallel_for(forest.nodes.size(), n_threads, [&](std::size_t begin, std::size_t end) {
     for (std::size_t j = begin; j < end; ++j) {
@@ -266,7 +311,12 @@ void quantize(Forest<Rule>& forest, int n_threads) {
       q.nodes[j] = {column, static_cast<uint16_t>(k + 1), n.right - 1};
     }
   }, kMinRowsPerThread * 16);
-  // Breadth-first tables of the first kTopLevels levels of every tree.
+}
+
+// q.top: breadth-first tables of the first kTopLevels levels of every tree, on n_threads.
+template <class Rule>
+void build_top_tables(const Forest<Rule>& forest, Quantization<typename Rule::Value>& q, int n_threads) {
+  using Value = typename Rule::Value;
   q.top.assign(forest.num_trees() * kTopWords, 0u);
   parallel_for(forest.num_trees(), n_threads, [&](std::size_t begin, std::size_t end) {
     for (std::size_t t = begin; t < end; ++t) {
@@ -288,6 +338,28 @@ void quantize(Forest<Rule>& forest, int n_threads) {
       }
     }
   }, kMinTreesPerThread);
+}
+
+}  // namespace
+
+// Builds the quantized copy of a compiled forest (see quantized.hpp), or leaves it empty
+// when the forest has splits or leaves the quantized walk does not cover, or bins that do
+// not fit in 16 bits. Threshold sets, nodes and top tables are built on n_threads.
+template <class Rule>
+void quantize(Forest<Rule>& forest, int n_threads) {
+  using Value = typename Rule::Value;
+  if (forest.has_linear || forest.leaf_width != 1) return;
+  Binning<Value> binning;
+  if (!bin_features(forest, binning)) return;
+  if (2 * binning.thresholds.size() + 1 > kMaxQuantizedColumns) return;
+  std::vector<uint32_t> categories(binning.thresholds.size(), 0);  // per binned feature: N when categorical
+  std::vector<uint32_t> node_set;                                   // per node: its set's index (categorical splits only)
+  Quantization<Value> q;
+  if (forest.has_categorical && !quantize_category_sets(forest, binning.node_feature, categories, node_set, q)) return;
+  const auto sets = threshold_sets(binning.thresholds, n_threads);
+  if (!describe_features(binning.keys, sets, categories, q)) return;
+  quantize_nodes(forest, binning.node_feature, node_set, sets, q, n_threads);
+  build_top_tables(forest, q, n_threads);
   forest.quantized = std::move(q);
 }
 

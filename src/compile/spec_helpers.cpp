@@ -22,7 +22,8 @@ bool append_category_set(std::vector<uint32_t>& words, const int64_t* codes, std
   } else {
     // A byte per code, then eight bytes to eight bits by one multiply: independent stores
     // instead of a chain of read-modify-writes on the same few words (the categorical
-    // XGBoost model of the benchmarks lists 26 million codes).
+    // XGBoost model of the benchmarks lists tens of millions of codes: docs/benchmarks.md,
+    // compare/shape-a).
     alignas(8) uint8_t flags[kFlagBytes];
     std::memset(flags, 0, count * 32);
     for (std::size_t k = 0; k < n; ++k) flags[codes[k]] = 1;

@@ -11,11 +11,9 @@
 #include "engine/forest.hpp"
 #include "floresta/model.hpp"
 #include "floresta/spec.hpp"
+#include "limits.hpp"  // kMaxCategoryWords, kMaxOutputs
 
 namespace floresta::detail {
-
-// Bitset words all categorical splits together may take (256 MiB; spec.hpp).
-constexpr std::size_t kMaxCategoryWords = static_cast<std::size_t>(floresta::kMaxCategoryWords);
 
 // Throws floresta::Error naming the source and the rule a spec breaks.
 void validate(const ModelSpec& spec, const LoadOptions& options);

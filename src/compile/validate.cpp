@@ -9,6 +9,7 @@
 
 #include "compile/stages.hpp"
 #include "engine/forest.hpp"
+#include "fail.hpp"
 #include "floresta/error.hpp"
 #include "threads.hpp"
 

@@ -7,8 +7,8 @@
 // offset of their bitset, which lives in a side buffer. Each tree adds to one output group.
 //
 // The decision rule is a policy type (XGBoostRule, ...) fixed when the model is compiled,
-// so the node step never branches on the file format. The walks over these types are in
-// walk.hpp and score.hpp, compiled once per instruction set (kernels_*.cpp).
+// so the node step never branches on the file format. The scoring plans that walk these
+// types are in plans/, compiled once per instruction set (kernels_*.cpp; see plan.hpp).
 //
 // Thread-safety: a Forest is immutable after compile().
 #pragma once
@@ -20,7 +20,6 @@
 
 #include "engine/quantized.hpp"
 #include "floresta/link.hpp"
-#include "floresta/model.hpp"
 
 namespace floresta {
 namespace detail {
@@ -159,21 +158,10 @@ struct Forest {
   FLORESTA_ALWAYS_INLINE std::size_t num_trees() const { return tree_begin.size(); }
 };
 
-struct OutputPlan {
-  OutputKind kind = OutputKind::kRaw;
-  Link link = Link::kIdentity;
-  bool class_from_margin = false;  // class = argmax (or sign) of margins, not of probabilities
-  bool outlier = false;            // an outlier detector: classes are -1 / 1
-  double average_divisor = 0;
-  double link_scale = 1;
-  double decision_offset = 0;
-};
-
-FLORESTA_ALWAYS_INLINE std::size_t output_width(OutputKind kind, std::size_t groups) {
-  if (kind == OutputKind::kClass || kind == OutputKind::kDecision) return 1;
-  if (kind == OutputKind::kProba && groups == 1) return 2;
-  return groups;
-}
+// Rows a value walk takes per block, and accumulator values kept on the stack per block
+// (every plan's block holds at most kBlockValues / num_groups rows).
+constexpr std::size_t kBlockRows = 64;
+constexpr std::size_t kBlockValues = 4096;
 
 }  // namespace detail
 }  // namespace floresta

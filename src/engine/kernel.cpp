@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/kernel.hpp"
+#include "fail.hpp"
 #include "floresta/error.hpp"
 
 namespace floresta::detail {

@@ -4,9 +4,9 @@
 // Each instruction set's kernel is compiled in its own translation unit with that unit's
 // flags only: kernels_portable.cpp (none), kernels_avx2.cpp (-mavx2 -mfma),
 // kernels_avx512.cpp (-mavx512f -mavx512bw -mavx512vl -mavx512dq ...). Each unit
-// instantiates score.hpp for the closed set of decision rules x input types and k-means in a
-// namespace of its own (FLORESTA_ISA), so no template of one unit can stand in for
-// another's at link time. Shared inline code the units call (the rules, Node) is
+// instantiates every scoring plan (plan.hpp) for the closed set of decision rules x input
+// types, and k-means, in a namespace of its own (FLORESTA_ISA), so no template of one unit
+// can stand in for another's at link time. Shared inline code the units call (the rules, Node) is
 // always-inlined; std and Eigen templates that could be emitted out of line stay out of the
 // vector units (Eigen's GEMM is in kmeans.cpp). choose_kernel() asks the CPU once, when a
 // model is compiled; nothing in a scoring call does.
@@ -20,13 +20,15 @@
 
 #include "engine/forest.hpp"
 #include "engine/kmeans.hpp"
-#include "floresta/matrix.hpp"
+#include "engine/output_plan.hpp"
+#include "engine/plan.hpp"
+#include "engine/rows.hpp"
 
 namespace floresta::detail {
 
 // Scores rows [begin, end) of X into out (output_width(plan.kind, ...) values a row).
 template <class Estimator, class In>
-using ScoreFunction = void (*)(const Estimator&, const MatrixView<In>&, std::size_t begin, std::size_t end,
+using ScoreFunction = void (*)(const Estimator&, const Rows<In>&, std::size_t begin, std::size_t end,
                                const OutputPlan& plan, double* out);
 
 template <class Estimator>
@@ -37,19 +39,27 @@ struct ScoreEntries {
   ScoreFunction<Estimator, double> of(const double*) const { return f64; }
 };
 
+// An estimator type's entry points, one per plan (null where the plan cannot score it).
+template <class Estimator>
+struct PlanEntries {
+  ScoreEntries<Estimator> plans[kPlanCount];
+  ScoreEntries<Estimator>& operator[](Plan plan) { return plans[static_cast<std::size_t>(plan)]; }
+  const ScoreEntries<Estimator>& operator[](Plan plan) const { return plans[static_cast<std::size_t>(plan)]; }
+};
+
 struct Kernel {
   const char* name = "";
-  ScoreEntries<Forest<XGBoostRule>> xgboost;
-  ScoreEntries<Forest<LightGBMRule>> lightgbm;
-  ScoreEntries<Forest<SkLearnHistRule>> sklearn_hist;
-  ScoreEntries<Forest<SkLearnTreeRule>> sklearn_tree;
-  ScoreEntries<KMeans> kmeans;
+  PlanEntries<Forest<XGBoostRule>> xgboost;
+  PlanEntries<Forest<LightGBMRule>> lightgbm;
+  PlanEntries<Forest<SkLearnHistRule>> sklearn_hist;
+  PlanEntries<Forest<SkLearnTreeRule>> sklearn_tree;
+  PlanEntries<KMeans> kmeans;
 
-  const ScoreEntries<Forest<XGBoostRule>>& entries(const Forest<XGBoostRule>&) const { return xgboost; }
-  const ScoreEntries<Forest<LightGBMRule>>& entries(const Forest<LightGBMRule>&) const { return lightgbm; }
-  const ScoreEntries<Forest<SkLearnHistRule>>& entries(const Forest<SkLearnHistRule>&) const { return sklearn_hist; }
-  const ScoreEntries<Forest<SkLearnTreeRule>>& entries(const Forest<SkLearnTreeRule>&) const { return sklearn_tree; }
-  const ScoreEntries<KMeans>& entries(const KMeans&) const { return kmeans; }
+  const PlanEntries<Forest<XGBoostRule>>& entries(const Forest<XGBoostRule>&) const { return xgboost; }
+  const PlanEntries<Forest<LightGBMRule>>& entries(const Forest<LightGBMRule>&) const { return lightgbm; }
+  const PlanEntries<Forest<SkLearnHistRule>>& entries(const Forest<SkLearnHistRule>&) const { return sklearn_hist; }
+  const PlanEntries<Forest<SkLearnTreeRule>>& entries(const Forest<SkLearnTreeRule>&) const { return sklearn_tree; }
+  const PlanEntries<KMeans>& entries(const KMeans&) const { return kmeans; }
 };
 
 // The kernels of the units this build compiled (kernels_*.cpp); each is only called once

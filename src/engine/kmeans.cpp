@@ -7,7 +7,7 @@
 namespace floresta::detail {
 
 template <class In>
-void kmeans_labels_gemm(const KMeans& model, const MatrixView<In>& X, std::size_t begin, std::size_t end, double* out) {
+void kmeans_labels_gemm(const KMeans& model, const Rows<In>& X, std::size_t begin, std::size_t end, double* out) {
   using T = In;  // the input's precision
   const std::size_t k = model.num_clusters(), d = model.num_features();
   const auto& C = model.centers(T{});
@@ -35,7 +35,7 @@ void kmeans_labels_gemm(const KMeans& model, const MatrixView<In>& X, std::size_
   }
 }
 
-template void kmeans_labels_gemm<float>(const KMeans&, const MatrixView<float>&, std::size_t, std::size_t, double*);
-template void kmeans_labels_gemm<double>(const KMeans&, const MatrixView<double>&, std::size_t, std::size_t, double*);
+template void kmeans_labels_gemm<float>(const KMeans&, const Rows<float>&, std::size_t, std::size_t, double*);
+template void kmeans_labels_gemm<double>(const KMeans&, const Rows<double>&, std::size_t, std::size_t, double*);
 
 }  // namespace floresta::detail

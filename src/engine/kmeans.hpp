@@ -13,7 +13,7 @@
 #include <limits>
 #include <vector>
 
-#include "floresta/matrix.hpp"
+#include "engine/rows.hpp"
 
 namespace floresta::detail {
 
@@ -97,8 +97,8 @@ constexpr std::size_t kKMeansChunk = 256;
 // instruction-set flags: Eigen's kernels are shared templates, and instantiating them in a
 // kernel unit could hand a copy built for AVX-512 to every caller.
 template <class In>
-void kmeans_labels_gemm(const KMeans& model, const MatrixView<In>& X, std::size_t begin, std::size_t end, double* out);
-extern template void kmeans_labels_gemm<float>(const KMeans&, const MatrixView<float>&, std::size_t, std::size_t, double*);
-extern template void kmeans_labels_gemm<double>(const KMeans&, const MatrixView<double>&, std::size_t, std::size_t, double*);
+void kmeans_labels_gemm(const KMeans& model, const Rows<In>& X, std::size_t begin, std::size_t end, double* out);
+extern template void kmeans_labels_gemm<float>(const KMeans&, const Rows<float>&, std::size_t, std::size_t, double*);
+extern template void kmeans_labels_gemm<double>(const KMeans&, const Rows<double>&, std::size_t, std::size_t, double*);
 
 }  // namespace floresta::detail

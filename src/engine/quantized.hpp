@@ -34,7 +34,7 @@
 // category_sets[(index << set_shift) + (bin >> 5)], whose bit (bin & 31) says right. Numeric
 // nodes' first words never have that bit (columns stay below 2048), so the top tables hold
 // categorical nodes unchanged. A walk that does not read categorical nodes must not take
-// forests with has_categorical (score.hpp's use_quantized).
+// forests with has_categorical (plans/quantized.hpp instantiates both).
 //
 // Forests with linear leaves or vector leaves are not quantized, nor forests whose bins do
 // not fit (more than 65,533 thresholds on one feature, N above kMaxQuantizedCategories,
@@ -79,11 +79,12 @@ constexpr int kQuantizedSetShift = 12;
 constexpr uint32_t kMaxQuantizedSets = 1u << (32 - kQuantizedSetShift);
 constexpr uint32_t kMaxQuantizedCategories = 0xFFFF - 1;  // N: bins up to N + 1 fit in 16 bits
 static_assert(kMaxQuantizedColumns <= kQuantizedColumnMask + 1, "columns must not reach the categorical flag");
-constexpr std::size_t kQuantizedLanes = 16;  // rows interleaved in the bin buffer (16 measured best)
+constexpr std::size_t kQuantizedLanes = 16;  // rows interleaved in the bin buffer (docs/benchmarks.md, bench-predict)
 constexpr int kTopLevels = 5;             // levels of a tree walked from Quantization::top
 constexpr std::size_t kTopWords = 64;     // words per tree in Quantization::top
 constexpr uint32_t kTopLeafFlag = 1u << 31;  // on a table's node words: the node is a leaf
 constexpr std::size_t kQuantizedBlockRows = 128;  // rows per block: 8 AVX-512 registers of lanes
+constexpr std::size_t kBinBudget = 16384;  // uint16 bins of one block, kept on the stack (32 KiB)
 
 // 1 when `bin` goes right at a node whose first word is `word` (column | bound << 16, or on
 // categorical nodes column | kQuantizedCategorical | set index << kQuantizedSetShift), else

@@ -92,7 +92,7 @@ inline void walk8_xgboost_avx2(const void* root, uint32_t depth, const float* ro
 }
 
 // The quantized walk in AVX2 registers, eight lanes per register. A gather of eight costs
-// about as much as eight separate loads on the CPUs measured, so the design spends gathers
+// about as much as eight separate loads (docs/benchmarks.md, microbench/gather), so the design spends gathers
 // only where loads would not do: batches take the first five levels from the tree's table
 // (quantized.hpp) by permutes, and the bins of the first three levels by plain loads (all
 // lanes of a register walk one tree, so a level has at most four split columns); single
@@ -500,7 +500,7 @@ void bin_row_avx2(const Quantization<typename Rule::Value>& q, const In* row, st
 // acc[r] += the value at the start of node leaves[r] (nodes `node_bytes` apart), r < n, for
 // one output group: eight float leaf values per gather. The same additions as the scalar
 // loop, in the same order per row. (Double leaves take the scalar loop: four-wide gathers
-// of doubles measured slower than scalar loads on AVX2.)
+// of doubles are slower than scalar loads on AVX2, docs/benchmarks.md, "Engine choices".)
 inline void add_leaves_avx2(const void* nodes, std::size_t node_bytes, const uint32_t* leaves, std::size_t n,
                             float* acc) {
   const __m256i words = _mm256_set1_epi32(static_cast<int>(node_bytes / 4));

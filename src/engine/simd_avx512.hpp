@@ -3,7 +3,8 @@
 // walk_rows_avx512 (batches) and walk_trees_avx512 (single rows): sixteen lanes per
 // register and several registers in flight: per level, two gathers of node halves and one
 // of bins (or a permute of bins held in registers), one unsigned compare, one masked add.
-// (Gathering whole nodes eight at a time and splitting them was slower.) Walks instantiated
+// (Gathering whole nodes eight at a time and splitting them was slower: docs/benchmarks.md,
+// bench-predict.) Walks instantiated
 // with kCategorical also read categorical nodes: one more gather, of a set word, for the
 // lanes on such nodes (goes_right). bin_rows_avx512 bins a block of rows, bin_row_avx512
 // one row.
@@ -60,9 +61,8 @@ inline __m512i bin_index(__m512i column_bound, __m512i lane) {
 // reads the bin of column c at bins[g * group_stride + 16 c + j] (32-bit loads: `bins` needs
 // one element of padding). Tree i's leaf for row r is written to leaves[i * 128 + r].
 //
-// Leaf-wise trees end most walks inside the table but a few run deep (shape (b): 77% of
-// walks end in the first five levels, yet the deepest of 128 rows reaches level 10 on
-// average). So the table levels run for every lane, and only the lanes not yet at a leaf
+// Leaf-wise trees end most walks inside the table but a few run deep (the deepest of a
+// block's rows goes far past the table: docs/benchmarks.md, bench-predict/b). So the table levels run for every lane, and only the lanes not yet at a leaf
 // go on, compacted into a work list (node, bin base, output slot) shared by all `trees`
 // trees: each deeper level walks the list in full registers, writes finished lanes out and
 // compacts the rest. Node indices stay below 2^28; `list` holds 3 * (trees * 128 + 16).
@@ -300,7 +300,7 @@ inline void add_leaves_avx512(const void* nodes, std::size_t node_bytes, const u
 // first over the feature's block keys (Quantization::kKeyBlock), then inside one block. For
 // bin_row of walk.hpp (batches bin with bin_rows_avx512). Single rows bin with 4: a few
 // direct registers cover typical features, and keys first pay only for the big ones
-// (measurements in docs/benchmarks.md).
+// (docs/benchmarks.md, "Engine choices", bench-predict/c).
 template <uint32_t kDirectBlocks>
 struct Avx512Count {
   template <class Rule>
@@ -321,8 +321,8 @@ using Avx512RowCount = Avx512Count<4>;
 // bin_rows for AVX-512, rows in lanes: per binned feature, the block's values (after
 // Rule::input) go through a branch-free binary search over the feature's thresholds, eight
 // (double) or sixteen (float) rows per register and every register of the block at once, so
-// that their gathers overlap: log2(m) gathers per register instead of m / 8 compares per row
-// (shape (b): ~150 thresholds a feature; binning went from 29% of a batch to ~10%). The
+// that their gathers overlap: log2(m) gathers per register instead of m / 8 compares per row,
+// which pays for features with many thresholds (docs/benchmarks.md, bench-predict/b). The
 // count is the same as count_right_of's: the thresholds x lies right of, by the rule's own
 // comparison; NaN counts none and is binned as missing.
 template <class Rule, class In>
@@ -421,12 +421,47 @@ void bin_rows_avx512(const Quantization<typename Rule::Value>& q, const In* cons
     for (std::size_t l = 0; l < L; ++l) bins[g * group + leaf + l] = kMissingRight;
 }
 
-// bin_row compiled for AVX-512, so that the counts inline (a call per feature cost ~10% of
-// a single row of model (c)).
+// bin_row compiled for AVX-512, so that the counts inline (a call per feature is a visible
+// share of a single row: docs/benchmarks.md, bench-predict/c).
 template <class Rule, class In>
 void bin_row_avx512(const Quantization<typename Rule::Value>& q, const In* row, std::ptrdiff_t col_stride,
                     uint16_t* bins) {
   bin_row<Rule, Avx512RowCount>(q, row, col_stride, bins);
+}
+
+// One row through `lanes` (a multiple of 16, at most 128) trees; see walk_trees_avx512.
+template <int kRegisters, bool kCategorical>
+inline void walk_trees_lanes(const QuantizedNode* nodes, const uint32_t* top, const uint32_t* tables, uint32_t depth,
+                             const uint16_t* bins, std::size_t lanes, uint32_t* leaves, const uint32_t* sets,
+                             uint32_t set_shift) {
+  switch (lanes / kQuantizedLanes) {
+    case 8: return walk_trees_avx512<8, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    case 7: return walk_trees_avx512<7, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    case 6: return walk_trees_avx512<6, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    case 5: return walk_trees_avx512<5, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    case 4: return walk_trees_avx512<4, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    case 3: return walk_trees_avx512<3, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    case 2: return walk_trees_avx512<2, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    default: return walk_trees_avx512<1, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+  }
+}
+
+// Interleaved rows (`lanes`, a multiple of 16, at most kQuantizedBlockRows) through `trees`
+// trees from their tables; see walk_rows_avx512.
+template <bool kCategorical>
+inline void walk_rows_lanes(const QuantizedNode* nodes, const uint32_t* const* tops, std::size_t trees, uint32_t depth,
+                            const uint16_t* bins, std::size_t group_stride, std::size_t lanes, uint32_t* leaves,
+                            uint32_t* list, const uint32_t* sets, uint32_t set_shift) {
+  switch (lanes / kQuantizedLanes) {
+    case 8: return walk_rows_avx512<8, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+    case 7: return walk_rows_avx512<7, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+    case 6: return walk_rows_avx512<6, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+    case 5: return walk_rows_avx512<5, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+    case 4: return walk_rows_avx512<4, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+    case 3: return walk_rows_avx512<3, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+    case 2: return walk_rows_avx512<2, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+    default: return walk_rows_avx512<1, kCategorical>(nodes, tops, trees, depth, bins, group_stride, leaves, list, sets, set_shift);
+  }
 }
 
 }  // namespace floresta::detail::FLORESTA_ISA

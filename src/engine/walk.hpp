@@ -1,8 +1,9 @@
-// src/engine/walk.hpp — the portable walks: value trees one row or eight lanes at a time,
-// quantized trees (binning, the sixteen-lane walk, and the batch walk from the top tables
-// with a work list), and the output transforms.
+// src/engine/walk.hpp — the portable walks the plans are built from: value trees one row or
+// eight lanes at a time (walk, walk_lanes, linear_leaf), and quantized trees (binning, the
+// sixteen-lane walk, the table levels and the work lists). isa.hpp gathers the quantized
+// ones into PortableIsa.
 //
-// Kernel code: included only by score.hpp inside a kernel translation unit, in the
+// Kernel code: included only through score.hpp inside a kernel translation unit, in the
 // namespace of that unit's instruction set (FLORESTA_ISA), so that each unit's copies of
 // these templates stay its own (see kernel.hpp).
 #pragma once
@@ -14,7 +15,7 @@
 
 #include "engine/forest.hpp"
 #include "engine/quantized.hpp"
-#include "floresta/matrix.hpp"
+#include "engine/rows.hpp"
 
 #ifndef FLORESTA_ISA
 #error "engine/walk.hpp is kernel code: include it from a kernels_*.cpp unit through score.hpp"
@@ -103,100 +104,6 @@ inline typename Rule::Accum linear_leaf(const double* terms, const In* row, std:
     out += terms[4 + 2 * k] * static_cast<double>(x);
   }
   return static_cast<typename Rule::Accum>(out);
-}
-
-// Transforms one row of `n` margins in place. `scale` is the sigmoid slope (1 for XGBoost),
-// or the isolation forest's normaliser (n_estimators * c(max_samples)).
-template <class T>
-inline void apply_link(Link link, T* v, std::size_t n, T scale = T(1)) {
-  switch (link) {
-    case Link::kIdentity:
-      return;
-    case Link::kSigmoid:
-    case Link::kOneVsRestSigmoid:
-      if (scale == T(1)) {
-        for (std::size_t i = 0; i < n; ++i) v[i] = T(1) / (T(1) + std::exp(-v[i]));
-      } else {
-        for (std::size_t i = 0; i < n; ++i) v[i] = T(1) / (T(1) + std::exp(-scale * v[i]));
-      }
-      return;
-    case Link::kSoftmax: {
-      T top = v[0];
-      for (std::size_t i = 1; i < n; ++i) top = v[i] > top ? v[i] : top;
-      T sum = 0;
-      for (std::size_t i = 0; i < n; ++i) {
-        v[i] = std::exp(v[i] - top);
-        sum += v[i];
-      }
-      for (std::size_t i = 0; i < n; ++i) v[i] /= sum;
-      return;
-    }
-    case Link::kExp:
-      for (std::size_t i = 0; i < n; ++i) v[i] = std::exp(v[i]);
-      return;
-    case Link::kHinge:
-      for (std::size_t i = 0; i < n; ++i) v[i] = v[i] > T(0) ? T(1) : T(0);
-      return;
-    case Link::kSignedSquare:
-      for (std::size_t i = 0; i < n; ++i) v[i] = (v[i] < 0 ? -v[i] : v[i]) * v[i];
-      return;
-    case Link::kIsolation:
-      for (std::size_t i = 0; i < n; ++i) v[i] = -std::pow(T(2), -(scale != T(0) ? v[i] / scale : T(1)));
-      return;
-  }
-}
-
-constexpr std::size_t kBlockRows = 64;
-constexpr std::size_t kBlockValues = 4096;  // accumulator values kept on the stack per block
-
-template <class Accum>
-inline void transform(const OutputPlan& plan, Accum* v, std::size_t groups) {
-  if (plan.average_divisor > 0)
-    for (std::size_t g = 0; g < groups; ++g) v[g] /= static_cast<Accum>(plan.average_divisor);
-  apply_link(plan.link, v, groups, static_cast<Accum>(plan.link_scale));
-}
-
-template <class Accum>
-inline void write_outputs(const OutputPlan& plan, Accum* v, std::size_t groups, double* o) {
-  switch (plan.kind) {
-    case OutputKind::kRaw:
-      break;
-    case OutputKind::kValue:
-      transform(plan, v, groups);
-      break;
-    case OutputKind::kProba:
-      transform(plan, v, groups);
-      if (groups == 1) {
-        o[0] = static_cast<double>(Accum(1) - v[0]);
-        o[1] = static_cast<double>(v[0]);
-        return;
-      }
-      break;
-    case OutputKind::kDecision:
-      transform(plan, v, groups);
-      o[0] = static_cast<double>(v[0]) - plan.decision_offset;
-      return;
-    case OutputKind::kDistances:  // refused for forests by Model::plan_for
-      break;
-    case OutputKind::kClass: {
-      if (plan.outlier) {
-        transform(plan, v, groups);
-        o[0] = static_cast<double>(v[0]) - plan.decision_offset < 0 ? -1.0 : 1.0;
-        return;
-      }
-      if (!plan.class_from_margin) transform(plan, v, groups);
-      if (groups == 1) {
-        o[0] = v[0] > (plan.class_from_margin ? Accum(0) : Accum(0.5)) ? 1.0 : 0.0;
-      } else {
-        std::size_t best = 0;
-        for (std::size_t g = 1; g < groups; ++g)
-          if (v[g] > v[best]) best = g;
-        o[0] = static_cast<double>(best);
-      }
-      return;
-    }
-  }
-  for (std::size_t g = 0; g < groups; ++g) o[g] = static_cast<double>(v[g]);
 }
 
 // The number of thresholds t in t[0, m) with !numeric_left(x, t) (x lies right of them),
@@ -430,8 +337,8 @@ inline bool walk_list_row(const QuantizedNode* nodes, const uint16_t* bins, cons
 // at a leaf go on in a work list shared by all `trees` trees, compacted at every level
 // without a branch: every entry is written, the count advances for those still inside.
 // `list` holds trees * kQuantizedBlockRows entries; bin offsets and leaf slots fit in 16
-// bits each (score.hpp's static_assert), node indices below 2^31 (kTopLeafFlag). Numeric
-// nodes only: categorical forests keep walk_quantized (score.hpp).
+// bits each (isa.hpp's static_assert), node indices below 2^31 (kTopLeafFlag). Numeric
+// nodes only: categorical forests keep walk_quantized (PortableIsa::walk_block, isa.hpp).
 inline void walk_rows_quantized(const QuantizedNode* nodes, const uint32_t* const* tops, std::size_t trees,
                                 uint32_t depth, const uint16_t* bins, std::size_t group_stride, std::size_t lanes,
                                 uint32_t* leaves, uint64_t* list) {

@@ -1,15 +1,17 @@
-// Every scoring kernel this CPU runs (avx512, avx2, portable) against the portable value
-// walk (LoadOptions::quantize = false): bit-identical raw outputs on the committed parity
-// vectors (tests/data, tests/data/compat) and on generated forests, float and double rows,
-// batches and single rows. Then how a kernel is chosen: LoadOptions::kernel, the
-// FLORESTA_KERNEL environment variable (the option wins), and the errors for kernels this
-// CPU or build lacks.
+// Every scoring kernel this CPU runs (avx512, avx2, portable) with every scoring plan a model
+// can take (quantized, lanes, value_walk; kmeans) against the portable kernel's value walk:
+// bit-identical raw outputs on the committed parity vectors (tests/data, tests/data/compat)
+// and on generated forests, float and double rows, batches and single rows. Then how a
+// kernel and a plan are chosen: LoadOptions::kernel / FLORESTA_KERNEL and LoadOptions::plan
+// / FLORESTA_PLAN (the option wins), and the errors for kernels this CPU or build lacks and
+// plans a model cannot take.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,12 +24,15 @@ namespace {
 namespace fs = std::filesystem;
 using floresta::OutputKind;
 
-floresta::LoadOptions options_for(const std::string& kernel, bool quantize) {
+floresta::LoadOptions options_for(const std::string& kernel, bool quantize, const std::string& plan = "auto") {
   floresta::LoadOptions options;
   options.kernel = kernel;
   options.quantize = quantize;
+  options.plan = plan;
   return options;
 }
+
+const std::vector<std::string> kPlans = {"quantized", "lanes", "value_walk", "kmeans"};
 
 // Every vectors file, as read_vectors names it (relative to tests/data, no suffix), with
 // its model's path.
@@ -87,23 +92,38 @@ std::vector<double> outputs(const floresta::Model& model, const std::vector<In>&
   return ::testing::AssertionSuccess();
 }
 
+// Every kernel with every plan the model can take (compile() refuses the others by name)
+// against the portable kernel's value walk (k-means: its one plan).
 void expect_every_kernel_agrees(const floresta::ModelSpec* spec, const std::string& path, const std::vector<double>& X,
                                 std::size_t rows, const std::string& what) {
-  auto build = [&](const std::string& kernel, bool quantize) {
-    return spec ? floresta::compile(*spec, options_for(kernel, quantize)) : floresta::load(path, options_for(kernel, quantize));
+  auto build = [&](const std::string& kernel, const std::string& plan) {
+    return spec ? floresta::compile(*spec, options_for(kernel, true, plan)) : floresta::load(path, options_for(kernel, true, plan));
   };
   const std::vector<float> X32(X.begin(), X.end());
-  const floresta::Model reference = build("portable", false);
+  const floresta::Model reference = build("portable", build("portable", "auto").is_clusterer() ? "kmeans" : "value_walk");
   const auto expected64 = outputs(reference, X, rows);
   const auto expected32 = outputs(reference, X32, rows);
-  for (const std::string& kernel : floresta::available_kernels())
-    for (const bool quantize : {true, false}) {
-      const floresta::Model model = build(kernel, quantize);
-      ASSERT_EQ(model.kernel(), kernel);
-      EXPECT_TRUE(identical(outputs(model, X, rows), expected64)) << what << ", kernel " << kernel << ", quantize " << quantize;
-      EXPECT_TRUE(identical(outputs(model, X32, rows), expected32))
-          << what << ", kernel " << kernel << ", quantize " << quantize << ", float rows";
+  for (const std::string& kernel : floresta::available_kernels()) {
+    const std::string automatic = build(kernel, "auto").plan();
+    bool automatic_checked = false;
+    for (const std::string& plan : kPlans) {
+      std::optional<floresta::Model> model;
+      try {
+        model = build(kernel, plan);
+      } catch (const floresta::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("plan '" + plan + "' (LoadOptions::plan) cannot score this model"), std::string::npos)
+            << what << ": " << e.what();
+        continue;
+      }
+      ASSERT_EQ(model->kernel(), kernel);
+      ASSERT_EQ(model->plan(), plan);
+      automatic_checked |= plan == automatic;
+      EXPECT_TRUE(identical(outputs(*model, X, rows), expected64)) << what << ", kernel " << kernel << ", plan " << plan;
+      EXPECT_TRUE(identical(outputs(*model, X32, rows), expected32))
+          << what << ", kernel " << kernel << ", plan " << plan << ", float rows";
     }
+    EXPECT_TRUE(automatic_checked) << what << ": the automatic plan " << automatic << " was not among those compared";
+  }
 }
 
 TEST(Kernels, AgreeWithTheValueWalkOnEveryParityVector) {
@@ -226,6 +246,64 @@ TEST(Kernels, EnvironmentChoosesUnlessTheOptionDoes) {
   }
   EXPECT_EQ(floresta::load(first_model(), options_for("portable", true)).kernel(), "portable");
   unsetenv("FLORESTA_KERNEL");
+}
+
+// ---- Plans: chosen once, by compile() ----
+
+std::string data(const std::string& name) { return floresta::test::data_path(name); }
+
+std::string plan_error(const std::string& path, const floresta::LoadOptions& options) {
+  try {
+    floresta::load(path, options);
+  } catch (const floresta::Error& e) {
+    return e.what();
+  }
+  return "(loaded)";
+}
+
+TEST(Plans, AutoTakesTheFastestPlanTheModelCanTake) {
+  unsetenv("FLORESTA_PLAN");
+  for (const auto& kernel : floresta::available_kernels()) {
+    EXPECT_EQ(floresta::load(first_model(), options_for(kernel, true)).plan(), "quantized");
+    EXPECT_EQ(floresta::load(first_model(), options_for(kernel, false)).plan(), "lanes");  // not quantized
+    // Vector leaves (one value per class): only the value walk adds them.
+    EXPECT_EQ(floresta::load(data("compat/xgboost-2.0.3/vector_leaf_multiclass.json"), options_for(kernel, true)).plan(),
+              "value_walk");
+    EXPECT_EQ(floresta::load(data("skl_kmeans.json"), options_for(kernel, true)).plan(), "kmeans");
+  }
+}
+
+TEST(Plans, APlanTheModelCannotTakeIsAnErrorNamingThoseItCan) {
+  unsetenv("FLORESTA_PLAN");
+  EXPECT_NE(plan_error(first_model(), options_for("auto", true, "kmeans"))
+                .find("plan 'kmeans' (LoadOptions::plan) cannot score this model; it can take quantized, lanes, value_walk"),
+            std::string::npos);
+  EXPECT_NE(plan_error(first_model(), options_for("auto", false, "quantized"))
+                .find("plan 'quantized' (LoadOptions::plan) cannot score this model; it can take lanes, value_walk"),
+            std::string::npos);
+  EXPECT_NE(plan_error(data("skl_kmeans.json"), options_for("auto", true, "lanes"))
+                .find("plan 'lanes' (LoadOptions::plan) cannot score this model; it can take kmeans"),
+            std::string::npos);
+  const std::string unknown = plan_error(first_model(), options_for("auto", true, "fastest"));
+  EXPECT_NE(unknown.find("xgb_binary.json: unknown plan 'fastest' (LoadOptions::plan): expected auto, quantized, lanes, "
+                         "value_walk or kmeans"),
+            std::string::npos)
+      << unknown;
+}
+
+// FLORESTA_PLAN is a preference, so that a whole suite can run under one plan: models it
+// cannot score keep their own; the option still wins; an unknown name is an error.
+TEST(Plans, EnvironmentPrefersAPlanUnlessTheOptionChooses) {
+  setenv("FLORESTA_PLAN", "lanes", 1);
+  EXPECT_EQ(floresta::load(first_model()).plan(), "lanes");
+  EXPECT_EQ(floresta::load(data("skl_kmeans.json")).plan(), "kmeans");
+  EXPECT_EQ(floresta::load(first_model(), options_for("auto", true, "value_walk")).plan(), "value_walk");
+  setenv("FLORESTA_PLAN", "auto", 1);
+  EXPECT_EQ(floresta::load(first_model()).plan(), "quantized");
+  setenv("FLORESTA_PLAN", "bogus", 1);
+  EXPECT_NE(plan_error(first_model(), {}).find("unknown plan 'bogus' (FLORESTA_PLAN)"), std::string::npos);
+  EXPECT_EQ(floresta::load(first_model(), options_for("auto", true, "quantized")).plan(), "quantized");
+  unsetenv("FLORESTA_PLAN");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// The LightGBM loader (src/load_lightgbm.cpp), text and dump JSON: a valid hand-written model, one negative test per rule.
+// The LightGBM loaders (src/load_lightgbm_text.cpp, src/load_lightgbm_json.cpp), text and dump JSON: a valid hand-written model, one negative test per rule.
 #include <gtest/gtest.h>
 
 #include <string>

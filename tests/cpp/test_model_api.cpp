@@ -4,6 +4,7 @@
 #include <Eigen/Core>
 #include <thread>
 
+#include "floresta/eigen.hpp"
 #include "floresta/floresta.hpp"
 #include "test_support.hpp"
 

@@ -157,11 +157,22 @@ TEST(QuantizedCategorical, CategoricalForestsAreQuantized) {
   // The committed models: XGBoost (UBJSON) and LightGBM with categorical features.
   const std::string ubj = floresta::test::data_path("xgb_multiclass_categorical.ubj");
   const std::string bytes = floresta::test::read_file(ubj);
-  const auto document = parse_json_document(bytes, sniff_json_encoding(bytes), ubj);
-  const auto xgb_file = compiled<XGBoostRule>(load_xgboost(document, ubj, "xgboost-ubjson", 1, bytes.size()));
+  LoaderInput xgb_input;
+  xgb_input.bytes = bytes;
+  xgb_input.encoding = sniff_json_encoding(bytes);
+  const auto document = parse_json_document(bytes, xgb_input.encoding, ubj);
+  xgb_input.document = &document;
+  xgb_input.source = ubj;
+  xgb_input.file_bytes = bytes.size();
+  const auto xgb_file = compiled<XGBoostRule>(load_xgboost(xgb_input));
   EXPECT_TRUE(xgb_file.has_categorical && xgb_file.quantized.has_categorical);
   const std::string txt = floresta::test::data_path("lgb_binary_categorical.txt");
-  const auto lgb_file = compiled<LightGBMRule>(load_lightgbm_text(floresta::test::read_file(txt), txt));
+  const std::string text = floresta::test::read_file(txt);
+  LoaderInput lgb_input;
+  lgb_input.bytes = text;
+  lgb_input.source = txt;
+  lgb_input.file_bytes = text.size();
+  const auto lgb_file = compiled<LightGBMRule>(load_lightgbm_text(lgb_input));
   EXPECT_TRUE(lgb_file.has_categorical && lgb_file.quantized.has_categorical);
   floresta::LoadOptions plain;
   plain.quantize = false;

@@ -1,6 +1,8 @@
-"""The scoring kernel: chosen once per model (Model.kernel), forced by load(kernel=...) or the
-FLORESTA_KERNEL environment variable (the argument wins), identical answers from every kernel
-this CPU runs, and a ValueError naming the available ones for a kernel it lacks."""
+"""The scoring kernel and plan: chosen once per model (Model.kernel, Model.plan), forced by
+load(kernel=..., plan=...) or the FLORESTA_KERNEL / FLORESTA_PLAN environment variables (the
+argument wins), identical answers from every kernel this CPU runs with every plan a model can
+take, and a ValueError naming the available ones for a kernel the CPU lacks or a plan the
+model cannot take."""
 import os
 import pickle
 
@@ -26,8 +28,9 @@ def test_auto_takes_the_fastest(monkeypatch):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_every_kernel_gives_the_same_answers(name):
-    reference = floresta.load(f"{DATA}/{name}", kernel="portable", quantize=False)
+def test_every_kernel_and_plan_give_the_same_answers(name):
+    clusterer = name == "skl_kmeans.json"
+    reference = floresta.load(f"{DATA}/{name}", kernel="portable", plan="kmeans" if clusterer else "value_walk")
     rng = np.random.default_rng(3)
     X = rng.normal(size=(700, reference.n_features_in_)) * 3
     X[rng.random(size=X.shape) < 0.1] = np.nan
@@ -35,14 +38,21 @@ def test_every_kernel_gives_the_same_answers(name):
         X = np.nan_to_num(X)
     score = (lambda m, x: np.hstack([m.transform(x), m.predict(x)[:, None]])) if reference._core.is_clusterer \
         else (lambda m, x: m.predict_raw(x))
+    compared = set()
     for kernel in floresta.available_kernels():
-        for quantize in (True, False):
-            model = floresta.load(f"{DATA}/{name}", kernel=kernel, quantize=quantize)
-            assert model.kernel == kernel
+        for plan in ("quantized", "lanes", "value_walk", "kmeans"):
+            try:
+                model = floresta.load(f"{DATA}/{name}", kernel=kernel, plan=plan)
+            except ValueError as error:  # a plan this model cannot take, refused by name
+                assert f"plan '{plan}' (LoadOptions::plan) cannot score this model" in str(error)
+                continue
+            assert (model.kernel, model.plan) == (kernel, plan)
+            compared.add(plan)
             for batch in (X, X[:5], X[:1]):
                 for dtype in (np.float64, np.float32):
                     np.testing.assert_array_equal(score(model, batch.astype(dtype)),
-                                                  score(reference, batch.astype(dtype)), err_msg=f"{kernel} {quantize}")
+                                                  score(reference, batch.astype(dtype)), err_msg=f"{kernel} {plan}")
+    assert floresta.load(f"{DATA}/{name}").plan in compared
 
 
 def test_environment_variable_and_argument(monkeypatch):
@@ -75,6 +85,27 @@ def test_kernel_and_load_options_survive_pickling(monkeypatch):
     clone = pickle.loads(pickle.dumps(model))
     assert clone.kernel == "portable"
     assert clone._max_depth == 50
+
+
+def test_plan_argument_environment_and_errors(monkeypatch):
+    path = f"{DATA}/xgb_binary.json"
+    monkeypatch.delenv("FLORESTA_PLAN", raising=False)
+    assert floresta.load(path).plan == "quantized"
+    assert floresta.load(path, quantize=False).plan == "lanes"
+    assert floresta.load(f"{DATA}/skl_kmeans.json").plan == "kmeans"
+    with pytest.raises(ValueError, match=r"plan 'kmeans' \(LoadOptions::plan\) cannot score this model; it can take "
+                                         r"quantized, lanes, value_walk"):
+        floresta.load(path, plan="kmeans")
+    with pytest.raises(ValueError, match=r"unknown plan 'fast' \(LoadOptions::plan\)"):
+        floresta.load(path, plan="fast")
+    monkeypatch.setenv("FLORESTA_PLAN", "value_walk")
+    assert floresta.load(path).plan == "value_walk"
+    assert floresta.load(f"{DATA}/skl_kmeans.json").plan == "kmeans"  # a preference: k-means keeps its own
+    assert floresta.load(path, plan="lanes").plan == "lanes"  # the argument wins
+    assert pickle.loads(pickle.dumps(floresta.load(path, plan="lanes"))).plan == "lanes"
+    monkeypatch.setenv("FLORESTA_PLAN", "bogus")
+    with pytest.raises(ValueError, match=r"unknown plan 'bogus' \(FLORESTA_PLAN\)"):
+        floresta.load(path)
 
 
 def test_max_depth_refuses_deeper_trees():

@@ -255,7 +255,7 @@ def test_binding_exports_only_what_the_python_layer_uses():
         "best_iteration", "categories", "decision_offset", "encode_records", "encode_values", "feature_names",
         "feature_types", "format", "from_bytes", "inertia", "input_rule", "is_classifier", "is_clusterer", "is_outlier_detector",
         "kernel", "metadata", "num_classes", "num_features", "num_outputs", "num_trees", "objective", "output_labels",
-        "predict", "predict_ranked", "score"]
+        "plan", "predict", "predict_ranked", "score"]
     # One spelling per value: the public strings are the enum members' names.
     assert list(_core.UnknownCategory.__members__) == ["as_trained", "error"]
     assert list(_core.ExtraFields.__members__) == ["ignore", "error"]

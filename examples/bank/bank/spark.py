@@ -231,7 +231,7 @@ def encode_categories(features, model):
 
 def packed(encoded, keep=()):
     """The encoded features as one array<double> column `x` (beside the `keep` columns): Spark
-    hands one list column to Python faster than 22 columns (measured: about a third less)."""
+    hands one list column to Python faster than 22 columns (docs/benchmarks.md, bench-spark)."""
     from pyspark.sql import functions as f
 
     return encoded.select(*keep, f.array(*[f.col(c).cast("double") for c in F.FRAUD_FEATURES]).alias("x"))

@@ -4,8 +4,8 @@
 // slows it down). The tick matters to Redis: with appendfsync always, every event-loop turn
 // that writes ends in an fsync, so a producer sending one XADD at a time costs Redis one fsync
 // a record; a tick of 1 ms groups 20 records at 20,000/s into one.
-// The benchmark's publisher: at 20,000 records a second the Python replay takes most of a core
-// of the two the scorer and Redis share; this one a few percent.
+// The benchmark's publisher: the Python replay takes a large share of the cores the scorer and
+// Redis share at the benchmark's rates; this one hardly any (docs/benchmarks.md, bench-stream).
 //
 //   bank_stream_replay --rate 20000 [--redis-host H] [--redis-port P] [--stream transactions] < records.jsonl
 #include <chrono>

@@ -74,8 +74,8 @@ distribution; ``marginal_probabilities(frame, field)`` is the truth for persons 
 ``feature_distribution``) — what a model should answer for a missing field; and
 RARE_PLACE_PERSONS are three persons whose profile makes a rare place likely.
 
-Everything is vectorised numpy: 178,288 rows take about half a second on a quiet 2-core
-machine (the first call in a process also calibrates the truth's intercepts, under a second). A seed fixes the sample; the
+Everything is vectorised numpy, so a full generation takes well under a second (the first
+call in a process also calibrates the truth's intercepts; docs/benchmarks.md, train/phone-theft). A seed fixes the sample; the
 truth does not depend on it.
 """
 import functools

@@ -24,50 +24,22 @@ mix over the bairros of the data — which is the right answer when the fields a
 
 Choosing the model
 ------------------
-Measured against the generator's truth (scratch scripts, not shipped; XGBoost unless said):
-**gap** = (prior - model) / (prior - Bayes) of the log loss on 155,919 rows of a fresh
-generation (3 years, seed 777; prior 0.5724, Bayes 0.4499); **top 3** = share of 5,000 fresh
-profiles (generate.draw_profiles, seed 2024) whose ordered top 3 equals the truth's — for
-42% of them the truth's 3rd and 4th places are within 0.5 points, so the order is fragile;
-**persons** = the probability of the rare place of generate.RARE_PLACE_PERSONS (Itaim Bibi,
-Cerqueira César, Butantã) over the truth's; **missing** = mean total variation between the
-answer for a missing bairro and the truth averaged over the bairros (300 profiles).
-
-    data      model                                            gap    top 3  persons          missing
-    1 year    before (depth 2, lr 0.25, min_child_weight 2,    0.835  52.8%  0.04 0.21 0.40   0.058
-              max_cat_threshold 64, no constraints)
-    3 years   the same settings                                0.904  58.2%  0.04 0.06 2.19   0.044
-    3 years   min_child_weight 0.01 (lambda 0.1, 0.01: worse)  0.861  55.9%  1.24 0.45 1.96   0.045
-    3 years   learning rate 0.1 or 0.05                        0.908  59%    0.04 0.06 1.7    0.043
-    3 years   depth 3                                          0.891  56.7%  0.04 0.07 1.6    0.046
-    3 years   depth 1, max_cat_threshold 256, mcw 4            0.929  63.3%  0.86 0.13 1.15   0.056
-    3 years   + class weights (share_9/share_k)^0.25 or ^0.5,  0.919  61.4%  0.98 0.07 1.29   0.047
-              logits shifted back by -log(weight)              0.876  59.4%  0.98 0.53 1.11   0.042
-    3 years   XGB_PARAMS (depth 2 under INTERACTIONS)          0.930  63.6%  0.99 0.08 1.16   0.048
-    3 years   XGB_PARAMS, 30% of rows with a field masked      0.925  62.8%  1.07 0.09 1.21   0.012
-    3 years   same, masked copies (25% per field, weight 1)    0.910  60.1%  1.01 0.05 1.11   0.011
-    3 years   LightGBM, LGBM_PARAMS, masked                    0.895  58.4%  1.15 0.44 1.18   0.037
-    3 years   LightGBM, 3 leaves, INTERACTIONS, masked         0.908  60.6%  0.88 0.45 1.16   0.025
-    3 years   logistic regression, one-hot features and the    0.939  65.2%  1.00 0.24 1.12   -
-              truth's two interactions (correctly specified)
-    6 years   XGB_PARAMS, masked                               0.952  70.0%  1.10 0.95 0.87   0.009
-    10 years  XGB_PARAMS, masked                               0.969  73.8%  1.31 0.95 1.14   0.009
-    10 years  logistic regression, as above                    0.975  76.3%  1.11 1.08 1.26   -
-    15 years  before's settings, masked                        0.955  68.6%  1.10 1.36 0.90   0.026
-    15 years  LightGBM, 3 leaves, INTERACTIONS, masked         0.967  76.7%  0.96 0.89 0.71   0.010
-    15 years  XGB_PARAMS, masked: the shipped model            0.976  76.9%  1.07 0.72 0.74   0.007
-    15 years  logistic regression, as above                    0.980  78.8%  0.75 1.03 0.69   -
-    20 years  XGB_PARAMS, masked                               0.981  80.2%  0.93 1.06 1.45   0.008
+Candidates were measured against the generator's truth (scratch scripts, not shipped; the
+definitions, the table and its numbers: docs/benchmarks.md, model/phone-theft): the share of
+the log-loss gap between the prior and the Bayes limit closed on a fresh generation, the
+ordered top 3 on fresh profiles (generate.draw_profiles; often fragile, as the truth's 3rd and
+4th places are frequently near-tied), the rare place of generate.RARE_PLACE_PERSONS, and the
+answer for a missing bairro against the truth averaged over the bairros.
 
 How well the places can be ranked is limited by the data: even the correctly specified
-logistic regression, which knows the truth's form, puts 75% of the top 3s in order only with
-about 10 years. Of the learners, unconstrained depth-2 trees waste the rare rows on spurious
+logistic regression, which knows the truth's form, puts most top 3s in order only with many
+years of data. Of the learners, unconstrained depth-2 trees waste the rare rows on spurious
 interactions and a lower min_child_weight overfits them; class weights trade overall log loss
 for rare-place recall; the interaction constraints bring XGBoost close to the logistic
-regression (at 15 years the settings before reach only 68.6%). LightGBM under the same
-constraints comes close too, with a smaller file (0.5 MB against 1.2) and faster training,
-but is worse on log loss and on missing fields (its categorical splits learn no direction for
-a missing value, where XGBoost learns one per split), so the shipped model stays XGBoost.
+regression (the settings before fall well short on the same data). LightGBM under the same
+constraints comes close too, with a smaller file and faster training, but is worse on log
+loss and on missing fields (its categorical splits learn no direction for a missing value,
+where XGBoost learns one per split), so the shipped model stays XGBoost.
 
 Metrics (natural logarithms):
 
@@ -122,7 +94,7 @@ XGB_PARAMS = dict(
     eval_metric="mlogloss",
     early_stopping_rounds=EARLY_STOPPING_ROUNDS,
     # one thread: the same trees as with more, and on a shared 2-core machine two OpenMP
-    # threads competing with other work trained 12 times slower (61 s against 5 s)
+    # threads competing with other work trained far slower (docs/benchmarks.md, train/phone-theft)
     n_jobs=1,
 )
 #: Share of the training (and validation) rows that get one field masked to missing before

@@ -1,0 +1,61 @@
+// Plan choice (plan.hpp): the plan a model gets when it is compiled.
+#include "engine/plan.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "fail.hpp"
+
+namespace floresta::detail {
+namespace {
+
+constexpr Plan kAllPlans[] = {Plan::kQuantized, Plan::kLanes, Plan::kValueWalk, Plan::kKMeans};
+
+bool find(const std::string& name, Plan& plan) {
+  for (const Plan p : kAllPlans)
+    if (name == plan_name(p)) {
+      plan = p;
+      return true;
+    }
+  return false;
+}
+
+std::string joined(const std::vector<Plan>& plans) {
+  std::string out;
+  for (const Plan plan : plans) out += (out.empty() ? "" : ", ") + std::string(plan_name(plan));
+  return out;
+}
+
+}  // namespace
+
+const char* plan_name(Plan plan) {
+  switch (plan) {
+    case Plan::kQuantized: return "quantized";
+    case Plan::kLanes: return "lanes";
+    case Plan::kValueWalk: return "value_walk";
+    case Plan::kKMeans: return "kmeans";
+  }
+  return "";
+}
+
+Plan choose_plan(const std::vector<Plan>& compatible, const std::string& requested, const std::string& source) {
+  if (compatible.empty()) fail(source, ": no scoring plan takes this model");
+  const auto takes = [&](Plan plan) { return std::find(compatible.begin(), compatible.end(), plan) != compatible.end(); };
+  Plan plan = compatible.front();
+  if (requested.empty() || requested == "auto") {
+    const char* env = std::getenv("FLORESTA_PLAN");
+    if (!env || !*env || std::string(env) == "auto") return compatible.front();
+    if (!find(env, plan))
+      fail(source, ": unknown plan '", env, "' (FLORESTA_PLAN): expected auto, quantized, lanes, value_walk or kmeans");
+    return takes(plan) ? plan : compatible.front();
+  }
+  if (!find(requested, plan))
+    fail(source, ": unknown plan '", requested, "' (LoadOptions::plan): expected auto, quantized, lanes, value_walk or kmeans");
+  if (!takes(plan))
+    fail(source, ": plan '", requested, "' (LoadOptions::plan) cannot score this model; it can take ", joined(compatible));
+  return plan;
+}
+
+}  // namespace floresta::detail
