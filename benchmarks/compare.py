@@ -8,6 +8,10 @@ unless the row says otherwise. Results go to benchmarks/results/: compare.json, 
 (the table the README shows) and compare.png.
 
     .venv/bin/python benchmarks/compare.py [--quick] [--shapes a,b,c,d,e]
+
+`--peers none` times floresta alone (still checked against the training libraries), for
+comparing two floresta builds on one machine: run it once per build (PYTHONPATH selects the
+package) with `--results` naming a folder per build (docs/benchmarks.md, compare/before-after).
 """
 import os
 
@@ -210,7 +214,7 @@ def kernels_for(threads, kernels):
     return kernels if threads == 1 else kernels[:1]
 
 
-def run_shape(key, quick, workdir, rows_list, threads_list, kernels, results):
+def run_shape(key, quick, workdir, rows_list, threads_list, kernels, results, peers=True):
     file, library, kind, title = SHAPES[key]
     path = MODELS / file
     X = np.load(MODELS / (file.split(".")[0] + ".rows.npy"))
@@ -220,16 +224,19 @@ def run_shape(key, quick, workdir, rows_list, threads_list, kernels, results):
         return fn
 
     builders = [named("floresta", lambda t: floresta_engines(path, kind, t, kernels_for(t, kernels)))]
-    builders.append(named("xgboost.inplace_predict", lambda t: xgboost_engines(path, kind, t)) if library == "xgboost"
-                    else named("lightgbm.predict", lambda t: lightgbm_engines(path, kind, t)))
-    builders.append(named("onnxruntime", lambda t: onnx_engines(path, kind, t, library, X.shape[1])))
-    if key != "a":
-        builders.append(named("treelite+tl2cgen", lambda t: treelite_engines(path, kind, t, library, workdir)))
-    else:  # gcc takes too long on the 1,000 categorical trees (docs/benchmarks.md, compare/shape-a)
-        results.append({"shape": key, "title": title, "engine": "treelite+tl2cgen", "threads": 1,
-                        "status": "not run: compiling this model with gcc takes longer than 8 minutes"})
-    if library == "lightgbm":
-        builders.append(named("lleaves", lambda t: lleaves_engines(path, kind, t, workdir)))
+    if not peers:
+        builders = builders[:1]
+    else:
+        builders.append(named("xgboost.inplace_predict", lambda t: xgboost_engines(path, kind, t)) if library == "xgboost"
+                        else named("lightgbm.predict", lambda t: lightgbm_engines(path, kind, t)))
+        builders.append(named("onnxruntime", lambda t: onnx_engines(path, kind, t, library, X.shape[1])))
+        if key != "a":
+            builders.append(named("treelite+tl2cgen", lambda t: treelite_engines(path, kind, t, library, workdir)))
+        else:  # gcc takes too long on the 1,000 categorical trees (docs/benchmarks.md, compare/shape-a)
+            results.append({"shape": key, "title": title, "engine": "treelite+tl2cgen", "threads": 1,
+                            "status": "not run: compiling this model with gcc takes longer than 8 minutes"})
+        if library == "lightgbm":
+            builders.append(named("lleaves", lambda t: lleaves_engines(path, kind, t, workdir)))
     for threads in threads_list:
         timed = []  # (name, predict, row) of the engines that agree with the reference
         for build in builders:
@@ -275,7 +282,7 @@ def run_shape(key, quick, workdir, rows_list, threads_list, kernels, results):
                 f"{n}:{row.get(f'ns_per_row_{n}', float('nan')):.0f}ns" for n in rows_list), file=sys.stderr)
 
 
-def run_kmeans(quick, threads_list, kernels, results):
+def run_kmeans(quick, threads_list, kernels, results, peers=True):
     import floresta
 
     for k in (7, 64, 256):
@@ -292,6 +299,8 @@ def run_kmeans(quick, threads_list, kernels, results):
                 expected = engines["scikit-learn"](X[:CHECK_ROWS])
                 timed = []
                 for name, predict in engines.items():
+                    if not peers and not name.startswith("floresta"):
+                        continue  # the peers' answers still check floresta's
                     row = {"shape": "e", "title": f"k-means k={k} d={d}", "engine": name, "threads": threads}
                     results.append(row)
                     labels = np.asarray(predict(X[:CHECK_ROWS]))
@@ -345,7 +354,7 @@ def cpu_model():
 
 
 def write_outputs(results, meta):
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "compare.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     lines = [f"Measured {meta['date']} on {meta.get('cpu', meta['machine'])} ({meta['cpus']} CPUs); medians; "
              "ns per row (lower is better); ratio = fastest peer / floresta with that kernel "
@@ -406,13 +415,19 @@ def write_outputs(results, meta):
 
 
 def main():
+    global RESULTS
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="one repeat for the big batches")
     parser.add_argument("--shapes", default="a,b,c,d,e,load")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--kernels", default="all",
                         help="floresta kernels to time, comma-separated, or 'all' this CPU runs (fastest first)")
+    parser.add_argument("--peers", default="all", choices=["all", "none"],
+                        help="'none': time floresta alone (before/after comparisons of floresta builds)")
+    parser.add_argument("--results", default=str(RESULTS), help="the folder compare.json/.md/.png go to")
     args = parser.parse_args()
+    RESULTS = pathlib.Path(args.results)
+    peers = args.peers == "all"
     if not (MODELS / "README").exists():
         sys.exit("run benchmarks/make_models.py first (make bench does)")
     shapes = args.shapes.split(",")
@@ -424,14 +439,15 @@ def main():
     with tempfile.TemporaryDirectory() as workdir:
         for key in "abcd":
             if key in shapes:
-                run_shape(key, args.quick, workdir, [1, 1000, 100_000], threads, kernels, results)
+                run_shape(key, args.quick, workdir, [1, 1000, 100_000], threads, kernels, results, peers)
     if "e" in shapes:
-        run_kmeans(args.quick, threads, kernels, results)
-    if "load" in shapes:
+        run_kmeans(args.quick, threads, kernels, results, peers)
+    if "load" in shapes and peers:
         load_times(results)
     meta = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
             "cpu": cpu_model(),
-            "cpus": os.cpu_count(), "python": platform.python_version(), "kernels": kernels}
+            "cpus": os.cpu_count(), "python": platform.python_version(), "kernels": kernels,
+            "floresta": str(pathlib.Path(floresta.__file__).parent)}
     write_outputs(results, meta)
     print((RESULTS / "compare.md").read_text())
 

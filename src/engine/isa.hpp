@@ -27,8 +27,8 @@
 #include "engine/kmeans.hpp"
 #include "engine/kmeans_kernels.hpp"
 #include "engine/quantized.hpp"
-#include "engine/walk.hpp"
 #include "engine/rows.hpp"
+#include "engine/walk.hpp"
 #if FLORESTA_ISA_LEVEL >= 1
 #include "engine/kmeans_avx2.hpp"
 #include "engine/simd_avx2.hpp"
@@ -140,8 +140,9 @@ struct PortableIsa {
 
 #if FLORESTA_ISA_LEVEL >= 1
 // The vector units' shared part: their row walk starts every tree from its table, and the
-// XGBoost gather walk of value trees (simd_avx2.hpp) runs in both.
-struct VectorIsaBase {
+// XGBoost gather walk of value trees (simd_avx2.hpp) runs in both. What they do not replace
+// is PortableIsa's (AVX2 bins a block of rows with the portable interleaved search).
+struct VectorIsaBase : PortableIsa {
   static constexpr bool kVector = true;
   static constexpr bool kGatherLeaves = true;
   static constexpr bool kGatherWalk = true;
@@ -170,11 +171,6 @@ struct VectorIsaBase {
 };
 
 struct Avx2Isa : VectorIsaBase {
-  template <class Rule, class In>
-  static void bin_block(const Quantization<typename Rule::Value>& q, const In* const* rows, std::size_t count,
-                        std::ptrdiff_t col_stride, uint16_t* bins) {
-    bin_rows<Rule>(q, rows, count, col_stride, bins);
-  }
   template <class Rule, class In>
   static void bin_one(const Quantization<typename Rule::Value>& q, const In* row, std::ptrdiff_t col_stride,
                       uint16_t* bins) {

@@ -15,23 +15,15 @@
 #include <type_traits>
 
 #include "engine/forest.hpp"
-#include "engine/walk.hpp"
+#include "engine/plans/value_walk.hpp"  // ValueTreeBlocks
 #include "engine/rows.hpp"
+#include "engine/walk.hpp"
 
 namespace floresta::detail::FLORESTA_ISA {
 
 template <class Isa>
-struct LanesPlan {
-  struct Scratch {};
-  static constexpr bool kReadsContiguous = true;
+struct LanesPlan : ValueTreeBlocks {
   static constexpr std::size_t kLanes = 8;  // lanes per walk (docs/benchmarks.md, bench-predict)
-
-  template <class Rule>
-  static bool categorical(const Forest<Rule>& forest) { return forest.has_categorical; }
-  template <class Rule>
-  static std::size_t block_rows(const Forest<Rule>& forest) {
-    return std::max<std::size_t>(1, std::min(kBlockRows, kBlockValues / forest.num_groups));
-  }
 
   template <bool kCategorical, bool kContiguous, class Rule, class In>
   static void add_block(const Forest<Rule>& forest, const Rows<In>& X, std::size_t b, std::size_t n,

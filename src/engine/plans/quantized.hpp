@@ -12,9 +12,9 @@
 
 #include "engine/forest.hpp"
 #include "engine/isa.hpp"
-#include "engine/rows.hpp"
 #include "engine/plans/quantized_batch.hpp"
 #include "engine/plans/quantized_row.hpp"
+#include "engine/rows.hpp"
 
 namespace floresta::detail::FLORESTA_ISA {
 

@@ -11,12 +11,14 @@
 #include <cstddef>
 
 #include "engine/forest.hpp"
-#include "engine/walk.hpp"
 #include "engine/rows.hpp"
+#include "engine/walk.hpp"
 
 namespace floresta::detail::FLORESTA_ISA {
 
-struct ValueWalkPlan {
+// What the plans over value trees (this one and lanes.hpp) share: blocks of kBlockRows rows
+// (fewer for many output groups), the forest's categorical nodes, rows read in place.
+struct ValueTreeBlocks {
   struct Scratch {};
   static constexpr bool kReadsContiguous = true;  // contiguous rows index features directly
 
@@ -26,7 +28,9 @@ struct ValueWalkPlan {
   static std::size_t block_rows(const Forest<Rule>& forest) {
     return std::max<std::size_t>(1, std::min(kBlockRows, kBlockValues / forest.num_groups));
   }
+};
 
+struct ValueWalkPlan : ValueTreeBlocks {
   // Adds every tree's leaf to rows [b, b + n)'s accumulators (n per group), each row's trees
   // in file order, as the training library sums them.
   template <bool kCategorical, bool kContiguous, class Rule, class In>
