@@ -115,7 +115,7 @@ double inertia_of(const detail::ModelData& d, const Model& model, const MatrixVi
 
 }  // namespace
 
-Model::Model(std::shared_ptr<const detail::ModelData> data) : data_(std::move(data)) {}
+Model::Model(std::shared_ptr<const Data> data) : data_(std::move(data)) {}
 
 std::size_t Model::num_features() const { return data_->schema.features.size(); }
 std::vector<std::string> Model::feature_names() const {

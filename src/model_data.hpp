@@ -10,6 +10,7 @@
 #include "engine/kernel.hpp"
 #include "engine/kmeans.hpp"
 #include "engine/plan.hpp"
+#include "floresta/model.hpp"
 #include "floresta/spec.hpp"
 #include "record_encoding.hpp"
 
@@ -18,12 +19,20 @@ namespace floresta::detail {
 using AnyEstimator = std::variant<Forest<XGBoostRule>, Forest<LightGBMRule>, Forest<SkLearnHistRule>,
                                   Forest<SkLearnTreeRule>, KMeans>;
 
-struct ModelData : ModelDescription {
+}  // namespace floresta::detail
+
+namespace floresta {
+
+struct Model::Data : ModelDescription {
   std::size_t num_trees = 0;
-  AnyEstimator estimator;
-  const Kernel* kernel = nullptr;  // chosen once by compile() (choose_kernel)
-  Plan plan = Plan::kValueWalk;    // chosen once by compile() (choose_plan)
-  RecordEncoding records;
+  detail::AnyEstimator estimator;
+  const detail::Kernel* kernel = nullptr;  // chosen once by compile() (choose_kernel)
+  detail::Plan plan = detail::Plan::kValueWalk;  // chosen once by compile() (choose_plan)
+  detail::RecordEncoding records;
 };
 
-}  // namespace floresta::detail
+namespace detail {
+using ModelData = Model::Data;
+}  // namespace detail
+
+}  // namespace floresta

@@ -83,13 +83,10 @@ struct PredictOptions {
   int n_threads = 1;  // 0 = one per hardware thread
 };
 
-namespace detail {
-struct ModelData;  // the compiled model (src/model_data.hpp)
-}  // namespace detail
-
 class Model {
  public:
-  explicit Model(std::shared_ptr<const detail::ModelData> data);
+  struct Data;  // the compiled model, opaque to hosts (src/model_data.hpp); compile() makes one
+  explicit Model(std::shared_ptr<const Data> data);
 
   // ---- metadata ----
   std::size_t num_features() const;
@@ -178,7 +175,7 @@ class Model {
   double inertia(const MatrixView<double>& X, const PredictOptions& options = {}) const;
 
  private:
-  std::shared_ptr<const detail::ModelData> data_;
+  std::shared_ptr<const Data> data_;
 };
 
 // The scoring kernels this CPU runs and this build has, fastest first: some of "avx512",
