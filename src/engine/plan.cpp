@@ -13,7 +13,7 @@ namespace {
 
 constexpr Plan kAllPlans[] = {Plan::kQuantized, Plan::kLanes, Plan::kValueWalk, Plan::kKMeans};
 
-bool find(const std::string& name, Plan& plan) {
+bool plan_named(const std::string& name, Plan& plan) {
   for (const Plan p : kAllPlans)
     if (name == plan_name(p)) {
       plan = p;
@@ -47,11 +47,11 @@ Plan choose_plan(const std::vector<Plan>& compatible, const std::string& request
   if (requested.empty() || requested == "auto") {
     const char* env = std::getenv("FLORESTA_PLAN");
     if (!env || !*env || std::string(env) == "auto") return compatible.front();
-    if (!find(env, plan))
+    if (!plan_named(env, plan))
       fail(source, ": unknown plan '", env, "' (FLORESTA_PLAN): expected auto, quantized, lanes, value_walk or kmeans");
     return takes(plan) ? plan : compatible.front();
   }
-  if (!find(requested, plan))
+  if (!plan_named(requested, plan))
     fail(source, ": unknown plan '", requested, "' (LoadOptions::plan): expected auto, quantized, lanes, value_walk or kmeans");
   if (!takes(plan))
     fail(source, ": plan '", requested, "' (LoadOptions::plan) cannot score this model; it can take ", joined(compatible));
