@@ -1,11 +1,11 @@
 """Inputs on and around every split threshold, against the training library itself.
 
-floresta's fast kernels replace each input by its bin among the thresholds of its feature
-(include/floresta/quantized.hpp). These tests aim at the places where that rewrite could go
-wrong: a value exactly on a threshold, the next representable value either side (in
-float32 and in float64, which XGBoost casts to float32), infinities, signed zeros,
-LightGBM's zero band (|x| <= 1e-35 is missing when zero_as_missing), and NaN, in batches
-(lanes of rows) and one row at a time (lanes of trees)."""
+floresta's quantized plan replaces each input by its bin among the thresholds of its feature
+(src/engine/quantized.hpp, built by src/compile/quantize.cpp). These tests aim at the places
+where that rewrite could go wrong: a value exactly on a threshold, the next representable
+value either side (in float32 and in float64, which XGBoost casts to float32), infinities,
+signed zeros, LightGBM's zero band (|x| <= 1e-35 is missing when zero_as_missing), and NaN,
+in batches (lanes of rows) and one row at a time (lanes of trees)."""
 import json
 
 import lightgbm as lgb
