@@ -169,7 +169,10 @@ Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options) {
     for (auto& part : parts) append_part(forest, part, spec.source);
   }
   forest.nodes.shrink_to_fit();
-  if (options.quantize) quantize(forest, options.n_threads);
+  if (options.quantize) {
+    quantize(forest, options.n_threads);
+    build_bitvector(forest);
+  }
   return forest;
 }
 

@@ -2,6 +2,7 @@
 //   validate.cpp        validate(): every check a spec needs, once for every format
 //   compile_forest.cpp  compile_forest<Rule>(): trees laid out as one flat node array
 //   quantize.cpp        quantize<Rule>(): the 16-bit-bin copy the fast kernels walk
+//   bitvector.cpp       build_bitvector<Rule>(): the quantized trees as leaf masks
 //   compile.cpp         compile(): validate -> cut rounds -> compile -> choose the kernel
 //   spec_helpers.cpp    what loaders call while building a spec (append_category_set)
 #pragma once
@@ -28,5 +29,10 @@ Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options);
 // does not cover.
 template <class Rule>
 void quantize(Forest<Rule>& forest, int n_threads);
+
+// Builds forest.bitvector from forest.quantized, or leaves it empty when a tree has more
+// than kBitvectorMaxLeaves leaves.
+template <class Rule>
+void build_bitvector(Forest<Rule>& forest);
 
 }  // namespace floresta::detail

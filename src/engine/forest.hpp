@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/bitvector.hpp"
 #include "engine/quantized.hpp"
 #include "floresta/link.hpp"
 
@@ -154,6 +155,7 @@ struct Forest {
   bool has_categorical = false;
   bool has_linear = false;
   Quantization<Value> quantized;       // the same trees comparing bins (empty: not quantizable)
+  Bitvector<Value> bitvector;          // the quantized trees as leaf masks (empty: a tree too big)
 
   FLORESTA_ALWAYS_INLINE std::size_t num_trees() const { return tree_begin.size(); }
 };

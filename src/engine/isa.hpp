@@ -6,6 +6,7 @@
 //   walk_row    one row through up to kQuantizedBlockRows trees, a lane per tree
 //   add_leaves  float leaf values gathered into one group's accumulators (kGatherLeaves)
 //   walk8_xgboost  eight rows down one XGBoost value tree (kGatherWalk)
+//   BitvectorLanes  the bitvector plan's step for sixteen rows (bitvector_lanes.hpp)
 //   kmeans_float_labels  k-means labels of float32 rows by this instruction set's kernel,
 //               or false when it has none for the call (plans/kmeans.hpp)
 // PortableIsa is plain C++ (walk.hpp, kmeans_kernels.hpp); Avx2Isa and Avx512Isa wrap
@@ -24,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "engine/bitvector_lanes.hpp"
 #include "engine/kmeans.hpp"
 #include "engine/kmeans_kernels.hpp"
 #include "engine/quantized.hpp"
@@ -51,6 +53,8 @@ struct PortableIsa {
   static constexpr bool kVector = false;
   static constexpr bool kGatherLeaves = false;
   static constexpr bool kGatherWalk = false;
+  template <class Word>
+  using BitvectorLanes = PortableBitvectorLanes<Word>;
 
   template <class Rule, class In>
   static void bin_block(const Quantization<typename Rule::Value>& q, const In* const* rows, std::size_t count,
@@ -171,6 +175,8 @@ struct VectorIsaBase : PortableIsa {
 };
 
 struct Avx2Isa : VectorIsaBase {
+  template <class Word>
+  using BitvectorLanes = Avx2BitvectorLanes<Word>;
   template <class Rule, class In>
   static void bin_one(const Quantization<typename Rule::Value>& q, const In* row, std::ptrdiff_t col_stride,
                       uint16_t* bins) {
@@ -211,6 +217,8 @@ struct Avx2Isa : VectorIsaBase {
 
 #if FLORESTA_ISA_LEVEL >= 2
 struct Avx512Isa : Avx2Isa {
+  template <class Word>
+  using BitvectorLanes = Avx512BitvectorLanes<Word>;
   template <class Rule, class In>
   static void bin_block(const Quantization<typename Rule::Value>& q, const In* const* rows, std::size_t count,
                         std::ptrdiff_t col_stride, uint16_t* bins) {

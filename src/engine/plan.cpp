@@ -11,7 +11,7 @@
 namespace floresta::detail {
 namespace {
 
-constexpr Plan kAllPlans[] = {Plan::kQuantized, Plan::kLanes, Plan::kValueWalk, Plan::kKMeans};
+constexpr Plan kAllPlans[] = {Plan::kBitvector, Plan::kQuantized, Plan::kLanes, Plan::kValueWalk, Plan::kKMeans};
 
 bool plan_named(const std::string& name, Plan& plan) {
   for (const Plan p : kAllPlans)
@@ -32,6 +32,7 @@ std::string joined(const std::vector<Plan>& plans) {
 
 const char* plan_name(Plan plan) {
   switch (plan) {
+    case Plan::kBitvector: return "bitvector";
     case Plan::kQuantized: return "quantized";
     case Plan::kLanes: return "lanes";
     case Plan::kValueWalk: return "value_walk";
@@ -48,11 +49,11 @@ Plan choose_plan(const std::vector<Plan>& compatible, const std::string& request
     const char* env = std::getenv("FLORESTA_PLAN");
     if (!env || !*env || std::string(env) == "auto") return compatible.front();
     if (!plan_named(env, plan))
-      fail(source, ": unknown plan '", env, "' (FLORESTA_PLAN): expected auto, quantized, lanes, value_walk or kmeans");
+      fail(source, ": unknown plan '", env, "' (FLORESTA_PLAN): expected auto, bitvector, quantized, lanes, value_walk or kmeans");
     return takes(plan) ? plan : compatible.front();
   }
   if (!plan_named(requested, plan))
-    fail(source, ": unknown plan '", requested, "' (LoadOptions::plan): expected auto, quantized, lanes, value_walk or kmeans");
+    fail(source, ": unknown plan '", requested, "' (LoadOptions::plan): expected auto, bitvector, quantized, lanes, value_walk or kmeans");
   if (!takes(plan))
     fail(source, ": plan '", requested, "' (LoadOptions::plan) cannot score this model; it can take ", joined(compatible));
   return plan;

@@ -2,6 +2,8 @@
 // compile() and stored in the model (Model::plan()), as the kernel (the instruction set) is.
 //
 // A plan is one way of walking an estimator, with its own file in plans/:
+//   bitvector   quantized trees of at most 64 leaves as leaf masks, AND-ed per bin column
+//               without walking a tree (bitvector.hpp, plans/bitvector.hpp)
 //   quantized   trees compare 16-bit bins (quantized.hpp): a block of rows binned once, then
 //               walked from the trees' top tables (quantized_batch.hpp), or one row through
 //               many trees at once (quantized_row.hpp)
@@ -31,10 +33,10 @@
 
 namespace floresta::detail {
 
-enum class Plan : unsigned char { kQuantized, kLanes, kValueWalk, kKMeans };
-constexpr std::size_t kPlanCount = 4;
+enum class Plan : unsigned char { kBitvector, kQuantized, kLanes, kValueWalk, kKMeans };
+constexpr std::size_t kPlanCount = 5;
 
-// "quantized", "lanes", "value_walk", "kmeans".
+// "bitvector", "quantized", "lanes", "value_walk", "kmeans".
 const char* plan_name(Plan plan);
 
 // Whether the quantized plan can take this forest: quantized (compile_forest did), and its
@@ -49,6 +51,7 @@ bool quantized_plan_fits(const Forest<Rule>& forest) {
 template <class Rule>
 std::vector<Plan> compatible_plans(const Forest<Rule>& forest) {
   std::vector<Plan> plans;
+  if (quantized_plan_fits(forest) && !forest.bitvector.empty()) plans.push_back(Plan::kBitvector);
   if (quantized_plan_fits(forest)) plans.push_back(Plan::kQuantized);
   if (!forest.has_linear && forest.leaf_width == 1) plans.push_back(Plan::kLanes);
   plans.push_back(Plan::kValueWalk);

@@ -18,6 +18,7 @@
 #include "engine/kmeans.hpp"
 #include "engine/outputs.hpp"
 #include "engine/plan.hpp"
+#include "engine/plans/bitvector.hpp"
 #include "engine/plans/kmeans.hpp"
 #include "engine/plans/lanes.hpp"
 #include "engine/plans/quantized.hpp"
@@ -66,6 +67,8 @@ void score_forest(const Forest<Rule>& forest, const Rows<In>& X, std::size_t beg
 template <class Rule>
 PlanEntries<Forest<Rule>> forest_entries() {
   PlanEntries<Forest<Rule>> entries;
+  entries[Plan::kBitvector] = {&score_forest<BitvectorPlan<Isa>, Rule, float>,
+                               &score_forest<BitvectorPlan<Isa>, Rule, double>};
   entries[Plan::kQuantized] = {&score_forest<QuantizedPlan<Isa>, Rule, float>,
                                &score_forest<QuantizedPlan<Isa>, Rule, double>};
   entries[Plan::kLanes] = {&score_forest<LanesPlan<Isa>, Rule, float>, &score_forest<LanesPlan<Isa>, Rule, double>};

@@ -32,7 +32,7 @@ floresta::LoadOptions options_for(const std::string& kernel, bool quantize, cons
   return options;
 }
 
-const std::vector<std::string> kPlans = {"quantized", "lanes", "value_walk", "kmeans"};
+const std::vector<std::string> kPlans = {"bitvector", "quantized", "lanes", "value_walk", "kmeans"};
 
 // Every vectors file, as read_vectors names it (relative to tests/data, no suffix), with
 // its model's path.

@@ -40,7 +40,7 @@ def test_every_kernel_and_plan_give_the_same_answers(name):
         else (lambda m, x: m.predict_raw(x))
     compared = set()
     for kernel in floresta.available_kernels():
-        for plan in ("quantized", "lanes", "value_walk", "kmeans"):
+        for plan in ("bitvector", "quantized", "lanes", "value_walk", "kmeans"):
             try:
                 model = floresta.load(f"{DATA}/{name}", kernel=kernel, plan=plan)
             except ValueError as error:  # a plan this model cannot take, refused by name
