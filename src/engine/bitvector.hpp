@@ -13,17 +13,16 @@
 // left.
 //
 // The tests are the quantized walk's (quantized.hpp): a split reads the bin column of its
-// default direction and goes right iff bin > bound, so missing values need no list of their
-// own (bin 0 in the first column, 0xFFFF in the second). Per bin column, a block's splits are
-// grouped by bound, ascending (RapidScorer's equivalent nodes: one comparison serves every
-// tree that splits there; floresta's bins make equal bounds equal thresholds), and within a
-// bound one entry per tree, the leaves its splits there clear. A categorical column has a
-// list per bin instead: per tree, the leaves cleared by its categorical splits on that column
-// that send the bin right.
+// default direction and goes right iff bin > bound (categorical splits: iff the bin's bit
+// is set in the split's set), so missing values need nothing of their own (bin 0 in the
+// first column, 0xFFFF in the second).
 //
-// Trees are cut into blocks (kBitvectorStateBytes of leaf words for kBitvectorRows rows stay
-// in L1); every block keeps its own lists, and blocks follow file order, so a row still adds
-// its trees' leaves in the training library's order (plans/bitvector.hpp).
+// QuickScorer visits splits feature by feature, so that a row reads only its false ones;
+// with sixteen rows in vector lanes nearly every split is false for one of them, and its
+// leaf words then live in memory, a load and a store per split. Here a tree's splits are
+// listed together instead, so that sixteen rows' words of a tree stay in a register while
+// every split of the tree is compared with their bins (one compare, one masked AND-NOT), and
+// the exit leaves are read before the next tree: no stores, and trees in file order.
 //
 // Built by compile (compile/bitvector.cpp) from Forest::quantized; immutable after.
 #pragma once
@@ -37,50 +36,26 @@
 namespace floresta::detail {
 
 constexpr std::size_t kBitvectorMaxLeaves = 64;
-constexpr std::size_t kBitvectorRows = 128;          // rows a batch pass scores against one block of trees
-constexpr std::size_t kBitvectorStateBytes = 32768;  // per block: kBitvectorRows rows' leaf words of every tree
 
-// One tree's split(s) at one bound of a column: the tree (within its block) and the leaves
-// they clear when false.
+// One split: its quantized node's first word (column | bound << 16, or on categorical
+// splits column | kQuantizedCategorical | set index << kQuantizedSetShift) and the leaves
+// it clears when false.
 template <class Word>
-struct BitvectorEntry {
-  uint32_t tree;
+struct BitvectorSplit {
+  uint32_t word;
   Word cleared;
-};
-
-// A bound of a numeric column: its entries are [first, the next bound's first).
-struct BitvectorBound {
-  uint32_t bound;
-  uint32_t first;
 };
 
 template <class Value>
 struct Bitvector {
-  // A bin column that some split of a block reads.
-  struct Column {
-    uint32_t column;       // bin column (quantized.hpp)
-    uint32_t categorical;  // 1: a list per bin; 0: bounds
-    // Numeric: bounds [begin, end) in `bounds`, then one more whose `first` ends the last.
-    // Categorical: bin b's entries are [lists[begin + b], lists[begin + b + 1]), b <= end.
-    uint32_t begin, end;
-  };
-  struct Block {
-    uint32_t tree_begin, tree_end;        // trees [tree_begin, tree_end) of the forest
-    uint32_t column_begin, column_end;    // its columns in `columns`
-  };
-  std::vector<Block> blocks;
-  std::vector<Column> columns;
-  std::vector<BitvectorBound> bounds;
-  std::vector<uint32_t> lists;                      // categorical columns' lists, see Column
-  std::vector<BitvectorEntry<uint32_t>> entries32;  // narrow forests (at most 32 leaves a tree)
-  std::vector<BitvectorEntry<uint64_t>> entries64;  // wide forests
-  std::vector<uint32_t> leaf_begin;                 // per tree: its first leaf in leaf_values
-  std::vector<Value> leaf_values;                   // every tree's leaves, left to right
+  std::vector<uint32_t> split_begin;                 // per tree, and one past the last: its splits
+  std::vector<BitvectorSplit<uint32_t>> splits32;    // narrow forests (at most 32 leaves a tree)
+  std::vector<BitvectorSplit<uint64_t>> splits64;    // wide forests
+  std::vector<uint32_t> leaf_begin;                  // per tree: its first leaf in leaf_values
+  std::vector<Value> leaf_values;                    // every tree's leaves, left to right
   bool wide = false;
 
-  bool empty() const { return blocks.empty(); }
-  // Trees a block holds: kBitvectorRows rows' words of each within kBitvectorStateBytes.
-  std::size_t block_trees() const { return kBitvectorStateBytes / (kBitvectorRows * (wide ? 8 : 4)); }
+  bool empty() const { return leaf_begin.empty(); }
 };
 
 }  // namespace floresta::detail

@@ -1,21 +1,22 @@
 // src/engine/bitvector_lanes.hpp — the bitvector plan's steps (plans/bitvector.hpp) for a
 // group of sixteen rows, per instruction set:
-//   load_bins   a bin column's sixteen bins (once per column)
-//   compare     which of them are greater than a bound (once per bound): the rows for which
-//               the splits there are false
-//   clear       a tree's sixteen leaf words (`state`, 64-byte aligned) with `cleared`'s
-//               leaves cleared in the rows compare chose
-//   add_leaves  each row's exit leaf (its word's lowest set bit) of every tree of a block,
-//               its value added to the row's sum, tree by tree
+//   Words          one tree's sixteen leaf words, in registers
+//   start          every leaf set
+//   clear_greater  a numeric split: `cleared`'s leaves cleared in the rows whose bin (the
+//                  sixteen at `bins`) is greater than `bound`
+//   clear_right    a categorical split: the same in the rows whose bin's bit is set in `set`
+//   exit_leaves    each row's exit leaf (its word's lowest set bit)
+//   Sums, add_leaves  sixteen rows' sums in registers, each plus its exit leaf's value
+//                  (values of the sums' own type, float or double)
 //
 //   PortableBitvectorLanes  a lane at a time; compilers vectorize the sixteen
-//   Avx2BitvectorLanes      bins widened to the word's width and compared (values below 2^16
-//                           compare the same signed): two registers of 32-bit words, four of
-//                           64-bit
+//   Avx2BitvectorLanes      bins widened to the words' width and compared (values below 2^16
+//                           compare the same signed); two registers of 32-bit words, four
+//                           of 64-bit
 //   Avx512BitvectorLanes    the sixteen 16-bit bins compared into a mask register (vpcmpuw),
-//                           the leaves cleared under it: one register of 32-bit words, two of
-//                           64-bit; exit leaves from the exponent of the lowest bit as a
-//                           float, leaf values gathered
+//                           the leaves cleared under it: one register of 32-bit words, two
+//                           of 64-bit; exit leaves read from the exponent of the lowest bit
+//                           as a float (a double for 64-bit words)
 // isa.hpp gives each instruction set's traits its own (Isa::BitvectorLanes<Word>).
 //
 // Kernel code: included only through isa.hpp inside a kernel translation unit.
@@ -52,142 +53,229 @@ FLORESTA_ALWAYS_INLINE uint32_t lowest_bit(Word word) {
 template <class Word>
 struct PortableBitvectorLanes {
   static constexpr std::size_t L = kQuantizedLanes;
-  struct Bins {
-    uint16_t v[L];
+  struct Words {
+    Word v[L];
   };
-  struct Compared {
-    Word v[L];  // all ones where the bin is greater
+  template <class Value>
+  struct Sums {
+    Value v[L];
   };
-  FLORESTA_ALWAYS_INLINE static void load_bins(const uint16_t* bins, Bins& out) {
-    for (std::size_t l = 0; l < L; ++l) out.v[l] = bins[l];
+
+  FLORESTA_ALWAYS_INLINE static void start(Words& words) {
+    for (std::size_t l = 0; l < L; ++l) words.v[l] = ~Word{0};
   }
-  FLORESTA_ALWAYS_INLINE static void compare(const Bins& bins, uint32_t bound, Compared& out) {
-    for (std::size_t l = 0; l < L; ++l) out.v[l] = Word{0} - static_cast<Word>(bins.v[l] > bound);
+  FLORESTA_ALWAYS_INLINE static void clear_greater(Words& words, const uint16_t* bins, uint32_t bound, Word cleared) {
+    for (std::size_t l = 0; l < L; ++l) words.v[l] &= ~(cleared & (Word{0} - static_cast<Word>(bins[l] > bound)));
   }
-  FLORESTA_ALWAYS_INLINE static void clear(Word* state, const Compared& greater, Word cleared) {
-    for (std::size_t l = 0; l < L; ++l) state[l] &= ~(greater.v[l] & cleared);
-  }
-  // sums[l] += the value of row l's exit leaf of each of `trees` trees (tree i's words at
-  // state + i * stride, its leaves at values + leaf_begin[i]), tree by tree: sixteen
-  // independent sums in flight.
-  template <class Value, class Accum>
-  FLORESTA_ALWAYS_INLINE static void add_leaves(const Word* state, std::size_t stride, std::size_t trees,
-                                                const Value* values, const uint32_t* leaf_begin, Accum* sums) {
-    for (std::size_t i = 0; i < trees; ++i) {
-      const Value* v = values + leaf_begin[i];
-      for (std::size_t l = 0; l < L; ++l) sums[l] += v[lowest_bit(state[i * stride + l])];
+  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, Word cleared) {
+    for (std::size_t l = 0; l < L; ++l) {
+      const Word right = (set[bins[l] >> 5] >> (bins[l] & 31u)) & 1u;
+      words.v[l] &= ~(cleared & (Word{0} - right));
     }
+  }
+  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& words, uint32_t* out) {
+    for (std::size_t l = 0; l < L; ++l) out[l] = lowest_bit(words.v[l]);
+  }
+  template <class Value>
+  FLORESTA_ALWAYS_INLINE static void load(Sums<Value>& sums, const Value* from) {
+    for (std::size_t l = 0; l < L; ++l) sums.v[l] = from[l];
+  }
+  template <class Value>
+  FLORESTA_ALWAYS_INLINE static void store(const Sums<Value>& sums, Value* to) {
+    for (std::size_t l = 0; l < L; ++l) to[l] = sums.v[l];
+  }
+  template <class Value>
+  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Words& words, const Value* leaves) {
+    for (std::size_t l = 0; l < L; ++l) sums.v[l] += leaves[lowest_bit(words.v[l])];
   }
 };
 
 #if FLORESTA_ISA_LEVEL >= 1
 template <class Word>
-struct Avx2BitvectorLanes : PortableBitvectorLanes<Word> {
-  static constexpr std::size_t kRegisters = sizeof(Word) / 2;  // 16 rows x Word / 32 bytes
+struct Avx2BitvectorLanes {
+  static constexpr bool kWide = sizeof(Word) == 8;
+  static constexpr std::size_t kRegisters = kWide ? 4 : 2;  // 16 rows x Word / 32 bytes
   static constexpr std::size_t kPerRegister = 16 / kRegisters;
-  struct Bins {
+  struct Words {
     __m256i v[kRegisters];
   };
-  struct Compared {
-    __m256i v[kRegisters];
+  template <class Value>
+  struct Sums {
+    static constexpr std::size_t kCount = sizeof(Value) == 8 ? 4 : 2;
+    std::conditional_t<sizeof(Value) == 8, __m256d, __m256> v[kCount];
   };
+
   FLORESTA_ALWAYS_INLINE static __m256i broadcast(Word word) {
-    if constexpr (sizeof(Word) == 8) return _mm256_set1_epi64x(static_cast<long long>(word));
+    if constexpr (kWide) return _mm256_set1_epi64x(static_cast<long long>(word));
     else return _mm256_set1_epi32(static_cast<int>(word));
   }
-  FLORESTA_ALWAYS_INLINE static void load_bins(const uint16_t* bins, Bins& out) {
+  // Register k's bins, widened to the words' width.
+  FLORESTA_ALWAYS_INLINE static __m256i widened(const uint16_t* bins, std::size_t k) {
+    if constexpr (kWide) return _mm256_cvtepu16_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bins + 4 * k)));
+    else return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bins + 8 * k)));
+  }
+  FLORESTA_ALWAYS_INLINE static void start(Words& words) {
+    for (std::size_t k = 0; k < kRegisters; ++k) words.v[k] = _mm256_set1_epi32(-1);
+  }
+  FLORESTA_ALWAYS_INLINE static void clear_greater(Words& words, const uint16_t* bins, uint32_t bound, Word cleared) {
+    const __m256i b = broadcast(bound), c = broadcast(cleared);
     for (std::size_t k = 0; k < kRegisters; ++k) {
-      const __m128i part = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bins + k * kPerRegister));
-      if constexpr (sizeof(Word) == 8) out.v[k] = _mm256_cvtepu16_epi64(part);
-      else out.v[k] = _mm256_cvtepu16_epi32(part);
+      const __m256i x = widened(bins, k);
+      const __m256i greater = kWide ? _mm256_cmpgt_epi64(x, b) : _mm256_cmpgt_epi32(x, b);
+      words.v[k] = _mm256_andnot_si256(_mm256_and_si256(greater, c), words.v[k]);
     }
   }
-  FLORESTA_ALWAYS_INLINE static void compare(const Bins& bins, uint32_t bound, Compared& out) {
-    const __m256i b = broadcast(static_cast<Word>(bound));
-    for (std::size_t k = 0; k < kRegisters; ++k)
-      out.v[k] = sizeof(Word) == 8 ? _mm256_cmpgt_epi64(bins.v[k], b) : _mm256_cmpgt_epi32(bins.v[k], b);
-  }
-  FLORESTA_ALWAYS_INLINE static void clear(Word* state, const Compared& greater, Word cleared) {
+  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, Word cleared) {
     const __m256i c = broadcast(cleared);
-    auto* s = reinterpret_cast<__m256i*>(state);
-    for (std::size_t k = 0; k < kRegisters; ++k)
-      _mm256_store_si256(s + k, _mm256_andnot_si256(_mm256_and_si256(greater.v[k], c), _mm256_load_si256(s + k)));
+    for (std::size_t k = 0; k < kRegisters; ++k) {
+      const __m256i x = widened(bins, k);
+      __m256i right;
+      if constexpr (kWide) {
+        const __m128i at = low_halves(_mm256_srli_epi64(x, 5));
+        const __m256i w = _mm256_cvtepu32_epi64(_mm_i32gather_epi32(reinterpret_cast<const int*>(set), at, 4));
+        right = _mm256_and_si256(_mm256_srlv_epi64(w, _mm256_and_si256(x, _mm256_set1_epi64x(31))), _mm256_set1_epi64x(1));
+        right = _mm256_sub_epi64(_mm256_setzero_si256(), right);
+      } else {
+        const __m256i w = _mm256_i32gather_epi32(reinterpret_cast<const int*>(set), _mm256_srli_epi32(x, 5), 4);
+        right = _mm256_and_si256(_mm256_srlv_epi32(w, _mm256_and_si256(x, _mm256_set1_epi32(31))), _mm256_set1_epi32(1));
+        right = _mm256_sub_epi32(_mm256_setzero_si256(), right);
+      }
+      words.v[k] = _mm256_andnot_si256(_mm256_and_si256(right, c), words.v[k]);
+    }
+  }
+  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& words, uint32_t* out) {
+    if constexpr (kWide) {
+      alignas(32) Word w[16];
+      for (std::size_t k = 0; k < kRegisters; ++k) _mm256_store_si256(reinterpret_cast<__m256i*>(w + 4 * k), words.v[k]);
+      for (std::size_t l = 0; l < 16; ++l) out[l] = lowest_bit(w[l]);
+    } else {
+      // The lowest set bit as a float's exponent (2^31 converts as -2^31: the same exponent).
+      for (std::size_t k = 0; k < kRegisters; ++k) {
+        const __m256i x = words.v[k];
+        const __m256i low = _mm256_and_si256(x, _mm256_sub_epi32(_mm256_setzero_si256(), x));
+        const __m256i e = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(low)), 23), _mm256_set1_epi32(0xFF));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * k), _mm256_sub_epi32(e, _mm256_set1_epi32(127)));
+      }
+    }
+  }
+  template <class Value>
+  FLORESTA_ALWAYS_INLINE static void load(Sums<Value>& sums, const Value* from) {
+    for (std::size_t k = 0; k < Sums<Value>::kCount; ++k) {
+      if constexpr (sizeof(Value) == 8) sums.v[k] = _mm256_loadu_pd(from + 4 * k);
+      else sums.v[k] = _mm256_loadu_ps(from + 8 * k);
+    }
+  }
+  template <class Value>
+  FLORESTA_ALWAYS_INLINE static void store(const Sums<Value>& sums, Value* to) {
+    for (std::size_t k = 0; k < Sums<Value>::kCount; ++k) {
+      if constexpr (sizeof(Value) == 8) _mm256_storeu_pd(to + 4 * k, sums.v[k]);
+      else _mm256_storeu_ps(to + 8 * k, sums.v[k]);
+    }
+  }
+  template <class Value>
+  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Words& words, const Value* leaves) {
+    alignas(32) uint32_t at[16];
+    exit_leaves(words, at);
+    for (std::size_t k = 0; k < Sums<Value>::kCount; ++k) {
+      if constexpr (sizeof(Value) == 8)
+        sums.v[k] = _mm256_add_pd(sums.v[k], _mm256_i32gather_pd(leaves, _mm_load_si128(reinterpret_cast<const __m128i*>(at + 4 * k)), 8));
+      else
+        sums.v[k] = _mm256_add_ps(sums.v[k], _mm256_i32gather_ps(leaves, _mm256_load_si256(reinterpret_cast<const __m256i*>(at + 8 * k)), 4));
+    }
+  }
+
+ private:
+  // Four 64-bit lanes' low halves (values below 2^32) as four 32-bit lanes.
+  FLORESTA_ALWAYS_INLINE static __m128i low_halves(__m256i x) {
+    const __m256i packed = _mm256_permutevar8x32_epi32(x, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6));
+    return _mm256_castsi256_si128(packed);
   }
 };
 #endif
 
 #if FLORESTA_ISA_LEVEL >= 2
 template <class Word>
-struct Avx512BitvectorLanes : PortableBitvectorLanes<Word> {
-  struct Bins {
-    __m256i v;
+struct Avx512BitvectorLanes {
+  static constexpr bool kWide = sizeof(Word) == 8;
+  struct Words {
+    __m512i v[kWide ? 2 : 1];
   };
-  struct Compared {
-    __mmask16 k;
+  template <class Value>
+  struct Sums {
+    static constexpr std::size_t kCount = sizeof(Value) == 8 ? 2 : 1;
+    std::conditional_t<sizeof(Value) == 8, __m512d, __m512> v[kCount];
   };
-  FLORESTA_ALWAYS_INLINE static void load_bins(const uint16_t* bins, Bins& out) {
-    out.v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bins));
+
+  FLORESTA_ALWAYS_INLINE static void start(Words& words) {
+    for (auto& v : words.v) v = _mm512_set1_epi32(-1);
   }
-  FLORESTA_ALWAYS_INLINE static void compare(const Bins& bins, uint32_t bound, Compared& out) {
-    out.k = _mm256_cmpgt_epu16_mask(bins.v, _mm256_set1_epi16(static_cast<short>(bound)));
-  }
-  // An AND-NOT of a zero-masked broadcast, so that the words are stored whole: a masked
-  // store (what GCC makes of a merge-masked AND) does not forward to the next load of the
-  // same tree's words.
-  FLORESTA_ALWAYS_INLINE static void clear(Word* state, const Compared& greater, Word cleared) {
-    if constexpr (sizeof(Word) == 8) {
-      const auto c = static_cast<long long>(cleared);
-      _mm512_store_si512(state, _mm512_andnot_si512(_mm512_maskz_set1_epi64(static_cast<__mmask8>(greater.k), c),
-                                                    _mm512_load_si512(state)));
-      _mm512_store_si512(state + 8, _mm512_andnot_si512(_mm512_maskz_set1_epi64(static_cast<__mmask8>(greater.k >> 8), c),
-                                                        _mm512_load_si512(state + 8)));
+  FLORESTA_ALWAYS_INLINE static void clear(Words& words, __mmask16 rows, Word cleared) {
+    if constexpr (kWide) {
+      const __m512i c = _mm512_set1_epi64(static_cast<long long>(cleared));
+      words.v[0] = _mm512_mask_andnot_epi64(words.v[0], static_cast<__mmask8>(rows), c, words.v[0]);
+      words.v[1] = _mm512_mask_andnot_epi64(words.v[1], static_cast<__mmask8>(rows >> 8), c, words.v[1]);
     } else {
-      _mm512_store_si512(state, _mm512_andnot_si512(_mm512_maskz_set1_epi32(greater.k, static_cast<int>(cleared)),
-                                                    _mm512_load_si512(state)));
+      words.v[0] = _mm512_mask_andnot_epi32(words.v[0], rows, _mm512_set1_epi32(static_cast<int>(cleared)), words.v[0]);
     }
   }
-  // As PortableBitvectorLanes::add_leaves, sixteen rows in registers: each word's lowest
-  // set bit isolated (x & -x), its index read from the exponent of that power of two as a
-  // float (a double for 64-bit words), the leaf values gathered. Leaves summed in their own
-  // type (float or double); others take the portable loop.
-  template <class Value, class Accum>
-  FLORESTA_ALWAYS_INLINE static void add_leaves(const Word* state, std::size_t stride, std::size_t trees,
-                                                const Value* values, const uint32_t* leaf_begin, Accum* sums) {
-    if constexpr (!std::is_same_v<Value, Accum>) {
-      PortableBitvectorLanes<Word>::add_leaves(state, stride, trees, values, leaf_begin, sums);
-    } else if constexpr (std::is_same_v<Value, float>) {
-      __m512 sum = _mm512_loadu_ps(sums);
-      for (std::size_t i = 0; i < trees; ++i)
-        sum = _mm512_add_ps(sum, _mm512_i32gather_ps(exit_leaves(state + i * stride, leaf_begin[i]), values, 4));
-      _mm512_storeu_ps(sums, sum);
+  FLORESTA_ALWAYS_INLINE static void clear_greater(Words& words, const uint16_t* bins, uint32_t bound, Word cleared) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bins));
+    clear(words, _mm256_cmpgt_epu16_mask(x, _mm256_set1_epi16(static_cast<short>(bound))), cleared);
+  }
+  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, Word cleared) {
+    const __m512i x = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bins)));
+    const __m512i w = _mm512_i32gather_epi32(_mm512_srli_epi32(x, 5), set, 4);
+    const __m512i bit = _mm512_srlv_epi32(w, _mm512_and_si512(x, _mm512_set1_epi32(31)));
+    clear(words, _mm512_test_epi32_mask(bit, _mm512_set1_epi32(1)), cleared);
+  }
+  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& words, uint32_t* out) {
+    _mm512_storeu_si512(out, exit_leaf_vector(words));
+  }
+  template <class Value>
+  FLORESTA_ALWAYS_INLINE static void load(Sums<Value>& sums, const Value* from) {
+    if constexpr (sizeof(Value) == 8) {
+      sums.v[0] = _mm512_loadu_pd(from);
+      sums.v[1] = _mm512_loadu_pd(from + 8);
     } else {
-      __m512d low = _mm512_loadu_pd(sums), high = _mm512_loadu_pd(sums + 8);
-      for (std::size_t i = 0; i < trees; ++i) {
-        const __m512i at = exit_leaves(state + i * stride, leaf_begin[i]);
-        low = _mm512_add_pd(low, _mm512_i32gather_pd(_mm512_castsi512_si256(at), values, 8));
-        high = _mm512_add_pd(high, _mm512_i32gather_pd(_mm512_extracti64x4_epi64(at, 1), values, 8));
-      }
-      _mm512_storeu_pd(sums, low);
-      _mm512_storeu_pd(sums + 8, high);
+      sums.v[0] = _mm512_loadu_ps(from);
+    }
+  }
+  template <class Value>
+  FLORESTA_ALWAYS_INLINE static void store(const Sums<Value>& sums, Value* to) {
+    if constexpr (sizeof(Value) == 8) {
+      _mm512_storeu_pd(to, sums.v[0]);
+      _mm512_storeu_pd(to + 8, sums.v[1]);
+    } else {
+      _mm512_storeu_ps(to, sums.v[0]);
+    }
+  }
+  template <class Value>
+  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Words& words, const Value* leaves) {
+    const __m512i at = exit_leaf_vector(words);
+    if constexpr (sizeof(Value) == 8) {
+      sums.v[0] = _mm512_add_pd(sums.v[0], _mm512_i32gather_pd(_mm512_castsi512_si256(at), leaves, 8));
+      sums.v[1] = _mm512_add_pd(sums.v[1], _mm512_i32gather_pd(_mm512_extracti64x4_epi64(at, 1), leaves, 8));
+    } else {
+      sums.v[0] = _mm512_add_ps(sums.v[0], _mm512_i32gather_ps(at, leaves, 4));
     }
   }
 
  private:
-  // base + the exit leaf of each of sixteen words.
-  FLORESTA_ALWAYS_INLINE static __m512i exit_leaves(const Word* words, uint32_t base) {
-    if constexpr (sizeof(Word) == 8) {
-      const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(low_bit_exponents(words)), low_bit_exponents(words + 8), 1);
-      return _mm512_add_epi32(both, _mm512_set1_epi32(static_cast<int>(base) - 1023));
+  // Each word's lowest set bit isolated (x & -x), its index read from the exponent of that
+  // power of two as a float (a double for 64-bit words).
+  FLORESTA_ALWAYS_INLINE static __m512i exit_leaf_vector(const Words& words) {
+    if constexpr (kWide) {
+      const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(low_bit_exponents(words.v[0])), low_bit_exponents(words.v[1]), 1);
+      return _mm512_sub_epi32(both, _mm512_set1_epi32(1023));
     } else {
-      const __m512i x = _mm512_load_si512(words);
+      const __m512i x = words.v[0];
       const __m512i low = _mm512_and_si512(x, _mm512_sub_epi32(_mm512_setzero_si512(), x));
       const __m512i bits = _mm512_castps_si512(_mm512_cvtepu32_ps(low));
-      return _mm512_add_epi32(_mm512_srli_epi32(bits, 23), _mm512_set1_epi32(static_cast<int>(base) - 127));
+      return _mm512_sub_epi32(_mm512_srli_epi32(bits, 23), _mm512_set1_epi32(127));
     }
   }
   // Eight 64-bit words' lowest set bits as doubles' biased exponents, in 32-bit lanes.
-  FLORESTA_ALWAYS_INLINE static __m256i low_bit_exponents(const Word* words) {
-    const __m512i x = _mm512_load_si512(words);
+  FLORESTA_ALWAYS_INLINE static __m256i low_bit_exponents(__m512i x) {
     const __m512i low = _mm512_and_si512(x, _mm512_sub_epi64(_mm512_setzero_si512(), x));
     const __m512i bits = _mm512_castpd_si512(_mm512_cvtepu64_pd(low));
     return _mm512_cvtepi64_epi32(_mm512_srli_epi64(bits, 52));

@@ -4,8 +4,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "floresta/spec.hpp"
@@ -168,6 +170,72 @@ inline std::vector<double> random_categorical_rows(std::size_t rows, int feature
     else x = static_cast<double>(random() % levels) + (random() % 8 == 0 ? 0.25 : 0.0);
   }
   return out;
+}
+
+// Forests whose every tree has exactly `leaves` leaves (a random shape: a leaf split at random
+// until there are that many), numeric splits on the grid, or with `levels` > 0 feature 0
+// categorical as in random_categorical_forest (half the splits; categorical rules only).
+// `groups` output groups, trees taking them in turn.
+inline floresta::ModelSpec random_forest_of_leaves(floresta::DecisionRule rule, int features, int trees, unsigned seed,
+                                                   int leaves, int groups = 1, uint32_t levels = 0) {
+  floresta::ModelSpec spec = random_forest(rule, features, 0, seed, Shape::kBushy, groups);
+  std::mt19937 random(seed);
+  const bool zero_missing = rule == floresta::DecisionRule::kLightGBM;
+  for (int t = 0; t < trees; ++t) {
+    // The shape: children of each node (-1: a leaf).
+    std::vector<std::pair<int, int>> shape(1, {-1, -1});
+    std::vector<int> open(1, 0);
+    while (static_cast<int>(open.size()) < leaves) {
+      const std::size_t pick = random() % open.size();
+      const int node = open[pick];
+      const int left = static_cast<int>(shape.size()), right = left + 1;
+      shape.push_back({-1, -1});
+      shape.push_back({-1, -1});
+      shape[static_cast<std::size_t>(node)] = {left, right};
+      open[pick] = left;
+      open.push_back(right);
+    }
+    // Emitted in pre-order, a split's attributes drawn as it is emitted.
+    floresta::TreeSpec tree;
+    std::function<int32_t(int)> emit = [&](int node) -> int32_t {
+      const auto i = tree.left_children.size();
+      push_leaf(tree, std::uniform_real_distribution<double>(-1, 1)(random));
+      if (levels > 0) {
+        tree.category_offsets.push_back(static_cast<uint32_t>(tree.category_words.size()));
+        tree.category_bits.push_back(0);
+      }
+      const auto [left, right] = shape[static_cast<std::size_t>(node)];
+      if (left < 0) return static_cast<int32_t>(i);
+      tree.default_left[i] = static_cast<uint8_t>(random() % 2);
+      if (levels > 0 && random() % 2 == 0) {
+        tree.is_categorical[i] = 1;
+        tree.split_feature[i] = 0;
+        const uint32_t top = 1 + static_cast<uint32_t>(random() % levels);
+        const unsigned density = random() % 9;
+        std::vector<int64_t> codes;
+        for (uint32_t c = 0; c < top; ++c)
+          if (random() % 8 < density) codes.push_back(c);
+        floresta::append_category_set(tree.category_words, codes.data(), codes.size());
+        const uint32_t known[] = {levels, top, top / 2};
+        tree.category_bits[i] = known[random() % 3];
+      } else {
+        tree.split_feature[i] = static_cast<int32_t>(levels > 0 ? 1 + random() % static_cast<unsigned>(features - 1)
+                                                                : random() % static_cast<unsigned>(features));
+        tree.threshold[i] = kGrid[random() % 8];
+        tree.zero_is_missing[i] = static_cast<uint8_t>(zero_missing && random() % 4 == 0);
+      }
+      const int32_t l = emit(left);
+      tree.left_children[i] = l;
+      const int32_t r = emit(right);
+      tree.right_children[i] = r;
+      return static_cast<int32_t>(i);
+    };
+    emit(0);
+    if (levels > 0) tree.category_offsets.push_back(static_cast<uint32_t>(tree.category_words.size()));
+    tree.output_group = t % groups;
+    spec.trees.push_back(std::move(tree));
+  }
+  return spec;
 }
 
 }  // namespace floresta::test

@@ -1,0 +1,120 @@
+// The bitvector plan (src/engine/bitvector.hpp, plans/bitvector.hpp): which forests it takes
+// (every tree at most 64 leaves, quantized), and bit-identical outputs to the portable
+// kernel's value walk with every kernel this CPU runs, on trees at the edges of its words
+// (32 and 33 leaves: 32-bit words or 64-bit; 64), numeric and categorical splits, one and
+// several output groups, every decision rule, rows that miss every value, batches of one
+// group of sixteen rows, a group and one row, and passes of every size.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "floresta/floresta.hpp"
+#include "generated_forests.hpp"
+
+namespace {
+
+using floresta::DecisionRule;
+
+floresta::LoadOptions options(const std::string& kernel, const std::string& plan) {
+  floresta::LoadOptions out;
+  out.kernel = kernel;
+  out.plan = plan;
+  return out;
+}
+
+template <class In>
+std::vector<double> raw(const floresta::Model& model, const std::vector<In>& X, std::size_t rows) {
+  std::vector<double> out(rows * model.output_width(floresta::OutputKind::kRaw));
+  model.score(floresta::OutputKind::kRaw, floresta::MatrixView<In>::row_major(X.data(), rows, model.num_features()), out.data());
+  return out;
+}
+
+::testing::AssertionResult identical(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return ::testing::AssertionFailure() << a.size() << " values against " << b.size();
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::memcmp(&a[i], &b[i], sizeof(double)) != 0)
+      return ::testing::AssertionFailure() << "value " << i << ": " << a[i] << " against " << b[i];
+  return ::testing::AssertionSuccess();
+}
+
+// Rows of X, then `missing` rows of NaN only.
+std::vector<double> with_missing_rows(std::vector<double> X, int features, std::size_t missing) {
+  X.insert(X.end(), missing * static_cast<std::size_t>(features), NAN);
+  return X;
+}
+
+// The bitvector plan with every kernel against the portable value walk, double and float
+// rows, for each row count (a prefix of X).
+void expect_agrees(const floresta::ModelSpec& spec, const std::vector<double>& X, const std::string& what) {
+  const floresta::Model reference = floresta::compile(spec, options("portable", "value_walk"));
+  const std::size_t all = X.size() / static_cast<std::size_t>(spec.num_features);
+  for (const std::string& kernel : floresta::available_kernels()) {
+    const floresta::Model model = floresta::compile(spec, options(kernel, "bitvector"));
+    ASSERT_EQ(model.plan(), "bitvector") << what;
+    for (const std::size_t rows : {std::size_t{1}, std::size_t{16}, std::size_t{17}, std::size_t{100}, all}) {
+      const std::vector<double> x(X.begin(), X.begin() + static_cast<std::ptrdiff_t>(rows * spec.num_features));
+      const std::vector<float> x32(x.begin(), x.end());
+      EXPECT_TRUE(identical(raw(model, x, rows), raw(reference, x, rows))) << what << ", " << kernel << ", " << rows << " rows";
+      EXPECT_TRUE(identical(raw(model, x32, rows), raw(reference, x32, rows)))
+          << what << ", " << kernel << ", " << rows << " float rows";
+    }
+  }
+}
+
+TEST(Bitvector, TakesForestsOfTreesOfAtMost64Leaves) {
+  for (const int leaves : {1, 2, 31, 32, 33, 63, 64}) {
+    const auto spec = floresta::test::random_forest_of_leaves(DecisionRule::kXGBoost, 6, 5, 3u + leaves, leaves);
+    EXPECT_EQ(floresta::compile(spec, options("auto", "bitvector")).plan(), "bitvector") << leaves << " leaves";
+  }
+  // One tree of 65 leaves among trees of 2: the forest keeps the walks.
+  auto spec = floresta::test::random_forest_of_leaves(DecisionRule::kXGBoost, 6, 5, 9u, 2);
+  spec.trees.push_back(floresta::test::random_forest_of_leaves(DecisionRule::kXGBoost, 6, 1, 10u, 65).trees[0]);
+  try {
+    floresta::compile(spec, options("auto", "bitvector"));
+    ADD_FAILURE() << "a tree of 65 leaves was taken";
+  } catch (const floresta::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("plan 'bitvector' (LoadOptions::plan) cannot score this model; it can take quantized"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_NE(floresta::compile(spec).plan(), "bitvector");
+  // Not quantized: nothing to build the bitvectors from.
+  floresta::LoadOptions unquantized;
+  unquantized.quantize = false;
+  unquantized.plan = "bitvector";
+  EXPECT_THROW(floresta::compile(floresta::test::random_forest_of_leaves(DecisionRule::kXGBoost, 6, 5, 9u, 8), unquantized),
+               floresta::Error);
+}
+
+TEST(Bitvector, AgreesWithTheValueWalkOnNumericForests) {
+  for (const auto rule : {DecisionRule::kXGBoost, DecisionRule::kLightGBM, DecisionRule::kSkLearnHist, DecisionRule::kSkLearnTree})
+    for (const int leaves : {2, 32, 33, 64})
+      for (const int groups : {1, 3}) {
+        const int features = leaves == 33 ? 40 : 7;
+        const auto seed = static_cast<unsigned>(leaves + 10 * groups + 100 * static_cast<int>(rule));
+        const auto spec = floresta::test::random_forest_of_leaves(rule, features, 45, seed, leaves, groups);
+        const auto X = with_missing_rows(floresta::test::random_rows(300, features, seed), features, 20);
+        expect_agrees(spec, X,
+                      "rule " + std::to_string(static_cast<int>(rule)) + ", " + std::to_string(leaves) + " leaves, " +
+                          std::to_string(groups) + " groups");
+      }
+}
+
+TEST(Bitvector, AgreesWithTheValueWalkOnCategoricalForests) {
+  for (const auto rule : {DecisionRule::kXGBoost, DecisionRule::kLightGBM, DecisionRule::kSkLearnHist})
+    for (const uint32_t levels : {40u, 1000u})
+      for (const int leaves : {20, 64}) {
+        const int features = 8, groups = levels == 1000 ? 4 : 1;
+        const auto seed = static_cast<unsigned>(levels + leaves + 7 * static_cast<int>(rule));
+        const auto spec = floresta::test::random_forest_of_leaves(rule, features, 40, seed, leaves, groups, levels);
+        const auto X = with_missing_rows(floresta::test::random_categorical_rows(300, features, levels, seed), features, 20);
+        expect_agrees(spec, X,
+                      "categorical, rule " + std::to_string(static_cast<int>(rule)) + ", " + std::to_string(levels) +
+                          " levels, " + std::to_string(leaves) + " leaves");
+      }
+}
+
+}  // namespace
