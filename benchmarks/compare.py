@@ -59,16 +59,21 @@ def median_time(fn, repeats, min_time=0.0, warm=True):
 # engines: each returns {name: predict(X) -> array}; failures to build are reported
 
 
+# The scoring plan each floresta engine's model was compiled with (Model.plan), by engine name.
+PLANS = {}
+
+
 def floresta_engines(path, kind, threads, kernels):
     """One engine per floresta kernel ("floresta avx512", "floresta avx2", "floresta portable"):
     the same model compiled for each instruction set this CPU runs, as on CPUs that lack the
-    wider ones."""
+    wider ones. PLANS records the plan each was compiled with."""
     import floresta
 
     engines = {}
     for kernel in kernels:
         model = floresta.load(path, kernel=kernel)
         model.n_threads = threads
+        PLANS[f"floresta {kernel}"] = model.plan
         engines[f"floresta {kernel}"] = {"proba": model.predict_proba, "value": model.predict,
                                          "label": model.predict}[kind]
     return engines
@@ -248,6 +253,8 @@ def run_shape(key, quick, workdir, rows_list, threads_list, kernels, results, pe
                 continue
             for name, predict in engines.items():
                 row = {"shape": key, "title": title, "engine": name, "threads": threads}
+                if is_floresta(name) and name in PLANS:
+                    row["plan"] = PLANS[name]
                 results.append(row)
                 try:
                     worst = float(np.max(np.abs(normalise(predict(X[:CHECK_ROWS]), kind) - expected)))
@@ -278,7 +285,7 @@ def run_shape(key, quick, workdir, rows_list, threads_list, kernels, results, pe
             for name, _, row in timed:
                 row[f"ns_per_row_{n}"] = statistics.median(samples[name]) / n * 1e9
         for name, _, row in timed:
-            print(f"  {key} {name:24s} threads={threads} " + " ".join(
+            print(f"  {key} {name + ' ' + row.get('plan', ''):34s} threads={threads} " + " ".join(
                 f"{n}:{row.get(f'ns_per_row_{n}', float('nan')):.0f}ns" for n in rows_list), file=sys.stderr)
 
 
@@ -359,7 +366,9 @@ def write_outputs(results, meta):
     lines = [f"Measured {meta['date']} on {meta.get('cpu', meta['machine'])} ({meta['cpus']} CPUs); medians; "
              "ns per row (lower is better); ratio = fastest peer / floresta with that kernel "
              "(avx512, avx2, portable: the same model compiled for each instruction set, as on a CPU "
-             "without the wider ones; the peers keep their own best code).", ""]
+             "without the wider ones; the peers keep their own best code). floresta's scoring plan is "
+             "in brackets (Model.plan; the bitvector plan scores fewer than sixteen rows with the "
+             "quantized row walk).", ""]
     for shape in ["a", "b", "c", "d", "e", "load"]:
         rows = [r for r in results if r["shape"] == shape]
         if not rows:
@@ -379,7 +388,8 @@ def write_outputs(results, meta):
                       "|---|---|" + "---|" * len(batches) + "---|"]
             for r in group:
                 cells = [f"{r[f'ns_per_row_{n}']:.0f}" if f"ns_per_row_{n}" in r else "" for n in batches]
-                lines.append(f"| {r['engine']} | {r['threads']} | " + " | ".join(cells) + f" | {r['status']} |")
+                engine = r["engine"] + (f" ({r['plan']})" if "plan" in r else "")
+                lines.append(f"| {engine} | {r['threads']} | " + " | ".join(cells) + f" | {r['status']} |")
             for ours in [r for r in group if is_floresta(r["engine"])]:
                 threads = ours["threads"]
                 ratios = []

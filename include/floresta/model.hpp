@@ -73,7 +73,7 @@ struct LoadOptions {
   std::string kernel = "auto";
   // The scoring plan (Model::plan()): "auto" (the fastest the model can take; the
   // environment variable FLORESTA_PLAN, when set, names a preferred plan, taken by the
-  // models it can score), or "quantized", "lanes", "value_walk", "kmeans". Every plan gives
+  // models it can score), or "bitvector", "quantized", "lanes", "value_walk", "kmeans". Every plan gives
   // the same results; one the model cannot take is an Error naming those it can. For tests
   // and benchmarks.
   std::string plan = "auto";
@@ -111,7 +111,8 @@ class Model {
   Link link() const;
   // The scoring kernel this model was compiled with: "avx512", "avx2" or "portable".
   std::string kernel() const;
-  // The scoring plan this model was compiled with: "quantized" (trees compare 16-bit bins),
+  // The scoring plan this model was compiled with: "bitvector" (trees of at most 64 leaves
+  // as leaf masks, no walk), "quantized" (trees compare 16-bit bins),
   // "lanes" (several value walks at once), "value_walk" (one row down one tree at a time:
   // the only plan for linear and vector leaves) or "kmeans". Every plan gives the same
   // results.

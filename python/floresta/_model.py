@@ -30,7 +30,7 @@ def load(path, *, use_best_iteration=False, num_iterations=None, quantize=True, 
     (``floresta.available_kernels()``). ``Model.kernel`` names the one chosen.
     plan: the scoring plan, "auto" (the fastest the model can take; the FLORESTA_PLAN
     environment variable, when set, names a preferred plan, taken by the models it can
-    score), "quantized", "lanes", "value_walk" or "kmeans"; every plan gives the same
+    score), "bitvector", "quantized", "lanes", "value_walk" or "kmeans"; every plan gives the same
     results. One the model cannot take raises ValueError naming those it can. ``Model.plan``
     names the one chosen. For tests and benchmarks.
     max_depth: deepest tree accepted (deeper trees are refused).
@@ -176,8 +176,8 @@ class Model:
 
     @property
     def plan(self):
-        """The scoring plan chosen when the model was loaded: "quantized", "lanes", "value_walk"
-        or "kmeans" (see ``load``'s ``plan``)."""
+        """The scoring plan chosen when the model was loaded: "bitvector", "quantized", "lanes",
+        "value_walk" or "kmeans" (see ``load``'s ``plan``)."""
         return self._core.plan
 
     @property

@@ -24,7 +24,9 @@ template <class Word, class Rule>
 void build(const Forest<Rule>& forest, Bitvector<typename Rule::Value>& bv, std::vector<BitvectorSplit<Word>>& splits) {
   const auto& q = forest.quantized;
   const std::size_t trees = forest.num_trees();
-  std::vector<uint32_t> rank;  // per node of a tree: the leaves before it
+  std::vector<uint32_t> rank;   // per node of a tree: the leaves before it
+  std::vector<uint32_t> depth;  // per node of a tree: its depth
+  double words = 0, steps = 0;  // the two plans' work for a row, see below
   for (std::size_t t = 0; t < trees; ++t) {
     const uint32_t begin = forest.tree_begin[t];
     const uint32_t end = t + 1 < trees ? forest.tree_begin[t + 1] : static_cast<uint32_t>(forest.nodes.size());
@@ -36,14 +38,29 @@ void build(const Forest<Rule>& forest, Bitvector<typename Rule::Value>& bv, std:
       rank[j - begin + 1] = rank[j - begin] + (leaf ? 1u : 0u);
       if (leaf) bv.leaf_values.push_back(forest.nodes[j].value);
     }
+    depth.assign(end - begin, 0);
+    double leaf_depths = 0;
     for (uint32_t j = begin; j < end; ++j) {
       const QuantizedNode& n = q.nodes[j];
-      if (n.skip == ~0u) continue;
+      if (n.skip == ~0u) {
+        leaf_depths += depth[j - begin];
+        continue;
+      }
       const uint32_t right = j + n.skip + 1;  // the left subtree is [j + 1, right)
+      depth[j + 1 - begin] = depth[right - begin] = depth[j - begin] + 1;
       splits.push_back({n.word(), clearing<Word>(rank[j + 1 - begin], rank[right - begin])});
     }
+    words += static_cast<double>(splits.size() - bv.split_begin.back()) * (sizeof(Word) / 4) / 16.0;
+    const double mean_depth = leaf_depths / rank.back();
+    steps += mean_depth + 0.5 * std::max(0.0, mean_depth - (kTopLevels + 1));
   }
   bv.split_begin.push_back(static_cast<uint32_t>(splits.size()));
+  // Which of the two is faster for batches, by a cost model fitted to ten forests measured
+  // with both (docs/benchmarks.md, bench-predict/bitvector-choice): a row costs this plan
+  // about 1.2 units per split and 32 bits of leaf word for every sixteen rows, plus 0.5 a
+  // tree; the quantized walk a unit per level of a row's path (the mean depth of the tree's
+  // leaves), half a unit more per level past its tables (the work lists).
+  bv.preferred = 0.5 * static_cast<double>(trees) + 1.2 * words < steps;
 }
 
 }  // namespace

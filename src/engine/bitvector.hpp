@@ -54,6 +54,7 @@ struct Bitvector {
   std::vector<uint32_t> leaf_begin;                  // per tree: its first leaf in leaf_values
   std::vector<Value> leaf_values;                    // every tree's leaves, left to right
   bool wide = false;
+  bool preferred = false;  // expected faster than the quantized walk for batches (compile/bitvector.cpp)
 
   bool empty() const { return leaf_begin.empty(); }
 };

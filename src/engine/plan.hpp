@@ -51,8 +51,11 @@ bool quantized_plan_fits(const Forest<Rule>& forest) {
 template <class Rule>
 std::vector<Plan> compatible_plans(const Forest<Rule>& forest) {
   std::vector<Plan> plans;
-  if (quantized_plan_fits(forest) && !forest.bitvector.empty()) plans.push_back(Plan::kBitvector);
+  // The bitvector plan before the quantized one where its cost model expects it faster.
+  const bool bitvector = quantized_plan_fits(forest) && !forest.bitvector.empty();
+  if (bitvector && forest.bitvector.preferred) plans.push_back(Plan::kBitvector);
   if (quantized_plan_fits(forest)) plans.push_back(Plan::kQuantized);
+  if (bitvector && !forest.bitvector.preferred) plans.push_back(Plan::kBitvector);
   if (!forest.has_linear && forest.leaf_width == 1) plans.push_back(Plan::kLanes);
   plans.push_back(Plan::kValueWalk);
   return plans;

@@ -1,5 +1,5 @@
 // Every scoring kernel this CPU runs (avx512, avx2, portable) with every scoring plan a model
-// can take (quantized, lanes, value_walk; kmeans) against the portable kernel's value walk:
+// can take (bitvector, quantized, lanes, value_walk; kmeans) against the portable kernel's value walk:
 // bit-identical raw outputs on the committed parity vectors (tests/data, tests/data/compat)
 // and on generated forests, float and double rows, batches and single rows. Then how a
 // kernel and a plan are chosen: LoadOptions::kernel / FLORESTA_KERNEL and LoadOptions::plan
@@ -264,7 +264,10 @@ std::string plan_error(const std::string& path, const floresta::LoadOptions& opt
 TEST(Plans, AutoTakesTheFastestPlanTheModelCanTake) {
   unsetenv("FLORESTA_PLAN");
   for (const auto& kernel : floresta::available_kernels()) {
-    EXPECT_EQ(floresta::load(first_model(), options_for(kernel, true)).plan(), "quantized");
+    // Small trees (at most 64 leaves) that the bitvector plan's cost model expects faster.
+    EXPECT_EQ(floresta::load(first_model(), options_for(kernel, true)).plan(), "bitvector");
+    // Trees of more than 64 leaves: the quantized walk.
+    EXPECT_EQ(floresta::load(data("skl_isolation_forest.json"), options_for(kernel, true)).plan(), "quantized");
     EXPECT_EQ(floresta::load(first_model(), options_for(kernel, false)).plan(), "lanes");  // not quantized
     // Vector leaves (one value per class): only the value walk adds them.
     EXPECT_EQ(floresta::load(data("compat/xgboost-2.0.3/vector_leaf_multiclass.json"), options_for(kernel, true)).plan(),
@@ -276,17 +279,21 @@ TEST(Plans, AutoTakesTheFastestPlanTheModelCanTake) {
 TEST(Plans, APlanTheModelCannotTakeIsAnErrorNamingThoseItCan) {
   unsetenv("FLORESTA_PLAN");
   EXPECT_NE(plan_error(first_model(), options_for("auto", true, "kmeans"))
-                .find("plan 'kmeans' (LoadOptions::plan) cannot score this model; it can take quantized, lanes, value_walk"),
+                .find("plan 'kmeans' (LoadOptions::plan) cannot score this model; it can take bitvector, quantized, lanes, "
+                      "value_walk"),
             std::string::npos);
   EXPECT_NE(plan_error(first_model(), options_for("auto", false, "quantized"))
                 .find("plan 'quantized' (LoadOptions::plan) cannot score this model; it can take lanes, value_walk"),
+            std::string::npos);
+  EXPECT_NE(plan_error(data("skl_isolation_forest.json"), options_for("auto", true, "bitvector"))
+                .find("plan 'bitvector' (LoadOptions::plan) cannot score this model; it can take quantized, lanes, value_walk"),
             std::string::npos);
   EXPECT_NE(plan_error(data("skl_kmeans.json"), options_for("auto", true, "lanes"))
                 .find("plan 'lanes' (LoadOptions::plan) cannot score this model; it can take kmeans"),
             std::string::npos);
   const std::string unknown = plan_error(first_model(), options_for("auto", true, "fastest"));
-  EXPECT_NE(unknown.find("xgb_binary.json: unknown plan 'fastest' (LoadOptions::plan): expected auto, quantized, lanes, "
-                         "value_walk or kmeans"),
+  EXPECT_NE(unknown.find("xgb_binary.json: unknown plan 'fastest' (LoadOptions::plan): expected auto, bitvector, quantized, "
+                         "lanes, value_walk or kmeans"),
             std::string::npos)
       << unknown;
 }
@@ -299,7 +306,7 @@ TEST(Plans, EnvironmentPrefersAPlanUnlessTheOptionChooses) {
   EXPECT_EQ(floresta::load(data("skl_kmeans.json")).plan(), "kmeans");
   EXPECT_EQ(floresta::load(first_model(), options_for("auto", true, "value_walk")).plan(), "value_walk");
   setenv("FLORESTA_PLAN", "auto", 1);
-  EXPECT_EQ(floresta::load(first_model()).plan(), "quantized");
+  EXPECT_EQ(floresta::load(first_model()).plan(), "bitvector");
   setenv("FLORESTA_PLAN", "bogus", 1);
   EXPECT_NE(plan_error(first_model(), {}).find("unknown plan 'bogus' (FLORESTA_PLAN)"), std::string::npos);
   EXPECT_EQ(floresta::load(first_model(), options_for("auto", true, "quantized")).plan(), "quantized");

@@ -90,11 +90,12 @@ def test_kernel_and_load_options_survive_pickling(monkeypatch):
 def test_plan_argument_environment_and_errors(monkeypatch):
     path = f"{DATA}/xgb_binary.json"
     monkeypatch.delenv("FLORESTA_PLAN", raising=False)
-    assert floresta.load(path).plan == "quantized"
+    assert floresta.load(path).plan == "bitvector"  # small trees the bitvector plan expects to score faster
+    assert floresta.load(f"{DATA}/skl_isolation_forest.json").plan == "quantized"  # trees of more than 64 leaves
     assert floresta.load(path, quantize=False).plan == "lanes"
     assert floresta.load(f"{DATA}/skl_kmeans.json").plan == "kmeans"
     with pytest.raises(ValueError, match=r"plan 'kmeans' \(LoadOptions::plan\) cannot score this model; it can take "
-                                         r"quantized, lanes, value_walk"):
+                                         r"bitvector, quantized, lanes, value_walk"):
         floresta.load(path, plan="kmeans")
     with pytest.raises(ValueError, match=r"unknown plan 'fast' \(LoadOptions::plan\)"):
         floresta.load(path, plan="fast")

@@ -58,7 +58,7 @@ struct BitvectorPlan {
                   typename Rule::Accum* acc, const uint16_t* bins) {
     // Eight groups' words and sums stay in registers, but 64-bit words with double sums
     // take twice the registers: four groups.
-    constexpr std::size_t kMost = sizeof(Word) == 8 && sizeof(typename Rule::Accum) == 8 ? 4 : 8;
+    constexpr std::size_t kMost = sizeof(Word) == 8 ? 4 : 8;
     const std::size_t groups = (n + L - 1) / L;
     for (std::size_t g = 0; g < groups;) {
       const std::size_t left = groups - g, rows = n - g * L;
