@@ -20,6 +20,29 @@ Word clearing(uint32_t b, uint32_t e) {
   return static_cast<Word>(below(e) ^ below(b));
 }
 
+// The single-row layout (Bitvector::row_begin): blocks of sixteen trees, split by split.
+template <class Word, class Value>
+void build_rows(Bitvector<Value>& bv, const std::vector<BitvectorSplit<Word>>& splits, uint32_t leaf_column,
+                std::vector<Word>& cleared) {
+  constexpr uint32_t kLanes = 16;
+  const std::size_t trees = bv.split_begin.size() - 1;
+  // A padding split reads the leaf column (always kMissingRight) against the largest bound:
+  // never false, and it clears nothing.
+  const uint32_t padding = leaf_column | (uint32_t{kMissingRight} << 16);
+  for (std::size_t b = 0; b < trees; b += kLanes) {
+    bv.row_begin.push_back(static_cast<uint32_t>(bv.row_words.size()));
+    uint32_t most = 0;
+    for (std::size_t t = b; t < std::min(trees, b + kLanes); ++t) most = std::max(most, bv.split_begin[t + 1] - bv.split_begin[t]);
+    for (uint32_t s = 0; s < most; ++s)
+      for (std::size_t t = b; t < b + kLanes; ++t) {
+        const bool real = t < trees && s < bv.split_begin[t + 1] - bv.split_begin[t];
+        bv.row_words.push_back(real ? splits[bv.split_begin[t] + s].word : padding);
+        cleared.push_back(real ? splits[bv.split_begin[t] + s].cleared : Word{0});
+      }
+  }
+  bv.row_begin.push_back(static_cast<uint32_t>(bv.row_words.size()));
+}
+
 template <class Word, class Rule>
 void build(const Forest<Rule>& forest, Bitvector<typename Rule::Value>& bv, std::vector<BitvectorSplit<Word>>& splits) {
   const auto& q = forest.quantized;
@@ -79,8 +102,14 @@ void build_bitvector(Forest<Rule>& forest) {
   }
   Bitvector<typename Rule::Value> bv;
   bv.wide = max_leaves > 32;
-  if (bv.wide) build<uint64_t>(forest, bv, bv.splits64);
-  else build<uint32_t>(forest, bv, bv.splits32);
+  const uint32_t leaf_column = q.width - 1;
+  if (bv.wide) {
+    build<uint64_t>(forest, bv, bv.splits64);
+    build_rows(bv, bv.splits64, leaf_column, bv.row_cleared64);
+  } else {
+    build<uint32_t>(forest, bv, bv.splits32);
+    build_rows(bv, bv.splits32, leaf_column, bv.row_cleared32);
+  }
   forest.bitvector = std::move(bv);
 }
 

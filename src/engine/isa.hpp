@@ -6,7 +6,9 @@
 //   walk_row    one row through up to kQuantizedBlockRows trees, a lane per tree
 //   add_leaves  float leaf values gathered into one group's accumulators (kGatherLeaves)
 //   walk8_xgboost  eight rows down one XGBoost value tree (kGatherWalk)
-//   BitvectorLanes  the bitvector plan's step for sixteen rows (bitvector_lanes.hpp)
+//   BitvectorLanes  the bitvector plan's steps for sixteen rows (bitvector_lanes.hpp)
+//   bitvector_row  one row through the bitvectors, sixteen trees at a time (AVX-512 only:
+//               kBitvectorRowColumns > 0)
 //   kmeans_float_labels  k-means labels of float32 rows by this instruction set's kernel,
 //               or false when it has none for the call (plans/kmeans.hpp)
 // PortableIsa is plain C++ (walk.hpp, kmeans_kernels.hpp); Avx2Isa and Avx512Isa wrap
@@ -55,6 +57,7 @@ struct PortableIsa {
   static constexpr bool kGatherWalk = false;
   template <class Word>
   using BitvectorLanes = PortableBitvectorLanes<Word>;
+  static constexpr std::size_t kBitvectorRowColumns = 0;  // no single-row bitvector step (bitvector_row)
 
   template <class Rule, class In>
   static void bin_block(const Quantization<typename Rule::Value>& q, const In* const* rows, std::size_t count,
@@ -219,6 +222,13 @@ struct Avx2Isa : VectorIsaBase {
 struct Avx512Isa : Avx2Isa {
   template <class Word>
   using BitvectorLanes = Avx512BitvectorLanes<Word>;
+  static constexpr std::size_t kBitvectorRowColumns = FLORESTA_ISA::kBitvectorRowColumns;
+  // One row of at most kBitvectorRowColumns bin columns through a forest's bitvectors.
+  template <class Rule>
+  static void bitvector_row(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
+    if (forest.bitvector.wide) bitvector_row_avx512<uint64_t>(forest, bins, a);
+    else bitvector_row_avx512<uint32_t>(forest, bins, a);
+  }
   template <class Rule, class In>
   static void bin_block(const Quantization<typename Rule::Value>& q, const In* const* rows, std::size_t count,
                         std::ptrdiff_t col_stride, uint16_t* bins) {

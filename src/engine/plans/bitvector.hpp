@@ -8,8 +8,10 @@
 // word's lowest set bit. The steps for sixteen rows are the instruction set's
 // (Isa::BitvectorLanes, bitvector_lanes.hpp).
 //
-// Fewer than sixteen rows take the quantized plan's row walk: the scalar QuickScorer (one
-// row's false splits AND-ed one by one) measured slower than it (docs/benchmarks.md).
+// Fewer than sixteen rows go one at a time: on AVX-512 sixteen trees at a time, a tree per
+// lane (Isa::bitvector_row, numeric forests of at most 64 bin columns); otherwise by the
+// quantized plan's row walk (the scalar QuickScorer, one row's false splits AND-ed one by
+// one, measured slower than it: docs/benchmarks.md).
 //
 // Kernel code: included only through score.hpp (see plan.hpp).
 #pragma once
@@ -40,8 +42,19 @@ struct BitvectorPlan {
   template <bool kCategorical, bool kContiguous, class Rule, class In>
   static void add_block(const Forest<Rule>& forest, const Rows<In>& X, std::size_t b, std::size_t n,
                         typename Rule::Accum* acc, Scratch& scratch) {
-    if (n < L) return QuantizedPlan<Isa>::template add_block<kCategorical, kContiguous>(forest, X, b, n, acc, scratch);
     const auto& q = forest.quantized;
+    if (n < L) {
+      if constexpr (Isa::kBitvectorRowColumns > 0) {
+        if (!kCategorical && q.width <= Isa::kBitvectorRowColumns) {
+          for (std::size_t r = 0; r < n; ++r) {
+            Isa::template bin_one<Rule>(q, X.row(b + r), X.col_stride, scratch.bins);
+            Isa::bitvector_row(forest, scratch.bins, acc + r * forest.num_groups);
+          }
+          return;
+        }
+      }
+      return QuantizedPlan<Isa>::template add_block<kCategorical, kContiguous>(forest, X, b, n, acc, scratch);
+    }
     const In* rows[kQuantizedBlockRows];
     for (std::size_t r = 0; r < n; ++r) rows[r] = X.row(b + r);
     Isa::template bin_block<Rule>(q, rows, n, X.col_stride, scratch.bins);
