@@ -43,8 +43,9 @@ void build_rows(Bitvector<Value>& bv, const std::vector<BitvectorSplit<Word>>& s
   bv.row_begin.push_back(static_cast<uint32_t>(bv.row_words.size()));
 }
 
+// Returns the quantized walk's cost for a row (see below).
 template <class Word, class Rule>
-void build(const Forest<Rule>& forest, Bitvector<typename Rule::Value>& bv, std::vector<BitvectorSplit<Word>>& splits) {
+double build(const Forest<Rule>& forest, Bitvector<typename Rule::Value>& bv, std::vector<BitvectorSplit<Word>>& splits) {
   const auto& q = forest.quantized;
   const std::size_t trees = forest.num_trees();
   std::vector<uint32_t> rank;   // per node of a tree: the leaves before it
@@ -84,6 +85,7 @@ void build(const Forest<Rule>& forest, Bitvector<typename Rule::Value>& bv, std:
   // tree; the quantized walk a unit per level of a row's path (the mean depth of the tree's
   // leaves), half a unit more per level past its tables (the work lists).
   bv.preferred = 0.5 * static_cast<double>(trees) + 1.2 * words < steps;
+  return steps;
 }
 
 }  // namespace
@@ -103,13 +105,20 @@ void build_bitvector(Forest<Rule>& forest) {
   Bitvector<typename Rule::Value> bv;
   bv.wide = max_leaves > 32;
   const uint32_t leaf_column = q.width - 1;
+  double steps;
   if (bv.wide) {
-    build<uint64_t>(forest, bv, bv.splits64);
+    steps = build<uint64_t>(forest, bv, bv.splits64);
     build_rows(bv, bv.splits64, leaf_column, bv.row_cleared64);
   } else {
-    build<uint32_t>(forest, bv, bv.splits32);
+    steps = build<uint32_t>(forest, bv, bv.splits32);
     build_rows(bv, bv.splits32, leaf_column, bv.row_cleared32);
   }
+  // A single row streams the whole single-row layout from L2 (about 22 ns a KiB here),
+  // where the quantized row walk costs about a nanosecond a step (docs/benchmarks.md,
+  // bench-predict/bitvector-choice): shapes (b) and (d) gain, (c) (64-bit words, 100 deep
+  // trees) loses.
+  const double row_bytes = static_cast<double>(bv.row_words.size()) * (4 + (bv.wide ? 8 : 4));
+  bv.row_preferred = row_bytes < 48.0 * steps;
   forest.bitvector = std::move(bv);
 }
 

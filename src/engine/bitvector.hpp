@@ -61,7 +61,8 @@ struct Bitvector {
   std::vector<uint32_t> row_cleared32;    // as BitvectorSplit::cleared, narrow forests
   std::vector<uint64_t> row_cleared64;    // wide forests
   bool wide = false;
-  bool preferred = false;  // expected faster than the quantized walk for batches (compile/bitvector.cpp)
+  bool preferred = false;      // expected faster than the quantized walk for batches (compile/bitvector.cpp)
+  bool row_preferred = false;  // single rows: the row layout expected faster than the quantized row walk
 
   bool empty() const { return leaf_begin.empty(); }
 };

@@ -173,11 +173,12 @@ inline std::vector<double> random_categorical_rows(std::size_t rows, int feature
 }
 
 // Forests whose every tree has exactly `leaves` leaves (a random shape: a leaf split at random
-// until there are that many), numeric splits on the grid, or with `levels` > 0 feature 0
-// categorical as in random_categorical_forest (half the splits; categorical rules only).
-// `groups` output groups, trees taking them in turn.
+// until there are that many; chain: always the newest leaf, so that paths are long), numeric
+// splits on the grid, or with `levels` > 0 feature 0 categorical as in
+// random_categorical_forest (half the splits; categorical rules only). `groups` output
+// groups, trees taking them in turn.
 inline floresta::ModelSpec random_forest_of_leaves(floresta::DecisionRule rule, int features, int trees, unsigned seed,
-                                                   int leaves, int groups = 1, uint32_t levels = 0) {
+                                                   int leaves, int groups = 1, uint32_t levels = 0, bool chain = false) {
   floresta::ModelSpec spec = random_forest(rule, features, 0, seed, Shape::kBushy, groups);
   std::mt19937 random(seed);
   const bool zero_missing = rule == floresta::DecisionRule::kLightGBM;
@@ -186,7 +187,7 @@ inline floresta::ModelSpec random_forest_of_leaves(floresta::DecisionRule rule, 
     std::vector<std::pair<int, int>> shape(1, {-1, -1});
     std::vector<int> open(1, 0);
     while (static_cast<int>(open.size()) < leaves) {
-      const std::size_t pick = random() % open.size();
+      const std::size_t pick = chain ? open.size() - 1 : random() % open.size();
       const int node = open[pick];
       const int left = static_cast<int>(shape.size()), right = left + 1;
       shape.push_back({-1, -1});

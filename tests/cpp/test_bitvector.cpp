@@ -2,8 +2,10 @@
 // (every tree at most 64 leaves, quantized), and bit-identical outputs to the portable
 // kernel's value walk with every kernel this CPU runs, on trees at the edges of its words
 // (32 and 33 leaves: 32-bit words or 64-bit; 64), numeric and categorical splits, one and
-// several output groups, every decision rule, rows that miss every value, batches of one
-// group of sixteen rows, a group and one row, and passes of every size.
+// several output groups, every decision rule, rows that miss every value, single rows (on
+// AVX-512 the single-row layout where its cost model takes it, and the quantized row walk
+// where not), batches of one group of sixteen rows, a group and one row, and passes of every
+// size.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -101,6 +103,19 @@ TEST(Bitvector, AgreesWithTheValueWalkOnNumericForests) {
                       "rule " + std::to_string(static_cast<int>(rule)) + ", " + std::to_string(leaves) + " leaves, " +
                           std::to_string(groups) + " groups");
       }
+}
+
+// Long paths (chains of splits): the quantized row walk's cost makes single rows take the
+// bitvector's own single-row layout (AVX-512) for 64-bit words too (Bitvector::row_preferred).
+TEST(Bitvector, AgreesWithTheValueWalkOnForestsOfLongPaths) {
+  for (const auto rule : {DecisionRule::kXGBoost, DecisionRule::kLightGBM})
+    for (const int leaves : {33, 64}) {
+      const int features = 9;
+      const auto seed = static_cast<unsigned>(leaves + 100 * static_cast<int>(rule));
+      const auto spec = floresta::test::random_forest_of_leaves(rule, features, 40, seed, leaves, 1, 0, true);
+      const auto X = with_missing_rows(floresta::test::random_rows(300, features, seed), features, 20);
+      expect_agrees(spec, X, "chains, rule " + std::to_string(static_cast<int>(rule)) + ", " + std::to_string(leaves) + " leaves");
+    }
 }
 
 TEST(Bitvector, AgreesWithTheValueWalkOnCategoricalForests) {
