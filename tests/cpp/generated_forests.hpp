@@ -110,6 +110,21 @@ inline floresta::ModelSpec random_forest(floresta::DecisionRule rule, int featur
 // fewer (a quarter of the trees leave category_bits empty: 32 codes per word of a set); the
 // other features are numeric on the grid, and a few numeric splits read feature 0 too (a
 // feature binned twice). Trees of depth 0-8, `groups` output groups.
+// Makes node i a categorical split on feature 0: a random subset of codes below `levels`
+// listed, the split knowing `levels` codes, or just past its largest listed code, or fewer.
+inline void categorical_split(floresta::TreeSpec& tree, std::size_t i, std::mt19937& random, uint32_t levels) {
+  tree.is_categorical[i] = 1;
+  tree.split_feature[i] = 0;
+  const uint32_t top = 1 + static_cast<uint32_t>(random() % levels);
+  const unsigned density = random() % 9;  // none listed to all listed
+  std::vector<int64_t> codes;
+  for (uint32_t c = 0; c < top; ++c)
+    if (random() % 8 < density) codes.push_back(c);
+  floresta::append_category_set(tree.category_words, codes.data(), codes.size());
+  const uint32_t known[] = {levels, top, top / 2};
+  tree.category_bits[i] = known[random() % 3];
+}
+
 inline void grow_categorical(floresta::TreeSpec& tree, std::mt19937& random, int depth, int features, uint32_t levels) {
   const auto i = tree.left_children.size();
   push_leaf(tree, std::uniform_real_distribution<double>(-1, 1)(random));
@@ -118,16 +133,7 @@ inline void grow_categorical(floresta::TreeSpec& tree, std::mt19937& random, int
   if (depth == 0 || random() % 8 == 0) return;
   tree.default_left[i] = static_cast<uint8_t>(random() % 2);
   if (random() % 2 == 0) {
-    tree.is_categorical[i] = 1;
-    tree.split_feature[i] = 0;
-    const uint32_t top = 1 + static_cast<uint32_t>(random() % levels);
-    const unsigned density = random() % 9;  // none listed to all listed
-    std::vector<int64_t> codes;
-    for (uint32_t c = 0; c < top; ++c)
-      if (random() % 8 < density) codes.push_back(c);
-    floresta::append_category_set(tree.category_words, codes.data(), codes.size());
-    const uint32_t known[] = {levels, top, top / 2};
-    tree.category_bits[i] = known[random() % 3];
+    categorical_split(tree, i, random, levels);
   } else {
     tree.split_feature[i] = static_cast<int32_t>(random() % 10 == 0 ? 0 : 1 + random() % static_cast<unsigned>(features - 1));
     tree.threshold[i] = tree.split_feature[i] == 0 ? 0.5 * static_cast<double>(random() % (2 * levels)) : kGrid[random() % 8];
@@ -209,16 +215,7 @@ inline floresta::ModelSpec random_forest_of_leaves(floresta::DecisionRule rule, 
       if (left < 0) return static_cast<int32_t>(i);
       tree.default_left[i] = static_cast<uint8_t>(random() % 2);
       if (levels > 0 && random() % 2 == 0) {
-        tree.is_categorical[i] = 1;
-        tree.split_feature[i] = 0;
-        const uint32_t top = 1 + static_cast<uint32_t>(random() % levels);
-        const unsigned density = random() % 9;
-        std::vector<int64_t> codes;
-        for (uint32_t c = 0; c < top; ++c)
-          if (random() % 8 < density) codes.push_back(c);
-        floresta::append_category_set(tree.category_words, codes.data(), codes.size());
-        const uint32_t known[] = {levels, top, top / 2};
-        tree.category_bits[i] = known[random() % 3];
+        categorical_split(tree, i, random, levels);
       } else {
         tree.split_feature[i] = static_cast<int32_t>(levels > 0 ? 1 + random() % static_cast<unsigned>(features - 1)
                                                                 : random() % static_cast<unsigned>(features));

@@ -69,8 +69,9 @@ struct BitvectorPlan {
   template <bool kCategorical, class Word, class Rule>
   static void add(const Forest<Rule>& forest, const BitvectorSplit<Word>* splits, std::size_t n,
                   typename Rule::Accum* acc, const uint16_t* bins) {
-    // Eight groups' words and sums stay in registers, but 64-bit words with double sums
-    // take twice the registers: four groups.
+    // Eight groups' words and sums stay in AVX-512's registers; 64-bit words take twice the
+    // registers: four groups. (AVX2 and portable measured alike with 2, 4 or 8 groups,
+    // docs/benchmarks.md, "The bitvector plan".)
     constexpr std::size_t kMost = sizeof(Word) == 8 ? 4 : 8;
     const std::size_t groups = (n + L - 1) / L;
     for (std::size_t g = 0; g < groups;) {
