@@ -59,9 +59,10 @@ struct LoadOptions {
   int num_iterations = 0;
   // Deepest tree accepted; deeper trees are refused at load time.
   int max_depth = 1024;
-  // Also compile numeric forests to trees that compare 16-bit bins: the fast kernels, exact
-  // by construction, for about 8 bytes per node more memory. Off, the forest is scored by
-  // the value walk (same results).
+  // Also compile numeric forests to trees that compare 16-bit bins, and forests of trees of
+  // at most 64 leaves to bitvectors: the fast plans, exact by construction, for about 8
+  // bytes per node (and 8-28 per split for bitvectors) more memory. Off, the forest is
+  // scored by the value walks (same results).
   bool quantize = true;
   // Threads that parse and check the trees of big models (64 trees or more a thread), as
   // XGBoost and LightGBM load theirs: 0 = one per hardware thread. The model is the same

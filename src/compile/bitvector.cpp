@@ -104,21 +104,25 @@ void build_bitvector(Forest<Rule>& forest) {
   }
   Bitvector<typename Rule::Value> bv;
   bv.wide = max_leaves > 32;
-  const uint32_t leaf_column = q.width - 1;
-  double steps;
-  if (bv.wide) {
-    steps = build<uint64_t>(forest, bv, bv.splits64);
-    build_rows(bv, bv.splits64, leaf_column, bv.row_cleared64);
-  } else {
-    steps = build<uint32_t>(forest, bv, bv.splits32);
-    build_rows(bv, bv.splits32, leaf_column, bv.row_cleared32);
+  const double steps = bv.wide ? build<uint64_t>(forest, bv, bv.splits64) : build<uint32_t>(forest, bv, bv.splits32);
+  // The single-row layout, for numeric forests whose bins fit its registers, where it is
+  // expected faster than the quantized row walk: a single row streams the whole layout from
+  // L2 (about 22 ns a KiB here), where the walk costs about a nanosecond a step
+  // (docs/benchmarks.md, "The bitvector plan"): shapes (b) and (d) gain, (c) (64-bit words,
+  // 100 deep trees) loses.
+  std::size_t row_splits = 0;  // its size: per block of sixteen trees, sixteen x the most splits
+  for (std::size_t t = 0; t < forest.num_trees(); t += 16) {
+    uint32_t most = 0;
+    for (std::size_t i = t; i < std::min(forest.num_trees(), t + 16); ++i)
+      most = std::max(most, bv.split_begin[i + 1] - bv.split_begin[i]);
+    row_splits += 16 * std::size_t{most};
   }
-  // A single row streams the whole single-row layout from L2 (about 22 ns a KiB here),
-  // where the quantized row walk costs about a nanosecond a step (docs/benchmarks.md,
-  // bench-predict/bitvector-choice): shapes (b) and (d) gain, (c) (64-bit words, 100 deep
-  // trees) loses.
-  const double row_bytes = static_cast<double>(bv.row_words.size()) * (4 + (bv.wide ? 8 : 4));
-  bv.row_preferred = row_bytes < 48.0 * steps;
+  const double row_bytes = static_cast<double>(row_splits) * (4 + (bv.wide ? 8 : 4));
+  bv.row_preferred = !q.has_categorical && q.width <= kBitvectorRowColumns && row_bytes < 48.0 * steps;
+  if (bv.row_preferred) {
+    if (bv.wide) build_rows(bv, bv.splits64, q.width - 1, bv.row_cleared64);
+    else build_rows(bv, bv.splits32, q.width - 1, bv.row_cleared32);
+  }
   forest.bitvector = std::move(bv);
 }
 

@@ -36,6 +36,8 @@
 namespace floresta::detail {
 
 constexpr std::size_t kBitvectorMaxLeaves = 64;
+// Bin columns the single-row layout's step holds in registers (bitvector_lanes.hpp).
+constexpr std::size_t kBitvectorRowColumns = 64;
 
 // One split: its quantized node's first word (column | bound << 16, or on categorical
 // splits column | kQuantizedCategorical | set index << kQuantizedSetShift) and the leaves
@@ -53,16 +55,19 @@ struct Bitvector {
   std::vector<BitvectorSplit<uint64_t>> splits64;    // wide forests
   std::vector<uint32_t> leaf_begin;                  // per tree: its first leaf in leaf_values
   std::vector<Value> leaf_values;                    // every tree's leaves, left to right
-  // Single rows: trees sixteen at a time, a tree per vector lane. Block b (trees 16 b ..
-  // 16 b + 15) keeps split s of its tree i at row_splits[row_begin[b] + 16 s + i]; trees
-  // with fewer splits than the block's most are padded with splits that clear nothing.
+  // Single rows (built only when row_preferred): trees sixteen at a time, a tree per vector
+  // lane. Block b (trees 16 b .. 16 b + 15) keeps split s of its tree i at
+  // row_words[row_begin[b] + 16 s + i]; trees with fewer splits than the block's most are
+  // padded with splits that clear nothing.
   std::vector<uint32_t> row_begin;        // per block of sixteen trees, and one past the last
   std::vector<uint32_t> row_words;        // as BitvectorSplit::word
   std::vector<uint32_t> row_cleared32;    // as BitvectorSplit::cleared, narrow forests
   std::vector<uint64_t> row_cleared64;    // wide forests
   bool wide = false;
   bool preferred = false;      // expected faster than the quantized walk for batches (compile/bitvector.cpp)
-  bool row_preferred = false;  // single rows: the row layout expected faster than the quantized row walk
+  // Single rows: the row layout built, numeric splits, at most kBitvectorRowColumns bin
+  // columns, and expected faster than the quantized row walk.
+  bool row_preferred = false;
 
   bool empty() const { return leaf_begin.empty(); }
 };

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "engine/bitvector.hpp"
 #include "engine/forest.hpp"
 #include "engine/quantized.hpp"
 #if FLORESTA_ISA_LEVEL >= 1
@@ -293,7 +294,6 @@ struct Avx512BitvectorLanes {
 // two registers (vpermt2w: at most kBitvectorRowColumns bin columns), compared with their
 // bounds, and their leaves cleared where the bin is greater; then the trees' exit leaves'
 // values gathered and added to the row's accumulators `a` tree by tree in file order.
-constexpr std::size_t kBitvectorRowColumns = 64;
 
 template <class Word, class Rule>
 void bitvector_row_avx512(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {

@@ -222,7 +222,7 @@ struct Avx2Isa : VectorIsaBase {
 struct Avx512Isa : Avx2Isa {
   template <class Word>
   using BitvectorLanes = Avx512BitvectorLanes<Word>;
-  static constexpr std::size_t kBitvectorRowColumns = FLORESTA_ISA::kBitvectorRowColumns;
+  static constexpr std::size_t kBitvectorRowColumns = detail::kBitvectorRowColumns;
   // One row of at most kBitvectorRowColumns bin columns through a forest's bitvectors.
   template <class Rule>
   static void bitvector_row(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {

@@ -9,8 +9,8 @@
 // (Isa::BitvectorLanes, bitvector_lanes.hpp).
 //
 // Fewer than sixteen rows go one at a time: on AVX-512 sixteen trees at a time, a tree per
-// lane (Isa::bitvector_row, numeric forests of at most 64 bin columns, where its cost model
-// expects it faster: Bitvector::row_preferred); otherwise by the quantized plan's row walk (the scalar QuickScorer, one row's false splits AND-ed one by
+// lane (Isa::bitvector_row, numeric forests of at most kBitvectorRowColumns bin columns,
+// where its cost model expects it faster: Bitvector::row_preferred); otherwise by the quantized plan's row walk (the scalar QuickScorer, one row's false splits AND-ed one by
 // one, measured slower than it: docs/benchmarks.md).
 //
 // Kernel code: included only through score.hpp (see plan.hpp).
@@ -45,7 +45,7 @@ struct BitvectorPlan {
     const auto& q = forest.quantized;
     if (n < L) {
       if constexpr (Isa::kBitvectorRowColumns > 0) {
-        if (!kCategorical && q.width <= Isa::kBitvectorRowColumns && forest.bitvector.row_preferred) {
+        if (forest.bitvector.row_preferred) {  // numeric, at most kBitvectorRowColumns columns
           for (std::size_t r = 0; r < n; ++r) {
             Isa::template bin_one<Rule>(q, X.row(b + r), X.col_stride, scratch.bins);
             Isa::bitvector_row(forest, scratch.bins, acc + r * forest.num_groups);
