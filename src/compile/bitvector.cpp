@@ -95,7 +95,8 @@ double build(const Forest<Rule>& forest, Bitvector<typename Rule::Value>& bv, st
 template <class Rule>
 void build_bitvector(Forest<Rule>& forest) {
   const auto& q = forest.quantized;
-  if (q.empty() || forest.num_trees() == 0 || q.nodes.size() >= 0xFFFFFFFFu) return;
+  // Leaf indices are gathered with signed 32-bit offsets: fewer than 2^31 nodes.
+  if (q.empty() || forest.num_trees() == 0 || q.nodes.size() >= (std::size_t{1} << 31)) return;
   std::size_t max_leaves = 0;
   for (std::size_t t = 0; t < forest.num_trees(); ++t) {
     const std::size_t end = t + 1 < forest.num_trees() ? forest.tree_begin[t + 1] : forest.nodes.size();
@@ -118,7 +119,8 @@ void build_bitvector(Forest<Rule>& forest) {
     row_splits += 16 * std::size_t{most};
   }
   const double row_bytes = static_cast<double>(row_splits) * (4 + (bv.wide ? 8 : 4));
-  bv.row_preferred = !q.has_categorical && q.width <= kBitvectorRowColumns && row_bytes < 48.0 * steps;
+  bv.row_preferred = !q.has_categorical && q.width <= kBitvectorRowColumns && row_bytes < 48.0 * steps &&
+                     row_splits < (std::size_t{1} << 31);  // row_begin's 32-bit offsets
   if (bv.row_preferred) {
     if (bv.wide) build_rows(bv, bv.splits64, q.width - 1, bv.row_cleared64);
     else build_rows(bv, bv.splits32, q.width - 1, bv.row_cleared32);
