@@ -140,6 +140,26 @@ py::object input_rule_of(const floresta::Feature& feature) {
   return out;
 }
 
+// Contributions, rows x outputs x (features + 1), the bias last (Model::predict_contributions).
+py::array_t<double> contributions(const floresta::Model& model, const py::array& X, int n_threads) {
+  return with_view(X, [&](const auto& view) {
+    py::array_t<double> out({static_cast<py::ssize_t>(view.rows), static_cast<py::ssize_t>(model.num_outputs()),
+                             static_cast<py::ssize_t>(model.num_features() + 1)});
+    double* destination = out.mutable_data();
+    floresta::PredictOptions options;
+    options.n_threads = n_threads;
+    py::gil_scoped_release release;
+    model.predict_contributions(view, destination, options);
+    return out;
+  });
+}
+
+py::object value_object(const floresta::Value& value) {
+  if (std::holds_alternative<double>(value)) return py::float_(std::get<double>(value));
+  if (std::holds_alternative<std::string>(value)) return py::str(std::get<std::string>(value));
+  return py::none();
+}
+
 py::object categories_of(const floresta::Feature& feature) {
   if (!feature.string_categories.empty()) return py::cast(feature.string_categories);
   if (!feature.number_categories.empty()) return py::cast(feature.number_categories);
@@ -284,6 +304,28 @@ PYBIND11_MODULE(_core, m) {
              return out;
            },
            py::arg("records"), py::arg("unknown_category") = floresta::UnknownCategory::kAsTrained,
+           py::arg("extra_fields") = floresta::ExtraFields::kIgnore)
+      .def_property_readonly("can_explain", &floresta::Model::can_explain)
+      .def_property_readonly("explain_refusal", &floresta::Model::explain_refusal)
+      .def("expected_value", &floresta::Model::expected_value)
+      .def("predict_contributions", &contributions, py::arg("X"), py::arg("n_threads") = 1)
+      .def("explain_record",
+           [](const floresta::Model& model, const py::handle& record, std::size_t k, py::object output,
+              floresta::UnknownCategory unknown_category, floresta::ExtraFields extra_fields) {
+             const std::size_t which = output.is_none() ? floresta::Model::kTopOutput : output.cast<std::size_t>();
+             py::list out;
+             for (const auto& part :
+                  model.explain_record(to_record(record), k, which, record_options(unknown_category, extra_fields))) {
+               py::dict item;
+               item["field"] = part.field;
+               item["value"] = value_object(part.value);
+               item["contribution"] = part.contribution;
+               out.append(item);
+             }
+             return out;
+           },
+           py::arg("record"), py::arg("k") = 0, py::arg("output") = py::none(),
+           py::arg("unknown_category") = floresta::UnknownCategory::kAsTrained,
            py::arg("extra_fields") = floresta::ExtraFields::kIgnore)
       .def("inertia", [](const floresta::Model& model, const py::array& X, int n_threads) {
         floresta::PredictOptions options;

@@ -67,6 +67,7 @@ TreeSpec read_tree(const JsonCursor& tree, int leaf_width, CategoryBudget& budge
   } else {
     spec.leaf_value = doubles(tree.at("leaf_value"), n);
   }
+  if (tree.has("cover")) spec.cover = doubles(tree.at("cover"), n);
   spec.output_group = tree.has("output_group") ? static_cast<int32_t>(tree.at("output_group").as_int()) : 0;
   spec.is_categorical.assign(n, 0);
   if (tree.has("categorical")) {

@@ -198,8 +198,14 @@ TreeSpec read_tree(const JsonCursor& structure, const std::string& source, Categ
   const TreeNodes nodes(structure, source);
   TreeSpec tree;
   size_tree(tree, nodes.size());
+  // Training rows reaching each node (explanations' cover), when every node lists them.
+  bool counted = nodes.size() > 1;
+  tree.cover.assign(nodes.size(), 0.0);
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const JsonCursor node = nodes.at(i);
+    const char* count_key = nodes.children(i).first < 0 ? "leaf_count" : "internal_count";
+    if (counted && node.has(count_key)) tree.cover[i] = node.at(count_key).as_double();
+    else counted = false;
     if (nodes.children(i).first < 0) {
       read_leaf(node, i, nodes.size(), tree);
       tree.category_offsets[i + 1] = static_cast<uint32_t>(tree.category_words.size());
@@ -208,6 +214,7 @@ TreeSpec read_tree(const JsonCursor& structure, const std::string& source, Categ
     }
     if (!tree.linear_offsets.empty()) tree.linear_offsets[i + 1] = static_cast<uint32_t>(tree.linear_features.size());
   }
+  if (!counted) tree.cover.clear();
   return tree;
 }
 

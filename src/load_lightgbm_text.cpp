@@ -364,6 +364,13 @@ TreeSpec read_text_tree(const TextModel& model, const Block& block, std::size_t 
   // Leaves (ids from `internal` on) list no categories.
   for (std::size_t i = tb.internal; i < tb.internal + tb.leaves; ++i) tree.category_offsets[i + 1] = tree.category_offsets[i];
   if (block.count("is_linear") && model.integer(block.at("is_linear"), "is_linear") == 1) read_linear_leaves(tb, tree);
+  // Training rows reaching each node: explanations' cover, as LightGBM's own TreeSHAP reads it.
+  if (block.count("internal_count") && block.count("leaf_count")) {
+    const auto internal = tb.doubles("internal_count", tb.internal);
+    const auto leaves = tb.doubles("leaf_count", tb.leaves);
+    tree.cover = internal;
+    tree.cover.insert(tree.cover.end(), leaves.begin(), leaves.end());
+  }
   return tree;
 }
 

@@ -196,6 +196,13 @@ TreeSpec read_tree(const JsonCursor& tree, int64_t width, CategoryBudget& budget
   spec.default_left = default_left.flag_array();
   require_length(default_left, spec.default_left, n);
 
+  // The hessian sum reaching each node: explanations' cover (absent from vector-leaf trees).
+  if (tree.has("sum_hessian")) {
+    const JsonCursor hessians = tree.at("sum_hessian");
+    spec.cover = hessians.double_array();
+    require_length(hessians, spec.cover, n);
+  }
+
   spec.is_categorical.assign(n, 0);
   if (tree.has("split_type")) {
     const JsonCursor split_type = tree.at("split_type");

@@ -10,6 +10,7 @@
 #include "engine/kernel.hpp"
 #include "engine/kmeans.hpp"
 #include "engine/plan.hpp"
+#include "explain/treeshap.hpp"
 #include "floresta/model.hpp"
 #include "floresta/spec.hpp"
 #include "record_encoding.hpp"
@@ -29,6 +30,7 @@ struct Model::Data : ModelDescription {
   const detail::Kernel* kernel = nullptr;  // chosen once by compile() (choose_kernel)
   detail::Plan plan = detail::Plan::kValueWalk;  // chosen once by compile() (choose_plan)
   detail::RecordEncoding records;
+  detail::ShapTables shap;  // explanations (src/explain.cpp): the expected values, or why not
 };
 
 namespace detail {

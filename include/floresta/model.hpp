@@ -16,6 +16,8 @@
 //   score(kDecision) outlier detectors: score_samples - offset (decision_function)
 //   score(kDistances) k-means: distance to every centre (transform); predict gives the label
 //
+// predict_contributions explains each answer (exact TreeSHAP, see below).
+//
 // The scoring kernel (AVX-512, AVX2 or portable code, compiled inside the library) and the
 // scoring plan (how the trees are walked: quantized, lanes, value_walk, kmeans) are chosen
 // once, when the model is compiled: model.kernel() and model.plan() name them;
@@ -48,6 +50,14 @@ struct RankedClass {
   std::string label;
   double probability = 0;
   std::size_t index = 0;
+};
+
+// One field's part in an answer (Model::explain_record): the record's value for it (missing
+// when the record leaves it out) and how far it moved the output's margin, signed.
+struct FieldContribution {
+  std::string field;
+  Value value;
+  double contribution = 0;
 };
 
 struct LoadOptions {
@@ -170,6 +180,41 @@ class Model {
 
   // The kind predict() uses for this model.
   OutputKind predict_kind() const;
+
+  // ---- explanations: exact path-dependent TreeSHAP (as XGBoost's pred_contribs, LightGBM's
+  // pred_contrib and shap's TreeExplainer compute it) ----
+  // Per row, output and raw input feature, how much the feature moved the output's margin,
+  // then the output's expected value (the bias): num_outputs() x (num_features() + 1) values
+  // per row, bias last. They sum to the margin the link is applied to: predict_raw's value,
+  // divided by the number of trees for scikit-learn's forests, which average (random
+  // forests: the averaged value or probability; isolation forests: the mean path length), as
+  // shap explains them (LightGBM's rf mode keeps the trees' sum, as LightGBM's pred_contrib
+  // does). XGBoost models are explained in double from their float32 leaves, so the sum
+  // differs from XGBoost's float32 margin by its rounding (~1e-7). Models with
+  // preprocessing report the raw input columns: an encoded column's part is summed back to
+  // the field it came from. Every tree model floresta loads can be explained when its file
+  // carries node covers; can_explain() says whether this one can, explain_refusal() why not
+  // (an Error with that text is what the calls below throw otherwise). Double arithmetic;
+  // threads as in score(), at least 8 rows a thread.
+  bool can_explain() const;
+  const std::string& explain_refusal() const;
+  std::size_t contributions_width() const;  // num_outputs() * (num_features() + 1)
+  // The expected value of each output over the training data as the trees saw it (the bias
+  // column): num_outputs() values.
+  std::vector<double> expected_value() const;
+  void predict_contributions(const MatrixView<float>& X, double* out, const PredictOptions& options = {}) const;
+  void predict_contributions(const MatrixView<double>& X, double* out, const PredictOptions& options = {}) const;
+  std::vector<double> predict_contributions(const MatrixView<float>& X, const PredictOptions& options = {}) const;
+  std::vector<double> predict_contributions(const MatrixView<double>& X, const PredictOptions& options = {}) const;
+  void contributions_row(const float* row, std::size_t cols, double* out) const;
+  void contributions_row(const double* row, std::size_t cols, double* out) const;
+  std::vector<double> predict_contributions(const Record& record, const RecordOptions& o = {}) const;
+  // The fields of `record` that moved output `output` most (its margin: the positive class
+  // of a binary classifier; for multi-class models by default the most likely class), largest
+  // |contribution| first (ties: schema order), the top `k` (all when k is 0).
+  static constexpr std::size_t kTopOutput = static_cast<std::size_t>(-1);
+  std::vector<FieldContribution> explain_record(const Record& record, std::size_t k = 0, std::size_t output = kTopOutput,
+                                                const RecordOptions& o = {}) const;
 
   // k-means: the sum of squared distances of the rows to their nearest centres (scikit-learn's
   // inertia; KMeans.score is its negative).

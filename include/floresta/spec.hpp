@@ -58,6 +58,11 @@ struct TreeSpec {
   std::vector<int32_t> linear_features;
   std::vector<double> linear_coeffs;
   std::vector<double> linear_const;
+  // Per node, the training weight that reached it: XGBoost's sum_hessian, LightGBM's
+  // internal_count / leaf_count, scikit-learn's weighted_n_node_samples (TreeSHAP's cover).
+  // Only explanations read it. Empty = unknown (the model predicts but cannot explain); a
+  // single-leaf tree needs none.
+  std::vector<double> cover;
   int32_t output_group = 0;  // ignored for vector leaves, which add to every group
   double weight = 1.0;  // dart weight_drop; folded into the leaves when compiled
 

@@ -211,8 +211,10 @@ def _tree_arrays(tree, feature_map=None):
     missing = getattr(tree, "missing_go_to_left", None)
     default_left = np.zeros(len(left), dtype=np.int64) if missing is None else missing.astype(np.int64)
     default_left[leaves] = 0
+    # The training weight reaching each node: what TreeSHAP weighs a split's sides by.
     return {"left_children": left.tolist(), "right_children": right.tolist(), "split_feature": feature.tolist(),
-            "threshold": _numbers(threshold), "default_left": default_left.tolist()}
+            "threshold": _numbers(threshold), "default_left": default_left.tolist(),
+            "cover": _numbers(tree.weighted_n_node_samples)}
 
 
 def _classifier_leaves(tree):
@@ -385,7 +387,8 @@ def _export_hist_gradient_boosting(estimator):
             arrays = {"left_children": left.tolist(), "right_children": right.tolist(),
                       "split_feature": feature.tolist(), "threshold": _numbers(threshold),
                       "default_left": np.where(leaves, 0, nodes["missing_go_to_left"]).astype(np.int64).tolist(),
-                      "leaf_value": _numbers(np.where(leaves, nodes["value"], 0.0)), "output_group": group}
+                      "leaf_value": _numbers(np.where(leaves, nodes["value"], 0.0)), "output_group": group,
+                      "cover": _numbers(nodes["count"])}
             categorical_nodes = np.flatnonzero(~leaves & nodes["is_categorical"].astype(bool))
             if len(categorical_nodes):
                 lists, counts = [], []

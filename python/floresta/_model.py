@@ -275,6 +275,49 @@ class Model:
         return [[(labels[c], p) for c, p in zip(row.tolist(), chances.tolist())]
                 for row, chances in zip(indices[:, :k], probabilities[:, :k])]
 
+    # ---- explanations ----
+    def predict_contributions(self, X):
+        """Exact TreeSHAP contributions (as XGBoost's ``pred_contribs``, LightGBM's
+        ``pred_contrib`` and shap's TreeExplainer), for X as records, a DataFrame or an array:
+        how much each raw feature moved each output's margin, then the expected value (the
+        bias) last. Shape (n_samples, n_features_in_ + 1) for one output, (n_samples,
+        n_outputs_, n_features_in_ + 1) for several (XGBoost's layout). Each row sums to the
+        margin (``predict_raw``; divided by the number of trees for scikit-learn's forests, as
+        shap explains them: random forests' values or probabilities, isolation forests' mean
+        path length; LightGBM's rf mode keeps the sum, as its pred_contrib does). Pipelines
+        report their raw fields: an encoder's columns are summed back to the field.
+
+        With the shap package: ``shap.Explanation(values=c[:, :-1], base_values=c[:, -1],
+        data=X, feature_names=model.feature_names_in_)`` feeds its plots."""
+        out = self._core.predict_contributions(self._matrix(X), int(self.n_threads))
+        return out[:, 0, :] if out.shape[1] == 1 else out
+
+    @property
+    def expected_value_(self):
+        """The bias column of predict_contributions: each output's expected margin over the
+        training data as the trees saw it (a float for one output, an array for several)."""
+        expected = np.asarray(self._core.expected_value())
+        return float(expected[0]) if expected.size == 1 else expected
+
+    @property
+    def can_explain(self):
+        """Whether predict_contributions works for this model (explain_refusal_ says why not)."""
+        return self._core.can_explain
+
+    @property
+    def explain_refusal_(self):
+        return self._core.explain_refusal
+
+    def explain_record(self, record, k=None, output=None):
+        """The fields of one record (a dict) that moved the answer most: a list of
+        ``{"field", "value", "contribution"}`` dicts, largest ``|contribution|`` first, the top
+        k (all when None). ``output``: which margin (default: the positive class of a binary
+        model, the most likely class of a multi-class one); contributions are in margin units."""
+        if not isinstance(record, dict):
+            raise _core.FlorestaError("explain_record takes one record (a dict of field names to values)")
+        return self._core.explain_record(record, 0 if k is None else int(k), None if output is None else int(output),
+                                         self._unknown_category, self._extra_fields)
+
     def score_samples(self, X):
         """Outlier detectors (IsolationForest): the anomaly score, lower is more abnormal."""
         self._require_outlier("score_samples")

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -68,6 +69,15 @@ Model compile(ModelSpec spec, const LoadOptions& options) {
   data->kernel = &detail::choose_kernel(options.kernel, spec.source);
   data->plan = std::visit([&](const auto& estimator) {
     return detail::choose_plan(detail::compatible_plans(estimator), options.plan, spec.source);
+  }, data->estimator);
+  data->shap = std::visit([&](const auto& estimator) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(estimator)>, detail::KMeans>) {
+      detail::ShapTables none;
+      none.refusal = spec.source + ": explanations (TreeSHAP) are for tree models, and this is a k-means model";
+      return none;
+    } else {
+      return detail::prepare_tree_shap(estimator, spec.source);
+    }
   }, data->estimator);
   data->records = detail::build_record_encoding(spec.schema, spec.preprocessing, spec.source);
   static_cast<ModelDescription&>(*data) = std::move(spec);

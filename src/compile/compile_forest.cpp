@@ -17,7 +17,7 @@ namespace {
 
 // Lays a validated tree out in pre-order: left child next, right child a forward offset.
 template <class Rule>
-void compile_tree(const TreeSpec& tree, Forest<Rule>& forest, uint32_t& depth_out, const std::string& source) {
+void compile_tree(const TreeSpec& tree, Forest<Rule>& forest, uint32_t& depth_out, bool with_cover, const std::string& source) {
   using Value = typename Rule::Value;
   using Accum = typename Rule::Accum;
   const std::size_t width = forest.leaf_width;
@@ -33,6 +33,7 @@ void compile_tree(const TreeSpec& tree, Forest<Rule>& forest, uint32_t& depth_ou
     if (pos - base > std::numeric_limits<uint32_t>::max()) fail(source, ": a tree is too large to compile");
     if (item.parent != SIZE_MAX) forest.nodes[item.parent].right = static_cast<uint32_t>(pos - item.parent);
     depth_out = std::max(depth_out, item.depth);
+    if (with_cover) forest.cover.push_back(tree.cover.empty() ? 1.0 : tree.cover[i]);  // a lone leaf needs none
     Node<Value> node{};
     if (tree.left_children[i] == -1) {
       Value leaf = static_cast<Value>(tree.leaf_value[i]);
@@ -116,6 +117,7 @@ void append_part(Forest<Rule>& forest, Forest<Rule>& part, const std::string& so
     }
   }
   forest.nodes.insert(forest.nodes.end(), part.nodes.begin(), part.nodes.end());
+  forest.cover.insert(forest.cover.end(), part.cover.begin(), part.cover.end());
   for (uint32_t begin : part.tree_begin) forest.tree_begin.push_back(begin + static_cast<uint32_t>(node_base));
   forest.tree_group.insert(forest.tree_group.end(), part.tree_group.begin(), part.tree_group.end());
   forest.tree_depth.insert(forest.tree_depth.end(), part.tree_depth.begin(), part.tree_depth.end());
@@ -136,6 +138,10 @@ Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options) {
   forest.num_groups = static_cast<uint32_t>(spec.num_outputs);
   forest.leaf_width = static_cast<uint32_t>(spec.leaf_width);
   for (double m : spec.base_margin) forest.base_margin.push_back(static_cast<typename Rule::Accum>(m));
+  // Covers are kept when every tree has them (a single leaf needs none): explanations use
+  // all of them or none.
+  const bool with_cover = std::all_of(spec.trees.begin(), spec.trees.end(),
+                                      [](const TreeSpec& t) { return !t.cover.empty() || t.num_nodes() == 1; });
   // Chunks of trees in file order compile on their own threads into parts, joined in order
   // (a failing chunk's first error is the one a sequential compile would meet first).
   const std::size_t trees = spec.trees.size();
@@ -147,12 +153,13 @@ Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options) {
     std::size_t total = 0;
     for (std::size_t t = begin; t < end; ++t) total += spec.trees[t].num_nodes();
     part.nodes.reserve(total);
+    if (with_cover) part.cover.reserve(total);
     for (std::size_t t = begin; t < end; ++t) {
       const TreeSpec& tree = spec.trees[t];
       part.tree_begin.push_back(static_cast<uint32_t>(part.nodes.size()));
       part.tree_group.push_back(static_cast<uint32_t>(tree.output_group));
       uint32_t depth = 0;
-      compile_tree(tree, part, depth, spec.source);
+      compile_tree(tree, part, depth, with_cover, spec.source);
       part.tree_depth.push_back(depth);
       part.max_depth = std::max(part.max_depth, depth);
     }
@@ -169,6 +176,7 @@ Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options) {
     for (auto& part : parts) append_part(forest, part, spec.source);
   }
   forest.nodes.shrink_to_fit();
+  forest.cover.shrink_to_fit();
   if (options.quantize) {
     quantize(forest, options.n_threads);
     build_bitvector(forest);

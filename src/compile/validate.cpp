@@ -36,6 +36,13 @@ void validate_tree(const ModelSpec& spec, std::size_t t, int max_depth) {
   check_len(tree.is_categorical.size(), "is_categorical");
   if (!tree.zero_is_missing.empty()) check_len(tree.zero_is_missing.size(), "zero_is_missing");
   if (!tree.category_bits.empty()) check_len(tree.category_bits.size(), "category_bits");
+  if (!tree.cover.empty()) {
+    check_len(tree.cover.size(), "cover");
+    for (std::size_t i = 0; i < n; ++i)
+      if (!(std::isfinite(tree.cover[i]) && tree.cover[i] >= 0))
+        tree_fail(spec, t, "cover of node " + std::to_string(i) + " is " + std::to_string(tree.cover[i]) +
+                               " (must be a finite number, not negative)");
+  }
   if (!tree.linear_offsets.empty()) {
     if (tree.linear_offsets.size() != n + 1) tree_fail(spec, t, "linear_offsets must have num_nodes + 1 entries");
     check_len(tree.linear_const.size(), "linear_const");

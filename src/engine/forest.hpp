@@ -134,6 +134,20 @@ struct SkLearnTreeRule {
   FLORESTA_ALWAYS_INLINE static bool category_left(Value, const uint32_t*, bool default_left) { return default_left; }
 };
 
+// Whether a split sends x (an input already read by Rule::input) left: the one decision the
+// walks (walk.hpp) and the explanations (explain/treeshap.cpp) take.
+template <class Rule, bool kCategorical = true>
+FLORESTA_ALWAYS_INLINE bool goes_left(const Node<typename Rule::Value>& node, const uint32_t* words,
+                                      typename Rule::Value x) {
+  using Value = typename Rule::Value;
+  const uint32_t info = node.info;
+  const bool default_left = (info & kDefaultLeftFlag) != 0;
+  if (std::isnan(x)) return default_left;
+  if (kCategorical && (info & kCategoricalFlag)) return Rule::category_left(x, words + node.bitset, default_left);
+  if (Rule::kZeroMissing && (info & kZeroMissingFlag) && std::fabs(x) <= Value(kLightGBMZeroThreshold)) return default_left;
+  return Rule::numeric_left(x, node.value);
+}
+
 template <class Rule>
 struct Forest {
   using Value = typename Rule::Value;
@@ -156,6 +170,9 @@ struct Forest {
   bool has_linear = false;
   Quantization<Value> quantized;       // the same trees comparing bins (empty: not quantizable)
   Bitvector<Value> bitvector;          // the quantized trees as leaf masks (empty: a tree too big)
+  // Explanations only (explain/treeshap.hpp), beside the nodes rather than in them: each
+  // node's training weight (TreeSpec::cover) in `nodes` order; empty when a tree has none.
+  std::vector<double> cover;
 
   FLORESTA_ALWAYS_INLINE std::size_t num_trees() const { return tree_begin.size(); }
 };

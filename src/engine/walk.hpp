@@ -28,23 +28,10 @@ namespace floresta::detail::FLORESTA_ISA {
 template <class Rule, bool kCategorical, bool kContiguous, class In>
 inline const Node<typename Rule::Value>* walk(const Node<typename Rule::Value>* node, const uint32_t* words,
                                               const In* row, std::ptrdiff_t col_stride) {
-  using Value = typename Rule::Value;
   while (!node->is_leaf()) {
-    const uint32_t info = node->info;
-    const std::ptrdiff_t f = static_cast<std::ptrdiff_t>(info & kFeatureMask);
-    const Value x = Rule::input(kContiguous ? row[f] : row[f * col_stride]);
-    const bool default_left = (info & kDefaultLeftFlag) != 0;
-    bool left;
-    if (std::isnan(x)) {
-      left = default_left;
-    } else if (kCategorical && (info & kCategoricalFlag)) {
-      left = Rule::category_left(x, words + node->bitset, default_left);
-    } else if (Rule::kZeroMissing && (info & kZeroMissingFlag) && std::fabs(x) <= Value(kLightGBMZeroThreshold)) {
-      left = default_left;
-    } else {
-      left = Rule::numeric_left(x, node->value);
-    }
-    node += left ? 1u : node->right;
+    const std::ptrdiff_t f = static_cast<std::ptrdiff_t>(node->feature());
+    const auto x = Rule::input(kContiguous ? row[f] : row[f * col_stride]);
+    node += goes_left<Rule, kCategorical>(*node, words, x) ? 1u : node->right;
   }
   return node;
 }
