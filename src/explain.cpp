@@ -31,18 +31,20 @@ double explain_divisor(const detail::ModelData& d) {
   return d.average_divisor > 0 && d.format.rfind("lightgbm", 0) != 0 ? d.average_divisor : 1.0;
 }
 
-// One raw row's contributions into out (groups x (raw columns + 1)); `inner` is scratch for
-// models with preprocessing (estimator inputs, then their contributions).
+// One raw row's contributions into out (groups x (raw columns + 1), or one group's with
+// `group`); `inner` is scratch for models with preprocessing (estimator inputs, then their
+// contributions).
 template <class T>
 void explain_row(const detail::ModelData& d, const T* row, std::ptrdiff_t col_stride, double* out,
-                 std::vector<double>& inner) {
+                 std::vector<double>& inner, std::size_t group = detail::kEveryGroup) {
   const Preprocessing& pre = d.preprocessing;
-  const std::size_t groups = static_cast<std::size_t>(d.num_outputs), raw = d.schema.features.size();
+  const std::size_t groups = group == detail::kEveryGroup ? static_cast<std::size_t>(d.num_outputs) : 1;
+  const std::size_t raw = d.schema.features.size();
   std::visit(
       [&](const auto& estimator) {
         if constexpr (!std::is_same_v<std::decay_t<decltype(estimator)>, detail::KMeans>) {
           if (pre.empty()) {
-            detail::tree_shap_row(estimator, d.shap, row, col_stride, out);
+            detail::tree_shap_row(estimator, d.shap, row, col_stride, out, group);
             return;
           }
           // Estimator inputs first, then their contributions summed back to the raw column each
@@ -51,7 +53,7 @@ void explain_row(const detail::ModelData& d, const T* row, std::ptrdiff_t col_st
           inner.resize(columns + groups * (columns + 1));
           detail::preprocess_row(pre, row, col_stride, inner.data());
           double* parts = inner.data() + columns;
-          detail::tree_shap_row(estimator, d.shap, inner.data(), 1, parts);
+          detail::tree_shap_row(estimator, d.shap, inner.data(), 1, parts, group);
           std::fill(out, out + groups * (raw + 1), 0.0);
           for (std::size_t g = 0; g < groups; ++g) {
             const double* from = parts + g * (columns + 1);
@@ -81,6 +83,17 @@ void explain_matrix(const detail::ModelData& d, const MatrixView<T>& X, double* 
 template <class T>
 void explain_one(const detail::ModelData& d, const T* row, std::size_t cols, double* out) {
   explain_matrix(d, MatrixView<T>::row_major(row, 1, cols), out, {});
+}
+
+template <class T>
+void explain_one_output(const detail::ModelData& d, const T* row, std::size_t cols, std::size_t output, double* out) {
+  require_explainable(d);
+  if (cols != d.schema.features.size())
+    detail::fail("input has ", cols, " columns, the model expects ", d.schema.features.size(), " features (", d.source, ")");
+  if (output >= static_cast<std::size_t>(d.num_outputs))
+    detail::fail("output ", output, " out of range for a model of ", d.num_outputs, " outputs (", d.source, ")");
+  std::vector<double> inner;
+  explain_row(d, row, 1, out, inner, output);
 }
 
 }  // namespace
@@ -114,6 +127,12 @@ std::vector<double> Model::predict_contributions(const MatrixView<double>& X, co
 }
 void Model::contributions_row(const float* row, std::size_t cols, double* out) const { explain_one(*data_, row, cols, out); }
 void Model::contributions_row(const double* row, std::size_t cols, double* out) const { explain_one(*data_, row, cols, out); }
+void Model::contributions_row(const float* row, std::size_t cols, std::size_t output, double* out) const {
+  explain_one_output(*data_, row, cols, output, out);
+}
+void Model::contributions_row(const double* row, std::size_t cols, std::size_t output, double* out) const {
+  explain_one_output(*data_, row, cols, output, out);
+}
 
 std::vector<double> Model::predict_contributions(const Record& record, const RecordOptions& o) const {
   require_explainable(*data_);  // before encoding: the refusal says more than a field would
@@ -125,24 +144,24 @@ std::vector<double> Model::predict_contributions(const Record& record, const Rec
 
 std::vector<FieldContribution> Model::explain_record(const Record& record, std::size_t k, std::size_t output,
                                                      const RecordOptions& o) const {
-  const std::vector<double> parts = predict_contributions(record, o);
-  const std::size_t fields = num_features(), groups = num_outputs();
+  require_explainable(*data_);
+  const std::vector<double> row = encode(record, o);
   if (output == kTopOutput) {
-    // The most likely class is the largest margin (softmax keeps the order): the margins are
-    // the contributions' sums.
+    // The most likely class has the largest margin (the links keep the order).
     output = 0;
-    if (groups > 1) {
-      std::vector<double> margin(groups, 0.0);
-      for (std::size_t g = 0; g < groups; ++g)
-        for (std::size_t f = 0; f <= fields; ++f) margin[g] += parts[g * (fields + 1) + f];
+    if (num_outputs() > 1) {
+      std::vector<double> margin(num_outputs());
+      score_row(OutputKind::kRaw, row.data(), row.size(), margin.data());
       output = static_cast<std::size_t>(std::max_element(margin.begin(), margin.end()) - margin.begin());
     }
   }
-  if (output >= groups) detail::fail("explain_record: output ", output, " out of range for ", groups, " outputs (", data_->source, ")");
-  const double* row = parts.data() + output * (fields + 1);
+  const std::size_t fields = num_features();
+  std::vector<double> parts(fields + 1);
+  contributions_row(row.data(), row.size(), output, parts.data());
   std::vector<std::size_t> order(fields);
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [row](std::size_t a, std::size_t b) { return std::fabs(row[a]) > std::fabs(row[b]); });
+  std::stable_sort(order.begin(), order.end(),
+                   [&parts](std::size_t a, std::size_t b) { return std::fabs(parts[a]) > std::fabs(parts[b]); });
   if (k == 0 || k > fields) k = fields;
   std::vector<FieldContribution> top;
   for (std::size_t i = 0; i < k; ++i) {
@@ -150,7 +169,7 @@ std::vector<FieldContribution> Model::explain_record(const Record& record, std::
     Value value = missing;
     for (const auto& [field, given] : record.fields)
       if (field == name) value = given;
-    top.push_back({name, value, row[order[i]]});
+    top.push_back({name, value, parts[order[i]]});
   }
   return top;
 }

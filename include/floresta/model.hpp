@@ -208,6 +208,10 @@ class Model {
   std::vector<double> predict_contributions(const MatrixView<double>& X, const PredictOptions& options = {}) const;
   void contributions_row(const float* row, std::size_t cols, double* out) const;
   void contributions_row(const double* row, std::size_t cols, double* out) const;
+  // One output's contributions only (num_features() + 1 values, its bias last), at the cost of
+  // that output's trees: why a service's top class, without explaining the other classes.
+  void contributions_row(const float* row, std::size_t cols, std::size_t output, double* out) const;
+  void contributions_row(const double* row, std::size_t cols, std::size_t output, double* out) const;
   std::vector<double> predict_contributions(const Record& record, const RecordOptions& o = {}) const;
   // The fields of `record` that moved output `output` most (its margin: the positive class
   // of a binary classifier; for multi-class models by default the most likely class), largest

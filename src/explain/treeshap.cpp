@@ -82,8 +82,10 @@ struct TreeWalk {
   using Value = typename Rule::Value;
   const Forest<Rule>& forest;
   const Value* x;
-  double* out;          // the tree's group's contributions (scalar leaves), or group 0's
+  double* out;          // the tree's group's contributions (scalar leaves), or the first group's
   std::size_t stride;   // num_features + 1: from one group's contributions to the next
+  std::size_t first;    // vector leaves: the groups first .. first + groups - 1 are written
+  std::size_t groups;
 
   void leaf(const Node<Value>& node, const PathElement* path, uint32_t depth) const {
     if (depth == 0) return;
@@ -95,11 +97,11 @@ struct TreeWalk {
       }
       return;
     }
-    const auto* values = forest.leaf_vectors.data() + node.right;
+    const auto* values = forest.leaf_vectors.data() + node.right + first;
     for (uint32_t i = 1; i <= depth; ++i) {
       const PathElement& e = path[i];
       const double w = unwound_sum(path, depth, i) * (e.one - e.zero);
-      for (std::size_t g = 0; g < forest.leaf_width; ++g) out[g * stride + e.feature] += w * static_cast<double>(values[g]);
+      for (std::size_t g = 0; g < groups; ++g) out[g * stride + e.feature] += w * static_cast<double>(values[g]);
     }
   }
 
@@ -182,7 +184,7 @@ ShapTables prepare_tree_shap(const Forest<Rule>& forest, const std::string& sour
 
 template <class Rule, class In>
 void tree_shap_row(const Forest<Rule>& forest, const ShapTables& tables, const In* row, std::ptrdiff_t col_stride,
-                   double* out) {
+                   double* out, std::size_t group) {
   using Value = typename Rule::Value;
   const std::size_t features = forest.num_features, stride = features + 1;
   // Per thread, reused: the inputs as the rule reads them and the paths of one walk (a path
@@ -193,20 +195,28 @@ void tree_shap_row(const Forest<Rule>& forest, const ShapTables& tables, const I
   for (std::size_t f = 0; f < features; ++f) x[f] = Rule::input(row[static_cast<std::ptrdiff_t>(f) * col_stride]);
   const std::size_t levels = std::size_t{tables.max_depth} + 2;
   paths.resize(levels * (levels + 1) / 2 + levels);
-  std::fill(out, out + forest.num_groups * stride, 0.0);
+  const bool every = group == kEveryGroup;
+  const std::size_t first = every ? 0 : group, groups = every ? forest.num_groups : 1;
+  std::fill(out, out + groups * stride, 0.0);
   for (std::size_t t = 0; t < forest.num_trees(); ++t) {
-    double* group_out = out + (forest.leaf_width == 1 ? forest.tree_group[t] * stride : 0);
-    const TreeWalk<Rule> walk{forest, x.data(), group_out, stride};
+    double* group_out = out;
+    if (forest.leaf_width == 1) {
+      if (!every && forest.tree_group[t] != group) continue;
+      if (every) group_out += forest.tree_group[t] * stride;
+    }
+    const TreeWalk<Rule> walk{forest, x.data(), group_out, stride, first, groups};
     // The root's placeholder element (feature -1) sits before the first real split.
     walk.visit(forest.tree_begin[t], paths.data(), 0, 1.0, 1.0, -1);
   }
-  for (std::size_t g = 0; g < forest.num_groups; ++g) out[g * stride + features] = tables.expected[g];
+  for (std::size_t g = 0; g < groups; ++g) out[g * stride + features] = tables.expected[first + g];
 }
 
 #define FLORESTA_TREE_SHAP(Rule)                                                                              \
   template ShapTables prepare_tree_shap(const Forest<Rule>&, const std::string&);                             \
-  template void tree_shap_row(const Forest<Rule>&, const ShapTables&, const float*, std::ptrdiff_t, double*); \
-  template void tree_shap_row(const Forest<Rule>&, const ShapTables&, const double*, std::ptrdiff_t, double*);
+  template void tree_shap_row(const Forest<Rule>&, const ShapTables&, const float*, std::ptrdiff_t, double*,      \
+                              std::size_t);                                                                   \
+  template void tree_shap_row(const Forest<Rule>&, const ShapTables&, const double*, std::ptrdiff_t, double*,     \
+                              std::size_t);
 FLORESTA_TREE_SHAP(XGBoostRule)
 FLORESTA_TREE_SHAP(LightGBMRule)
 FLORESTA_TREE_SHAP(SkLearnHistRule)

@@ -34,10 +34,13 @@ struct ShapTables {
 template <class Rule>
 ShapTables prepare_tree_shap(const Forest<Rule>& forest, const std::string& source);
 
-// One row's contributions into out (num_groups * (num_features + 1) values, overwritten).
+constexpr std::size_t kEveryGroup = static_cast<std::size_t>(-1);
+
+// One row's contributions into out (num_groups * (num_features + 1) values, overwritten), or
+// only output group `group`'s (num_features + 1 values; the other groups' trees are skipped).
 // `row` holds the estimator's inputs, col_stride apart.
 template <class Rule, class In>
 void tree_shap_row(const Forest<Rule>& forest, const ShapTables& tables, const In* row, std::ptrdiff_t col_stride,
-                   double* out);
+                   double* out, std::size_t group = kEveryGroup);
 
 }  // namespace floresta::detail

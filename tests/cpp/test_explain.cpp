@@ -84,6 +84,13 @@ TEST(Explain, BatchSingleRowThreadsAndTypesAgree) {
   for (std::size_t r = 0; r < v.rows; ++r) {
     model.contributions_row(as_double.data() + r * v.cols, v.cols, one.data());
     for (std::size_t k = 0; k < width; ++k) ASSERT_EQ(one[k], batch[r * width + k]) << "row " << r;
+    // One output alone: the same values as that output's part of the whole.
+    const std::size_t per = model.num_features() + 1;
+    std::vector<double> alone(per);
+    for (std::size_t g = 0; g < model.num_outputs(); ++g) {
+      model.contributions_row(v.inputs.data() + r * v.cols, v.cols, g, alone.data());
+      for (std::size_t k = 0; k < per; ++k) ASSERT_EQ(alone[k], one[g * per + k]) << "row " << r << " output " << g;
+    }
     // Additivity: each output's contributions sum to its margin (LightGBM adds in double).
     for (std::size_t g = 0; g < model.num_outputs(); ++g) {
       double sum = 0;
@@ -167,6 +174,8 @@ TEST(Explain, RecordsNameTheFieldsThatMattered) {
   partial.set("b", 1.0);  // a is missing: NaN, its default side
   EXPECT_TRUE(std::holds_alternative<floresta::Missing>(model.explain_record(partial)[0].value));
   EXPECT_THROW(model.explain_record(record, 0, 3), floresta::Error);
+  double alone[3];
+  EXPECT_THROW(model.contributions_row(alone, 2, 1, alone), floresta::Error);  // one output only
 }
 
 }  // namespace
