@@ -25,9 +25,11 @@ void require_explainable(const detail::ModelData& d) {
 }
 
 // What contributions are divided by: averaged forests are explained in their average's units,
-// as shap explains scikit-learn's forests; LightGBM's rf mode keeps the trees' sum, as
+// as shap explains scikit-learn's forests (isolation forests: the mean path length, which
+// their link divides by the number of trees); LightGBM's rf mode keeps the trees' sum, as
 // LightGBM's own pred_contrib and raw score do (it averages only the transformed prediction).
 double explain_divisor(const detail::ModelData& d) {
+  if (d.link == Link::kIsolation && d.average_divisor <= 0 && d.num_trees > 0) return static_cast<double>(d.num_trees);
   return d.average_divisor > 0 && d.format.rfind("lightgbm", 0) != 0 ? d.average_divisor : 1.0;
 }
 

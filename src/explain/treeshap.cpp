@@ -1,19 +1,12 @@
-// Path-dependent TreeSHAP on the compiled forest (see treeshap.hpp).
-//
-// For one tree and one row the recursion follows every root-to-leaf path once, keeping the
-// "unique path": the distinct features split on above the node, each with the fraction of
-// the training cover that reaches the node when the feature is unknown (`zero`, the product
-// of the cover ratios of its splits) and whether the row itself goes this way (`one`), and
-// the weights of the Shapley permutation sums over those features (`weight`). A feature met
-// twice on a path is unwound and extended again, so it counts once. At a leaf each feature's
-// contribution is the leaf value times (one - zero) times the path's weight sum with that
-// feature left out. This is the algorithm XGBoost's pred_contribs, LightGBM's pred_contrib
-// and shap's TreeExplainer run; the arithmetic here is double throughout.
+// Path-dependent TreeSHAP on the compiled forest, a leaf's path at a time (treeshap.hpp has
+// the formula). Checked against XGBoost, LightGBM, shap and a brute-force Shapley oracle
+// (tests/python/test_explain.py) and hand-worked values (tests/cpp/test_explain.cpp).
 #include "explain/treeshap.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fail.hpp"
@@ -21,117 +14,201 @@
 namespace floresta::detail {
 namespace {
 
-struct PathElement {
-  int64_t feature;  // -1 for the root's placeholder
-  double zero;      // share of the cover reaching here when the feature is unknown
-  double one;       // 1 when the row follows this path at the feature's splits, else 0
-  double weight;    // permutation weight of the subsets of this size
-};
+// Paths with up to this many distinct features take an unrolled add_leaf.
+constexpr std::size_t kUnrolledElements = 16;
 
-// Appends a split on `feature` to the path of `depth` elements before it.
-inline void extend(PathElement* path, uint32_t depth, double zero, double one, int64_t feature) {
-  path[depth] = {feature, zero, one, depth == 0 ? 1.0 : 0.0};
-  const double n = depth + 1;
-  for (uint32_t i = depth; i-- > 0;) {
-    path[i + 1].weight += one * path[i].weight * (i + 1) / n;
-    path[i].weight = zero * path[i].weight * (depth - i) / n;
-  }
-}
-
-// Removes element `index` from a path whose last element is `depth` (undoes its extend).
-inline void unwind(PathElement* path, uint32_t depth, uint32_t index) {
-  const double one = path[index].one, zero = path[index].zero;
-  const double n = depth + 1;
-  double next = path[depth].weight;
-  for (uint32_t i = depth; i-- > 0;) {
-    if (one != 0) {
-      const double kept = path[i].weight;
-      path[i].weight = next * n / ((i + 1) * one);
-      next = kept - path[i].weight * zero * (depth - i) / n;
-    } else {
-      path[i].weight = path[i].weight * n / (zero * (depth - i));
+// The n Gauss-Legendre points and weights on [0, 1], appended: Newton's method on the
+// Legendre polynomial P_n from the classic first guesses.
+void gauss_legendre(std::size_t n, std::vector<double>& nodes, std::vector<double>& weights) {
+  constexpr double kPi = 3.14159265358979323846;
+  // P_n(x) and its derivative by the three-term recurrence.
+  const auto legendre = [n](double x, double& derivative) {
+    double previous = 1, value = x;
+    for (std::size_t m = 2; m <= n; ++m) {
+      const double next = ((2.0 * static_cast<double>(m) - 1) * x * value - (static_cast<double>(m) - 1) * previous) /
+                          static_cast<double>(m);
+      previous = value;
+      value = next;
     }
-  }
-  for (uint32_t i = index; i < depth; ++i) {
-    path[i].feature = path[i + 1].feature;
-    path[i].zero = path[i + 1].zero;
-    path[i].one = path[i + 1].one;
-  }
-}
-
-// The total weight of the path with element `index` unwound, without changing the path.
-inline double unwound_sum(const PathElement* path, uint32_t depth, uint32_t index) {
-  const double one = path[index].one, zero = path[index].zero;
-  const double n = depth + 1;
-  double next = path[depth].weight, total = 0;
-  for (uint32_t i = depth; i-- > 0;) {
-    if (one != 0) {
-      const double part = next * n / ((i + 1) * one);
-      total += part;
-      next = path[i].weight - part * zero * ((depth - i) / n);
-    } else if (zero != 0) {
-      total += (path[i].weight / zero) / ((depth - i) / n);
+    derivative = n == 1 ? 1.0 : static_cast<double>(n) * (x * value - previous) / (x * x - 1);
+    return value;
+  };
+  for (std::size_t k = 1; k <= n; ++k) {
+    double x = std::cos(kPi * (static_cast<double>(k) - 0.25) / (static_cast<double>(n) + 0.5)), derivative = 1;
+    for (int iteration = 0; iteration < 100; ++iteration) {
+      const double step = legendre(x, derivative) / derivative;
+      x -= step;
+      if (std::fabs(step) <= 1e-17) break;
     }
+    legendre(x, derivative);
+    nodes.push_back((x + 1) / 2);
+    weights.push_back(1.0 / ((1 - x * x) * derivative * derivative));  // half the weight on [-1, 1]
   }
-  return total;
 }
 
-// The recursion over one tree for one row, its inputs already read by Rule::input.
+// Lays out every leaf's path: its distinct features in the order the path meets them, each
+// with the product of its splits' cover shares and the splits themselves.
 template <class Rule>
-struct TreeWalk {
-  using Value = typename Rule::Value;
+struct PathBuilder {
+  struct Step {
+    uint32_t feature, node, left;
+    double share;
+  };
   const Forest<Rule>& forest;
-  const Value* x;
-  double* out;          // the tree's group's contributions (scalar leaves), or the first group's
-  std::size_t stride;   // num_features + 1: from one group's contributions to the next
-  std::size_t first;    // vector leaves: the groups first .. first + groups - 1 are written
-  std::size_t groups;
+  PathTables& tables;
+  std::size_t root = 0;
+  std::vector<Step> path;
 
-  void leaf(const Node<Value>& node, const PathElement* path, uint32_t depth) const {
-    if (depth == 0) return;
-    if (forest.leaf_width == 1) {
-      const double value = static_cast<double>(node.value);
-      for (uint32_t i = 1; i <= depth; ++i) {
-        const PathElement& e = path[i];
-        out[e.feature] += unwound_sum(path, depth, i) * (e.one - e.zero) * value;
-      }
+  void visit(std::size_t at) {
+    const auto& node = forest.nodes[at];
+    if (node.is_leaf()) {
+      add_leaf(at);
       return;
     }
-    const auto* values = forest.leaf_vectors.data() + node.right + first;
-    for (uint32_t i = 1; i <= depth; ++i) {
-      const PathElement& e = path[i];
-      const double w = unwound_sum(path, depth, i) * (e.one - e.zero);
-      for (std::size_t g = 0; g < groups; ++g) out[g * stride + e.feature] += w * static_cast<double>(values[g]);
-    }
+    const std::size_t left = at + 1, right = at + node.right;
+    const auto local = static_cast<uint32_t>(at - root);
+    path.push_back({node.feature(), local, 1, forest.cover[left] / forest.cover[at]});
+    visit(left);
+    path.back() = {node.feature(), local, 0, forest.cover[right] / forest.cover[at]};
+    visit(right);
+    path.pop_back();
   }
 
-  void visit(std::size_t at, PathElement* parent_path, uint32_t depth, double zero, double one, int64_t feature) const {
-    PathElement* path = parent_path + depth + 1;
-    std::copy(parent_path, parent_path + depth + 1, path);
-    extend(path, depth, zero, one, feature);
-    const Node<Value>& node = forest.nodes[at];
-    if (node.is_leaf()) {
-      leaf(node, path, depth);
-      return;
+  void add_leaf(std::size_t at) {
+    const auto first_condition = static_cast<uint32_t>(tables.conditions.size());
+    const auto first_element = static_cast<uint32_t>(tables.elements.size());
+    uint32_t count = 0;
+    for (std::size_t i = 0; i < path.size(); ++i) {
+      bool seen = false;
+      for (std::size_t k = 0; k < i && !seen; ++k) seen = path[k].feature == path[i].feature;
+      if (seen) continue;
+      PathTables::Element element{path[i].feature, 1.0};
+      for (std::size_t k = i; k < path.size(); ++k)
+        if (path[k].feature == path[i].feature) {
+          element.zero *= path[k].share;
+          tables.conditions.push_back({path[k].node, static_cast<uint16_t>(count), static_cast<uint16_t>(path[k].left)});
+        }
+      tables.elements.push_back(element);
+      ++count;
     }
-    const uint32_t split = node.feature();
-    const std::size_t left = at + 1, right = at + node.right;
-    const bool goes = goes_left<Rule>(node, forest.category_words.data(), x[split]);
-    const std::size_t hot = goes ? left : right, cold = goes ? right : left;
-    const double cover = forest.cover[at];
-    double incoming_zero = 1, incoming_one = 1;
-    uint32_t index = 0;
-    while (index <= depth && path[index].feature != split) ++index;
-    if (index <= depth) {  // split on this feature above: unwind it and redo it here
-      incoming_zero = path[index].zero;
-      incoming_one = path[index].one;
-      unwind(path, depth, index);
-      depth -= 1;
-    }
-    visit(hot, path, depth + 1, forest.cover[hot] / cover * incoming_zero, incoming_one, split);
-    visit(cold, path, depth + 1, forest.cover[cold] / cover * incoming_zero, 0, split);
+    tables.max_elements = std::max(tables.max_elements, count);
+    tables.leaves.push_back({static_cast<uint32_t>(at), first_element, first_condition, static_cast<uint16_t>(count),
+                             static_cast<uint16_t>(tables.conditions.size() - first_condition)});
   }
 };
+
+template <class Rule>
+void build_path_tables(const Forest<Rule>& forest, PathTables& tables) {
+  PathBuilder<Rule> builder{forest, tables, 0, {}};
+  for (std::size_t t = 0; t < forest.num_trees(); ++t) {
+    tables.tree_leaves.push_back(static_cast<uint32_t>(tables.leaves.size()));
+    const std::size_t end = t + 1 < forest.num_trees() ? forest.tree_begin[t + 1] : forest.nodes.size();
+    builder.root = forest.tree_begin[t];
+    tables.max_tree_nodes = std::max(tables.max_tree_nodes, end - builder.root);
+    builder.visit(builder.root);
+    std::stable_sort(tables.leaves.begin() + tables.tree_leaves.back(), tables.leaves.end(),
+                     [](const PathTables::Leaf& a, const PathTables::Leaf& b) { return a.elements < b.elements; });
+  }
+  tables.tree_leaves.push_back(static_cast<uint32_t>(tables.leaves.size()));
+  for (std::size_t q = 1; q <= (kUnrolledElements + 1) / 2; ++q)
+    gauss_legendre(q, tables.quadrature_nodes, tables.quadrature_weights);
+  gauss_legendre(std::max<std::size_t>(1, (tables.max_elements + 1) / 2), tables.wide_nodes, tables.wide_weights);
+}
+
+
+// One leaf's contributions for d distinct features, D = d known when compiled (the loops
+// unrolled, the products in registers) or 0 (any d): out[feature] += weight * values(g).
+// one(j) is 1 when the row goes the path's way at every split on feature j, else 0.
+template <std::size_t D, class Ones, class Values>
+inline void add_leaf(const PathTables& tables, const PathTables::Element* element, std::size_t d, Ones one,
+                     Values values, std::size_t groups, std::size_t stride, double* scratch, double* out) {
+  if constexpr (D != 0) d = D;
+  // The integrand prod_{j != i} (zero_j + (one_j - zero_j) t) at the Gauss-Legendre points,
+  // from prefix products (j < i) and suffix products (j > i), so no factor is divided out.
+  constexpr std::size_t kQ = (D + 1) / 2;
+  const std::size_t q = D ? kQ : tables.wide_nodes.size();
+  const double* t = D ? tables.quadrature_nodes.data() + kQ * (kQ - 1) / 2 : tables.wide_nodes.data();
+  const double* w = D ? tables.quadrature_weights.data() + kQ * (kQ - 1) / 2 : tables.wide_weights.data();
+  double* prefix = scratch;  // (d + 1) x q
+  double suffix_store[kQ ? kQ : 1];
+  double* suffix = D ? suffix_store : scratch + (d + 1) * q;
+  const auto n = [&](std::size_t runtime) { return D ? kQ : runtime; };
+  for (std::size_t k = 0; k < n(q); ++k) prefix[k] = 1.0;
+  for (std::size_t j = 0; j < (D ? D : d); ++j) {
+    const double z = element[j].zero, slope = one(j) - z;
+    for (std::size_t k = 0; k < n(q); ++k) prefix[(j + 1) * n(q) + k] = prefix[j * n(q) + k] * (z + slope * t[k]);
+  }
+  for (std::size_t k = 0; k < n(q); ++k) suffix[k] = w[k];
+  for (std::size_t j = (D ? D : d); j-- > 0;) {
+    const double z = element[j].zero, slope = one(j) - z;
+    double integral = 0;
+    for (std::size_t k = 0; k < n(q); ++k) integral += prefix[j * n(q) + k] * suffix[k];
+    for (std::size_t k = 0; k < n(q); ++k) suffix[k] *= z + slope * t[k];
+    const double weight = integral * slope;
+    for (std::size_t g = 0; g < groups; ++g) out[g * stride + element[j].feature] += weight * values(g);
+  }
+}
+
+// Scratch space of one thread: the row's inputs as the rule reads them, the tree's decisions,
+// and one leaf's ones and products.
+template <class Value>
+struct Scratch {
+  std::vector<Value> x;
+  std::vector<uint8_t> left;
+  std::vector<double> one, products;
+};
+
+// A run of leaves with D distinct features each (0: any number), in one tree: each leaf's
+// ones from the row's decisions (`left`, by node), then add_leaf.
+template <std::size_t D, class Rule, class S>
+void add_leaves(const Forest<Rule>& forest, const PathTables& tables, const PathTables::Leaf* leaf,
+                const PathTables::Leaf* end, std::size_t first, std::size_t groups, std::size_t stride,
+                S& scratch, double* out) {
+  const uint8_t* left = scratch.left.data();
+  for (; leaf != end; ++leaf) {
+    const std::size_t d = leaf->elements;
+    const PathTables::Element* element = tables.elements.data() + leaf->first_element;
+    const PathTables::Condition* condition = tables.conditions.data() + leaf->first_condition;
+    const auto& node = forest.nodes[leaf->node];
+    const auto* vector = forest.leaf_width == 1 ? nullptr : forest.leaf_vectors.data() + node.right + first;
+    const double scalar = static_cast<double>(node.value);
+    const auto values = [vector, scalar](std::size_t g) { return vector ? static_cast<double>(vector[g]) : scalar; };
+    const std::size_t width = forest.leaf_width == 1 ? 1 : groups;
+    if (d <= 64) {
+      // Bit j of `misses`: the row leaves the path at a split on the leaf's j-th feature.
+      uint64_t misses = 0;
+      for (std::size_t c = 0; c < leaf->conditions; ++c)
+        misses |= static_cast<uint64_t>(left[condition[c].node] ^ condition[c].left) << condition[c].element;
+      const uint64_t follows = ~misses;
+      add_leaf<D>(tables, element, d, [follows](std::size_t j) { return static_cast<double>((follows >> j) & 1u); },
+                  values, width, stride, scratch.products.data(), out);
+    } else {  // deeper than any real path: the ones in scratch
+      double* ones = scratch.one.data();
+      std::fill(ones, ones + d, 1.0);
+      for (std::size_t c = 0; c < leaf->conditions; ++c)
+        if (left[condition[c].node] != condition[c].left) ones[condition[c].element] = 0.0;
+      add_leaf<0>(tables, element, d, [ones](std::size_t j) { return ones[j]; }, values, width, stride,
+                  scratch.products.data(), out);
+    }
+  }
+}
+
+template <class Rule, class S, std::size_t... D>
+void add_leaf_runs(std::index_sequence<D...>, const Forest<Rule>& forest, const PathTables& tables,
+                   const PathTables::Leaf* leaf, const PathTables::Leaf* end, std::size_t first, std::size_t groups,
+                   std::size_t stride, S& scratch, double* out) {
+  using Run = void (*)(const Forest<Rule>&, const PathTables&, const PathTables::Leaf*, const PathTables::Leaf*,
+                       std::size_t, std::size_t, std::size_t, S&, double*);
+  static constexpr Run kRuns[] = {&add_leaves<D, Rule, S>...};
+  while (leaf != end) {
+    const PathTables::Leaf* run = leaf;
+    while (run != end && run->elements == leaf->elements) ++run;
+    if (leaf->elements > 0)  // a tree that is one leaf adds only its expected value
+      kRuns[leaf->elements <= kUnrolledElements ? leaf->elements : 0](forest, tables, leaf, run, first, groups, stride,
+                                                                     scratch, out);
+    leaf = run;
+  }
+}
 
 // The mean of a subtree's leaves (output `g` of vector leaves) weighted by cover.
 template <class Rule>
@@ -168,6 +245,10 @@ ShapTables prepare_tree_shap(const Forest<Rule>& forest, const std::string& sour
         return tables;
       }
   }
+  if (forest.max_depth > 65535) {  // PathTables::Condition numbers a path's features in 16 bits
+    tables.refusal = source + ": trees deeper than 65535 levels cannot be explained";
+    return tables;
+  }
   tables.expected.assign(forest.num_groups, 0.0);
   for (std::size_t g = 0; g < forest.num_groups && g < forest.base_margin.size(); ++g)
     tables.expected[g] = static_cast<double>(forest.base_margin[g]);
@@ -178,37 +259,46 @@ ShapTables prepare_tree_shap(const Forest<Rule>& forest, const std::string& sour
       for (std::size_t g = 0; g < forest.leaf_width; ++g) tables.expected[g] += subtree_mean(forest, forest.tree_begin[t], g);
     }
   }
-  tables.max_depth = forest.max_depth;
   return tables;
 }
 
 template <class Rule, class In>
-void tree_shap_row(const Forest<Rule>& forest, const ShapTables& tables, const In* row, std::ptrdiff_t col_stride,
+void tree_shap_row(const Forest<Rule>& forest, const ShapTables& shap, const In* row, std::ptrdiff_t col_stride,
                    double* out, std::size_t group) {
   using Value = typename Rule::Value;
+  ShapTables::Lazy& lazy = *shap.lazy;
+  std::call_once(lazy.once, [&] { build_path_tables(forest, lazy.paths); });
+  const PathTables& tables = lazy.paths;
   const std::size_t features = forest.num_features, stride = features + 1;
-  // Per thread, reused: the inputs as the rule reads them and the paths of one walk (a path
-  // of up to depth + 2 elements at each of depth + 2 levels).
-  thread_local std::vector<Value> x;
-  thread_local std::vector<PathElement> paths;
-  x.resize(features);
-  for (std::size_t f = 0; f < features; ++f) x[f] = Rule::input(row[static_cast<std::ptrdiff_t>(f) * col_stride]);
-  const std::size_t levels = std::size_t{tables.max_depth} + 2;
-  paths.resize(levels * (levels + 1) / 2 + levels);
+  thread_local Scratch<Value> per_thread;
+  Scratch<Value>& scratch = per_thread;  // one TLS lookup per row (shared objects pay one per access)
+  scratch.x.resize(features);
+  for (std::size_t f = 0; f < features; ++f) scratch.x[f] = Rule::input(row[static_cast<std::ptrdiff_t>(f) * col_stride]);
+  scratch.left.resize(tables.max_tree_nodes);
+  const std::size_t d = tables.max_elements, q = std::max<std::size_t>(tables.wide_nodes.size(), 8);
+  scratch.one.resize(d + 1);
+  scratch.products.resize((d + 2) * q);  // prefix products, then add_leaf<0>'s suffix
   const bool every = group == kEveryGroup;
   const std::size_t first = every ? 0 : group, groups = every ? forest.num_groups : 1;
   std::fill(out, out + groups * stride, 0.0);
+  const uint32_t* words = forest.category_words.data();
+  const Value* x = scratch.x.data();
+  uint8_t* left = scratch.left.data();
   for (std::size_t t = 0; t < forest.num_trees(); ++t) {
-    double* group_out = out;
-    if (forest.leaf_width == 1) {
-      if (!every && forest.tree_group[t] != group) continue;
-      if (every) group_out += forest.tree_group[t] * stride;
+    if (forest.leaf_width == 1 && !every && forest.tree_group[t] != group) continue;
+    // Every split's decision for this row, then each leaf's path from them.
+    const std::size_t root = forest.tree_begin[t];
+    const std::size_t end = t + 1 < forest.num_trees() ? forest.tree_begin[t + 1] : forest.nodes.size();
+    for (std::size_t i = root; i < end; ++i) {
+      const auto& node = forest.nodes[i];
+      if (!node.is_leaf()) left[i - root] = goes_left<Rule>(node, words, x[node.feature()]) ? 1 : 0;
     }
-    const TreeWalk<Rule> walk{forest, x.data(), group_out, stride, first, groups};
-    // The root's placeholder element (feature -1) sits before the first real split.
-    walk.visit(forest.tree_begin[t], paths.data(), 0, 1.0, 1.0, -1);
+    double* into = out + (forest.leaf_width == 1 && every ? forest.tree_group[t] * stride : 0);
+    add_leaf_runs(std::make_index_sequence<kUnrolledElements + 1>{}, forest, tables,
+                  tables.leaves.data() + tables.tree_leaves[t], tables.leaves.data() + tables.tree_leaves[t + 1], first,
+                  groups, stride, scratch, into);
   }
-  for (std::size_t g = 0; g < groups; ++g) out[g * stride + features] = tables.expected[first + g];
+  for (std::size_t g = 0; g < groups; ++g) out[g * stride + features] = shap.expected[first + g];
 }
 
 #define FLORESTA_TREE_SHAP(Rule)                                                                              \

@@ -2,6 +2,7 @@
 pred_contribs, LightGBM's pred_contrib, shap's TreeExplainer for scikit-learn estimators,
 and a brute-force Shapley oracle written here from the definition; additivity in double;
 pipelines' field sums; explain_record; refusals."""
+import functools
 import itertools
 import json
 import math
@@ -296,3 +297,117 @@ def test_kmeans_is_refused():
     assert not model.can_explain
     with pytest.raises(ValueError, match="tree models"):
         model.predict_contributions(X)
+
+
+# ---------------------------------------------------------------------------------------------
+# pipelines: the raw fields' parts are the sums of their encoded columns' parts
+
+
+def test_pipeline_fields_sum_their_columns(parity):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+    rng = np.random.default_rng(12)
+    n = 1500
+    frame = pd.DataFrame({"age": rng.integers(14, 80, n).astype(float), "brand": rng.choice(["A", "B", "C", "D"], n),
+                          "period": rng.choice(["night", "day", "dawn"], n), "amount": rng.gamma(2.0, 30.0, n)})
+    frame.loc[rng.random(n) < 0.05, "age"] = np.nan
+    score = (frame["age"].fillna(40) < 30) + (frame["brand"] == "B") * 1.5 + (frame["period"] == "night") + (frame["amount"] > 60)
+    y = np.digitize(score, [1, 2])
+    pre = ColumnTransformer([
+        ("age", Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True)), ("scale", StandardScaler())]), ["age"]),
+        ("brand", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["brand"]),
+        ("period", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), ["period"]),
+    ], remainder="passthrough")
+    pipe = Pipeline([("pre", pre), ("model", HistGradientBoostingClassifier(max_iter=15, random_state=0))]).fit(frame, y)
+    model = floresta.load_bytes(floresta.export(pipe), name="pipeline.json")
+    test = frame.iloc[:200]
+    fields = model.predict_contributions(test)
+    assert fields.shape == (200, 3, 5)
+    # The same estimator alone, on the columns scikit-learn's preprocessing gives it.
+    alone = floresta.load_bytes(floresta.export(pipe[-1]), name="estimator.json")
+    columns = alone.predict_contributions(pipe[:-1].transform(test).astype(np.float64))
+    names = list(model.feature_names_in_)
+    grouped = np.zeros_like(fields)
+    for name, block in pipe[0].output_indices_.items():
+        field = names.index(name if name != "remainder" else "amount")
+        grouped[:, :, field] += columns[:, :, block].sum(axis=2)
+    grouped[:, :, -1] = columns[:, :, -1]
+    close(parity, "explain pipeline fields = summed columns", grouped, fields, 1e-12)
+    additive(parity, "explain pipeline", fields, model.predict_raw(test))
+    # explain_record: the record's own values, the most likely class's parts.
+    record = {"age": None, "brand": "B", "period": "night", "amount": 75.0}
+    parts = model.explain_record(record, k=2)
+    assert len(parts) == 2
+    full = model.predict_contributions([record])[0]
+    top = int(np.argmax(model.predict_proba([record])[0]))
+    assert {p["field"]: p["value"] for p in parts}.items() <= record.items()
+    for p in parts:
+        assert p["contribution"] == pytest.approx(full[top, names.index(p["field"])], abs=1e-12)
+    assert abs(parts[0]["contribution"]) >= abs(parts[1]["contribution"])
+    assert abs(parts[1]["contribution"]) >= np.sort(np.abs(full[top, :-1]))[-2] - 1e-15
+
+
+# ---------------------------------------------------------------------------------------------
+# scikit-learn, against shap's TreeExplainer (the reference its users plot with)
+
+
+def shap_values(estimator, X):
+    import shap
+    explainer = shap.TreeExplainer(estimator)
+    values = np.asarray(explainer.shap_values(X, check_additivity=False))
+    return values, np.asarray(explainer.expected_value).reshape(-1)
+
+
+@functools.lru_cache(maxsize=1)
+def sklearn_cases():
+    from sklearn.ensemble import (ExtraTreesRegressor, GradientBoostingClassifier, GradientBoostingRegressor,
+                                  HistGradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor)
+    from sklearn.tree import DecisionTreeClassifier
+    X = rows(600, 5, 0.0, seed=13).astype(np.float32).astype(np.float64)  # float32 values: scikit-learn's trees read float32
+    y = signal(X)
+    three = np.digitize(y, [-0.5, 0.5])
+    return [
+        ("random forest regressor", RandomForestRegressor(n_estimators=8, max_depth=6, random_state=0).fit(X, y), X),
+        ("random forest classifier", RandomForestClassifier(n_estimators=6, max_depth=5, random_state=0).fit(X, three), X),
+        ("extra trees regressor", ExtraTreesRegressor(n_estimators=6, max_depth=6, random_state=0).fit(X, y), X),
+        ("decision tree classifier", DecisionTreeClassifier(max_depth=6, random_state=0).fit(X, y > 0), X),
+        ("gradient boosting regressor", GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=0).fit(X, y), X),
+        ("gradient boosting classifier", GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0).fit(X, y > 0), X),
+        ("hist gradient boosting regressor, missing values",
+         HistGradientBoostingRegressor(max_iter=15, random_state=0).fit(rows(600, 5, 0.1, seed=14), y), rows(600, 5, 0.1, seed=14)),
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_sklearn_estimators_match_shap(parity, case):
+    name, estimator, X = sklearn_cases()[case]
+    model = floresta.load_bytes(floresta.export(estimator), name=f"{name}.json")
+    assert model.can_explain, model.explain_refusal_
+    c = model.predict_contributions(X)
+    values, expected = shap_values(estimator, X)
+    if c.ndim == 3:  # (rows, outputs, features + 1) against shap's (rows, features, outputs)
+        ours, bias = np.moveaxis(c[:, :, :-1], 1, 2), c[0, :, -1]
+    else:
+        ours, bias = c[:, :-1], c[:1, -1]
+    close(parity, f"explain sklearn {name}", values.reshape(ours.shape), ours, 1e-9)
+    close(parity, f"explain sklearn {name} expected value", expected, bias, 1e-9)
+    np.testing.assert_allclose(model.expected_value_, expected if expected.size > 1 else expected[0], rtol=0, atol=1e-9)
+
+
+def test_isolation_forest_mean_path_length(parity):
+    from sklearn.ensemble import IsolationForest
+    X = rows(400, 4, 0.0, seed=15).astype(np.float32).astype(np.float64)  # shap reads inputs as given
+    forest = IsolationForest(n_estimators=10, random_state=0).fit(X)
+    model = floresta.load_bytes(floresta.export(forest), name="iforest.json")
+    c = model.predict_contributions(X)
+    values, expected = shap_values(forest, X)
+    close(parity, "explain sklearn isolation forest", values, c[:, :-1], 1e-9)
+    close(parity, "explain sklearn isolation forest expected value", expected, c[:1, -1], 1e-9)
+    # Explained in mean path length: the anomaly score is -2^(-mean / c(max_samples)).
+    from sklearn.ensemble._iforest import _average_path_length
+    normaliser = _average_path_length([forest._max_samples])[0]
+    close(parity, "explain sklearn isolation forest score", forest.score_samples(X), -(2.0 ** (-c.sum(axis=1) / normaliser)), 1e-9)

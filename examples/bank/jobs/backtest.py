@@ -6,10 +6,12 @@ floresta inside the executors (the model file's bytes broadcast once, one call p
     spark-submit --master spark://127.0.0.1:7077 jobs/backtest.py --input ... --output ...
 
 Writes Parquet (id_transacao, id_cliente, dia, fraud_probability, alert, segment_id,
-segment_name; one row per input row) and prints a summary as JSON: alerts per day, precision
-and recall against the labels (`fraude`), the share of the fraud value caught — written to
---summary too. Segments come from a table of the nightly job (--segments: its Parquet output
-or a JSON Lines table of python -m bank.segments); without one, segment -1 and no name.
+segment_name; one row per input row; with --reasons also `reasons`, each alert's top reason
+codes as a JSON string, null for the other rows) and prints a summary as JSON: alerts per
+day, precision and recall against the labels (`fraude`), the share of the fraud value caught
+— written to --summary too. Segments come from a table of the nightly job (--segments: its
+Parquet output or a JSON Lines table of python -m bank.segments); without one, segment -1 and
+no name.
 """
 import argparse
 import json
@@ -32,6 +34,11 @@ def parse(argv=None):
                         help="the fraud model file; its metadata's alert_threshold decides the alerts")
     parser.add_argument("--segments", help="customer segments: the nightly job's Parquet or a JSON Lines table")
     parser.add_argument("--summary", help="also write the summary (JSON) here")
+    parser.add_argument("--reasons", type=int, nargs="?", const=3, default=0, metavar="N",
+                        help="add a column `reasons` to alert rows: the N features (3 when N is left out) with the "
+                             "largest |contribution| to the fraud margin (floresta's exact TreeSHAP, in the executors), "
+                             'a JSON array [{"contribution", "field", "value"}, ...] as the stream scorer writes it; '
+                             "null for rows that are not alerts (default: no column)")
     return parser.parse_args(argv)
 
 
@@ -69,6 +76,8 @@ def summarize(scored):
 
 def main(argv=None):
     args = parse(argv)
+    if args.reasons < 0:
+        raise SystemExit("--reasons takes a whole number >= 0")
     # floresta reads the file on the driver first: a damaged one stops here, with its reason
     model_bytes, model = S.load_model(args.fraud_model)
     threshold = model.metadata.get("alert_threshold")
@@ -81,7 +90,7 @@ def main(argv=None):
         tx = S.read_transactions(spark, args.input)
         X = S.fraud_features(tx)
         labelled = "fraude" in X.columns
-        scored = S.score(X, spark.sparkContext.broadcast(model_bytes), float(threshold))
+        scored = S.score(X, spark.sparkContext.broadcast(model_bytes), float(threshold), reasons=args.reasons)
         if args.segments:
             scored = scored.join(read_segments(spark, args.segments), "id_cliente", "left")
         else:
@@ -89,7 +98,8 @@ def main(argv=None):
                 "segment_name", f.lit(None).cast("string"))
         scored = scored.fillna({"segment_id": -1, "segment_name": ""}).persist()
         columns = [c for c in ("id_transacao", "id_cliente", "dia") if c in scored.columns]
-        scored.select(*columns, "fraud_probability", "alert", "segment_id", "segment_name") \
+        reasons = ["reasons"] if args.reasons else []
+        scored.select(*columns, "fraud_probability", "alert", "segment_id", "segment_name", *reasons) \
             .write.mode("overwrite").parquet(args.output)
         summary = summarize(scored) if labelled and "dia" in scored.columns else \
             {"transactions": scored.count(), "alerts": scored.where(f.col("alert")).count()}

@@ -1,12 +1,13 @@
 // bank_stream_scorer — scores bank transactions as they arrive: features from each customer's
 // state by the one definition (features.json), the fraud model by floresta, an alert at the
-// model file's threshold.
+// model file's threshold, and each alert's reason codes (--reasons, floresta's TreeSHAP).
 //
 //   bank_stream_scorer --fraud-model examples/models/bank_fraud.json --redis-port 6379     # Redis Streams
 //   bank_stream_scorer --stdin --fraud-model examples/models/bank_fraud.json < transactions.jsonl
 //
-// Redis mode (redis_loop.hpp): a consumer group on the input stream, one MULTI/EXEC per
-// micro-batch for the scored records, the rejected ones, the customers' states and the acks.
+// Redis mode (redis_loop.hpp): a consumer group on the input stream, one atomic Lua script per
+// micro-batch (pipeline.cpp) for the scored records, the rejected ones, the customers' states
+// and the acks.
 // --stdin reads JSON Lines (the generator's records, in time order) and writes one scored
 // record per line to stdout; a line that cannot be scored goes to stderr as
 // {"entry", "id_transacao", "error"} and the stream goes on. SIGTERM or SIGINT: the current
@@ -37,8 +38,8 @@
 namespace {
 
 const char* const kUsage =
-    "usage: bank_stream_scorer --fraud-model PATH [Redis flags] [--batch N]\n"
-    "       bank_stream_scorer --stdin --fraud-model PATH [--batch N] [--emit-features]\n"
+    "usage: bank_stream_scorer --fraud-model PATH [Redis flags] [--batch N] [--reasons N]\n"
+    "       bank_stream_scorer --stdin --fraud-model PATH [--batch N] [--reasons N] [--emit-features]\n"
     "                          [--load-state FILE] [--save-state FILE]\n"
     "\n"
     "Scores transactions with the fraud model (features by examples/bank/bank/features.json).\n"
@@ -46,6 +47,10 @@ const char* const kUsage =
     "  --batch N             micro-batch size: entries read and committed together (default 256)\n"
     "  --segments FILE       the customers' segments (python -m bank.segments); without it, or for a\n"
     "                        customer not in it, segment_id is -1 and segment_name empty\n"
+    "  --reasons N           each alert carries its N reason codes (default 3; 0: none): the features\n"
+    "                        with the largest |contribution| to the fraud margin (exact TreeSHAP), in the\n"
+    "                        field `reasons`, a JSON array [{\"field\", \"value\", \"contribution\"}, ...];\n"
+    "                        records that are not alerts have no `reasons`\n"
     "Redis Streams (the default mode): each input entry's field `json` holds one transaction.\n"
     "  --redis-host HOST     default 127.0.0.1\n"
     "  --redis-port PORT     default 6379\n"
@@ -53,7 +58,8 @@ const char* const kUsage =
     "  --group NAME          consumer group (default scorers; created at the stream's start)\n"
     "  --consumer NAME       consumer name (default the host name and process id)\n"
     "  --output STREAM       scored records: entry, id_transacao, id_cliente, fraud_probability, alert,\n"
-    "                        segment_id, segment_name (default scored)\n"
+    "                        segment_id, segment_name, and on alerts reasons (its compact JSON text)\n"
+    "                        (default scored)\n"
     "  --errors STREAM       rejected records: entry, id_transacao, error (default rejected)\n"
     "  --state-prefix P      customers' states are keys P<id_cliente>, the last writer's tag writer:P\n"
     "                        (default bank:state:)\n"
@@ -62,7 +68,8 @@ const char* const kUsage =
     "  --idle-exit-ms N      exit 0 after N ms with nothing to read (default: run until SIGTERM)\n"
     "  --metrics-port PORT   serve the counters as Prometheus text on http://127.0.0.1:PORT/metrics\n"
     "JSON Lines (--stdin): read stdin, write one scored record a line on stdout\n"
-    "  (entry \"line N\", id_transacao, id_cliente, fraud_probability, alert).\n"
+    "  (entry \"line N\", id_transacao, id_cliente, fraud_probability, alert, segment_id, segment_name,\n"
+    "  and on alerts reasons, the array itself).\n"
     "  --emit-features       add the model's computed inputs to each record (\"features\")\n"
     "  --load-state FILE     start from the customers' states saved by --save-state\n"
     "  --save-state FILE     at the end, save every customer's state (JSON Lines) for the next run\n"
@@ -81,6 +88,7 @@ struct Options {
   int metrics_port = 0;
   bool stdin_mode = false, emit_features = false;
   std::size_t batch = 256;
+  std::size_t reasons = bank::FraudScorer::kDefaultReasons;
 #ifdef BANK_WITH_REDIS
   bank::StreamOptions stream;
 #endif
@@ -118,6 +126,7 @@ Options parse(int argc, char** argv) {
       else if (flag == "--save-state") o.save_state = value;
       else if (flag == "--segments") o.segments = value;
       else if (flag == "--batch") o.batch = static_cast<std::size_t>(count_of(flag, value, 1, 1'000'000));
+      else if (flag == "--reasons") o.reasons = static_cast<std::size_t>(count_of(flag, value, 0, 1'000));
 #ifdef BANK_WITH_REDIS
       else if (flag == "--redis-host") o.stream.host = value;
       else if (flag == "--redis-port") o.stream.port = static_cast<int>(count_of(flag, value, 1, 65535));
@@ -206,7 +215,8 @@ int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);  // iostreams synchronised with stdio read a character at a time
   try {
     bank::FraudScorer scorer(options.fraud_model,
-                             options.segments.empty() ? bank::SegmentTable{} : bank::SegmentTable::load(options.segments));
+                             options.segments.empty() ? bank::SegmentTable{} : bank::SegmentTable::load(options.segments),
+                             options.reasons);
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
 #ifdef BANK_WITH_REDIS

@@ -14,9 +14,10 @@ namespace {
 
 // KEYS: the writer tag, the output stream, the error stream, the input stream, then the state
 // keys. ARGV: the expected tag, the new tag, the group, the number of scored records, of
-// rejected ones; then 7 values per scored record, 3 per rejected one, one state per state
-// key, and the entry ids to acknowledge. Everything that could fail is checked before the
-// first write, so that the script writes all or nothing.
+// rejected ones, "1" when alerts carry reasons (else "0"); then 7 values per scored record (8
+// for an alert when alerts carry reasons: its `reasons` last), 3 per rejected one, one state
+// per state key, and the entry ids to acknowledge. Everything that could fail is checked
+// before the first write, so that the script writes all or nothing.
 constexpr const char* kCommitScript = R"lua(
 local current = redis.call('GET', KEYS[1])
 if (current or '') ~= ARGV[1] then return 0 end
@@ -26,12 +27,20 @@ for k = 2, 4 do
     return redis.error_reply(KEYS[k] .. ' is a ' .. t .. ', not a stream')
   end
 end
-local a = 6
+local reasons = ARGV[6] == '1'
+local a = 7
 for i = 1, tonumber(ARGV[4]) do
-  redis.call('XADD', KEYS[2], '*', 'entry', ARGV[a], 'id_transacao', ARGV[a + 1], 'id_cliente', ARGV[a + 2],
-             'fraud_probability', ARGV[a + 3], 'alert', ARGV[a + 4], 'segment_id', ARGV[a + 5],
-             'segment_name', ARGV[a + 6])
-  a = a + 7
+  if reasons and ARGV[a + 4] == '1' then
+    redis.call('XADD', KEYS[2], '*', 'entry', ARGV[a], 'id_transacao', ARGV[a + 1], 'id_cliente', ARGV[a + 2],
+               'fraud_probability', ARGV[a + 3], 'alert', ARGV[a + 4], 'segment_id', ARGV[a + 5],
+               'segment_name', ARGV[a + 6], 'reasons', ARGV[a + 7])
+    a = a + 8
+  else
+    redis.call('XADD', KEYS[2], '*', 'entry', ARGV[a], 'id_transacao', ARGV[a + 1], 'id_cliente', ARGV[a + 2],
+               'fraud_probability', ARGV[a + 3], 'alert', ARGV[a + 4], 'segment_id', ARGV[a + 5],
+               'segment_name', ARGV[a + 6])
+    a = a + 7
+  end
 end
 for i = 1, tonumber(ARGV[5]) do
   redis.call('XADD', KEYS[3], '*', 'entry', ARGV[a], 'id_transacao', ARGV[a + 1], 'error', ARGV[a + 2])
@@ -245,12 +254,15 @@ void Pipeline::send_commit(const InFlight& f) {
   std::vector<std::string_view> argv = {"EVALSHA", script_sha_, text.emplace_back(std::to_string(4 + customers.size())),
                                         writer_key_, o_.output, o_.errors, o_.input};
   for (const std::string_view c : customers) argv.push_back(text.emplace_back(o_.state_prefix + std::string(c)));
+  const bool with_reasons = scorer_.reasons() > 0;
   argv.insert(argv.end(), {*tag_, next_tag, o_.group, text.emplace_back(std::to_string(f.scored.size())),
-                           text.emplace_back(std::to_string(b.size() - f.scored.size()))});
-  for (const Scored& s : f.scored)
+                           text.emplace_back(std::to_string(b.size() - f.scored.size())), with_reasons ? "1" : "0"});
+  for (const Scored& s : f.scored) {
     argv.insert(argv.end(), {s.entry, s.transaction.id, s.transaction.customer,
                              text.emplace_back(nlohmann::json(s.probability).dump()), s.alert ? "1" : "0",
                              text.emplace_back(std::to_string(s.segment.id)), s.segment.name});
+    if (with_reasons && s.alert) argv.push_back(text.emplace_back(reasons_json(s).dump()));  // the script's 8th value
+  }
   for (std::size_t i = 0; i < b.size(); ++i)
     if (!b.errors[i].empty())
       argv.insert(argv.end(), {b.entries.list[i].id, text.emplace_back(b.ids[i].value_or("")), b.errors[i]});

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <variant>
 
 namespace bank {
 
@@ -37,8 +38,10 @@ double alert_threshold(const floresta::Model& model, const std::string& path) {
   return it->get<double>();
 }
 
-FraudScorer::FraudScorer(const std::string& model_path, SegmentTable segments, const FeatureDefinition& definition)
-    : definition_(definition), model_(floresta::load(model_path)), segments_(std::move(segments)), state_(definition) {
+FraudScorer::FraudScorer(const std::string& model_path, SegmentTable segments, std::size_t reasons,
+                         const FeatureDefinition& definition)
+    : definition_(definition), model_(floresta::load(model_path)), reasons_(reasons), segments_(std::move(segments)),
+      state_(definition) {
   threshold_ = alert_threshold(model_, model_path);
   if (!model_.is_classifier() || model_.class_labels().size() != 2)
     throw floresta::Error(model_path + ": not a binary classifier");
@@ -47,6 +50,10 @@ FraudScorer::FraudScorer(const std::string& model_path, SegmentTable segments, c
     for (const std::string& defined : definition_.names) known = known || defined == name;
     if (!known) throw floresta::Error(model_path + ": the model expects '" + name + "', which features.json does not define");
   }
+  if (reasons_ > 0 && !model_.can_explain())
+    throw floresta::Error(model_path + ": cannot give alerts' reasons (--reasons 0 turns them off): " + model_.explain_refusal());
+  // a binary classifier's one margin (gradient boosting), or the positive class's of two
+  positive_output_ = model_.num_outputs() == 1 ? 0 : 1;
 }
 
 void FraudScorer::add(const std::string& entry, Transaction transaction) {
@@ -71,8 +78,22 @@ std::vector<Scored> FraudScorer::score() {
     out[i].probability = proba[2 * i + 1];
     out[i].alert = out[i].probability > threshold_;
     out[i].segment = segments_.of(out[i].transaction.customer);
+    if (out[i].alert && reasons_ > 0)  // the record as encoded in add(), rebuilt for the few alerts
+      out[i].reasons =
+          model_.explain_record(out[i].features.record(out[i].transaction, definition_), reasons_, positive_output_);
   }
   return out;
+}
+
+nlohmann::json reasons_json(const Scored& s) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const floresta::FieldContribution& r : s.reasons) {
+    nlohmann::json value;  // null: missing
+    if (const double* x = std::get_if<double>(&r.value)) value = *x;
+    else if (const std::string* text = std::get_if<std::string>(&r.value)) value = *text;
+    list.push_back({{"field", r.field}, {"value", std::move(value)}, {"contribution", r.contribution}});
+  }
+  return list;
 }
 
 nlohmann::json to_json(const Scored& s, const FeatureDefinition& definition, bool with_features) {
@@ -83,6 +104,7 @@ nlohmann::json to_json(const Scored& s, const FeatureDefinition& definition, boo
                       {"alert", s.alert},
                       {"segment_id", s.segment.id},
                       {"segment_name", s.segment.name}};
+  if (!s.reasons.empty()) j["reasons"] = reasons_json(s);
   if (with_features) {
     nlohmann::json f = nlohmann::json::object();
     for (std::size_t k = 0; k < kNumericFeatures; ++k)

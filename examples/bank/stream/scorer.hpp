@@ -41,6 +41,11 @@ struct Scored {
   double probability = 0;
   bool alert = false;
   SegmentTable::Segment segment;
+  // Alerts only, when the scorer gives reasons: the features that moved the fraud margin (the
+  // positive class's log-odds) most, largest |contribution| first (exact TreeSHAP by floresta's
+  // Model::explain_record), each with its value as scored (the record's: a number, a category's
+  // text, or missing) and its signed contribution. Empty for every other record.
+  std::vector<floresta::FieldContribution> reasons;
 };
 
 // The alert threshold a fraud model file carries (metadata.alert_threshold); floresta::Error
@@ -49,17 +54,22 @@ double alert_threshold(const floresta::Model& model, const std::string& path);
 
 class FraudScorer {
  public:
+  static constexpr std::size_t kDefaultReasons = 3;
+
   // Loads the fraud model; floresta::Error when it cannot, or when it lacks the threshold or
-  // expects a feature the definition does not give.
-  explicit FraudScorer(const std::string& model_path, SegmentTable segments = {},
+  // expects a feature the definition does not give, or `reasons` > 0 and it cannot be
+  // explained. `reasons`: how many reason codes each alert carries (0: none).
+  explicit FraudScorer(const std::string& model_path, SegmentTable segments = {}, std::size_t reasons = kDefaultReasons,
                        const FeatureDefinition& definition = FeatureDefinition::built_in());
 
   // Computes the features and takes the transaction into the state; the row waits for
   // score(). BadRecord (the state untouched) for a transaction that cannot be used.
   void add(const std::string& entry, Transaction transaction);
   std::size_t pending() const { return pending_.size(); }
-  // Scores the waiting rows in one call, in the order they were added.
+  // Scores the waiting rows in one call, in the order they were added; explains the alerts
+  // among them (only those: the other rows cost nothing more).
   std::vector<Scored> score();
+  std::size_t reasons() const { return reasons_; }
 
   FeatureState& state() { return state_; }
 
@@ -67,15 +77,22 @@ class FraudScorer {
   const FeatureDefinition& definition_;
   floresta::Model model_;
   double threshold_ = 0;
+  std::size_t reasons_ = 0;
+  std::size_t positive_output_ = 0;  // the output whose margin is the fraud class's
   SegmentTable segments_;
   FeatureState state_;
   std::vector<Scored> pending_;
   std::vector<double> rows_;
 };
 
+// An alert's reasons as a JSON array: [{"field", "value", "contribution"}, ...], largest
+// |contribution| first; a value is a number, a text or null (missing). The Redis mode writes
+// its compact text as the scored record's field `reasons`.
+nlohmann::json reasons_json(const Scored& s);
+
 // The scored record written downstream (JSON object): entry, id_transacao, id_cliente,
-// fraud_probability, alert, segment_id, segment_name, and with `with_features` the model's
-// inputs by name.
+// fraud_probability, alert, segment_id, segment_name, on alerts with reasons `reasons`
+// (reasons_json), and with `with_features` the model's inputs by name.
 nlohmann::json to_json(const Scored& s, const FeatureDefinition& definition, bool with_features);
 
 }  // namespace bank

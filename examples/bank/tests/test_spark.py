@@ -1,7 +1,7 @@
 """The bank's Spark jobs (bank/spark.py, jobs/backtest.py, jobs/segments.py) on a small generated
 dataset written as day-partitioned Parquet: Spark's features equal training's
 (features.fraud_features / segment_features) and the stream scorer's, the backtest's
-probabilities equal single-process floresta, the segments equal scikit-learn's labels, one row
+probabilities and alerts' reasons equal single-process floresta, the segments equal scikit-learn's labels, one row
 per input row (per customer), a damaged model fails the job with floresta's message; and the
 backtest submitted with spark-submit to a standalone cluster (a master and two one-core
 workers on loopback) writes what local mode writes. Spark runs in local mode with a Java
@@ -87,18 +87,48 @@ def test_spark_features_equal_the_stream_scorers(data, spark_features):
         close(stream[name], spark_features[name], name)
 
 
+def assert_reasons_equal_single_process_floresta(frame, scored, k=3):
+    """`scored` (frame's rows in order): `reasons` null for non-alerts; for each alert the top `k`
+    features by |contribution| to the fraud margin, each contribution equal to floresta's
+    predict_contributions of the same row (single process) within 1e-9, its value as scored."""
+    model = floresta.load(FRAUD)
+    X = F.fraud_features(frame)
+    alert = scored["alert"].to_numpy(bool)
+    assert scored["reasons"][~alert].isna().all()
+    rows = np.flatnonzero(alert)
+    assert len(rows) >= 10  # the data must exercise it
+    names = list(model.feature_names_in_)
+    for c, i in zip(model.predict_contributions(X.iloc[rows]), rows):  # only the alerts (~2 ms a row)
+        reasons = json.loads(scored["reasons"].iloc[i])
+        assert len(reasons) == k
+        size = [abs(r["contribution"]) for r in reasons]
+        assert size == sorted(size, reverse=True)
+        top = [names.index(r["field"]) for r in reasons]
+        assert size[-1] >= np.delete(np.abs(c[:-1]), top).max() - 1e-9  # the top k
+        for r, j in zip(reasons, top):
+            assert abs(r["contribution"] - c[j]) <= 1e-9, (scored.index[i], r, c[j])
+            x = X.iloc[i][names[j]]
+            if isinstance(x, str):
+                assert r["value"] == x
+            elif pd.isna(x):
+                assert r["value"] is None
+            else:
+                assert abs(r["value"] - float(x)) <= F.TOLERANCE * abs(float(x)) + 1e-12, (r, x)
+
+
 def test_backtest_scores_equal_single_process_floresta(spark, data):
     frame, path = data
     model_bytes, model = S.load_model(FRAUD)
     threshold = model.metadata["alert_threshold"]
     X = S.fraud_features(S.read_transactions(spark, path))
-    scored = S.score(X, spark.sparkContext.broadcast(model_bytes), threshold).toPandas()
+    scored = S.score(X, spark.sparkContext.broadcast(model_bytes), threshold, reasons=3).toPandas()
     assert len(scored) == len(frame) and scored["id_transacao"].is_unique
     scored = scored.set_index("id_transacao").loc[frame["id_transacao"].astype(str)]
     expected = floresta.load(FRAUD).predict_proba(F.fraud_features(frame))[:, 1]
     assert np.abs(scored["fraud_probability"].to_numpy() - expected).max() <= 1e-12
     assert (scored["alert"].to_numpy() == (expected > threshold)).all()
     assert (scored["fraude"].to_numpy() == frame["fraude"].to_numpy()).all()
+    assert_reasons_equal_single_process_floresta(frame, scored)
 
 
 def test_segments_equal_scikit_learns_labels(spark, data):
@@ -149,10 +179,11 @@ def test_the_jobs_end_to_end_and_a_damaged_model(data, tmp_path):
 
     result = run_job("backtest.py", "--input", path, "--output", tmp_path / "scored", "--segments",
                      tmp_path / "segments.jsonl", "--summary", tmp_path / "summary.json", "--master", "local[2]",
-                     "--shuffle-partitions", "2")
+                     "--shuffle-partitions", "2", "--reasons")
     assert result.returncode == 0, result.stderr[-3000:]
     scored = pd.read_parquet(tmp_path / "scored")
     assert len(scored) == len(frame) and sorted(scored["id_transacao"]) == sorted(frame["id_transacao"].astype(str))
+    assert_reasons_equal_single_process_floresta(frame, scored.set_index("id_transacao").loc[frame["id_transacao"]])
     assert (scored["segment_id"] >= 0).all()
     merged = scored.merge(table, on="id_cliente", suffixes=("", "_table"))
     assert (merged["segment_id"] == merged["segment_id_table"]).all()
@@ -193,4 +224,5 @@ def test_backtest_on_a_standalone_cluster_with_spark_submit(data, tmp_path):
     a = pd.read_parquet(tmp_path / "cluster-out").set_index("id_transacao").sort_index()
     b = pd.read_parquet(tmp_path / "local").set_index("id_transacao").sort_index()
     assert len(a) == len(frame) and a.index.equals(b.index)
+    assert "reasons" not in a.columns and "reasons" not in b.columns  # without --reasons, the columns as they were
     assert (a["fraud_probability"] == b["fraud_probability"]).all() and (a["alert"] == b["alert"]).all()

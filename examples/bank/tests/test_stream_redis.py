@@ -59,13 +59,14 @@ def wait_for_progress(client, before, timeout=60):
         time.sleep(0.01)
 
 
-def reference(records):
-    """id_transacao -> fraud probability from the --stdin mode, on the good records in order."""
+def reference(records, *args):
+    """id_transacao -> (fraud probability, an alert's reasons or None) from the --stdin mode, on
+    the good records in order."""
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    result = subprocess.run([str(binary()), "--stdin", "--fraud-model", str(MODEL)], input=text, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run([str(binary()), "--stdin", "--fraud-model", str(MODEL), *map(str, args)], input=text,
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    return {o["id_transacao"]: o["fraud_probability"] for o in map(json.loads, result.stdout.splitlines())}
+    return {o["id_transacao"]: (o["fraud_probability"], o.get("reasons")) for o in map(json.loads, result.stdout.splitlines())}
 
 
 def outputs(client):
@@ -80,9 +81,12 @@ def assert_exactly_once(client, published, expected, bad_ids=()):
     seen = [s["entry"] for s in scored] + [r["entry"] for r in rejected]
     assert sorted(seen) == sorted(published), (len(seen), len(published))  # each entry once, none lost
     assert {r["entry"] for r in rejected} == set(bad_ids)
-    got = {s["id_transacao"]: float(s["fraud_probability"]) for s in scored}
-    assert got == expected  # the scores of an uninterrupted run, bit for bit
+    got = {s["id_transacao"]: (float(s["fraud_probability"]), json.loads(s["reasons"]) if "reasons" in s else None)
+           for s in scored}
+    assert got == expected  # the scores and the alerts' reasons of an uninterrupted run, bit for bit
     assert all(s["alert"] in ("0", "1") for s in scored)
+    with_reasons = any(r is not None for _, r in expected.values())  # (none with --reasons 0)
+    assert all(("reasons" in s) == (with_reasons and s["alert"] == "1") for s in scored)
     assert client.xpending("transactions", "scorers")["pending"] == 0
 
 
@@ -107,6 +111,8 @@ def test_end_to_end_with_bad_records(server, tmp_path):
     assert_exactly_once(server.client, ids, reference(records), bad_ids)
     names = table.set_index("id_cliente")["segment_name"]
     scored, _ = outputs(server.client)
+    alerts = [s for s in scored if s["alert"] == "1"]
+    assert alerts and all(len(json.loads(s["reasons"])) == 3 for s in alerts)  # reasons on alerts only (above)
     assert all(s["segment_name"] == names[s["id_cliente"]] for s in scored)
     _, rejected = outputs(server.client)
     reasons = {r["entry"]: r["error"] for r in rejected}
@@ -177,6 +183,18 @@ def test_a_dead_consumers_pending_entries_are_claimed(server, tmp_path):
     scorer = start_scorer(server, tmp_path, "--claim-idle-ms", 100, consumer="alive")
     assert scorer.wait(timeout=120) == 0, scorer.log_path.read_text()
     assert_exactly_once(server.client, ids, reference(records))
+
+
+def test_reasons_turned_off_leave_the_scored_records_as_they_were(server, tmp_path):
+    records = list(generate.records(generate.generate(60, days=14, seed=36)))
+    ids = publish(server.client, "transactions", records)
+    scorer = start_scorer(server, tmp_path, "--reasons", 0)
+    assert scorer.wait(timeout=120) == 0, scorer.log_path.read_text()
+    expected = reference(records, "--reasons", 0)
+    assert_exactly_once(server.client, ids, expected)
+    scored, _ = outputs(server.client)
+    assert any(s["alert"] == "1" for s in scored) and all("reasons" not in s for s in scored)
+    assert {k: p for k, (p, _) in expected.items()} == {k: p for k, (p, _) in reference(records).items()}
 
 
 def test_sigterm_finishes_the_batch_and_exits_zero(server, tmp_path):

@@ -69,6 +69,71 @@ def test_scores_equal_floresta_on_the_same_features(stream):
     assert all(o["entry"] == f"line {k + 1}" for k, o in enumerate(out))
 
 
+def test_every_alert_carries_its_top_three_reasons_by_floresta_treeshap(stream):
+    """`reasons` on alerts only: the 3 features with the largest |contribution| to the fraud
+    margin, their values as scored and contributions equal to floresta Python's
+    predict_contributions on the same feature row; with the expected value the full row sums to
+    the margin (the logit of the probability)."""
+    frame, out, _ = stream
+    model = floresta.load(MODEL)
+    X = F.fraud_features(frame)
+    alerts = np.flatnonzero([o["alert"] for o in out])
+    assert len(alerts) >= 10  # the test data must exercise it
+    assert all("reasons" not in out[i] for i in set(range(len(out))) - set(alerts))
+    contributions = model.predict_contributions(X.iloc[alerts])  # only the alerts: ~2 ms a row
+    assert contributions.shape == (len(alerts), len(F.FRAUD_FEATURES) + 1)
+    names = list(model.feature_names_in_)
+    expected_value = float(model.expected_value_)
+    assert np.all(contributions[:, -1] == expected_value)
+    margin = model.predict_raw(X.iloc[alerts]).ravel()
+    for row, i in enumerate(alerts):
+        o, c = out[i], contributions[row]
+        reasons = o["reasons"]
+        assert len(reasons) == 3 and [sorted(r) for r in reasons] == [["contribution", "field", "value"]] * 3
+        for r in reasons:
+            k = names.index(r["field"])
+            assert abs(r["contribution"] - c[k]) <= 1e-9, (o["id_transacao"], r)
+            x = X.iloc[i][r["field"]]  # its value as scored
+            if isinstance(x, str):
+                assert r["value"] == x
+            elif pd.isna(x):
+                assert r["value"] is None
+            else:
+                assert abs(r["value"] - float(x)) <= F.TOLERANCE * abs(float(x)) + 1e-12, (r, x)
+        # the top 3 by |contribution|, largest first
+        size = [abs(r["contribution"]) for r in reasons]
+        assert size == sorted(size, reverse=True)
+        others = np.delete(np.abs(c[:-1]), [names.index(r["field"]) for r in reasons])
+        assert size[-1] >= others.max() - 1e-9
+        # the full row (its 22 features and the expected value) sums to the fraud margin
+        p = o["fraud_probability"]
+        assert abs(c.sum() - margin[row]) <= 1e-9
+        logit = np.log(p) - np.log1p(-p)
+        assert abs(c.sum() - logit) <= 1e-9 + 4e-16 / (p * (1 - p)), (p, c.sum(), logit)  # p's own rounding
+    # and Python's explain_record on the same record names the same reasons
+    i = alerts[0]
+    record = {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in X.iloc[i].items()}
+    python = model.explain_record(record, 3)
+    assert [r["field"] for r in python] == [r["field"] for r in out[i]["reasons"]]
+
+
+def test_the_reasons_flag_sets_their_number_and_zero_turns_them_off():
+    lines = jsonl(generate.generate(60, days=14, seed=36))
+    runs = {}
+    for n in (0, 1, 5):
+        result = run(lines, "--stdin", "--fraud-model", MODEL, "--reasons", n)
+        assert result.returncode == 0, result.stderr
+        runs[n] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert any(o["alert"] for o in runs[0])
+    for n, out in runs.items():
+        assert all(len(o["reasons"]) == n if o["alert"] and n else "reasons" not in o for o in out)
+    strip = lambda o: {k: v for k, v in o.items() if k != "reasons"}  # noqa: E731
+    assert [strip(o) for o in runs[1]] == [strip(o) for o in runs[0]] == [strip(o) for o in runs[5]]
+    assert all(o1["reasons"] == o5["reasons"][:1] for o1, o5 in zip(runs[1], runs[5]) if o1["alert"])
+    result = run([], "--stdin", "--fraud-model", MODEL, "--reasons", "-1")
+    assert result.returncode == 2 and "--reasons" in result.stderr
+
+
 def test_bad_records_are_rejected_with_a_reason_and_the_stream_goes_on():
     frame = generate.generate(30, days=3, seed=32)
     lines = jsonl(frame)
