@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 BUILD   := build
 JOBS    ?= 2
 
-.PHONY: all deps build python demo test test-cpp test-python sanitize test-arm64 bench bench-serve bench-stream bench-spark serve clean
+.PHONY: all deps build python demo test test-cpp test-python sanitize test-arm64 bench bench-explain bench-serve bench-stream bench-spark serve clean
 
 all: build python
 
@@ -64,16 +64,26 @@ sanitize: deps
 	@cd build-asan && UBSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 # Benchmarks (not tests): models with fixed seeds, the C++ suite, then every peer side by side.
+# lleaves needs llvmlite 0.43 and shap's numba 0.46+: the explanations run first, then
+# compare.py on the bench pins, then the dev pins are put back (requirements-dev.txt says why).
 bench: build python
-	@$(PY) -m pip install -q -r requirements-bench.txt
 	@test -f benchmarks/models/README || $(PY) benchmarks/make_models.py
+	@$(PY) benchmarks/explain.py
+	@$(PY) -m pip install -q -r requirements-bench.txt
 	@$(BUILD)/benchmarks/bench_predict --benchmark_min_time=0.2 --benchmark_out=benchmarks/results/bench_predict.json --benchmark_out_format=json
 	@$(PY) benchmarks/compare.py
+	@$(PY) -m pip install -q -r requirements-dev.txt
+
+# Explanations per second beside XGBoost, LightGBM and shap: benchmarks/results/explain.*
+bench-explain: build python
+	@test -f benchmarks/models/README || $(PY) benchmarks/make_models.py
+	@$(PY) benchmarks/explain.py
 
 # The phone-theft server under load (wrk), beside a Python reference server: benchmarks/results/serve.*
 bench-serve: build python
 	@$(PY) -m pip install -q -r requirements-bench.txt
 	@$(PY) benchmarks/serve/run.py
+	@$(PY) -m pip install -q -r requirements-dev.txt
 
 # The bank stream scorer on Redis beside a Python consumer: benchmarks/results/stream.*
 bench-stream: build python
