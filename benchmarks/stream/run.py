@@ -89,8 +89,9 @@ def python_consumer(client, batch=256):
 
 
 def scorer_command(port):
+    # --reasons 0: the Python consumer does not explain alerts, so neither does the scorer here.
     return [str(SCORER), "--fraud-model", str(MODEL), "--redis-port", str(port), "--idle-exit-ms", "1000", "--block-ms",
-            "100"]
+            "100", "--reasons", "0"]
 
 
 def summary_numbers(stderr):
