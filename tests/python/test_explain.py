@@ -121,6 +121,20 @@ def test_xgboost_dart_and_regression(parity, tmp_path):
     close(parity, "explain xgboost dart", expected, c, XGB_TOL)
 
 
+def test_xgboost_vector_leaves(parity, tmp_path):
+    # XGBoost cannot explain multi_output_tree models; floresta can (vector leaves take the
+    # path tested against shap with scikit-learn's forests): they add up to XGBoost's margins.
+    X = rows(300, 4, 0.1, seed=16)
+    Y = np.column_stack([signal(X), np.nan_to_num(X[:, 2]) - np.nan_to_num(X[:, 0])])
+    booster = xgb.train({"multi_strategy": "multi_output_tree", "tree_method": "hist", "max_depth": 3},
+                        xgb.DMatrix(X, Y), 8)
+    model, _ = xgb_model(booster, tmp_path)
+    c = model.predict_contributions(X)
+    assert c.shape == (300, 2, 5)
+    margins = booster.predict(xgb.DMatrix(X), output_margin=True)
+    close(parity, "explain xgboost vector leaves margin", margins, c.sum(axis=2), 1e-5)
+
+
 def test_xgboost_without_covers_predicts_but_refuses(tmp_path):
     X = rows(200, 4, 0.0, seed=4)
     booster = xgb.train({"max_depth": 3}, xgb.DMatrix(X, signal(X)), 5)
