@@ -2,6 +2,7 @@
 //
 //   phone_theft::Metrics metrics;
 //   metrics.observe(phone_theft::Route::kPredict, 200, 0.00021);   // seconds
+//   metrics.count_people(1); metrics.count_explained(1);           // people scored, and explained (explain=1)
 //   std::string text = metrics.render();                            // GET /metrics
 //
 // Counts by route and status code, and per route a histogram of latencies with fixed
@@ -48,6 +49,7 @@ class Metrics {
   }
 
   void count_people(std::size_t n) { people_.fetch_add(n, std::memory_order_relaxed); }
+  void count_explained(std::size_t n) { explained_.fetch_add(n, std::memory_order_relaxed); }
   void count_reload(bool ok) { (ok ? reloads_ok_ : reloads_failed_).fetch_add(1, std::memory_order_relaxed); }
 
   // The exposition text; `extra` (already formatted lines) is appended.
@@ -82,6 +84,9 @@ class Metrics {
     out += "# HELP phone_theft_people_scored_total People scored (a batch request counts each of its people).\n";
     out += "# TYPE phone_theft_people_scored_total counter\n";
     out += "phone_theft_people_scored_total " + std::to_string(people_.load(std::memory_order_relaxed)) + "\n";
+    out += "# HELP phone_theft_people_explained_total People whose answer was explained (POST /predict?explain=1; a batch counts each of its people).\n";
+    out += "# TYPE phone_theft_people_explained_total counter\n";
+    out += "phone_theft_people_explained_total " + std::to_string(explained_.load(std::memory_order_relaxed)) + "\n";
     out += "# HELP phone_theft_model_reloads_total Model reloads on SIGHUP, by result.\n";
     out += "# TYPE phone_theft_model_reloads_total counter\n";
     out += "phone_theft_model_reloads_total{result=\"ok\"} " + std::to_string(reloads_ok_.load(std::memory_order_relaxed)) + "\n";
@@ -105,6 +110,7 @@ class Metrics {
   std::array<std::array<std::atomic<std::uint64_t>, kBounds.size() + 1>, kRoutes> buckets_{};
   std::array<std::atomic<std::uint64_t>, kRoutes> sum_ns_{};
   std::atomic<std::uint64_t> people_{0};
+  std::atomic<std::uint64_t> explained_{0};
   std::atomic<std::uint64_t> reloads_ok_{0};
   std::atomic<std::uint64_t> reloads_failed_{0};
 };

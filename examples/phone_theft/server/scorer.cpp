@@ -83,6 +83,16 @@ Scorer::Scorer(floresta::Model model, std::map<std::string, Range> ranges) : mod
     for (std::size_t j = 0; j < names_.size(); ++j)
       optional_[j] = std::find(optional.begin(), optional.end(), nlohmann::json(names_[j])) != optional.end();
   }
+  for (std::size_t j = 0; j < names_.size(); ++j) {
+    name_json_.push_back(nlohmann::json(names_[j]).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    std::vector<std::string> shown_values;
+    const floresta::Feature& feature = schema.features[j];
+    if (feature.is_categorical())
+      for (std::size_t c = 0; c < feature.string_categories.size(); ++c)
+        shown_values.push_back(nlohmann::json(shown(j, static_cast<double>(c)))
+                                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    shown_json_.push_back(std::move(shown_values));
+  }
   if (metadata_.contains("city_average")) {
     const nlohmann::json& average = metadata_["city_average"];
     if (!average.is_array() || average.size() != labels_.size())
@@ -172,7 +182,7 @@ void Scorer::score(const double* rows, std::size_t n, double* proba) const {
   model_.score(floresta::OutputKind::kProba, floresta::MatrixView<double>::row_major(rows, n, names_.size()), proba);
 }
 
-void Scorer::append_answer(const double* proba, std::string& out) const {
+std::size_t Scorer::append_answer(const double* proba, std::string& out) const {
   const std::size_t k = labels_.size();
   constexpr std::size_t kInline = 64;
   std::size_t inline_order[kInline];
@@ -202,6 +212,7 @@ void Scorer::append_answer(const double* proba, std::string& out) const {
     out += '}';
   }
   out += ']';
+  return order[0];
 }
 
 void Scorer::answer(const double* row, std::string& out) const {
@@ -215,6 +226,71 @@ void Scorer::answer(const double* row, std::string& out) const {
   }
   score(row, 1, proba);
   append_answer(proba, out);
+}
+
+void Scorer::append_why(const double* row, std::size_t output, std::string& out) const {
+  const std::size_t d = names_.size();
+  constexpr std::size_t kInline = 64;
+  double inline_parts[kInline + 1];
+  std::size_t inline_order[kInline];
+  std::vector<double> heap_parts;
+  std::vector<std::size_t> heap_order;
+  double* parts = inline_parts;
+  std::size_t* order = inline_order;
+  if (d > kInline) {
+    heap_parts.resize(d + 1);
+    heap_order.resize(d);
+    parts = heap_parts.data();
+    order = heap_order.data();
+  }
+  // The library's exact TreeSHAP for this one class: d pushes, then the expected margin.
+  model_.contributions_row(row, d, output, parts);
+  for (std::size_t j = 0; j < d; ++j) order[j] = j;
+  std::stable_sort(order, order + d, [parts](std::size_t a, std::size_t b) { return std::fabs(parts[a]) > std::fabs(parts[b]); });
+  out += "{\"place\":";
+  out += label_json_[output];
+  out += ",\"expected\":";
+  append_number(parts[d], out);
+  out += ",\"fields\":[";
+  for (std::size_t i = 0; i < d; ++i) {
+    const std::size_t j = order[i];
+    if (i) out += ',';
+    out += "{\"field\":";
+    out += name_json_[j];
+    out += ",\"value\":";
+    const double value = row[j];
+    const std::vector<std::string>& shown_values = shown_json_[j];
+    if (!std::isnan(value) && value >= 0 && value < static_cast<double>(shown_values.size()) &&
+        value == std::floor(value))
+      out += shown_values[static_cast<std::size_t>(value)];  // shown() of a category, built once
+    else
+      out += nlohmann::json(shown(j, value)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out += ",\"contribution\":";
+    append_number(parts[j], out);
+    out += '}';
+  }
+  out += "]}";
+}
+
+void Scorer::append_explained(const double* row, const double* proba, std::string& out) const {
+  out += "{\"places\":";
+  const std::size_t top = append_answer(proba, out);
+  out += ",\"why\":";
+  append_why(row, top, out);
+  out += '}';
+}
+
+void Scorer::answer_explained(const double* row, std::string& out) const {
+  constexpr std::size_t kInline = 64;
+  double inline_proba[kInline];
+  std::vector<double> heap_proba;
+  double* proba = inline_proba;
+  if (labels_.size() > kInline) {
+    heap_proba.resize(labels_.size());
+    proba = heap_proba.data();
+  }
+  score(row, 1, proba);
+  append_explained(row, proba, out);
 }
 
 std::string Scorer::shown(std::size_t column, double encoded) const {

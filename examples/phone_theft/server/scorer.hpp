@@ -8,6 +8,8 @@
 //   if (!scorer.encode(nlohmann::json::parse(body), row.data(), problem)) reply(problem.status, problem.to_json());
 //   std::string answer;
 //   scorer.answer(row.data(), answer);   // [{"position":1,"label":"Via Pública","value":0.87,"lift":1.0},...]
+//   std::string explained;
+//   scorer.answer_explained(row.data(), explained);   // {"places":[...the same answer...],"why":{...}}
 //
 // The fields are the model's features, by name, and each is read by floresta's record encoder
 // (Model::encode_value) with the input rules the model file carries: case, accents and spaces
@@ -18,6 +20,12 @@
 // do not take is refused (422 with the library's rule: type, vocabulary or range); nothing is
 // scored as a silent guess. Fields the model does not know are ignored. The service may add
 // ranges of its own (--range) on top of the model's.
+//
+// Why (explain=1): the answer's first place explained by the library's exact TreeSHAP
+// (Model::contributions_row for that class alone): each field's signed push on the place's
+// margin (the class's raw score before the softmax, not a probability) relative to the
+// expected margin over the training data (the bias), the fields largest |push| first. The
+// pushes plus the expected margin sum to the place's margin.
 //
 // Thread-safety: a Scorer is immutable after construction; every member function is const.
 #pragma once
@@ -71,11 +79,30 @@ class Scorer {
   // Appends one answer, the JSON array of {"position","label","value","lift"} most likely first
   // (ties: the lower class index first; Model::rank_order), to `out`. `lift` is the value over
   // the city's average share of that place (the model file's metadata.city_average), absent
-  // when the file has none. `proba` is one row of score().
-  void append_answer(const double* proba, std::string& out) const;
+  // when the file has none. `proba` is one row of score(). Returns the class index of the
+  // first place (the one append_why explains).
+  std::size_t append_answer(const double* proba, std::string& out) const;
 
-  // Encodes and scores one row, appending the answer: the allocation-light path of a single person.
+  // Scores one encoded row, appending the answer: the allocation-light path of a single person.
   void answer(const double* row, std::string& out) const;
+
+  // Whether answers can be explained (Model::can_explain: the file carries node covers), and
+  // when not, why (Model::explain_refusal). The calls below throw floresta::Error otherwise.
+  bool can_explain() const { return model_.can_explain(); }
+  const std::string& explain_refusal() const { return model_.explain_refusal(); }
+
+  // Appends why class `output` for one encoded row: {"place": its label, "expected": its
+  // expected margin (the bias), "fields": [{"field","value","contribution"}, ...]}, every
+  // field, largest |contribution| first (ties: schema order, as Model::explain_record);
+  // "value" is shown(), "contribution" the signed push in margin units.
+  void append_why(const double* row, std::size_t output, std::string& out) const;
+
+  // {"places": <append_answer>, "why": <append_why of the first place>} for one encoded row
+  // whose probabilities are `proba` (a row of score()).
+  void append_explained(const double* row, const double* proba, std::string& out) const;
+
+  // Scores one encoded row, appending its explained answer (append_explained).
+  void answer_explained(const double* row, std::string& out) const;
 
   // How an encoded value reads to a person: the category's display name (the model's input
   // rule), the number, or "not given" for a missing value.
@@ -100,6 +127,8 @@ class Scorer {
   std::vector<std::string> label_json_;       // each label as a JSON string literal, quotes included
   std::vector<double> city_average_;          // per class, empty when the file has none
   std::vector<bool> optional_;                // per field: null accepted (metadata.optional_fields; all without it)
+  std::vector<std::string> name_json_;        // each field name as a JSON string literal
+  std::vector<std::vector<std::string>> shown_json_;  // per field, each category's shown() as a JSON string literal
 };
 
 // A double in its shortest round-trip form (what JSON readers parse back to the same double).

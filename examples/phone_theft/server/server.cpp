@@ -5,7 +5,10 @@
 //
 // Routes:
 //   POST /predict   {"bairro","marca","dia","periodo","idade","sexo"} -> 10 x {"position","label","value","lift"},
-//                   most likely first; a JSON array of such objects -> an array of answers
+//                   most likely first; a JSON array of such objects -> an array of answers.
+//                   ?explain=1: each answer becomes {"places": <the same answer>, "why": {"place",
+//                   "expected", "fields": [{"field","value","contribution"}, ...]}}, the first place
+//                   explained by floresta's TreeSHAP (each field's push on its margin)
 //   GET  /schema    every field, its type and allowed values (from the model), the labels, the limits
 //   GET  /health    status, model name and version, uptime
 //   GET  /metrics   Prometheus text: requests by route and status, latency histograms
@@ -14,9 +17,10 @@
 // A person's values are read through the input rules the model file carries (case, accents,
 // spaces, aliases, ranges: floresta's record encoder, the same reading as the CLI and Python);
 // null means "not given". Errors are JSON {"error": "...", "rule": "...", "field": ...}: 400
-// malformed JSON or a body that is not an object/array, 422 a missing field, a wrong type, a
-// value out of range or that the model's rules do not take, 413 a body over --max-body-bytes or a batch over
-// --max-batch, 404 an unknown route, 405 a known route with the wrong method.
+// malformed JSON, a body that is not an object/array, an explain value other than 0 or 1; 422
+// a missing field, a wrong type, a value out of range or that the model's rules do not take;
+// 413 a body over --max-body-bytes or a batch over --max-batch; 404 an unknown route; 405 a
+// known route with the wrong method; 409 explain=1 when the model file carries no node covers.
 //
 // The model is one immutable std::shared_ptr<const Loaded>: scoring threads read it without a
 // lock (each thread keeps a copy and renews it when the generation counter moves). SIGHUP
@@ -51,7 +55,10 @@ namespace {
 const char* const kUsage = R"(usage: phone_theft_server --model PATH [options]
 
 Serves the phone-theft model: POST /predict, GET /schema, GET /health, GET /metrics and the
-page at /. SIGHUP reloads the model file; SIGTERM drains and exits 0.
+page at /. POST /predict?explain=1 adds why the first place: {"places": <the answer>, "why":
+{"place", "expected", "fields": [{"field", "value", "contribution"}, ...]}}, each field's push on
+that place's margin (exact TreeSHAP; margin units, not probabilities), largest first.
+SIGHUP reloads the model file; SIGTERM drains and exits 0.
 
   --model PATH              model file (floresta JSON, XGBoost JSON/UBJSON, LightGBM): required
   --host HOST               address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)

@@ -90,6 +90,15 @@ Problem make_problem(int status, std::string rule, std::string message, std::str
 
 thread_local Clock::time_point request_start{};
 
+// explain=1 on a model whose file carries no node covers (it still predicts): 409, the
+// request conflicts with the model being served (a reload may bring one that explains).
+bool refuse_unexplainable(const Scorer& scorer, httplib::Response& res) {
+  if (scorer.can_explain()) return true;
+  reply_problem(res, make_problem(409, "explain", "the model being served cannot explain its answers (ask without explain=1): " +
+                                                      scorer.explain_refusal()));
+  return false;
+}
+
 }  // namespace
 
 void log_line(const std::string& text) {
@@ -115,6 +124,7 @@ std::shared_ptr<const Loaded> load_model(const Options& options, std::uint64_t g
                   {"features", m.num_features()},
                   {"classes", loaded->scorer.num_classes()},
                   {"trees", m.num_trees()},
+                  {"explain", m.can_explain()},
                   {"loaded_at", now_utc()},
                   {"load_ms", std::round(ms * 10) / 10},
                   {"generation", generation}};
@@ -124,6 +134,7 @@ std::shared_ptr<const Loaded> load_model(const Options& options, std::uint64_t g
   schema["unknown_values"] = "read through the model's input rules (case, accents, spaces, aliases); what they do not take is "
                              "refused: 422 with rule \"vocabulary\" naming the field and the value";
   schema["missing_values"] = "null means not given: the model's answer for a missing value (trained for it)";
+  schema["explain"] = m.can_explain();  // POST /predict?explain=1 answers why the first place
   loaded->schema_body = schema.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   loaded->metrics_info = "# HELP phone_theft_model_info The model being served (value 1).\n"
                          "# TYPE phone_theft_model_info gauge\n"
@@ -258,8 +269,34 @@ void Service::install_predict(HttpServer& server) {
   server.Post("/predict", [this](const httplib::Request& req, httplib::Response& res) { predict(req, res); });
 }
 
+namespace {
+
+// ?explain=1 asks for the answer's first place explained; 0 or absent: the plain answer.
+// Anything else is refused (400, rule "query"). Returns false after replying.
+bool explain_wanted(const httplib::Request& req, httplib::Response& res, bool& explain) {
+  explain = false;
+  const std::size_t count = req.get_param_value_count("explain");
+  if (count == 0) return true;
+  const std::string value = req.get_param_value("explain");
+  if (count == 1 && (value == "0" || value == "1")) {
+    explain = value == "1";
+    return true;
+  }
+  std::string shown = count > 1 ? std::to_string(count) + " different values"
+                                : nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
+  reply_problem(res, make_problem(400, "query", "query parameter 'explain' must be given once, as 1 (explain the answer's first "
+                                                "place) or 0 (the plain answer); got " + shown));
+  return false;
+}
+
+}  // namespace
+
 // One person (an object) or a batch (an array, one scoring call): answers, or the first problem.
+// With ?explain=1 each answer becomes {"places": <the same answer>, "why": <its first place explained>}.
 void Service::predict(const httplib::Request& req, httplib::Response& res) {
+  bool explain = false;
+  if (!explain_wanted(req, res, explain)) return;
   const Loaded& loaded = slot_.current();
   const Scorer& scorer = loaded.scorer;
   nlohmann::json body;
@@ -292,8 +329,15 @@ void Service::predict(const httplib::Request& req, httplib::Response& res) {
       reply_problem(res, problem);
       return;
     }
-    out.reserve(64 * scorer.num_classes() + 16);
-    scorer.answer(row, out);
+    if (explain && !refuse_unexplainable(scorer, res)) return;
+    if (explain) {
+      out.reserve(64 * scorer.num_classes() + 96 * d + 64);
+      scorer.answer_explained(row, out);
+      metrics_.count_explained(1);
+    } else {
+      out.reserve(64 * scorer.num_classes() + 16);
+      scorer.answer(row, out);
+    }
     metrics_.count_people(1);
   } else if (body.is_array()) {
     const std::size_t n = body.size();
@@ -311,17 +355,20 @@ void Service::predict(const httplib::Request& req, httplib::Response& res) {
         return;
       }
     }
+    if (explain && !refuse_unexplainable(scorer, res)) return;
     const std::size_t k = scorer.num_classes();
     std::vector<double> proba(n * k);
     if (n > 0) scorer.score(rows.data(), n, proba.data());
-    out.reserve(n * (64 * k + 16) + 2);
+    out.reserve(n * (64 * k + 16 + (explain ? 96 * d + 64 : 0)) + 2);
     out += '[';
     for (std::size_t i = 0; i < n; ++i) {
       if (i) out += ',';
-      scorer.append_answer(proba.data() + i * k, out);
+      if (explain) scorer.append_explained(rows.data() + i * d, proba.data() + i * k, out);
+      else scorer.append_answer(proba.data() + i * k, out);
     }
     out += ']';
     metrics_.count_people(n);
+    if (explain) metrics_.count_explained(n);
   } else {
     reply_problem(res, make_problem(400, "body", "the body must be a JSON object (one person) or an array of them"));
     return;

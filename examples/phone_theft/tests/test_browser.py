@@ -1,7 +1,8 @@
 """The page end to end in real headless Chromium (Debian's chromium + chromium-driver, driven
 by selenium): fill the form, press Prever, compare the ranking drawn on the page with
 floresta's own prediction for the same person (with each place's lift over the city's average,
-and the values shown by their display names), check that a field left out is answered or
+and the values shown by their display names), the "why" chart of the first place with
+floresta's own explanation (explain_record), check that a field left out is answered or
 explained, and save a screenshot: under pytest's temporary folder, or over the one the README
 shows (examples/phone_theft/docs/screenshot.png) when PHONE_THEFT_SCREENSHOT=update.
 
@@ -53,6 +54,35 @@ def person_for(model):
         else:
             person[feature["name"]] = WISHED.get(feature["name"]) if WISHED.get(feature["name"]) in values else values[0]
     return person
+
+
+def check_why_chart(browser, model, person, place, top):
+    """The why chart under the bars: the first place's 6 fields, each a signed SVG bar, as
+    floresta's explain_record(person, output=top) gives them; returns the rows."""
+    from selenium.webdriver.common.by import By
+
+    chart = browser.find_element(By.ID, "porque")
+    assert chart.is_displayed()
+    assert browser.find_element(By.ID, "porque-titulo").text == f"Por que {place}?"
+    text = browser.find_element(By.ID, "porque-texto").text
+    assert "pessoa média" in text and "margem" in text and "não em pontos percentuais" in text
+    reference = model.explain_record(person, output=top)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#porque-barras li")
+    assert len(rows) == len(FIELDS) == len(reference) == 6
+    assert [r.get_attribute("data-field") for r in rows] == [x["field"] for x in reference]
+    assert [float(r.get_attribute("data-contribution")) for r in rows] == \
+        pytest.approx([x["contribution"] for x in reference], abs=1e-12)
+    largest = max(abs(x["contribution"]) for x in reference)
+    for row, want in zip(rows, reference):
+        bar = row.find_element(By.CSS_SELECTOR, "svg.why-chart rect.why-bar")
+        x, width = float(bar.get_attribute("x")), float(bar.get_attribute("width"))
+        assert width == pytest.approx(abs(want["contribution"]) / largest * 100)
+        assert (x == 100) if want["contribution"] >= 0 else (x == pytest.approx(100 - width))  # right: toward the place
+        assert row.get_attribute("class") == ("toward" if want["contribution"] >= 0 else "away")
+        assert row.find_element(By.CLASS_NAME, "why-number").text.startswith("+" if want["contribution"] >= 0 else "−")
+    total = model.expected_value_[top] + sum(x["contribution"] for x in reference)
+    assert f"{total:.2f}".replace(".", ",") in browser.find_element(By.ID, "porque-soma").text
+    return rows
 
 
 def test_page_predicts_like_floresta_and_explains_errors(phone_theft_server, browser, phone_theft_server_model, tmp_path):
@@ -112,6 +142,8 @@ def test_page_predicts_like_floresta_and_explains_errors(phone_theft_server, bro
     card = model.metadata["model_card"]
     assert "dados sintéticos" in footer and f"de {card['data']['years'][0]} a {card['data']['years'][-1]}" in footer
     assert f"{card['test']['log_loss']:.3f}".rstrip("0").replace(".", ",") in footer
+    # Why the first place: one signed bar per field, in floresta's order and numbers.
+    check_why_chart(browser, model, person, labels[order[0]], labels.index(labels[order[0]]))
 
     screenshot = README_SCREENSHOT if os.environ.get("PHONE_THEFT_SCREENSHOT") == "update" else tmp_path / "page.png"
     assert browser.save_screenshot(str(screenshot))
@@ -125,6 +157,10 @@ def test_page_predicts_like_floresta_and_explains_errors(phone_theft_server, bro
     no_age = model.predict_proba([{**person, "idade": None}])[0]
     bars = browser.find_elements(By.CSS_SELECTOR, "#barras li")
     assert sorted(float(b.get_attribute("data-value")) for b in bars) == sorted(no_age.tolist())
+    top = max(range(len(labels)), key=lambda k: (no_age[k], -k))
+    rows = check_why_chart(browser, model, {**person, "idade": None}, labels[top], top)
+    assert next(r for r in rows if r.get_attribute("data-field") == "idade").find_element(
+        By.CSS_SELECTOR, ".why-name small").text == "não informado"
     # A field the model needs, left out: the server refuses it (422) and the page says so in words.
     required = [f for f in FIELDS if f not in model.metadata["optional_fields"]]
     if required:

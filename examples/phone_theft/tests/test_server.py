@@ -218,6 +218,152 @@ def test_metrics_prometheus_text(phone_theft_server, model):
 
 
 # ---------------------------------------------------------------------------------------------
+# explain=1: the answer's first place explained by floresta's TreeSHAP
+
+
+def explained(server, body, value="1", connection=None):
+    return server.request("POST", f"/predict?explain={value}", body, connection=connection)
+
+
+def explained_people(model):
+    """Drawn people, every spelling of people.py, and people with the optional fields not given."""
+    persons = people(model, 8, seed=11) + [written for _, written in SPELLINGS]
+    persons += [{**people(model, 1, seed=12)[0], name: None} for name in model.metadata["optional_fields"]]
+    persons.append({**people(model, 1, seed=13)[0], **{name: None for name in model.metadata["optional_fields"]}})
+    return persons
+
+
+def check_why(model, person, answer, why):
+    """`why` explains the first place of `answer` for `person` exactly as floresta does."""
+    labels = [str(c) for c in model.classes_]
+    top = labels.index(answer[0]["label"])
+    assert why["place"] == answer[0]["label"]
+    assert sorted(f["field"] for f in why["fields"]) == sorted(FIELDS)
+    magnitudes = [abs(f["contribution"]) for f in why["fields"]]
+    assert magnitudes == sorted(magnitudes, reverse=True), "largest |contribution| first"
+    # The library's own explanation of the same record and class: same fields, same order, same numbers.
+    reference = model.explain_record(person, output=top)
+    assert [f["field"] for f in why["fields"]] == [r["field"] for r in reference]
+    for got, want in zip(why["fields"], reference):
+        assert abs(got["contribution"] - want["contribution"]) <= 1e-12, (got, want)
+    assert abs(why["expected"] - model.expected_value_[top]) <= 1e-12
+    # The pushes plus the expected margin make the place's margin: exactly (1e-9) the margin
+    # TreeSHAP sums in double, and predict_raw's within its float32 rounding (XGBoost's margins
+    # are float32 sums of float32 leaves: up to ~5e-6 apart on 30,000 margins of this model).
+    total = why["expected"] + sum(f["contribution"] for f in why["fields"])
+    row = model.encode([person])
+    assert abs(total - float(np.asarray(model.predict_contributions(row))[0, top].sum())) <= 1e-9
+    assert abs(total - float(model.predict_raw(row)[0][top])) <= 1e-5
+    # Each value as the model read it, shown as a person reads it (display names, "not given").
+    rules = model.input_rules_
+    encoded = dict(zip(FIELDS, row[0]))
+    for f in why["fields"]:
+        code = encoded[f["field"]]
+        categories = vocabularies(model)[f["field"]]
+        if np.isnan(code):
+            assert f["value"] == "not given"
+        elif categories is None:
+            assert float(f["value"]) == code
+        else:
+            category = categories[int(code)]
+            assert f["value"] == rules.get(f["field"], {}).get("display", {}).get(category, category)
+
+
+def test_explain_keeps_the_answer_and_explains_its_first_place(phone_theft_server, model):
+    conn = phone_theft_server.connection()
+    for person in explained_people(model):
+        status, _, plain = phone_theft_server.predict(person, connection=conn)
+        assert status == 200, plain
+        status, headers, body = explained(phone_theft_server, person, connection=conn)
+        assert status == 200 and headers["Content-Type"] == "application/json", body
+        assert set(body) == {"places", "why"} and set(body["why"]) == {"place", "expected", "fields"}
+        assert body["places"] == plain, "explain=1 must not change the answer"
+        for f in body["why"]["fields"]:
+            assert set(f) == {"field", "value", "contribution"} and isinstance(f["value"], str)
+        check_why(model, person, plain, body["why"])
+    conn.close()
+    # The example person: Tatuapé shown with its accent.
+    person = {"bairro": "TATUAPE", "marca": "Samsung", "dia": "TERCA", "periodo": "MANHA", "idade": 22, "sexo": "MULHER"}
+    fields = {f["field"]: f["value"] for f in explained(phone_theft_server, person)[2]["why"]["fields"]}
+    assert fields["bairro"] == "Tatuapé" and fields["dia"] == "Terça-feira" and fields["idade"] == "22"
+
+
+def test_explain_0_or_absent_is_the_plain_answer(phone_theft_server, model):
+    person = people(model, 1, seed=14)[0]
+    plain = phone_theft_server.predict(person)
+    assert plain[0] == 200 and plain[2] == expected_answers(model, [person])[0]
+    assert explained(phone_theft_server, person, "0")[2] == plain[2]
+    assert phone_theft_server.request("POST", "/predict?other=1", person)[2] == plain[2]  # other parameters: ignored
+
+
+def test_explain_a_batch(phone_theft_server, model):
+    persons = people(model, 25, seed=15) + [{**people(model, 1, seed=16)[0], "bairro": None}]
+    status, _, plain = phone_theft_server.predict(persons)
+    assert status == 200
+    status, _, body = explained(phone_theft_server, persons)
+    assert status == 200 and isinstance(body, list) and len(body) == len(persons)
+    assert [item["places"] for item in body] == plain == expected_answers(model, persons)
+    for person, item in zip(persons, body):
+        check_why(model, person, item["places"], item["why"])
+    assert explained(phone_theft_server, [])[2] == []
+
+
+@pytest.mark.parametrize("value", ["true", "yes", "", "2", "01", "1&explain=0"])
+def test_a_bad_explain_value_is_refused(phone_theft_server, model, value):
+    person = people(model, 1, seed=17)[0]
+    status, headers, body = explained(phone_theft_server, person, value)
+    assert status == 400 and headers["Content-Type"] == "application/json", body
+    assert body["rule"] == "query" and body["field"] is None
+    assert "explain" in body["error"] and "0" in body["error"] and "1" in body["error"]
+
+
+@pytest.mark.parametrize("name", ["unknown_bairro", "age_above_range", "missing_field", "malformed_json", "batch_element"])
+def test_explain_refuses_a_person_as_without_it(phone_theft_server, model, name):
+    build = next(b[1] for b in BAD_REQUESTS if b[0] == name)
+    request = build(_valid(model))
+    status, _, plain = phone_theft_server.predict(request)
+    assert status in (400, 422)
+    assert explained(phone_theft_server, request)[::2] == (status, plain)
+
+
+def test_explained_people_are_counted(phone_theft_server, model):
+    def count():
+        text = phone_theft_server.request("GET", "/metrics")[2]
+        assert "# TYPE phone_theft_people_explained_total counter" in text
+        return int(re.search(r"^phone_theft_people_explained_total (\d+)$", text, re.M).group(1))
+
+    before = count()
+    persons = people(model, 3, seed=18)
+    assert explained(phone_theft_server, persons[0])[0] == 200
+    assert explained(phone_theft_server, persons)[0] == 200
+    assert phone_theft_server.predict(persons[0])[0] == 200
+    assert explained(phone_theft_server, {"bairro": 1})[0] == 422
+    assert count() == before + 4
+
+
+def test_schema_and_health_say_whether_answers_can_be_explained(phone_theft_server):
+    assert phone_theft_server.request("GET", "/schema")[2]["explain"] is True
+    assert phone_theft_server.request("GET", "/health")[2]["model"]["explain"] is True
+
+
+def test_a_model_without_covers_predicts_and_refuses_to_explain(phone_theft_server_factory, phone_theft_server_model,
+                                                                   model, tmp_path):
+    document = json.loads(phone_theft_server_model.read_text())
+    for tree in document["estimator"]["document"]["learner"]["gradient_booster"]["model"]["trees"]:
+        del tree["sum_hessian"]  # the node covers TreeSHAP needs
+    path = tmp_path / "no_covers.json"
+    path.write_text(json.dumps(document))
+    server = phone_theft_server_factory(path)
+    person = people(model, 1, seed=19)[0]
+    assert server.predict(person)[2] == expected_answers(model, [person])[0]
+    assert server.request("GET", "/schema")[2]["explain"] is False
+    status, _, body = explained(server, person)
+    assert status == 409 and body["rule"] == "explain" and "node covers" in body["error"], body
+    assert explained(server, {**person, "bairro": "Atlântida"})[0] == 422  # the person's problem first
+    assert server.stop() == 0
+
+
+# ---------------------------------------------------------------------------------------------
 # bad requests: the right 4xx, a JSON error naming the field and the rule, never a crash
 
 

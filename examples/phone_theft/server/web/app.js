@@ -1,6 +1,8 @@
-// The phone-theft page: builds its form from GET /schema, sends POST /predict, draws the
-// answer. No libraries, nothing loaded from elsewhere (the page works offline). The name the
-// person types never leaves the browser: it only personalises the sentence.
+// The phone-theft page: builds its form from GET /schema, sends POST /predict?explain=1, draws
+// the answer and, under it, why the first place: one signed bar per field, its push on that
+// place's margin (floresta's TreeSHAP, computed by the server). No libraries, nothing loaded
+// from elsewhere (the page works offline; the bars are inline SVG). The name the person types
+// never leaves the browser: it only personalises the sentence.
 "use strict";
 
 (function () {
@@ -22,9 +24,18 @@
   const sentence = document.getElementById("frase");
   const bars = document.getElementById("barras");
   const modelLine = document.getElementById("modelo");
+  const why = document.getElementById("porque");
+  const whyTitle = document.getElementById("porque-titulo");
+  const whyText = document.getElementById("porque-texto");
+  const whyBars = document.getElementById("porque-barras");
+  const whySum = document.getElementById("porque-soma");
+  const whyRow = document.getElementById("porque-linha");  // a <template>: one row, its SVG bar included
   let schema = null;
+  let explainable = true;  // GET /schema's "explain"; false once the server says the model cannot
 
   const percent = (p) => (100 * p).toLocaleString("pt-BR", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + "%";
+  const margin = (x) => x.toLocaleString("pt-BR", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const signed = (x) => (x >= 0 ? "+" : "−") + margin(Math.abs(x));
   const times = (x) => x.toLocaleString("pt-BR", { minimumFractionDigits: 1, maximumFractionDigits: 1 }) + "×";
   const labelOf = (name) => LABELS[name] || name;
   const shownValue = (field, value) => (field.display && field.display[value]) || String(value);
@@ -100,6 +111,7 @@
     for (const control of form.querySelectorAll("[data-field]")) {
       if (!names.has(control.dataset.field)) control.closest(".field").hidden = true;
     }
+    explainable = schema.explain !== false;
     modelLine.textContent = `Modelo ${schema.model.name}, versão ${schema.model.version}, servido por floresta. ` +
       `Locais possíveis: ${schema.labels.length}.` + cardText(schema.model_card);
     button.disabled = false;
@@ -219,25 +231,82 @@
     result.dataset.ready = String(Date.now());
   }
 
+  // Why the first place (POST /predict?explain=1's "why"): per field, a bar from the middle line,
+  // to the right when the field pushes toward the place, to the left when it pushes away, all
+  // on one scale (the largest push reaches the edge).
+  function drawWhy(explained, sent) {
+    if (!explained || !Array.isArray(explained.fields)) {
+      why.hidden = true;
+      whyBars.replaceChildren();
+      return;
+    }
+    const place = explained.place;
+    whyTitle.textContent = `Por que ${place}?`;
+    const colour = (className, text) => Object.assign(document.createElement("span"), { className, textContent: text });
+    whyText.replaceChildren(
+      `Cada barra é o empurrão de um campo da sua resposta sobre ${place}, comparado com a pessoa média dos ` +
+      "dados de treino: para a direita (", colour("toward", "vermelho"), `) aproxima de ${place}, para a esquerda (`,
+      colour("away", "azul"), ") afasta. Os valores estão em unidades da margem do modelo (a pontuação que ele dá a " +
+      "cada local antes de virar porcentagem), não em pontos percentuais.");
+    const largest = Math.max(...explained.fields.map((f) => Math.abs(f.contribution)), 1e-12);
+    whyBars.replaceChildren();
+    let total = explained.expected;
+    for (const f of explained.fields) {
+      total += f.contribution;
+      const given = sent[f.field] !== null && sent[f.field] !== undefined && f.value !== "not given";
+      const li = whyRow.content.firstElementChild.cloneNode(true);
+      const side = f.contribution >= 0 ? "toward" : "away";
+      li.className = side;
+      li.dataset.field = f.field;
+      li.dataset.value = f.value;
+      li.dataset.contribution = String(f.contribution);
+      const name = li.querySelector(".why-name");
+      name.prepend(labelOf(f.field));
+      name.querySelector("small").textContent = given ? f.value : "não informado";
+      li.querySelector(".why-chart").setAttribute("aria-label", `${labelOf(f.field)}: ${signed(f.contribution)}`);
+      // Half the chart's width (100 of 200) is the largest push; right of the middle line toward the place.
+      const width = Math.abs(f.contribution) / largest * 100;
+      const bar = li.querySelector(".why-bar");
+      bar.classList.add(side);
+      bar.setAttribute("x", String(f.contribution >= 0 ? 100 : 100 - width));
+      bar.setAttribute("width", String(width));
+      li.querySelector(".why-number").textContent = signed(f.contribution);
+      whyBars.appendChild(li);
+    }
+    whySum.textContent = `Ponto de partida, a pessoa média: ${margin(explained.expected)}. Somando os empurrões dos seus ` +
+      `campos: ${margin(total)}, a margem de ${place} para você — é a maior dos ${schema.labels.length} locais, por isso ` +
+      `${place} vem em primeiro.`;
+    why.hidden = false;
+  }
+
   async function predict(event) {
     event.preventDefault();
     clearError();
     button.disabled = true;
     try {
       const sent = person();
-      const response = await fetch("/predict", {
+      const send = () => fetch(explainable ? "/predict?explain=1" : "/predict", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify(sent),
       });
+      let response = await send();
       let body = null;
       try { body = await response.json(); } catch (e) { body = null; }
+      if (response.status === 409 && body && body.rule === "explain") {
+        // A model that cannot explain (swapped in since the page loaded): the plain answer.
+        explainable = false;
+        response = await send();
+        try { body = await response.json(); } catch (e) { body = null; }
+      }
       if (!response.ok) {
         const problem = body && typeof body === "object" ? body : {};
         showError(explain(problem), problem.error || `HTTP ${response.status}`);
         return;
       }
-      draw(body, document.getElementById("nome").value.trim(), sent);
+      const explained = body && !Array.isArray(body) ? body : null;
+      draw(explained ? explained.places : body, document.getElementById("nome").value.trim(), sent);
+      drawWhy(explained && explained.why, sent);
     } catch (e) {
       showError("Não foi possível falar com o servidor. Verifique a conexão e tente de novo.", String(e.message || e));
     } finally {
