@@ -179,3 +179,65 @@ TEST(Explain, RecordsNameTheFieldsThatMattered) {
 }
 
 }  // namespace
+
+namespace {
+
+// A caterpillar of `depth` splits, split k on feature k (x_k <= 0.5 goes left to a leaf of
+// value k + 1; the spine goes right), covers halving down the spine: one path with `depth`
+// distinct features.
+floresta::ModelSpec caterpillar(int depth) {
+  floresta::ModelSpec spec;
+  spec.source = "<caterpillar>";
+  spec.format = "test";
+  spec.rule = floresta::DecisionRule::kLightGBM;
+  spec.num_features = depth;
+  spec.base_margin = {0.0};
+  for (int f = 0; f < depth; ++f) spec.schema.features.push_back({"f" + std::to_string(f)});
+  floresta::TreeSpec tree;
+  const int n = 2 * depth + 1;  // split k at node 2k, its leaf at 2k + 1, the last leaf at 2 depth
+  tree.left_children.assign(n, -1);
+  tree.right_children.assign(n, -1);
+  tree.split_feature.assign(n, 0);
+  tree.threshold.assign(n, 0.5);
+  tree.leaf_value.assign(n, 0.0);
+  tree.default_left.assign(n, 0);
+  tree.is_categorical.assign(n, 0);
+  tree.cover.assign(n, 0.0);
+  double cover = std::ldexp(1.0, depth + 1);
+  for (int k = 0; k < depth; ++k) {
+    tree.left_children[2 * k] = 2 * k + 1;
+    tree.right_children[2 * k] = 2 * k + 2;
+    tree.split_feature[2 * k] = k;
+    tree.cover[2 * k] = cover;
+    tree.cover[2 * k + 1] = cover / 2;
+    tree.leaf_value[2 * k + 1] = k + 1;
+    cover /= 2;
+  }
+  tree.cover[n - 1] = cover;
+  tree.leaf_value[n - 1] = -1;
+  spec.trees = {tree};
+  return spec;
+}
+
+}  // namespace
+
+// Paths longer than the unrolled steps (16 features) and than a 64-bit word of "ones" (the
+// scratch fallback): the contributions still add up to the margin and stay finite.
+TEST(Explain, LongPathsAddUp) {
+  for (int depth : {20, 40, 70}) {
+    const auto model = floresta::compile(caterpillar(depth));
+    ASSERT_TRUE(model.can_explain()) << model.explain_refusal();
+    for (int exit : {0, depth / 2, depth}) {  // the row leaves the spine at split `exit` (depth: never)
+      std::vector<double> row(static_cast<std::size_t>(depth), 1.0);
+      if (exit < depth) row[static_cast<std::size_t>(exit)] = 0.0;
+      std::vector<double> out(model.contributions_width());
+      model.contributions_row(row.data(), row.size(), out.data());
+      double raw = 0, sum = 0;
+      model.score_row(floresta::OutputKind::kRaw, row.data(), row.size(), &raw);
+      for (double v : out) sum += v;
+      EXPECT_NEAR(sum, raw, 1e-9 * std::max(1.0, std::fabs(raw))) << "depth " << depth << " exit " << exit;
+      EXPECT_EQ(raw, exit < depth ? exit + 1.0 : -1.0);
+      for (double v : out) EXPECT_TRUE(std::isfinite(v));
+    }
+  }
+}

@@ -425,3 +425,30 @@ def test_isolation_forest_mean_path_length(parity):
     from sklearn.ensemble._iforest import _average_path_length
     normaliser = _average_path_length([forest._max_samples])[0]
     close(parity, "explain sklearn isolation forest score", forest.score_samples(X), -(2.0 ** (-c.sum(axis=1) / normaliser)), 1e-9)
+
+
+def test_lightgbm_long_paths(parity, tmp_path):
+    # Paths with more than 16 distinct features take the generic (not unrolled) step and the
+    # wide quadrature rule.
+    # A caterpillar: rows of level j have features 0 .. j-1 at 1, feature j at 0 and the rest
+    # random bits, so only "feature j is 0" tells level j from the levels above: one distinct
+    # feature per level along the spine, up to 24.
+    rng = np.random.default_rng(17)
+    levels = np.repeat(np.arange(25), 100)
+    columns = np.arange(30)[None, :]
+    X = np.where(columns < levels[:, None], 1.0, np.where(columns == levels[:, None], 0.0,
+                                                           rng.integers(0, 2, size=(len(levels), 30)).astype(float)))
+    y = levels.astype(float)
+    booster = lgb_train({"objective": "regression", "num_leaves": 255, "min_data_in_leaf": 3, "min_sum_hessian_in_leaf": 0},
+                        X, y, rounds=4)
+    structure = booster.dump_model()["tree_info"]
+
+    def longest(node, seen):
+        if "leaf_value" in node:
+            return len(seen)
+        seen = seen | {node["split_feature"]}
+        return max(longest(node["left_child"], seen), longest(node["right_child"], seen))
+    assert max(longest(t["tree_structure"], frozenset()) for t in structure) > 16
+    model = lgb_model(booster, tmp_path, "text")
+    c = model.predict_contributions(X[:300])
+    close(parity, "explain lightgbm long paths", booster.predict(X[:300], pred_contrib=True), c, LGB_TOL)
