@@ -117,7 +117,8 @@ void build_path_tables(const Forest<Rule>& forest, PathTables& tables) {
 
 
 // One leaf's contributions for d distinct features, D = d known when compiled (the loops
-// unrolled, the products in registers) or 0 (any d): out[feature] += weight * values(g).
+// unrolled, the products on the stack) or 0 (any d, the products in `scratch`):
+// out[g * stride + feature] += weight * values(g) for the leaf's `groups` values.
 // one(j) is 1 when the row goes the path's way at every split on feature j, else 0.
 template <std::size_t D, class Ones, class Values>
 inline void add_leaf(const PathTables& tables, const PathTables::Element* element, std::size_t d, Ones one,
@@ -129,23 +130,31 @@ inline void add_leaf(const PathTables& tables, const PathTables::Element* elemen
   const std::size_t q = D ? kQ : tables.wide_nodes.size();
   const double* t = D ? tables.quadrature_nodes.data() + kQ * (kQ - 1) / 2 : tables.wide_nodes.data();
   const double* w = D ? tables.quadrature_weights.data() + kQ * (kQ - 1) / 2 : tables.wide_weights.data();
-  double* prefix = scratch;  // (d + 1) x q
-  double suffix_store[kQ ? kQ : 1];
-  double* suffix = D ? suffix_store : scratch + (d + 1) * q;
+  constexpr std::size_t kStack = D ? (D + 1) * kQ : 1;
+  double prefix_store[kStack], factor_store[kStack], suffix_store[kQ ? kQ : 1];
+  double* prefix = D ? prefix_store : scratch;                    // (d + 1) x q
+  double* factor = D ? factor_store : scratch + (d + 1) * q;      // d x q: zero_j + (one_j - zero_j) t_k
+  double* suffix = D ? suffix_store : scratch + 2 * (d + 1) * q;  // q
   const auto n = [&](std::size_t runtime) { return D ? kQ : runtime; };
+  double slope[D ? D : 1];
   for (std::size_t k = 0; k < n(q); ++k) prefix[k] = 1.0;
   for (std::size_t j = 0; j < (D ? D : d); ++j) {
-    const double z = element[j].zero, slope = one(j) - z;
-    for (std::size_t k = 0; k < n(q); ++k) prefix[(j + 1) * n(q) + k] = prefix[j * n(q) + k] * (z + slope * t[k]);
+    const double z = element[j].zero, s = one(j) - z;
+    if constexpr (D != 0) slope[j] = s;
+    for (std::size_t k = 0; k < n(q); ++k) {
+      factor[j * n(q) + k] = z + s * t[k];
+      prefix[(j + 1) * n(q) + k] = prefix[j * n(q) + k] * factor[j * n(q) + k];
+    }
   }
   for (std::size_t k = 0; k < n(q); ++k) suffix[k] = w[k];
   for (std::size_t j = (D ? D : d); j-- > 0;) {
-    const double z = element[j].zero, slope = one(j) - z;
     double integral = 0;
     for (std::size_t k = 0; k < n(q); ++k) integral += prefix[j * n(q) + k] * suffix[k];
-    for (std::size_t k = 0; k < n(q); ++k) suffix[k] *= z + slope * t[k];
-    const double weight = integral * slope;
-    for (std::size_t g = 0; g < groups; ++g) out[g * stride + element[j].feature] += weight * values(g);
+    for (std::size_t k = 0; k < n(q); ++k) suffix[k] *= factor[j * n(q) + k];
+    const double weight = integral * (D ? slope[j] : one(j) - element[j].zero);
+    if (groups == 1) out[element[j].feature] += weight * values(0);
+    else
+      for (std::size_t g = 0; g < groups; ++g) out[g * stride + element[j].feature] += weight * values(g);
   }
 }
 
@@ -272,12 +281,12 @@ void tree_shap_row(const Forest<Rule>& forest, const ShapTables& shap, const In*
   const std::size_t features = forest.num_features, stride = features + 1;
   thread_local Scratch<Value> per_thread;
   Scratch<Value>& scratch = per_thread;  // one TLS lookup per row (shared objects pay one per access)
-  scratch.x.resize(features);
+  scratch.x.assign(std::max<std::size_t>(features, 1), Value(0));  // leaves read x[0]: see below
   for (std::size_t f = 0; f < features; ++f) scratch.x[f] = Rule::input(row[static_cast<std::ptrdiff_t>(f) * col_stride]);
   scratch.left.resize(tables.max_tree_nodes);
   const std::size_t d = tables.max_elements, q = std::max<std::size_t>(tables.wide_nodes.size(), 8);
   scratch.one.resize(d + 1);
-  scratch.products.resize((d + 2) * q);  // prefix products, then add_leaf<0>'s suffix
+  scratch.products.resize((2 * d + 3) * q);  // add_leaf<0>'s prefix products, factors and suffix
   const bool every = group == kEveryGroup;
   const std::size_t first = every ? 0 : group, groups = every ? forest.num_groups : 1;
   std::fill(out, out + groups * stride, 0.0);
@@ -289,9 +298,11 @@ void tree_shap_row(const Forest<Rule>& forest, const ShapTables& shap, const In*
     // Every split's decision for this row, then each leaf's path from them.
     const std::size_t root = forest.tree_begin[t];
     const std::size_t end = t + 1 < forest.num_trees() ? forest.tree_begin[t + 1] : forest.nodes.size();
+    // Leaves too, without a branch (their feature bits are 0 and no flag is set: a numeric
+    // test against the leaf's value, never read): pre-order mixes leaves and splits.
     for (std::size_t i = root; i < end; ++i) {
       const auto& node = forest.nodes[i];
-      if (!node.is_leaf()) left[i - root] = goes_left<Rule>(node, words, x[node.feature()]) ? 1 : 0;
+      left[i - root] = goes_left<Rule>(node, words, x[node.feature()]) ? 1 : 0;
     }
     double* into = out + (forest.leaf_width == 1 && every ? forest.tree_group[t] * stride : 0);
     add_leaf_runs(std::make_index_sequence<kUnrolledElements + 1>{}, forest, tables,

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "floresta/floresta.hpp"
@@ -98,6 +99,23 @@ TEST(Explain, BatchSingleRowThreadsAndTypesAgree) {
       EXPECT_NEAR(sum, raw[r * model.num_outputs() + g], 1e-9) << "row " << r << " output " << g;
     }
   }
+}
+
+TEST(Explain, ConcurrentFirstCallsAgree) {
+  // The path tables are built by whichever thread explains first (std::call_once); every
+  // thread then reads them. Four threads start on a fresh model at once.
+  const auto v = floresta::test::read_vectors("xgb_multiclass_categorical");
+  const auto serial = floresta::load(v.model).predict_contributions(
+      floresta::MatrixView<float>::row_major(v.inputs.data(), v.rows, v.cols));
+  const auto model = floresta::load(v.model);
+  std::vector<std::vector<double>> results(4);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < results.size(); ++t)
+    threads.emplace_back([&, t] {
+      results[t] = model.predict_contributions(floresta::MatrixView<float>::row_major(v.inputs.data(), v.rows, v.cols));
+    });
+  for (auto& thread : threads) thread.join();
+  for (const auto& result : results) EXPECT_EQ(result, serial);
 }
 
 TEST(Explain, AveragedForestsExplainTheAverage) {
