@@ -452,3 +452,51 @@ def test_lightgbm_long_paths(parity, tmp_path):
     model = lgb_model(booster, tmp_path, "text")
     c = model.predict_contributions(X[:300])
     close(parity, "explain lightgbm long paths", booster.predict(X[:300], pred_contrib=True), c, LGB_TOL)
+
+
+def floresta_json_trees_for_oracle(document):
+    """A floresta JSON document's trees (HistGradientBoosting's rule: x <= t, NaN to the
+    default side, categorical sets of the codes going left, unknown codes the default way)."""
+    trees = []
+    for tree in document["trees"]:
+        sets = {}
+        if "categorical" in tree:
+            c = tree["categorical"]
+            sets = {node: (set(codes), count) for node, codes, count in zip(c["nodes"], c["categories"], c["category_counts"])}
+
+        def goes_left(node, value, tree=tree, sets=sets):
+            if math.isnan(value):
+                return bool(tree["default_left"][node])
+            if node in sets:
+                codes, count = sets[node]
+                code = int(value)
+                return bool(tree["default_left"][node]) if not 0 <= code < count else code in codes
+            return value <= tree["threshold"][node]
+        trees.append({"left": tree["left_children"], "right": tree["right_children"], "feature": tree["split_feature"],
+                      "cover": tree["cover"], "value": tree["leaf_value"], "goes_left": goes_left})
+    return trees
+
+
+def test_hist_gradient_boosting_categorical_matches_brute_force(parity):
+    # shap 0.51 ignores HistGradientBoosting's categorical splits; the definition decides here.
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    rng = np.random.default_rng(18)
+    n = 800
+    frame = pd.DataFrame({"city": pd.Categorical(rng.choice(list("abcdefgh"), n)), "x": rng.normal(size=n),
+                          "kind": pd.Categorical(rng.choice(["p", "q", "r"], n)), "z": rng.normal(size=n)})
+    frame.loc[rng.random(n) < 0.1, "x"] = np.nan
+    y = frame["city"].cat.codes.to_numpy() % 3 + np.nan_to_num(frame["x"].to_numpy()) + (frame["kind"] == "q") * 2.0
+    hgb = HistGradientBoostingRegressor(max_iter=6, max_depth=4, categorical_features="from_dtype", random_state=0)
+    hgb.fit(frame, y)
+    text = floresta.export(hgb)
+    document = json.loads(text)
+    assert any("categorical" in t for t in document["trees"])
+    model = floresta.load_bytes(text, name="hgb.json")
+    test = frame.iloc[:40]
+    encoded = model.encode(test)
+    trees = floresta_json_trees_for_oracle(document)
+    expected = np.array([shapley(trees, x, 4) for x in encoded])
+    expected[:, -1] += document["base_margin"][0]
+    close(parity, "explain sklearn hist gradient boosting categorical (brute force)", expected,
+          model.predict_contributions(test), 1e-12)
+    np.testing.assert_allclose(model.predict_contributions(test).sum(axis=1), hgb.predict(test), rtol=0, atol=1e-12)
