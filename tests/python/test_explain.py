@@ -15,6 +15,7 @@ import xgboost as xgb
 
 import floresta
 from synthetic import rows, signal
+from test_lightgbm_parity import export as lgb_export, train as lgb_train
 
 XGB_TOL = 1e-5   # XGBoost sums its path weights and contributions in float32
 LGB_TOL = 1e-9
@@ -165,28 +166,13 @@ def test_xgboost_without_covers_predicts_but_refuses(tmp_path):
 # LightGBM
 
 
-def lgb_model(booster, tmp_path, form):
-    if form == "text":
-        path = tmp_path / "model.txt"
-        booster.save_model(path)
-    else:
-        path = tmp_path / "model.json"
-        path.write_text(json.dumps(booster.dump_model()))
-    return floresta.load(path)
-
-
-def lgb_train(params, X, y, rounds=20, **dataset):
-    base = {"verbose": -1, "num_leaves": 15, "min_data_in_leaf": 5, "seed": 1, "deterministic": True}
-    return lgb.train({**base, **params}, lgb.Dataset(X, y, **dataset), rounds)
-
-
 @pytest.mark.parametrize("form", ["text", "json"])
 def test_lightgbm_binary_missing_and_zero(parity, tmp_path, form):
     X = rows(600, 6, 0.1, seed=5)
     X[::7, 2] = 0.0
     y = (signal(X) > 0).astype(int)
     booster = lgb_train({"objective": "binary", "zero_as_missing": form == "json"}, X, y)
-    model = lgb_model(booster, tmp_path, form)
+    model = lgb_export(booster, form, tmp_path)
     c = model.predict_contributions(X)
     close(parity, f"explain lightgbm binary {form}", booster.predict(X, pred_contrib=True), c, LGB_TOL)
     additive(parity, f"explain lightgbm binary {form}", c, booster.predict(X, raw_score=True))
@@ -201,7 +187,7 @@ def test_lightgbm_multiclass_categorical(parity, tmp_path, form):
     y = (np.nan_to_num(X[:, 0]) % 3 + (np.nan_to_num(X[:, 1]) > 0)).astype(int) % 3
     booster = lgb_train({"objective": "multiclass", "num_class": 3, "max_cat_to_onehot": 2}, X, y,
                         categorical_feature=[0])
-    model = lgb_model(booster, tmp_path, form)
+    model = lgb_export(booster, form, tmp_path)
     c = model.predict_contributions(X)
     assert c.shape == (900, 3, 6)
     expected = booster.predict(X, pred_contrib=True).reshape(900, 3, 6)
@@ -214,7 +200,7 @@ def test_lightgbm_random_forest_mode(parity, tmp_path):
     y = signal(X)
     booster = lgb_train({"objective": "regression", "boosting": "rf", "bagging_fraction": 0.7, "bagging_freq": 1,
                          "feature_fraction": 0.8}, X, y, rounds=10)
-    model = lgb_model(booster, tmp_path, "text")
+    model = lgb_export(booster, "text", tmp_path)
     c = model.predict_contributions(X)
     close(parity, "explain lightgbm rf", booster.predict(X, pred_contrib=True), c, LGB_TOL)
     # LightGBM's contributions add up to its raw score, the trees' sum (it averages only predict).
@@ -225,7 +211,7 @@ def test_lightgbm_random_forest_mode(parity, tmp_path):
 def test_lightgbm_linear_trees_refused(tmp_path):
     X = rows(300, 4, 0.0, seed=8)
     booster = lgb_train({"objective": "regression", "linear_tree": True}, X, signal(X), rounds=3)
-    model = lgb_model(booster, tmp_path, "text")
+    model = lgb_export(booster, "text", tmp_path)
     assert model.predict(X).shape == (300,)
     with pytest.raises(ValueError, match="linear trees"):
         model.predict_contributions(X)
@@ -291,7 +277,7 @@ def test_matches_brute_force_shapley_values(parity, tmp_path):
 def test_threads_inputs_and_errors(tmp_path):
     X = rows(300, 6, 0.1, seed=10)
     booster = lgb_train({"objective": "regression"}, X, signal(X))
-    model = lgb_model(booster, tmp_path, "text")
+    model = lgb_export(booster, "text", tmp_path)
     one = model.predict_contributions(X)
     model.n_threads = 2
     np.testing.assert_array_equal(model.predict_contributions(X), one)
@@ -449,7 +435,7 @@ def test_lightgbm_long_paths(parity, tmp_path):
         seen = seen | {node["split_feature"]}
         return max(longest(node["left_child"], seen), longest(node["right_child"], seen))
     assert max(longest(t["tree_structure"], frozenset()) for t in structure) > 16
-    model = lgb_model(booster, tmp_path, "text")
+    model = lgb_export(booster, "text", tmp_path)
     c = model.predict_contributions(X[:300])
     close(parity, "explain lightgbm long paths", booster.predict(X[:300], pred_contrib=True), c, LGB_TOL)
 

@@ -215,17 +215,27 @@ std::size_t Scorer::append_answer(const double* proba, std::string& out) const {
   return order[0];
 }
 
-void Scorer::answer(const double* row, std::string& out) const {
+namespace {
+
+// One row's probabilities, on the stack up to 64 classes, handed to `use`.
+template <class Use>
+void with_proba(const Scorer& scorer, const double* row, Use&& use) {
   constexpr std::size_t kInline = 64;
   double inline_proba[kInline];
   std::vector<double> heap_proba;
   double* proba = inline_proba;
-  if (labels_.size() > kInline) {
-    heap_proba.resize(labels_.size());
+  if (scorer.num_classes() > kInline) {
+    heap_proba.resize(scorer.num_classes());
     proba = heap_proba.data();
   }
-  score(row, 1, proba);
-  append_answer(proba, out);
+  scorer.score(row, 1, proba);
+  use(proba);
+}
+
+}  // namespace
+
+void Scorer::answer(const double* row, std::string& out) const {
+  with_proba(*this, row, [&](const double* proba) { append_answer(proba, out); });
 }
 
 void Scorer::append_why(const double* row, std::size_t output, std::string& out) const {
@@ -281,16 +291,7 @@ void Scorer::append_explained(const double* row, const double* proba, std::strin
 }
 
 void Scorer::answer_explained(const double* row, std::string& out) const {
-  constexpr std::size_t kInline = 64;
-  double inline_proba[kInline];
-  std::vector<double> heap_proba;
-  double* proba = inline_proba;
-  if (labels_.size() > kInline) {
-    heap_proba.resize(labels_.size());
-    proba = heap_proba.data();
-  }
-  score(row, 1, proba);
-  append_explained(row, proba, out);
+  with_proba(*this, row, [&](const double* proba) { append_explained(row, proba, out); });
 }
 
 std::string Scorer::shown(std::size_t column, double encoded) const {
