@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 BUILD   := build
 JOBS    ?= 2
 
-.PHONY: all deps build python demo test test-cpp test-python sanitize test-arm64 bench bench-explain bench-serve bench-stream bench-spark serve clean
+.PHONY: all deps build python demo test test-cpp test-python fuzz fuzz-smoke sanitize test-arm64 bench bench-explain bench-serve bench-stream bench-spark serve clean
 
 all: build python
 
@@ -40,7 +40,16 @@ demo: build python
 	@echo "== Bank stream: Redis, bank_stream_scorer, bank_stream_sink (examples/bank/stream_demo.py) =="
 	@$(PY) examples/bank/stream_demo.py $(BUILD) $(BUILD)/bank_stream_demo
 
-test: build python test-cpp test-python
+test: build python test-cpp test-python fuzz-smoke
+
+# The libFuzzer harnesses (tests/fuzz: every loader, records) under ASan + UBSan, built with
+# Clang in build-fuzz: regressions replayed, then FUZZ_SECONDS of fuzzing each (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	@JOBS=$(JOBS) scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: deps
+	@JOBS=$(JOBS) scripts/fuzz.sh 10
 
 test-cpp:
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -97,4 +106,4 @@ test-arm64:
 	@JOBS=$(JOBS) scripts/test_arm64.sh
 
 clean:
-	rm -rf $(BUILD) build-asan build-arm64
+	rm -rf $(BUILD) build-asan build-arm64 build-fuzz

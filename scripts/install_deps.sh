@@ -8,6 +8,7 @@ packages=(cmake g++ make libeigen3-dev nlohmann-json3-dev libgtest-dev libbenchm
           pkg-config libcpp-httplib-dev chromium chromium-driver wrk libhiredis-dev libsimdjson-dev redis-server)
 command -v python3 >/dev/null || packages+=(python3 python3-venv python3-dev)
 command -v java >/dev/null || packages+=(default-jre-headless)  # Spark (the bank application's jobs)
+command -v clang++ >/dev/null || packages+=(clang)  # libFuzzer (tests/fuzz, scripts/fuzz.sh)
 scripts/apt_install.sh "${packages[@]}"
 # qemu-user runs the C++ suite on a CPU model without AVX (tests/cpp/CMakeLists.txt); no
 # recommends: qemu-user-binfmt is not needed.

@@ -155,7 +155,8 @@ void read_input_rules(const JsonCursor& input, std::vector<Feature>& features) {
   };
   for (const auto& [name, unused] : input.value().items()) {
     const JsonCursor item = input.at(name.c_str());
-    const auto feature = std::find_if(features.begin(), features.end(), [&](const Feature& f) { return f.name == name; });
+    const std::string& key = name;  // C++17 lambdas cannot capture a structured binding (Clang holds to it)
+    const auto feature = std::find_if(features.begin(), features.end(), [&](const Feature& f) { return f.name == key; });
     if (feature == features.end()) item.fail("names no feature of the model");
     if (!item.value().is_object()) item.fail("expected an object (the feature's input rule)");
     InputRule& rule = feature->input;

@@ -146,7 +146,9 @@ Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options) {
   // (a failing chunk's first error is the one a sequential compile would meet first).
   const std::size_t trees = spec.trees.size();
   const std::size_t chunk = parallel_chunk(trees, options.n_threads, kMinTreesPerThread);
-  std::vector<Forest<Rule>> parts((trees + chunk - 1) / chunk);
+  // At least one part: a forest of no trees (a LightGBM file whose trees were cut off) is one
+  // empty part, not an index into an empty vector (found by fuzz_lightgbm_text).
+  std::vector<Forest<Rule>> parts(std::max<std::size_t>(1, (trees + chunk - 1) / chunk));
   parallel_for(trees, options.n_threads, [&](std::size_t begin, std::size_t end) {
     Forest<Rule>& part = parts[begin / chunk];
     part.leaf_width = forest.leaf_width;

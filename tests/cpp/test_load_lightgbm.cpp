@@ -128,3 +128,13 @@ TEST(LightGBMText, ParallelReadingGivesTheSameModelAndTheSameError) {
     }
   }
 }
+
+// Found by fuzz_lightgbm_text (tests/fuzz/regressions/lightgbm_text/crash-f33f689e-no-trees.txt):
+// a text model whose Tree= blocks are gone (a damaged header line swallowed them) compiled
+// by indexing an empty vector. It is a forest of no trees: its margin is 0.
+TEST(FuzzRegression, LightGBMTextF33f689eNoTrees) {
+  const auto model = floresta::load(floresta::test::data_path("../fuzz/regressions/lightgbm_text/crash-f33f689e-no-trees.txt"));
+  EXPECT_EQ(model.num_trees(), 0u);
+  const std::vector<double> row(model.num_features(), 0.5);
+  EXPECT_EQ(model.predict_raw(row.data(), 1, row.size()), std::vector<double>{0.0});
+}

@@ -252,10 +252,11 @@ def test_binding_exports_only_what_the_python_layer_uses():
         "ExtraFields", "FlorestaError", "InputError", "Model", "OutputKind", "UnknownCategory", "available_kernels",
         "fold_text"]
     assert sorted(name for name in dir(_core.Model) if not name.startswith("_")) == [
-        "best_iteration", "categories", "decision_offset", "encode_records", "encode_values", "feature_names",
-        "feature_types", "format", "from_bytes", "inertia", "input_rule", "is_classifier", "is_clusterer", "is_outlier_detector",
-        "kernel", "metadata", "num_classes", "num_features", "num_outputs", "num_trees", "objective", "output_labels",
-        "plan", "predict", "predict_ranked", "score"]
+        "best_iteration", "can_explain", "categories", "decision_offset", "encode_records", "encode_values",
+        "expected_value", "explain_record", "explain_refusal", "feature_names", "feature_types", "format", "from_bytes",
+        "inertia", "input_rule", "is_classifier", "is_clusterer", "is_outlier_detector", "kernel", "metadata",
+        "num_classes", "num_features", "num_outputs", "num_trees", "objective", "output_labels", "plan", "predict",
+        "predict_contributions", "predict_ranked", "score"]
     # One spelling per value: the public strings are the enum members' names.
     assert list(_core.UnknownCategory.__members__) == ["as_trained", "error"]
     assert list(_core.ExtraFields.__members__) == ["ignore", "error"]
