@@ -25,7 +25,7 @@ for h in "${harnesses[@]}"; do
   log=build-fuzz/logs/$h.log
   if [ -d "tests/fuzz/regressions/$h" ] && [ -n "$(ls -A "tests/fuzz/regressions/$h")" ]; then
     echo "== fuzz_$h: replaying tests/fuzz/regressions/$h"
-    if ! "build-fuzz/tests/fuzz/fuzz_$h" -rss_limit_mb=2048 -timeout=20 "tests/fuzz/regressions/$h"/* >"$log" 2>&1; then
+    if ! "build-fuzz/tests/fuzz/fuzz_$h" -rss_limit_mb=2048 -timeout=60 "tests/fuzz/regressions/$h"/* >"$log" 2>&1; then
       tail -60 "$log" >&2
       exit 1
     fi
@@ -33,7 +33,7 @@ for h in "${harnesses[@]}"; do
   rm -rf "build-fuzz/corpus/$h"
   mkdir -p "build-fuzz/corpus/$h"
   echo "== fuzz_$h: ${seconds} s from tests/fuzz/corpus/$h"
-  if ! "build-fuzz/tests/fuzz/fuzz_$h" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=20 -max_len=262144 \
+  if ! "build-fuzz/tests/fuzz/fuzz_$h" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=60 -max_len=262144 \
       -dict="$dict" -artifact_prefix="build-fuzz/artifacts/$h-" -print_final_stats=1 \
       "build-fuzz/corpus/$h" "tests/fuzz/corpus/$h" >"$log" 2>&1; then
     tail -60 "$log" >&2

@@ -11,8 +11,24 @@
 #error "FLORESTA_FUZZ_RECORD_MODEL names the model file (tests/fuzz/CMakeLists.txt)"
 #endif
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
+namespace {
+const floresta::Model* model_ptr = nullptr;
+}  // namespace
+
+// The model is loaded, and its explanation tables built, once before fuzzing: under the
+// sanitizers that takes seconds, which libFuzzer's per-input timeout must not count.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
   static const floresta::Model model = floresta::load(FLORESTA_FUZZ_RECORD_MODEL);
+  try {
+    model.explain_record(floresta::Record{}, 1);
+  } catch (const floresta::Error&) {
+  }
+  model_ptr = &model;
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
+  const floresta::Model& model = *model_ptr;
   try {
     const floresta::Record record = floresta::Record::from_json(std::string(reinterpret_cast<const char*>(data), size));
     const auto proba = model.predict_proba(record);
