@@ -24,6 +24,11 @@ void require_explainable(const detail::ModelData& d) {
   if (!d.shap.refusal.empty()) detail::fail("cannot explain: ", d.shap.refusal);
 }
 
+void require_columns(const detail::ModelData& d, std::size_t cols) {
+  if (cols != d.schema.features.size())
+    detail::fail("input has ", cols, " columns, the model expects ", d.schema.features.size(), " features (", d.source, ")");
+}
+
 // What contributions are divided by: averaged forests are explained in their average's units,
 // as shap explains scikit-learn's forests (isolation forests: the mean path length, which
 // their link divides by the number of trees); LightGBM's rf mode keeps the trees' sum, as
@@ -73,8 +78,7 @@ void explain_row(const detail::ModelData& d, const T* row, std::ptrdiff_t col_st
 template <class T>
 void explain_matrix(const detail::ModelData& d, const MatrixView<T>& X, double* out, const PredictOptions& options) {
   require_explainable(d);
-  if (X.cols != d.schema.features.size())
-    detail::fail("input has ", X.cols, " columns, the model expects ", d.schema.features.size(), " features (", d.source, ")");
+  require_columns(d, X.cols);
   const std::size_t width = static_cast<std::size_t>(d.num_outputs) * (X.cols + 1);
   detail::parallel_for(X.rows, options.n_threads, [&](std::size_t begin, std::size_t end) {
     std::vector<double> inner;
@@ -90,8 +94,7 @@ void explain_one(const detail::ModelData& d, const T* row, std::size_t cols, dou
 template <class T>
 void explain_one_output(const detail::ModelData& d, const T* row, std::size_t cols, std::size_t output, double* out) {
   require_explainable(d);
-  if (cols != d.schema.features.size())
-    detail::fail("input has ", cols, " columns, the model expects ", d.schema.features.size(), " features (", d.source, ")");
+  require_columns(d, cols);
   if (output >= static_cast<std::size_t>(d.num_outputs))
     detail::fail("output ", output, " out of range for a model of ", d.num_outputs, " outputs (", d.source, ")");
   std::vector<double> inner;

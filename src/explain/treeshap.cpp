@@ -9,8 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include "fail.hpp"
-
 namespace floresta::detail {
 namespace {
 
