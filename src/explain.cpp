@@ -82,7 +82,8 @@ void explain_matrix(const detail::ModelData& d, const MatrixView<T>& X, double* 
   const std::size_t width = static_cast<std::size_t>(d.num_outputs) * (X.cols + 1);
   detail::parallel_for(X.rows, options.n_threads, [&](std::size_t begin, std::size_t end) {
     std::vector<double> inner;
-    for (std::size_t r = begin; r < end; ++r) explain_row(d, X.row(r), X.col_stride, out + r * width, inner);
+    for (std::size_t r = begin; r < end; ++r)
+      detail::at_row(r, X.rows, [&] { explain_row(d, X.row(r), X.col_stride, out + r * width, inner); });
   }, kMinExplainRowsPerThread);
 }
 

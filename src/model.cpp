@@ -74,7 +74,8 @@ void score_matrix(const detail::ModelData& d, const Model& model, OutputKind kin
     std::vector<double> buffer(kPreprocessChunk * inner);
     for (std::size_t b = begin; b < end; b += kPreprocessChunk) {
       const std::size_t n = std::min(kPreprocessChunk, end - b);
-      for (std::size_t r = 0; r < n; ++r) detail::preprocess_row(pre, X.row(b + r), X.col_stride, buffer.data() + r * inner);
+      for (std::size_t r = 0; r < n; ++r)
+        detail::at_row(b + r, X.rows, [&] { detail::preprocess_row(pre, X.row(b + r), X.col_stride, buffer.data() + r * inner); });
       const auto transformed = MatrixView<double>::row_major(buffer.data(), n, inner);
       score_estimator(d, transformed, 0, n, plan, out + b * width);
     }

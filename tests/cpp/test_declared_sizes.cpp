@@ -785,6 +785,53 @@ TEST(DeclaredSizes, LightGBMJsonDeepTree) {
 
 // ---------------------------------------------------------------- compile
 
+// ---------------------------------------------------------------- node covers (explanations)
+// Each format's cover array is held to the tree's node count, declared or counted, before a
+// model keeps it: a long array is refused, whatever the file claims elsewhere.
+
+TEST(DeclaredSizes, XGBoostSumHessian) {
+  auto m = xgb_model();
+  xgb_tree(m)["sum_hessian"] = std::vector<double>(5, 1.0);
+  EXPECT_NO_THROW(floresta::load_from_memory(m.dump(), "fixture.json"));
+  xgb_tree(m)["sum_hessian"] = std::vector<double>(1000000, 1.0);
+  expect_refused("xgboost-json sum_hessian of 10^6", m.dump(), {"/trees/0/sum_hessian", "has 1000000 entries, expected num_nodes = 5"});
+  expect_refused("xgboost-ubjson sum_hessian of 10^6", ubj(m), {"/trees/0/sum_hessian", "expected num_nodes = 5"});
+  xgb_tree(m)["sum_hessian"] = {1.0, 1.0};
+  expect_refused("xgboost-json sum_hessian of 2", m.dump(), {"/trees/0/sum_hessian", "has 2 entries, expected num_nodes = 5"});
+  // In UBJSON, the packed array of the two hessians made to claim 2^40 elements.
+  std::string bytes = ubj(m);
+  const std::string key = std::string("i\x0b", 2) + "sum_hessian";
+  const std::size_t at = bytes.find(key);
+  ASSERT_NE(at, std::string::npos);
+  const std::string packed = std::string("[$D#i\x02", 6);
+  ASSERT_EQ(bytes.compare(at + key.size(), packed.size(), packed), 0);
+  bytes.replace(at + key.size(), packed.size(), "[$D#L" + be64(uint64_t(1) << 40));
+  expect_refused("xgboost-ubjson sum_hessian claims 2^40", bytes, {"typed array runs past the end: 1099511627776 elements"});
+}
+
+TEST(DeclaredSizes, LightGBMTextCounts) {
+  const std::string counts = "internal_count=10 6\nleaf_count=4 2 4\n";
+  EXPECT_NO_THROW(floresta::load_from_memory(replace(lgb_text(), "is_linear=0", counts + "is_linear=0"), "fixture.txt"));
+  std::string many = "leaf_count=";
+  for (int i = 0; i < 300000; ++i) many += "1 ";
+  expect_refused("lightgbm-text leaf_count of 300000",
+                 replace(lgb_text(), "is_linear=0", "internal_count=10 6\n" + many + "\nis_linear=0"),
+                 {"leaf_count has 300000 values, expected 3"});
+  expect_refused("lightgbm-text internal_count of 1",
+                 replace(lgb_text(), "is_linear=0", "internal_count=10\nleaf_count=4 2 4\nis_linear=0"),
+                 {"internal_count has 1 values, expected 2"});
+}
+
+TEST(DeclaredSizes, FlorestaCover) {
+  auto m = floresta_model();
+  m["trees"][0]["cover"] = {3, 1, 2};
+  EXPECT_NO_THROW(floresta::load_from_memory(m.dump(), "fixture.json"));
+  m["trees"][0]["cover"] = std::vector<double>(1000000, 1.0);
+  expect_refused("floresta cover of 10^6", m.dump(), {"/trees/0/cover", "has 1000000 entries, expected 3"});
+  m["trees"][0]["cover"] = {3, 1};
+  expect_refused("floresta cover of 2", m.dump(), {"/trees/0/cover", "has 2 entries, expected 3"});
+}
+
 TEST(DeclaredSizes, CompileRefusesTooManyOutputs) {
   floresta::ModelSpec spec;
   spec.source = "spec";

@@ -70,6 +70,29 @@ def main():
     ]):
         write("record", f"record{i}.json", json.dumps(record, ensure_ascii=False))
 
+    bank_corpus()
+
+
+def bank_corpus():
+    """Transactions from the bank generator, and customers' states saved by the stream scorer
+    (--save-state) before the transactions that follow them: fuzz_bank_transaction's input."""
+    import subprocess
+    import sys
+    import tempfile
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(repo / "examples/bank"))
+    from bank import generate
+    lines = [json.dumps(r) for r in generate.records(generate.generate(n_customers=4, days=4, seed=1))]
+    write("bank_transaction", "day.jsonl", "\n".join(lines[:30]))
+    frauds = [json.dumps(r) for r in generate.records(generate.generate(n_customers=40, days=3, seed=2, fraud_rate=0.2))]
+    write("bank_transaction", "fraud.jsonl", "\n".join(frauds[:40]))
+    with tempfile.TemporaryDirectory() as tmp:
+        state = pathlib.Path(tmp) / "state.jsonl"
+        subprocess.run([str(repo / "build/examples/bank/bank_stream_scorer"), "--stdin", "--fraud-model",
+                        str(repo / "examples/models/bank_fraud.json"), "--save-state", str(state)],
+                       input="\n".join(lines[:20]) + "\n", text=True, check=True, capture_output=True)
+        write("bank_transaction", "state_then_day.txt", state.read_text().strip() + "\n--\n" + "\n".join(lines[20:30]))
+
 
 if __name__ == "__main__":
     main()
