@@ -212,6 +212,45 @@ nlohmann::json CustomerState::to_json() const {
   return j;
 }
 
+namespace {
+
+// A stored state is as untrusted as a record (anything that reaches Redis can write the keys; a
+// saved file can be edited): every field must be one the scorer itself could have written, so
+// that the features' arithmetic can neither overflow nor read a value that is not there.
+CustomerState checked(CustomerState s) {
+  constexpr int64_t kMostCount = int64_t{1} << 53;
+  const auto when = [](const char* field, int64_t t) {
+    if (t < 0 || t > kLatestTimestamp)
+      throw BadRecord(std::string("state: ") + field + ": " + std::to_string(t) + " out of range (1970 to 9999)");
+  };
+  const auto finite = [](const char* field, double x) {
+    if (!std::isfinite(x)) throw BadRecord(std::string("state: ") + field + ": not a finite number");
+  };
+  if (s.count < 0 || s.count > kMostCount) throw BadRecord("state: count: " + std::to_string(s.count) + " out of range");
+  if (s.count > 0 && !s.last_t) throw BadRecord("state: last_t: missing, with count " + std::to_string(s.count));
+  if (s.last_t) when("last_t", *s.last_t);
+  if (s.last_credit) when("last_credit", *s.last_credit);
+  finite("last_saldo", s.last_saldo);
+  finite("last_latitude", s.last_latitude);
+  finite("last_longitude", s.last_longitude);
+  for (const auto& r : s.window) {
+    when("window", r.t);
+    finite("window", r.valor);
+  }
+  for (const auto& p : s.history) {
+    finite("history", p.valor);
+    finite("history", p.latitude);
+    finite("history", p.longitude);
+  }
+  for (const auto& [id, t] : s.devices) when("devices", t);
+  for (const auto& [band, n] : s.bands)
+    if (band < -kMostCount || band > kMostCount || n < 0 || n > kMostCount)
+      throw BadRecord("state: bands: entry " + std::to_string(band) + " = " + std::to_string(n) + " out of range");
+  return s;
+}
+
+}  // namespace
+
 CustomerState CustomerState::from_json(const nlohmann::json& j) {
   if (!j.is_object()) throw BadRecord("state: not a JSON object");
   CustomerState s;
@@ -249,7 +288,7 @@ CustomerState CustomerState::from_json(const nlohmann::json& j) {
     if (band.empty() || *end != '\0' || !n.is_number_integer()) throw BadRecord("state: bands: bad entry '" + band + "'");
     s.bands[key] = n.get<int64_t>();
   }
-  return s;
+  return checked(std::move(s));
 }
 
 const CustomerState* FeatureState::find(const std::string& customer) const {
@@ -394,7 +433,7 @@ CustomerState CustomerState::decode(std::string_view bytes) {
     s.bands[band] = r.i64();
   }
   if (!r.done()) throw BadRecord("state: bytes left after the last field");
-  return s;
+  return checked(std::move(s));
 }
 
 void FeatureState::save(std::ostream& out) const {

@@ -66,6 +66,10 @@ const char* const kUsage =
     "  --block-ms N          wait at most N ms for new entries (default 1000)\n"
     "  --claim-idle-ms N     take over other consumers' entries pending this long (default 30000)\n"
     "  --idle-exit-ms N      exit 0 after N ms with nothing to read (default: run until SIGTERM)\n"
+    "  --max-output-length N keep the output stream under N entries plus one micro-batch without\n"
+    "                        losing any (default 0: no cap): entries every consumer group of it has\n"
+    "                        acknowledged are trimmed; while it is still full the scorer waits\n"
+    "                        (backpressure), its entries pending, until its consumers catch up\n"
     "  --metrics-port PORT   serve the counters as Prometheus text on http://127.0.0.1:PORT/metrics\n"
     "JSON Lines (--stdin): read stdin, write one scored record a line on stdout\n"
     "  (entry \"line N\", id_transacao, id_cliente, fraud_probability, alert, segment_id, segment_name,\n"
@@ -73,6 +77,9 @@ const char* const kUsage =
     "  --emit-features       add the model's computed inputs to each record (\"features\")\n"
     "  --load-state FILE     start from the customers' states saved by --save-state\n"
     "  --save-state FILE     at the end, save every customer's state (JSON Lines) for the next run\n"
+    "Both modes:\n"
+    "  --max-record-bytes N  a record (entry's `json` field, or line) over N bytes is rejected unread as\n"
+    "                        \"record too large\" (default 1048576; a transaction is about 600 bytes)\n"
     "Records that cannot be scored go to the error stream (stderr with --stdin) with the reason.\n";
 
 std::atomic<bool> g_stop{false};
@@ -88,6 +95,7 @@ struct Options {
   int metrics_port = 0;
   bool stdin_mode = false, emit_features = false;
   std::size_t batch = 256;
+  std::size_t max_record_bytes = std::size_t{1} << 20;
   std::size_t reasons = bank::FraudScorer::kDefaultReasons;
 #ifdef BANK_WITH_REDIS
   bank::StreamOptions stream;
@@ -127,6 +135,8 @@ Options parse(int argc, char** argv) {
       else if (flag == "--segments") o.segments = value;
       else if (flag == "--batch") o.batch = static_cast<std::size_t>(count_of(flag, value, 1, 1'000'000));
       else if (flag == "--reasons") o.reasons = static_cast<std::size_t>(count_of(flag, value, 0, 1'000));
+      else if (flag == "--max-record-bytes")
+        o.max_record_bytes = static_cast<std::size_t>(count_of(flag, value, 1, 512LL << 20));  // Redis's largest string
 #ifdef BANK_WITH_REDIS
       else if (flag == "--redis-host") o.stream.host = value;
       else if (flag == "--redis-port") o.stream.port = static_cast<int>(count_of(flag, value, 1, 65535));
@@ -139,6 +149,7 @@ Options parse(int argc, char** argv) {
       else if (flag == "--block-ms") o.stream.block_ms = static_cast<int>(count_of(flag, value, 1, 3'600'000));
       else if (flag == "--claim-idle-ms") o.stream.claim_idle_ms = count_of(flag, value, 1, 86'400'000);
       else if (flag == "--idle-exit-ms") o.stream.idle_exit_ms = count_of(flag, value, 1, 86'400'000);
+      else if (flag == "--max-output-length") o.stream.max_output_length = count_of(flag, value, 0, 1LL << 40);
       else if (flag == "--metrics-port") o.metrics_port = static_cast<int>(count_of(flag, value, 1, 65535));
 #endif
       else usage_error("unknown flag " + flag);
@@ -147,6 +158,7 @@ Options parse(int argc, char** argv) {
   if (o.fraud_model.empty()) usage_error("--fraud-model is required");
 #ifdef BANK_WITH_REDIS
   o.stream.batch = o.batch;
+  o.stream.max_record_bytes = o.max_record_bytes;
   if (o.stream.consumer.empty()) o.stream.consumer = default_consumer();
 #else
   if (!o.stdin_mode) usage_error("this build has no Redis Streams mode (hiredis was not found): use --stdin");
@@ -248,6 +260,12 @@ int main(int argc, char** argv) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       ++in;
       const std::string entry = "line " + std::to_string(number);
+      if (line.size() > options.max_record_bytes) {  // not parsed (simdjson would keep buffers its size)
+        reject(entry, std::nullopt, bank::record_too_large(line.size(), options.max_record_bytes));
+        ++rejected;
+        std::string().swap(line);  // (getline keeps the capacity: give it back)
+        continue;
+      }
       try {
         scorer.add(entry, reader.read(line));
       } catch (const std::exception& error) {

@@ -2,7 +2,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <random>
 #include <set>
 #include <thread>
@@ -14,10 +16,16 @@ namespace {
 
 // KEYS: the writer tag, the output stream, the error stream, the input stream, then the state
 // keys. ARGV: the expected tag, the new tag, the group, the number of scored records, of
-// rejected ones, "1" when alerts carry reasons (else "0"); then 7 values per scored record (8
-// for an alert when alerts carry reasons: its `reasons` last), 3 per rejected one, one state
-// per state key, and the entry ids to acknowledge. Everything that could fail is checked
-// before the first write, so that the script writes all or nothing.
+// rejected ones, "1" when alerts carry reasons (else "0"), the output stream's cap (0: none);
+// then 7 values per scored record (8 for an alert when alerts carry reasons: its `reasons`
+// last), 3 per rejected one, one state per state key, and the entry ids to acknowledge.
+// Everything that could fail is checked before the first write of the batch, so that the
+// script writes all of it or nothing.
+// Answers 1 (written), 0 (another writer's tag: nothing written) or 2 (the output stream is at
+// its cap even after trimming what its consumer groups have acknowledged: nothing of the batch
+// written; sent again later). The trim removes only entries below every group's oldest
+// unacknowledged entry and below its last delivered one, so no consumer group loses an entry it
+// has not acknowledged; with no group at all nothing is trimmed (nobody has read anything).
 constexpr const char* kCommitScript = R"lua(
 local current = redis.call('GET', KEYS[1])
 if (current or '') ~= ARGV[1] then return 0 end
@@ -27,8 +35,29 @@ for k = 2, 4 do
     return redis.error_reply(KEYS[k] .. ' is a ' .. t .. ', not a stream')
   end
 end
+local cap = tonumber(ARGV[7])
+if cap > 0 and tonumber(ARGV[4]) > 0 and redis.call('XLEN', KEYS[2]) >= cap then
+  local function less(x, y)  -- stream ids compared as numbers (digit strings: exact, any size)
+    local xm, xs = string.match(x, '^(%d+)-(%d+)$')
+    local ym, ys = string.match(y, '^(%d+)-(%d+)$')
+    if #xm ~= #ym then return #xm < #ym end
+    if xm ~= ym then return xm < ym end
+    if #xs ~= #ys then return #xs < #ys end
+    return xs < ys
+  end
+  local floor = nil
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[2])) do
+    local info = {}
+    for i = 1, #g, 2 do info[g[i]] = g[i + 1] end
+    local keep = info['last-delivered-id']
+    if info['pending'] > 0 then keep = redis.call('XPENDING', KEYS[2], info['name'])[2] end
+    if floor == nil or less(keep, floor) then floor = keep end
+  end
+  if floor ~= nil then redis.call('XTRIM', KEYS[2], 'MINID', floor) end
+  if redis.call('XLEN', KEYS[2]) >= cap then return 2 end
+end
 local reasons = ARGV[6] == '1'
-local a = 7
+local a = 8
 for i = 1, tonumber(ARGV[4]) do
   if reasons and ARGV[a + 4] == '1' then
     redis.call('XADD', KEYS[2], '*', 'entry', ARGV[a], 'id_transacao', ARGV[a + 1], 'id_cliente', ARGV[a + 2],
@@ -93,8 +122,12 @@ Entries entries_of(Reply reply, const redisReply* list) {
     Entry e{view(item->element[0]), std::nullopt};
     if (item->elements > 1 && item->element[1]->type == REDIS_REPLY_ARRAY) {
       const redisReply* fields = item->element[1];
-      for (std::size_t f = 0; f + 1 < fields->elements; f += 2)
-        if (view(fields->element[f]) == "json") e.json = view(fields->element[f + 1]);
+      for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
+        if (view(fields->element[f]) != "json") continue;
+        e.repeated = e.json || e.too_large > 0;  // (XADD takes a field name twice)
+        e.too_large = oversized(fields->element[f + 1]);
+        e.json = view(fields->element[f + 1]);
+      }
     }
     out.list.push_back(e);
   }
@@ -139,6 +172,15 @@ void Pipeline::push(Entries entries) {
       const Entry& e = b.entries.list[i];
       if (!e.json) {
         b.errors[i] = "the entry has no `json` field";
+        continue;
+      }
+      if (e.repeated) {
+        b.errors[i] = "the entry has more than one `json` field";
+        continue;
+      }
+      // Not parsed, not copied: simdjson would copy it and grow its buffers to its size (kept).
+      if (const std::size_t bytes = std::max(e.too_large, e.json->size()); bytes > o_.max_record_bytes) {
+        b.errors[i] = record_too_large(bytes, o_.max_record_bytes);
         continue;
       }
       try {
@@ -204,7 +246,7 @@ void Pipeline::submit(bool read_ahead) {
     StreamOptions ahead = o_;
     ahead.batch = 3 * o_.batch;
     const std::vector<std::string> argv = read_group_command(ahead, ">", 0);
-    redis_.append(std::vector<std::string_view>(argv.begin(), argv.end()));
+    redis_.append(std::vector<std::string_view>(argv.begin(), argv.end()), /*capped=*/true);
     expected_.push_back({Expect::kRead});
     reading_ = true;
   }
@@ -256,7 +298,8 @@ void Pipeline::send_commit(const InFlight& f) {
   for (const std::string_view c : customers) argv.push_back(text.emplace_back(o_.state_prefix + std::string(c)));
   const bool with_reasons = scorer_.reasons() > 0;
   argv.insert(argv.end(), {*tag_, next_tag, o_.group, text.emplace_back(std::to_string(f.scored.size())),
-                           text.emplace_back(std::to_string(b.size() - f.scored.size())), with_reasons ? "1" : "0"});
+                           text.emplace_back(std::to_string(b.size() - f.scored.size())), with_reasons ? "1" : "0",
+                           text.emplace_back(std::to_string(o_.max_output_length))});
   for (const Scored& s : f.scored) {
     argv.insert(argv.end(), {s.entry, s.transaction.id, s.transaction.customer,
                              text.emplace_back(nlohmann::json(s.probability).dump()), s.alert ? "1" : "0",
@@ -306,6 +349,7 @@ void Pipeline::settle_next() {
     return;
   }
   if (reply.integer() == 0) return roll_back();
+  if (reply.integer() == 2) return wait_for_output();
   const InFlight& f = in_flight_.front();
   counters_.in += f.batch.size();
   counters_.scored += f.scored.size();
@@ -316,23 +360,51 @@ void Pipeline::settle_next() {
   for (const Entry& e : f.batch.entries.list) latencies_.push_back(now - entry_millis(e.id));
   in_flight_.pop_front();
   conflicts_in_a_row_ = 0;
+  full_in_a_row_ = 0;
 }
 
 // The oldest commit found another writer's tag: it and every later one in flight wrote
 // nothing (each expects the tag of the one before). They go back to the front of the queue,
 // to be computed again from the states in Redis.
 void Pipeline::roll_back() {
-  scorer_.state().clear();
-  tag_.reset();
   counters_.retries += in_flight_.size();
-  doomed_ = in_flight_.size() - 1;  // their replies, still to read, say 0 too
-  for (; !in_flight_.empty(); in_flight_.pop_back()) ready_.push_front(std::move(in_flight_.back().batch));
+  requeue();
   // Two consumers committing at once take turns; one that keeps losing waits a little, at random.
   if (++conflicts_in_a_row_ > 2) {
     static thread_local std::minstd_rand random(std::random_device{}());
     const int most = std::min(20, conflicts_in_a_row_);
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, most)(random)));
   }
+}
+
+// Every batch in flight back to the front of the queue, the states held forgotten (they hold
+// those batches' effects): the oldest commit in flight wrote nothing, nor will the later ones.
+void Pipeline::requeue() {
+  scorer_.state().clear();
+  tag_.reset();
+  doomed_ = in_flight_.size() - 1;  // their replies, still to read, say 0 too
+  for (; !in_flight_.empty(); in_flight_.pop_back()) ready_.push_front(std::move(in_flight_.back().batch));
+}
+
+// The oldest commit found the output stream at --max-output-length: it wrote nothing, and
+// neither did any later one in flight (each expects the tag it would have set). Backpressure:
+// they go back to the queue exactly as after a conflict (their states came from batches not
+// written), and the scorer waits a little (10 ms, doubling to 320 ms while it stays full)
+// before sending them again; nothing is dropped, and the entries stay pending in the
+// meantime, so a kill or a Redis restart while waiting loses nothing either.
+void Pipeline::wait_for_output() {
+  ++full_in_a_row_;
+  ++counters_.output_full;
+  requeue();
+  const auto now = std::chrono::steady_clock::now();
+  if (full_in_a_row_ == 1 && now - last_full_report_ >= std::chrono::seconds(5)) {
+    std::fprintf(stderr,
+                 "bank_stream_scorer: %s holds %lld entries or more (--max-output-length): waiting for its consumer "
+                 "groups to acknowledge\n",
+                 o_.output.c_str(), o_.max_output_length);
+    last_full_report_ = now;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(10 << std::min(full_in_a_row_ - 1, 5)));
 }
 
 }  // namespace bank

@@ -13,6 +13,7 @@
 // them from Redis with the tag, and computes again every batch that was in flight.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <optional>
@@ -30,6 +31,8 @@ namespace bank {
 struct Entry {
   std::string_view id;
   std::optional<std::string_view> json;  // the `json` field; none when absent or the entry was deleted
+  std::size_t too_large = 0;  // the size of a `json` field left out of the reply for it (Redis::append)
+  bool repeated = false;      // more than one `json` field (which one is the record?)
 };
 
 struct Entries {
@@ -57,7 +60,8 @@ class Pipeline {
   Pipeline(Redis& redis, FraudScorer& scorer, const StreamOptions& o, StreamCounters& counters);
 
   // Reads the entries' records and queues the batch; asks for the states it needs that are not
-  // held, to be there when it is computed.
+  // held, to be there when it is computed. A record over o.max_record_bytes is rejected
+  // unread ("record too large").
   void push(Entries entries);
   bool has_ready() const { return !ready_.empty(); }
   std::size_t in_flight() const { return in_flight_.size(); }
@@ -96,6 +100,8 @@ class Pipeline {
   void send_commit(const InFlight& f);
   void settle_next();
   void roll_back();
+  void requeue();
+  void wait_for_output();
 
   Redis& redis_;
   FraudScorer& scorer_;
@@ -106,6 +112,8 @@ class Pipeline {
   std::optional<std::string> tag_;  // the writer tag Redis holds once what is in flight commits
   unsigned long long sequence_ = 0;
   int conflicts_in_a_row_ = 0;
+  int full_in_a_row_ = 0;  // commits refused in a row because the output stream is at its cap
+  std::chrono::steady_clock::time_point last_full_report_{};
   bool reading_ = false;
   std::deque<Batch> ready_;
   std::deque<InFlight> in_flight_;

@@ -17,13 +17,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 Entries read_group(Redis& redis, const StreamOptions& o, const std::string& start, int block_ms) {
-  return group_entries(redis.command(read_group_command(o, start, block_ms)));
+  return group_entries(redis.command(read_group_command(o, start, block_ms), false, /*capped=*/true));
 }
 
 // Entries another consumer left pending for claim_idle_ms (a consumer that died).
 Entries claim_idle(Redis& redis, const StreamOptions& o) {
   Reply reply = redis.command({"XAUTOCLAIM", o.input, o.group, o.consumer, std::to_string(o.claim_idle_ms), "0-0",
-                               "COUNT", std::to_string(o.batch)});
+                               "COUNT", std::to_string(o.batch)},
+                              false, /*capped=*/true);
   // [next cursor, [[id, fields], ...], deleted ids]: shaped as XREADGROUP's answer for one stream
   if (reply.size() < 2) return {};
   const redisReply* list = reply.element(1);
@@ -67,6 +68,9 @@ std::string prometheus_text(const StreamCounters& c) {
   metric("bank_scorer_batches_total", "counter", "Micro-batches committed.", std::to_string(c.batches.load()));
   metric("bank_scorer_retries_total", "counter", "Micro-batches computed again after a state changed under WATCH.",
          std::to_string(c.retries.load()));
+  metric("bank_scorer_output_full_total", "counter",
+         "Micro-batch commits refused because the output stream was at --max-output-length (sent again).",
+         std::to_string(c.output_full.load()));
   metric("bank_scorer_records_per_second", "gauge", "Throughput while working.", number_text(c.records_per_second.load()));
   metric("bank_scorer_latency_p50_ms", "gauge", "Median latency from the entry's id time to its commit, last interval.",
          std::to_string(c.p50_ms.load()));
@@ -89,6 +93,8 @@ void run_stream(FraudScorer& scorer, const StreamOptions& o, const std::atomic<b
     try {
       Redis redis(o.host, o.port, 5000);
       connected = true;
+      // entries' values over --max-record-bytes are not copied out of hiredis's read buffer
+      redis.set_string_cap(o.max_record_bytes);
       redis.command({"XGROUP", "CREATE", o.input, o.group, "0", "MKSTREAM"}, /*allow_error=*/true);  // BUSYGROUP: exists
       // What this consumer left pending (a restart, a lost connection) is taken first, then
       // new entries; other consumers' idle entries are looked for when there is nothing new

@@ -20,11 +20,21 @@ struct StreamOptions {
   int block_ms = 1000;
   long long claim_idle_ms = 30000;  // another consumer's entries idle this long are taken over
   long long idle_exit_ms = 0;       // > 0: exit after this long with nothing to read
+  // A record (an entry's `json` field) longer than this is rejected unread ("record too
+  // large"): the transactions are about 600 bytes, so 1 MiB leaves room and bounds what a
+  // micro-batch holds. Its bytes are not even copied out of hiredis's read buffer.
+  std::size_t max_record_bytes = std::size_t{1} << 20;
+  // > 0: the output stream is kept under this many entries plus one micro-batch, without
+  // losing any: a commit first trims the entries every consumer group of the output stream has
+  // acknowledged (XTRIM MINID), and while the stream is still at the cap it writes nothing and
+  // the scorer waits (backpressure) for the consumers to acknowledge more.
+  long long max_output_length = 0;
 };
 
 // What the loop has done; atomics, so that a metrics thread may read them while it runs.
 struct StreamCounters {
   std::atomic<std::size_t> in{0}, scored{0}, rejected{0}, alerts{0}, batches{0}, retries{0};
+  std::atomic<std::size_t> output_full{0};  // commits refused (to be sent again) at the output stream's cap
   std::atomic<long long> p50_ms{0}, p99_ms{0};  // latency over the last report's interval
   std::atomic<double> records_per_second{0};
 };

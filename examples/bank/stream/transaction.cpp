@@ -63,17 +63,36 @@ double number(const Slots& slots, Field f, double lowest, double highest) {
   return x;
 }
 
+// Whole seconds from 1970 to the end of 9999. The bound is not cosmetic: a customer's state
+// keeps the last timestamp and later ones must exceed it, so one record dated 2^63 - 1 would
+// get every later transaction of its customer rejected (and overflow the features' arithmetic).
 int64_t seconds(const Slots& slots, Field f) {
   const element& v = present(slots, f);
-  if (v.type() == element_type::INT64) return v.get_int64().value_unsafe();
-  if (v.type() == element_type::DOUBLE) {
+  int64_t t = 0;
+  if (v.type() == element_type::INT64) {
+    t = v.get_int64().value_unsafe();
+  } else if (v.type() == element_type::DOUBLE) {
     const double x = v.get_double().value_unsafe();
-    if (std::isfinite(x) && std::floor(x) == x && std::fabs(x) < 9e15) return static_cast<int64_t>(x);
+    if (!(std::isfinite(x) && std::floor(x) == x && std::fabs(x) < 9e15))
+      throw BadRecord(name_of(f) + ": not a whole number of seconds");
+    t = static_cast<int64_t>(x);
+  } else if (v.type() == element_type::UINT64) {
+    t = -1;  // over 2^63 - 1: out of range below
+  } else {
+    throw BadRecord(name_of(f) + ": not a whole number of seconds");
   }
-  throw BadRecord(name_of(f) + ": not a whole number of seconds");
+  if (t < 0 || t > kLatestTimestamp)
+    throw BadRecord(name_of(f) + ": " + (t < 0 && v.type() == element_type::UINT64 ? std::to_string(v.get_uint64().value_unsafe())
+                                                                                   : std::to_string(t)) +
+                    " out of range (1970 to 9999)");
+  return t;
 }
 
 }  // namespace
+
+std::string record_too_large(std::size_t bytes, std::size_t most) {
+  return "record too large: " + std::to_string(bytes) + " bytes, more than --max-record-bytes " + std::to_string(most);
+}
 
 struct TransactionReader::Parser {
   simdjson::dom::parser parser;
@@ -94,13 +113,21 @@ Transaction TransactionReader::read(std::string_view json_text) {
   simdjson::dom::object object;
   if (doc.get_object().get(object)) throw BadRecord("a transaction must be a JSON object");
   Slots slots;
+  std::optional<Field> repeated;
   for (const simdjson::dom::key_value_pair field : object)
     for (std::size_t f = 0; f < kFields; ++f)
-      if (field.key == kNames[f]) slots[f] = field.value;  // a repeated key: the last one counts
+      if (field.key == kNames[f]) {
+        if (slots[f] && !repeated) repeated = static_cast<Field>(f);
+        slots[f] = field.value;
+      }
   try {
-    last_id_ = id(slots, kId, false);
+    if (repeated != kId) last_id_ = id(slots, kId, false);
   } catch (const BadRecord&) {  // reported below, in its turn
   }
+  // A key the scorer reads given twice is rejected, not resolved: JSON does not say which one
+  // counts (parsers differ: first, last, error), so the record means different things to
+  // different readers of the same stream.
+  if (repeated) throw BadRecord(name_of(*repeated) + ": the key appears more than once");
   Transaction t;
   t.id = *id(slots, kId, true);
   t.customer = *id(slots, kCustomer, true);

@@ -16,6 +16,13 @@ struct BadRecord : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The latest timestamp a record or a stored state may hold: 9999-12-31 23:59:59 UTC (Unix
+// seconds; the earliest is 0). Later ones would overflow the features' arithmetic.
+constexpr int64_t kLatestTimestamp = 253402300799;
+
+// The reason a record over --max-record-bytes is rejected with, unread.
+std::string record_too_large(std::size_t bytes, std::size_t most);
+
 struct Transaction {
   std::string id;        // id_transacao
   std::string customer;  // id_cliente
@@ -39,7 +46,8 @@ class TransactionReader {
   // The transaction in `json_text`; BadRecord names what is wrong: text that is not JSON
   // ("cannot parse ..."), not an object, or a field. Ids are strings or integers (compared as
   // text, as features.json says: 7 and "7" are the same id); amounts, balances and coordinates
-  // finite numbers in range; the timestamp a whole number of seconds.
+  // finite numbers in range; the timestamp a whole number of seconds from 1970 to 9999; a field
+  // read given twice is an error (no parser's choice between the two is assumed).
   Transaction read(std::string_view json_text);
   // The id_transacao of the text last read, when it had one (as text), even if read() threw:
   // a rejected record is reported under its id.

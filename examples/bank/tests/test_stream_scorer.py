@@ -217,6 +217,29 @@ def test_a_damaged_state_file_is_refused_by_line_and_field(tmp_path):
     assert result.returncode == 1 and "state.jsonl: line 2: state: window" in result.stderr
 
 
+@pytest.mark.parametrize("field, value, words", [
+    ("last_t", 2 ** 63 - 1, "state: last_t: 9223372036854775807 out of range (1970 to 9999)"),
+    ("last_t", None, "state: last_t: missing, with count"),
+    ("count", -5, "state: count: -5 out of range"),
+    ("window", [[-(2 ** 63), 1.0, 0]], "state: window: -9223372036854775808 out of range"),
+    ("devices", {"D1": 2 ** 62}, "state: devices: 4611686018427387904 out of range"),
+    ("bands", {"3": -1}, "state: bands: entry 3 = -1 out of range"),
+])
+def test_a_state_the_scorer_could_not_have_written_is_refused(tmp_path, field, value, words):
+    # Values inside JSON's types but outside what the scorer writes: read as they are, they
+    # would overflow the features' arithmetic (or read a last time that is not there).
+    lines = jsonl(generate.generate(20, days=2, seed=34))
+    state = tmp_path / "state.jsonl"
+    assert run(lines, "--stdin", "--fraud-model", MODEL, "--save-state", state).returncode == 0
+    saved = state.read_text(encoding="utf-8").splitlines()
+    record = json.loads(saved[0])
+    record["state"][field] = value
+    saved[0] = json.dumps(record)
+    state.write_text("\n".join(saved) + "\n", encoding="utf-8")
+    result = run(lines, "--stdin", "--fraud-model", MODEL, "--load-state", state)
+    assert result.returncode == 1 and "state.jsonl: line 1: " + words in result.stderr, result.stderr
+
+
 def test_each_record_carries_its_customers_segment(tmp_path):
     from bank import segments
 
