@@ -6,8 +6,10 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <thread>
 
 #include "floresta/floresta.hpp"
 
@@ -23,6 +25,20 @@ const bool kLittleEndian = [] {
   return *reinterpret_cast<const uint8_t*>(&one) == 1;
 }();
 
+// A thread count as the core takes it: at most one per hardware thread. More never scores
+// faster, and a huge count (n_threads=2**31-1 on a 30M-row batch) made parallel_for start
+// ~100k threads; the first one that failed to start aborted the interpreter (std::terminate).
+int thread_count(int requested) {
+  const int hardware = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return std::min(requested, hardware);
+}
+
+floresta::PredictOptions predict_options(int n_threads) {
+  floresta::PredictOptions options;
+  options.n_threads = thread_count(n_threads);
+  return options;
+}
+
 template <class T>
 py::array_t<double> score_view(const floresta::Model& model, floresta::OutputKind kind, const floresta::MatrixView<T>& view,
                                int n_threads) {
@@ -30,8 +46,7 @@ py::array_t<double> score_view(const floresta::Model& model, floresta::OutputKin
   const std::size_t width = model.output_width(kind);
   py::array_t<double> out({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(width)});
   double* destination = out.mutable_data();
-  floresta::PredictOptions options;
-  options.n_threads = n_threads;
+  const floresta::PredictOptions options = predict_options(n_threads);
   if (rows < kReleaseGilRows) {  // releasing and re-taking the GIL costs more than a few rows
     model.score(kind, view, destination, options);
   } else {
@@ -93,16 +108,63 @@ floresta::RecordOptions record_options(floresta::UnknownCategory unknown_categor
   return options;
 }
 
-// A Python value as a record value: None/NaN missing, str, bool/int/float numbers.
+// A record field name or value, clipped for an error message (a 10 MB key stays readable),
+// at a character boundary: the message must stay valid UTF-8 to become a Python str.
+std::string clipped(const std::string& text) {
+  if (text.size() <= 80) return text;
+  std::size_t end = 77;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end) + "...";
+}
+
+// A Python str as UTF-8. A str that has no UTF-8 form (a lone surrogate such as "\ud800")
+// used to escape as pybind11's RuntimeError "Unable to cast" or a bare UnicodeEncodeError.
+std::string utf8_of(const py::handle& text, const std::string& what) {
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &size);
+  if (data == nullptr) {
+    PyErr_Clear();
+    throw floresta::Error(what + " is a string that is not valid Unicode (it holds a lone surrogate), so it has no UTF-8 form");
+  }
+  return std::string(data, static_cast<std::size_t>(size));
+}
+
+// pandas' missing-value marker, pd.NA: what nullable columns hold for a gap (object columns,
+// rows taken with .iloc, itertuples) — a missing value, as in the DataFrame itself.
+bool is_pandas_na(const py::handle& object) {
+  const py::handle type = py::type::of(object);
+  return std::string(py::str(type.attr("__name__"))) == "NAType" &&
+         std::string(py::str(type.attr("__module__"))).rfind("pandas", 0) == 0;
+}
+
+std::string type_name_of(const py::handle& object) { return py::str(py::type::of(object).attr("__name__")); }
+
+// A number through its __float__. PyFloat_AsDouble, not cast<double>: an int beyond float64
+// (10**400) or an object whose __float__ fails (a numpy array of several values) used to
+// surface as pybind11's RuntimeError "Unable to cast".
+double number_of(const py::handle& object, const std::string& field) {
+  const double number = PyFloat_AsDouble(object.ptr());
+  if (number == -1.0 && PyErr_Occurred()) {
+    const bool overflow = PyErr_ExceptionMatches(PyExc_OverflowError);
+    PyErr_Clear();
+    if (overflow) throw floresta::Error("field '" + clipped(field) + "' holds an integer too large for a float64");
+    throw floresta::Error("field '" + clipped(field) + "' holds a " + type_name_of(object) +
+                          " that is not one number; expected a number, a string or None");
+  }
+  return number;
+}
+
+// A Python value as a record value: None/NaN/pd.NA missing, str, bool/int/float numbers.
 floresta::Value to_value(const py::handle& object, const std::string& field) {
   if (object.is_none()) return floresta::missing;
-  if (py::isinstance<py::str>(object)) return object.cast<std::string>();
+  if (py::isinstance<py::str>(object)) return utf8_of(object, "field '" + clipped(field) + "'");
   if (py::isinstance<py::bool_>(object)) return object.cast<bool>() ? 1.0 : 0.0;
-  if (py::isinstance<py::int_>(object) || py::isinstance<py::float_>(object) || py::hasattr(object, "__float__")) {
-    if (py::isinstance<py::bytes>(object)) throw floresta::Error("field '" + field + "': bytes are not a value");
-    return object.cast<double>();
+  if (py::isinstance<py::float_>(object) || py::isinstance<py::int_>(object)) return number_of(object, field);
+  if (!py::isinstance<py::bytes>(object) && !py::isinstance<py::bytearray>(object)) {
+    if (is_pandas_na(object)) return floresta::missing;
+    if (py::hasattr(object, "__float__")) return number_of(object, field);  // numpy scalars, Decimal
   }
-  throw floresta::Error("field '" + field + "' holds a " + std::string(py::str(py::type::of(object).attr("__name__"))) +
+  throw floresta::Error("field '" + clipped(field) + "' holds a " + type_name_of(object) +
                         "; expected a number, a string or None");
 }
 
@@ -110,7 +172,12 @@ floresta::Record to_record(const py::handle& object) {
   if (!py::isinstance<py::dict>(object)) throw floresta::Error("a record must be a dict of field names to values");
   floresta::Record record;
   for (const auto& [key, value] : object.cast<py::dict>()) {
-    const std::string name = py::str(key);
+    // Field names are strings. str(key) used to turn b"idade" or 1 into a field "b'idade'" or
+    // "1", silently ignored as an unknown field (the feature then read as missing).
+    if (!py::isinstance<py::str>(key))
+      throw floresta::Error("record field names must be strings; got the " + type_name_of(key) + " key " +
+                            clipped(py::repr(key)));
+    const std::string name = utf8_of(key, "a field name");
     record.set(name, to_value(value, name));
   }
   return record;
@@ -146,8 +213,7 @@ py::array_t<double> contributions(const floresta::Model& model, const py::array&
     py::array_t<double> out({static_cast<py::ssize_t>(view.rows), static_cast<py::ssize_t>(model.num_outputs()),
                              static_cast<py::ssize_t>(model.num_features() + 1)});
     double* destination = out.mutable_data();
-    floresta::PredictOptions options;
-    options.n_threads = n_threads;
+    const floresta::PredictOptions options = predict_options(n_threads);
     py::gil_scoped_release release;
     model.predict_contributions(view, destination, options);
     return out;
@@ -225,7 +291,7 @@ PYBIND11_MODULE(_core, m) {
             options.kernel = kernel;
             options.plan = plan;
             options.max_depth = max_depth;
-            options.n_threads = load_threads;
+            options.n_threads = thread_count(load_threads);
             py::gil_scoped_release release;
             return floresta::load_from_memory(bytes, name, options);
           },
@@ -328,8 +394,7 @@ PYBIND11_MODULE(_core, m) {
            py::arg("unknown_category") = floresta::UnknownCategory::kAsTrained,
            py::arg("extra_fields") = floresta::ExtraFields::kIgnore)
       .def("inertia", [](const floresta::Model& model, const py::array& X, int n_threads) {
-        floresta::PredictOptions options;
-        options.n_threads = n_threads;
+        const floresta::PredictOptions options = predict_options(n_threads);
         return with_view(X, [&](const auto& view) {
           py::gil_scoped_release release;
           return model.inertia(view, options);

@@ -1,5 +1,6 @@
 """floresta.Model: the Python face of a compiled model."""
 import json
+import operator
 import os
 
 import numpy as np
@@ -35,10 +36,13 @@ def load(path, *, use_best_iteration=False, num_iterations=None, quantize=True, 
     names the one chosen. For tests and benchmarks.
     max_depth: deepest tree accepted (deeper trees are refused).
     load_threads: threads that parse and compile big models (0 = one per hardware thread); the
-    model is the same whatever the count.
+    model is the same whatever the count. Like n_threads: a negative or non-integer count
+    raises ValueError, and a count above the machine's hardware threads runs as that many.
     These are all of C++'s ``LoadOptions`` (``load_threads`` is its ``n_threads``); a pickled
     model is loaded again with the same ones.
-    n_threads: threads per predict call (1 by default, 0 = all cores); also an attribute.
+    n_threads: threads per predict call (1 by default, 0 = all cores); also an attribute. An
+    integer >= 0: anything else (-1, 2.5, "2") raises ValueError; a count above the machine's
+    hardware threads runs as that many (more never scores faster).
     unknown_category: "as_trained" (default: an unseen category is treated as the training
     library treats it) or "error". extra_fields: "ignore" (default) or "error" — for record,
     dict and DataFrame inputs. Both can also be set later as attributes; any other value
@@ -64,6 +68,33 @@ def load_bytes(data, *, name="<memory>", use_best_iteration=False, num_iteration
         data = data.encode()
     return Model(bytes(data), name, use_best_iteration, num_iterations=num_iterations, quantize=quantize,
                  kernel=kernel, max_depth=max_depth, load_threads=load_threads, plan=plan, **policies)
+
+
+_INT_MAX = 2**31 - 1  # the core's thread counts are C ints
+
+
+def _thread_count(name, value):
+    """n_threads / load_threads as given: an integer, 0 (one per hardware thread) or more.
+    Negative counts used to mean "all cores" silently, 2.5 and "2" were truncated or parsed,
+    and counts beyond a C int raised pybind11's TypeError at predict time."""
+    try:
+        count = operator.index(value)
+    except TypeError:
+        raise _core.FlorestaError(f"{name} must be an integer (0 = one thread per core), got {value!r}") from None
+    if count < 0:
+        raise _core.FlorestaError(f"{name} must be 0 (one thread per core) or a positive thread count, got {count}")
+    return count
+
+
+def _index(name, value, what):
+    """A non-negative integer argument, or ValueError naming it."""
+    try:
+        index = operator.index(value)
+    except TypeError:
+        raise _core.FlorestaError(f"{name} must be {what}, got {value!r}") from None
+    if index < 0:
+        raise _core.FlorestaError(f"{name} must be {what}, got {index}")
+    return index
 
 
 def available_kernels():
@@ -108,6 +139,7 @@ class Model:
                  load_threads=0, plan="auto"):
         self.unknown_category = unknown_category
         self.extra_fields = extra_fields
+        self.n_threads = n_threads
         self._data = data
         self._name = name
         self._use_best_iteration = use_best_iteration
@@ -115,14 +147,25 @@ class Model:
         self._quantize = bool(quantize)
         self._kernel = str(kernel)
         self._max_depth = int(max_depth)
-        self._load_threads = int(load_threads)
+        self._load_threads = _thread_count("load_threads", load_threads)
         self._plan = str(plan)
         self._core = _core.Model.from_bytes(data, name, use_best_iteration, int(num_iterations or 0), self._quantize,
-                                            self._kernel, self._max_depth, self._load_threads, self._plan)
-        self.n_threads = int(n_threads)
+                                            self._kernel, self._max_depth, min(self._load_threads, _INT_MAX),
+                                            self._plan)
         self._feature_types = self._core.feature_types
         self._categories = [self._core.categories(j) for j in range(self._core.num_features)]
         self._input_rules = [self._core.input_rule(j) for j in range(self._core.num_features)]
+
+    @property
+    def n_threads(self):
+        """Threads per predict call: 1 by default, 0 = one per hardware thread; an integer >= 0
+        (anything else raises ValueError). Counts above the hardware threads run as that many."""
+        return self._n_threads
+
+    @n_threads.setter
+    def n_threads(self, value):
+        self._n_threads = _thread_count("n_threads", value)
+        self._threads = min(self._n_threads, _INT_MAX)  # what the core gets (it caps at the hardware)
 
     # ---- record policies: public strings, held as the core's enums ----
     unknown_category = _Policy(_core.UnknownCategory, "what an unseen category in a record or DataFrame gets")
@@ -259,18 +302,43 @@ class Model:
 
     def predict(self, X):
         """Class labels for classifiers; predicted values for regressors (1-D when one output);
-        -1 (outlier) / 1 (inlier) for outlier detectors."""
-        out = self._core.predict(self._matrix(X), int(self.n_threads))  # the kind is the core's choice
+        -1 (outlier) / 1 (inlier) for outlier detectors; the nearest centre for k-means. k-means
+        refuses (ValueError) a row whose NaN or infinity reaches the distances (no imputer or
+        clipping in its pipeline mends it), as scikit-learn does: such a row has no nearest centre."""
+        X = self._matrix(X)
+        if self._core.is_clusterer:
+            self._refuse_rows_without_distances(X)
+        out = self._core.predict(X, self._threads)  # the kind is the core's choice
         if self._core.is_classifier:
             return self.classes_[out[:, 0].astype(np.int64)]
         if self._core.is_outlier_detector or self._core.is_clusterer:
             return out[:, 0].astype(np.int64)
         return out[:, 0] if out.shape[1] == 1 else out
 
+    def _refuse_rows_without_distances(self, X):
+        """k-means' predict: the kernels never pick a NaN distance, so a row of NaN or inf used
+        to get centre 0 (or whichever came first), silently. Rows with only finite values are
+        fine (huge finite ones follow scikit-learn's rule, overflow included); the few others
+        are measured and refused when their distances are not finite."""
+        finite = np.isfinite(X)
+        if finite.all():
+            return
+        rows = np.flatnonzero(~finite.all(axis=1))
+        distances = self._core.score(_KIND.distances, np.ascontiguousarray(X[rows]), 1)
+        broken = rows[~np.isfinite(distances).all(axis=1)]
+        if broken.size:
+            r = int(broken[0])
+            names = self._core.feature_names
+            values = ", ".join(f"{names[c]}={X[r, c]}" for c in np.flatnonzero(~finite[r])[:5])
+            raise _core.FlorestaError(
+                f"row {r} ({values}) has no nearest centre: k-means has no rule for missing values (NaN, None) "
+                f"or infinities, and this model's preprocessing does not replace them; {broken.size} row(s) "
+                "are affected")
+
     def predict_ranked(self, X, k=None):
         """Classifiers: per row, the classes as (label, probability) pairs, most likely first
         (ties keep class order); the top k, or all when k is None."""
-        indices, probabilities = self._core.predict_ranked(self._matrix(X), int(self.n_threads))  # ranked in C++
+        indices, probabilities = self._core.predict_ranked(self._matrix(X), self._threads)  # ranked in C++
         labels = list(self.classes_)
         return [[(labels[c], p) for c, p in zip(row.tolist(), chances.tolist())]
                 for row, chances in zip(indices[:, :k], probabilities[:, :k])]
@@ -289,7 +357,7 @@ class Model:
 
         With the shap package: ``shap.Explanation(values=c[:, :-1], base_values=c[:, -1],
         data=X, feature_names=model.feature_names_in_)`` feeds its plots."""
-        out = self._core.predict_contributions(self._matrix(X), int(self.n_threads))
+        out = self._core.predict_contributions(self._matrix(X), self._threads)
         return out[:, 0, :] if out.shape[1] == 1 else out
 
     @property
@@ -311,12 +379,23 @@ class Model:
     def explain_record(self, record, k=None, output=None):
         """The fields of one record (a dict) that moved the answer most: a list of
         ``{"field", "value", "contribution"}`` dicts, largest ``|contribution|`` first, the top
-        k (all when None). ``output``: which margin (default: the positive class of a binary
-        model, the most likely class of a multi-class one); contributions are in margin units."""
+        k (all when None, none when 0). ``output``: which margin (default: the positive class of
+        a binary model, the most likely class of a multi-class one); contributions are in margin
+        units. A k or output that is not an integer >= 0 (or an output past the model's)
+        raises ValueError."""
         if not isinstance(record, dict):
             raise _core.FlorestaError("explain_record takes one record (a dict of field names to values)")
-        return self._core.explain_record(record, 0 if k is None else int(k), None if output is None else int(output),
-                                         self._unknown_category, self._extra_fields)
+        # k and output checked here: a negative or huge one used to escape as pybind11's
+        # TypeError/RuntimeError, k=2.5 was truncated, and k=0 (the core's "all") gave every field.
+        if k is not None:
+            k = _index("k", k, "None or a count >= 0")
+        if output is not None:
+            output = _index("output", output, f"None or an output index in [0, {self._core.num_outputs})")
+            if output >= self._core.num_outputs:
+                raise _core.FlorestaError(f"output {output} out of range for a model of {self._core.num_outputs} outputs")
+        parts = self._core.explain_record(record, 0 if k is None else min(k, 2**62), output,
+                                          self._unknown_category, self._extra_fields)
+        return parts if k != 0 else []
 
     def score_samples(self, X):
         """Outlier detectors (IsolationForest): the anomaly score, lower is more abnormal."""
@@ -341,7 +420,7 @@ class Model:
     def score(self, X):
         """k-means: minus the inertia (sum of squared distances to the nearest centres)."""
         self._require_clusterer("score")
-        return -self._core.inertia(self._matrix(X), int(self.n_threads))
+        return -self._core.inertia(self._matrix(X), self._threads)
 
     @property
     def n_clusters(self):
@@ -362,7 +441,7 @@ class Model:
             raise AttributeError(f"{what} exists only for outlier detectors; this model is {self._core.objective}")
 
     def _score(self, kind, X):
-        return self._core.score(kind, self._matrix(X), int(self.n_threads))
+        return self._core.score(kind, self._matrix(X), self._threads)
 
     def _matrix(self, X):
         # Fast path for what most calls pass: a 2-D float32/float64 numpy array.
