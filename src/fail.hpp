@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <sstream>
+#include <string>
 #include <utility>
 
 #include "floresta/error.hpp"
@@ -16,6 +17,16 @@ template <class... Parts>
   std::ostringstream out;
   (out << ... << std::forward<Parts>(parts));
   throw Error(out.str());
+}
+
+// User text in a message (a field name, a category), clipped to about 80 bytes at a UTF-8
+// character boundary: a 10 MB key must not make a 10 MB message, and the message must stay
+// valid UTF-8 (Python turns it into a str).
+inline std::string clipped(const std::string& text) {
+  if (text.size() <= 80) return text;
+  std::size_t end = 77;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end) + "...";
 }
 
 // Runs step() for row `row` of a batch of `rows`; an Error it throws (an encoder refusing a

@@ -26,7 +26,7 @@ Record Record::from_json(const std::string& json_object) {
     else if (value.is_number()) record.set(name, value.get<double>());
     else if (value.is_boolean()) record.set(name, value.get<bool>() ? 1.0 : 0.0);
     else if (value.is_string()) record.set(name, value.get<std::string>());
-    else detail::fail("record: field '", name, "' holds a ", value.type_name(), "; expected a number, string, boolean or null");
+    else detail::fail("record: field '", detail::clipped(name), "' holds a ", value.type_name(), "; expected a number, string, boolean or null");
   }
   return record;
 }
@@ -107,10 +107,7 @@ namespace {
   throw InputError(feature.name, rule, message);
 }
 
-std::string quoted(const std::string& text) {
-  std::string shown = text.size() > 80 ? text.substr(0, 77) + "..." : text;
-  return "\"" + shown + "\"";
-}
+std::string quoted(const std::string& text) { return "\"" + detail::clipped(text) + "\""; }
 
 std::string number_text(double x) {
   std::ostringstream out;
@@ -191,7 +188,7 @@ std::vector<double> Model::encode(const Record& record, const RecordOptions& opt
       if (options.extra_fields == ExtraFields::kError) {
         std::string names;
         for (const auto& f : d.schema.features) names += (names.empty() ? "" : ", ") + f.name;
-        detail::fail("field '", name, "' is not one of the model's features (", names, ")");
+        detail::fail("field '", detail::clipped(name), "' is not one of the model's features (", names, ")");
       }
       continue;
     }

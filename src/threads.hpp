@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <exception>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -40,23 +41,27 @@ void parallel_for(std::size_t n, int n_threads, Body&& body, std::size_t min_per
     return;
   }
   std::vector<std::exception_ptr> errors(threads);
+  const auto run = [&](std::size_t t) {
+    try {
+      body(std::min(n, t * chunk), std::min(n, t * chunk + chunk));
+    } catch (...) {
+      errors[t] = std::current_exception();
+    }
+  };
   std::vector<std::thread> workers;
   workers.reserve(threads - 1);
-  for (std::size_t t = 1; t < threads; ++t) {
-    const std::size_t begin = std::min(n, t * chunk), end = std::min(n, begin + chunk);
-    workers.emplace_back([&, t, begin, end] {
-      try {
-        body(begin, end);
-      } catch (...) {
-        errors[t] = std::current_exception();
-      }
-    });
+  // A thread the system refuses (a process at its limit) is not an error of the call: the
+  // chunks left run on the caller's thread, after its own.
+  std::size_t started = 1;
+  for (; started < threads; ++started) {
+    try {
+      workers.emplace_back(run, started);
+    } catch (const std::system_error&) {
+      break;
+    }
   }
-  try {
-    body(std::size_t{0}, std::min(n, chunk));
-  } catch (...) {
-    errors[0] = std::current_exception();
-  }
+  run(0);
+  for (std::size_t t = started; t < threads; ++t) run(t);
   for (auto& w : workers) w.join();
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);

@@ -90,6 +90,28 @@ TEST(RecordPolicies, ExtraFieldIgnoredOrError) {
   expect_error([&] { model.predict_proba(extra, strict); }, "field 'nome' is not one of the model's features (bairro, marca, idade)");
 }
 
+// User text in a message is clipped, at a character boundary: a 1 MB field name or category
+// makes a short message that is still valid UTF-8 (Python turns it into a str).
+TEST(RecordPolicies, LongTextIsClippedInMessages) {
+  const auto model = floresta::load(data_path("skl_pipeline.json"));
+  std::string long_text;
+  for (int i = 0; i < 500000; ++i) long_text += "\xc3\xa9";  // é, two bytes
+  RecordOptions strict;
+  strict.extra_fields = floresta::ExtraFields::kError;
+  strict.unknown_category = floresta::UnknownCategory::kError;
+  for (const auto& record : {Record{}.set(long_text, 1.0), Record{}.set("idade", long_text), Record{}.set("marca", long_text)}) {
+    try {
+      model.predict_proba(record, strict);
+      ADD_FAILURE() << "accepted";
+    } catch (const floresta::Error& e) {
+      const std::string message = e.what();
+      EXPECT_LT(message.size(), 400u) << message.substr(0, 400);
+      EXPECT_NE(message.find("\xc3\xa9..."), std::string::npos) << message;  // whole characters, then the ellipsis
+      EXPECT_EQ(message.find("\xc3..."), std::string::npos) << message;
+    }
+  }
+}
+
 TEST(RecordPolicies, WrongTypeNamesTheField) {
   const auto model = floresta::load(data_path("skl_pipeline.json"));
   expect_error([&] { model.encode(Record::from_json(R"({"idade": "vinte"})")); }, "field 'idade' is numeric; got the string \"vinte\"");
