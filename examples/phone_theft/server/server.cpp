@@ -29,9 +29,10 @@
 // accepting, lets requests in flight finish and exits 0. Signals are taken by one thread with
 // sigwait(): they are blocked in every thread before any is started.
 //
-// HTTP is cpp-httplib (Debian's libcpp-httplib-dev): a thread pool where each open connection
-// holds one thread while it stays open, so --threads bounds the connections served at once.
-// The parts are in service.hpp; this file holds the flags, the signals and the listening.
+// HTTP is cpp-httplib (Debian's libcpp-httplib-dev) behind a gate (front_door.hpp): one thread
+// reads every connection without blocking and hands only whole, checked requests to the
+// --threads workers, so slow, idle or malformed clients hold no worker. The parts are in
+// service.hpp; this file holds the flags, the signals and the listening.
 #include "service.hpp"
 
 #include <floresta/floresta.hpp>
@@ -63,16 +64,19 @@ SIGHUP reloads the model file; SIGTERM drains and exits 0.
   --model PATH              model file (floresta JSON, XGBoost JSON/UBJSON, LightGBM): required
   --host HOST               address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
   --port N                  port (default 8080; 0 picks a free one, printed at startup)
-  --threads N               worker threads = connections served at once (default 64)
+  --threads N               worker threads: requests answered at once (default 64); a request
+                            reaches one only when it has arrived whole
+  --max-connections N       connections held open at once (default 1024); one more closes
+                            one that never sent a byte, else the partial request begun first
   --max-body-bytes N        largest request body accepted, else 413 (default 1048576)
   --max-batch N             most people in one array request, else 413 (default 1000)
   --range NAME=MIN:MAX      an allowed range of a numeric field, else 422, on top of the
                             model's own input rules (the shipped model's idade is 0..120);
                             repeat for more fields; NAME=none removes a range set before
-  --keep-alive-timeout S    seconds an idle keep-alive connection is kept (default 2); also
-                            the longest SIGTERM waits for idle connections
+  --keep-alive-timeout S    seconds a connection with no request under way is kept (default 2)
   --keep-alive-requests N   requests per keep-alive connection before it is closed (default 100000)
-  --read-timeout S          seconds to wait for a slow client's request bytes (default 5)
+  --read-timeout S          seconds a client has to send a whole request (request line, headers,
+                            body), counted from its first byte; later: 408, closed (default 5)
   --access-log              one line per request on stderr (off by default)
   --web DIR                 serve the page files from DIR instead of the copies built into
                             the binary (to edit the page without rebuilding)
@@ -119,6 +123,7 @@ Options parse_options(int argc, char** argv) {
     else if (flag == "--host") o.host = value;
     else if (flag == "--port") o.port = static_cast<int>(parse_integer(flag, value, 0, 65535));
     else if (flag == "--threads") o.threads = static_cast<int>(parse_integer(flag, value, 1, 4096));
+    else if (flag == "--max-connections") o.max_connections = static_cast<std::size_t>(parse_integer(flag, value, 1, 1000000));
     else if (flag == "--max-body-bytes") o.max_body_bytes = static_cast<std::size_t>(parse_integer(flag, value, 64, 1LL << 32));
     else if (flag == "--max-batch") o.max_batch = static_cast<std::size_t>(parse_integer(flag, value, 1, 1000000));
     else if (flag == "--keep-alive-timeout") o.keep_alive_timeout = static_cast<int>(parse_integer(flag, value, 0, 3600));

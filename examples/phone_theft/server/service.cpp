@@ -90,6 +90,31 @@ Problem make_problem(int status, std::string rule, std::string message, std::str
 
 thread_local Clock::time_point request_start{};
 
+// A person is an object of values (depth 1, a batch 2); a value that is itself an array or an
+// object is refused by the scorer, quoting it. nlohmann's parser keeps its own stack, but
+// dump() (the quote) recurses: a field nested 400,000 deep overflowed the worker's stack
+// (SIGSEGV). So deeper bodies are refused before they are parsed, in one pass over the bytes.
+constexpr int kMaxJsonDepth = 32;
+
+bool nested_too_deep(const std::string& text) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 // explain=1 on a model whose file carries no node covers (it still predicts): 409, the
 // request conflicts with the model being served (a reload may bring one that explains).
 bool refuse_unexplainable(const Scorer& scorer, httplib::Response& res) {
@@ -183,11 +208,23 @@ void Service::reload() {
   }
 }
 
-// Threads, timeouts, socket options, the access log and metrics, and JSON bodies for the
-// errors cpp-httplib answers itself (400, 404, 413, 414) and for exceptions.
+// Threads, timeouts and limits of the gate (front_door.hpp), socket options, the access log and
+// metrics, and JSON bodies for the errors cpp-httplib answers itself (400, 404, 413, 414) and
+// for exceptions.
 void Service::install_http_policy(HttpServer& server) {
-  const int threads = options_.threads;
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  FrontDoorLimits limits;
+  limits.threads = static_cast<std::size_t>(options_.threads);
+  limits.max_connections = options_.max_connections;
+  limits.max_body_bytes = options_.max_body_bytes;
+  limits.read_timeout = std::chrono::seconds(options_.read_timeout);
+  limits.idle_timeout = std::chrono::seconds(options_.keep_alive_timeout);
+  limits.keep_alive_requests = options_.keep_alive_requests;
+  server.configure(limits, [this](int status, const std::string& method, const std::string& target) {
+    // Requests the gate refuses before cpp-httplib sees them: counted and logged like the others.
+    const std::string path = target.substr(0, target.find('?'));
+    metrics_.observe(route_of(path), status, -1);
+    if (options_.access_log) log_line("- " + method + " " + path + " " + std::to_string(status) + " (refused at the door)");
+  });
   server.set_tcp_nodelay(true);
   // cpp-httplib's default also sets SO_REUSEPORT, which lets a second server bind a port in
   // use and silently share its traffic (with an older model, say); SO_REUSEADDR alone only
@@ -196,10 +233,6 @@ void Service::install_http_policy(HttpServer& server) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
-  server.set_keep_alive_max_count(options_.keep_alive_requests);
-  server.set_keep_alive_timeout(options_.keep_alive_timeout);
-  server.set_read_timeout(options_.read_timeout);
-  server.set_write_timeout(5);
   server.set_payload_max_length(options_.max_body_bytes);
 
   server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
@@ -305,11 +338,17 @@ void Service::predict(const httplib::Request& req, httplib::Response& res) {
       reply_problem(res, make_problem(400, "json", "malformed JSON: the body is empty (expected a JSON object, or an array of them)"));
       return;
     }
+    if (nested_too_deep(req.body)) {
+      reply_problem(res, make_problem(400, "json", "malformed JSON: nested deeper than " + std::to_string(kMaxJsonDepth) +
+                                                       " levels (a person is an object of plain values; a batch, an array of them)"));
+      return;
+    }
     body = nlohmann::json::parse(req.body);
   } catch (const nlohmann::json::exception& e) {
     std::string what = e.what();
     const auto bracket = what.find("] ");
     if (bracket != std::string::npos) what = what.substr(bracket + 2);
+    if (what.size() > 300) what = what.substr(0, 297) + "...";  // its "last read" quotes the token: 200 KB of digits, say
     reply_problem(res, make_problem(400, "json", "malformed JSON: " + what));
     return;
   }

@@ -2,12 +2,14 @@
 //   Options      the flags (parsed by server.cpp)
 //   Loaded       one model with what the routes show about it; load_model() builds it
 //   ModelSlot    the model being served, swapped atomically on SIGHUP, read without a lock
+//   HttpServer   cpp-httplib behind the gate that reads whole requests first (front_door.hpp)
 //   Service      the routes: installs the HTTP policy (timeouts, logging, error bodies), POST
 //                /predict, GET /schema /health /metrics, the page, and the 405 answers; and
 //                reload() for SIGHUP
 // server.cpp holds main(): flags, signals, listening and stopping.
 #pragma once
 
+#include "front_door.hpp"  // HttpServer: cpp-httplib behind a gate that reads whole requests
 #include "metrics.hpp"
 #include "scorer.hpp"
 
@@ -32,6 +34,7 @@ struct Options {
   std::string host = "127.0.0.1";
   int port = 8080;
   int threads = 64;
+  std::size_t max_connections = 1024;
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_batch = 1000;
   int keep_alive_timeout = 2;
@@ -83,16 +86,6 @@ class ModelSlot {
  private:
   std::shared_ptr<const Loaded> model_;
   std::atomic<std::uint64_t> generation_{0};
-};
-
-// cpp-httplib listens with a backlog of 5 (compiled into Debian's library); a burst of new
-// connections then waits for SYN retransmits. listen() again on the bound socket widens it.
-class HttpServer : public httplib::Server {
- public:
-  void widen_backlog(int backlog) {
-    const auto sock = svr_sock_.load();
-    if (sock != INVALID_SOCKET) ::listen(sock, backlog);
-  }
 };
 
 class Service {
