@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 BUILD   := build
 JOBS    ?= 2
 
-.PHONY: all deps build python demo test test-cpp test-python fuzz fuzz-smoke sanitize test-arm64 bench bench-explain bench-serve bench-stream bench-spark serve clean
+.PHONY: all deps build python demo test test-cpp test-python fuzz fuzz-smoke sanitize tsan test-arm64 bench bench-explain bench-serve bench-stream bench-spark serve clean
 
 all: build python
 
@@ -42,7 +42,7 @@ demo: build python
 
 test: build python test-cpp test-python fuzz-smoke
 
-# The libFuzzer harnesses (tests/fuzz: every loader, records) under ASan + UBSan, built with
+# The libFuzzer harnesses (tests/fuzz: every loader, records, the applications' inputs) under ASan + UBSan, built with
 # Clang in build-fuzz: regressions replayed, then FUZZ_SECONDS of fuzzing each (scripts/fuzz.sh).
 FUZZ_SECONDS ?= 300
 fuzz: deps
@@ -65,12 +65,16 @@ serve: build
 	@$(BUILD)/examples/phone_theft/phone_theft_server --model examples/models/phone_theft.json $(SERVE_FLAGS)
 
 # The C++ suite under AddressSanitizer + UndefinedBehaviorSanitizer (also run by .ci/run),
-# with the vector kernels compiled in: test_kernels runs every kernel this CPU has, the
-# portable one included, and install_consumer builds a host against the installed package.
+# with the vector kernels compiled in: the whole CTest suite, the unit suite again with each
+# kernel and plan forced in turn, then both applications' programs driven by their tests
+# (scripts/sanitize.sh says which).
 sanitize: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLORESTA_SANITIZE=ON -DFLORESTA_BUILD_BENCHMARKS=OFF -DFLORESTA_BUILD_EXAMPLES=OFF -DCMAKE_CXX_FLAGS= >/dev/null
-	@cmake --build build-asan -j $(JOBS)
-	@cd build-asan && UBSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+	@JOBS=$(JOBS) scripts/sanitize.sh
+
+# ThreadSanitizer: the thread stress test (tests/cpp/test_threads.cpp), the phone-theft
+# service's model swap under load and the stream scorer's pipeline (scripts/tsan.sh).
+tsan: deps
+	@JOBS=$(JOBS) scripts/tsan.sh
 
 # Benchmarks (not tests): models with fixed seeds, the C++ suite, then every peer side by side.
 # lleaves needs llvmlite 0.43 and shap's numba 0.46+: the explanations run first, then
@@ -106,4 +110,4 @@ test-arm64:
 	@JOBS=$(JOBS) scripts/test_arm64.sh
 
 clean:
-	rm -rf $(BUILD) build-asan build-arm64 build-fuzz
+	rm -rf $(BUILD) build-asan build-tsan build-arm64 build-fuzz

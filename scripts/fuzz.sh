@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(xgboost_json xgboost_ubjson lightgbm_text lightgbm_json floresta_json record bank_transaction)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(xgboost_json xgboost_ubjson lightgbm_text lightgbm_json floresta_json record phone_theft_request bank_transaction)
 command -v clang++ >/dev/null || scripts/apt_install.sh clang
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLORESTA_FUZZ=ON -DFLORESTA_SIMD=OFF \
   -DFLORESTA_BUILD_TESTS=OFF -DFLORESTA_BUILD_BENCHMARKS=OFF -DFLORESTA_BUILD_EXAMPLES=ON -DFLORESTA_INSTALL=OFF \
@@ -21,7 +21,7 @@ mkdir -p build-fuzz/artifacts build-fuzz/logs
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for h in "${harnesses[@]}"; do
   dict=tests/fuzz/json.dict
-  case $h in lightgbm_text) dict=tests/fuzz/lightgbm.dict ;; record) dict=tests/fuzz/record.dict ;; bank_transaction) dict=tests/fuzz/bank.dict ;; esac
+  case $h in lightgbm_text) dict=tests/fuzz/lightgbm.dict ;; record|phone_theft_request) dict=tests/fuzz/record.dict ;; bank_transaction) dict=tests/fuzz/bank.dict ;; esac
   log=build-fuzz/logs/$h.log
   if [ -d "tests/fuzz/regressions/$h" ] && [ -n "$(ls -A "tests/fuzz/regressions/$h")" ]; then
     echo "== fuzz_$h: replaying tests/fuzz/regressions/$h"

@@ -70,6 +70,14 @@ def main():
     ]):
         write("record", f"record{i}.json", json.dumps(record, ensure_ascii=False))
 
+    # POST /predict bodies for the phone-theft service: one person, a batch, refusals.
+    person = json.loads((pathlib.Path(__file__).resolve().parents[2] / "examples/models/phone_theft_person.json").read_text())
+    for name, body in [("person", person),
+                       ("batch", [person, {**person, "bairro": " sé ", "marca": "IPHONE 11", "idade": None}]),
+                       ("refused", {**person, "idade": 200, "dia": "noite"}),
+                       ("empty_batch", [])]:
+        write("phone_theft_request", f"{name}.json", json.dumps(body, ensure_ascii=False))
+
     bank_corpus()
 
 

@@ -359,4 +359,114 @@ nlohmann::json Scorer::schema_json() const {
   return schema;
 }
 
+namespace {
+
+// A person is an object of values (depth 1, a batch 2); a value that is itself an array or an
+// object is refused by the scorer, quoting it. nlohmann's parser keeps its own stack, but
+// dump() (the quote) recurses: a field nested 400,000 deep overflowed the worker's stack
+// (SIGSEGV). So deeper bodies are refused before they are parsed, in one pass over the bytes.
+constexpr int kMaxJsonDepth = 32;
+
+bool nested_too_deep(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+Problem problem_of(int status, std::string rule, std::string message) {
+  Problem p;
+  p.status = status;
+  p.rule = std::move(rule);
+  p.message = std::move(message);
+  return p;
+}
+
+}  // namespace
+
+bool Scorer::answer_body(std::string_view text, bool explain, std::size_t max_batch, std::string& out, std::size_t& people,
+                         Problem& problem) const {
+  people = 0;
+  if (text.empty()) {
+    problem = problem_of(400, "json", "malformed JSON: the body is empty (expected a JSON object, or an array of them)");
+    return false;
+  }
+  if (nested_too_deep(text)) {
+    problem = problem_of(400, "json", "malformed JSON: nested deeper than " + std::to_string(kMaxJsonDepth) +
+                                          " levels (a person is an object of plain values; a batch, an array of them)");
+    return false;
+  }
+  nlohmann::json body;
+  try {
+    body = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    std::string what = e.what();
+    const auto bracket = what.find("] ");
+    if (bracket != std::string::npos) what = what.substr(bracket + 2);
+    if (what.size() > 300) what = what.substr(0, 297) + "...";  // its "last read" quotes the token: 200 KB of digits, say
+    problem = problem_of(400, "json", "malformed JSON: " + what);
+    return false;
+  }
+  const bool batch = body.is_array();
+  if (!batch && !body.is_object()) {
+    problem = problem_of(400, "body", "the body must be a JSON object (one person) or an array of them");
+    return false;
+  }
+  const std::size_t n = batch ? body.size() : 1;
+  if (batch && n > max_batch) {
+    problem = problem_of(413, "batch_size", "the batch has " + std::to_string(n) + " people, the limit is " + std::to_string(max_batch));
+    return false;
+  }
+  const std::size_t d = num_fields();
+  std::vector<double> rows(n * d);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!encode(batch ? body[i] : body, rows.data() + i * d, problem)) {
+      if (batch) {
+        problem.index = static_cast<long>(i);
+        problem.message = "[" + std::to_string(i) + "] " + problem.message;
+      }
+      return false;
+    }
+  }
+  // explain=1 on a model whose file carries no node covers (it still predicts): 409, the
+  // request conflicts with the model being served (a reload may bring one that explains).
+  if (explain && !can_explain()) {
+    problem = problem_of(409, "explain", "the model being served cannot explain its answers (ask without explain=1): " +
+                                             explain_refusal());
+    return false;
+  }
+  if (!batch) {
+    out.reserve(64 * num_classes() + (explain ? 96 * d + 64 : 16));
+    if (explain) answer_explained(rows.data(), out);
+    else answer(rows.data(), out);
+    people = 1;
+    return true;
+  }
+  const std::size_t k = num_classes();
+  std::vector<double> proba(n * k);
+  if (n > 0) score(rows.data(), n, proba.data());
+  out.reserve(n * (64 * k + 16 + (explain ? 96 * d + 64 : 0)) + 2);
+  out += '[';
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i) out += ',';
+    if (explain) append_explained(rows.data() + i * d, proba.data() + i * k, out);
+    else append_answer(proba.data() + i * k, out);
+  }
+  out += ']';
+  people = n;
+  return true;
+}
+
 }  // namespace phone_theft

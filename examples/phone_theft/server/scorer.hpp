@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -103,6 +104,16 @@ class Scorer {
 
   // Scores one encoded row, appending its explained answer (append_explained).
   void answer_explained(const double* row, std::string& out) const;
+
+  // The answer to a POST /predict body (the service's whole reading of it, and what the fuzz
+  // harness tests/fuzz/fuzz_phone_theft_request.cpp drives): one person (a JSON object) or a
+  // batch (an array of at most `max_batch`), each read by encode(), scored in one call, and
+  // answered (explain: each answer {"places", "why"}). Returns true with the JSON in `out` and
+  // the number of people answered in `people`; otherwise false with the problem: 400 json (empty,
+  // malformed, nested deeper than 32 levels), 400 body (neither object nor array), 413
+  // batch_size, 422 a person's field (its index in a batch), 409 explain (no node covers).
+  bool answer_body(std::string_view body, bool explain, std::size_t max_batch, std::string& out, std::size_t& people,
+                   Problem& problem) const;
 
   // How an encoded value reads to a person: the category's display name (the model's input
   // rule), the number, or "not given" for a missing value.

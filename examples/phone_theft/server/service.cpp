@@ -90,40 +90,6 @@ Problem make_problem(int status, std::string rule, std::string message, std::str
 
 thread_local Clock::time_point request_start{};
 
-// A person is an object of values (depth 1, a batch 2); a value that is itself an array or an
-// object is refused by the scorer, quoting it. nlohmann's parser keeps its own stack, but
-// dump() (the quote) recurses: a field nested 400,000 deep overflowed the worker's stack
-// (SIGSEGV). So deeper bodies are refused before they are parsed, in one pass over the bytes.
-constexpr int kMaxJsonDepth = 32;
-
-bool nested_too_deep(const std::string& text) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) return true;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return false;
-}
-
-// explain=1 on a model whose file carries no node covers (it still predicts): 409, the
-// request conflicts with the model being served (a reload may bring one that explains).
-bool refuse_unexplainable(const Scorer& scorer, httplib::Response& res) {
-  if (scorer.can_explain()) return true;
-  reply_problem(res, make_problem(409, "explain", "the model being served cannot explain its answers (ask without explain=1): " +
-                                                      scorer.explain_refusal()));
-  return false;
-}
-
 }  // namespace
 
 void log_line(const std::string& text) {
@@ -330,88 +296,16 @@ bool explain_wanted(const httplib::Request& req, httplib::Response& res, bool& e
 void Service::predict(const httplib::Request& req, httplib::Response& res) {
   bool explain = false;
   if (!explain_wanted(req, res, explain)) return;
-  const Loaded& loaded = slot_.current();
-  const Scorer& scorer = loaded.scorer;
-  nlohmann::json body;
-  try {
-    if (req.body.empty()) {
-      reply_problem(res, make_problem(400, "json", "malformed JSON: the body is empty (expected a JSON object, or an array of them)"));
-      return;
-    }
-    if (nested_too_deep(req.body)) {
-      reply_problem(res, make_problem(400, "json", "malformed JSON: nested deeper than " + std::to_string(kMaxJsonDepth) +
-                                                       " levels (a person is an object of plain values; a batch, an array of them)"));
-      return;
-    }
-    body = nlohmann::json::parse(req.body);
-  } catch (const nlohmann::json::exception& e) {
-    std::string what = e.what();
-    const auto bracket = what.find("] ");
-    if (bracket != std::string::npos) what = what.substr(bracket + 2);
-    if (what.size() > 300) what = what.substr(0, 297) + "...";  // its "last read" quotes the token: 200 KB of digits, say
-    reply_problem(res, make_problem(400, "json", "malformed JSON: " + what));
-    return;
-  }
-  const std::size_t d = scorer.num_fields();
+  const Scorer& scorer = slot_.current().scorer;
   std::string out;
+  std::size_t people = 0;
   Problem problem;
-  if (body.is_object()) {
-    constexpr std::size_t kInline = 64;
-    double inline_row[kInline];
-    std::vector<double> heap_row;
-    double* row = inline_row;
-    if (d > kInline) {
-      heap_row.resize(d);
-      row = heap_row.data();
-    }
-    if (!scorer.encode(body, row, problem)) {
-      reply_problem(res, problem);
-      return;
-    }
-    if (explain && !refuse_unexplainable(scorer, res)) return;
-    if (explain) {
-      out.reserve(64 * scorer.num_classes() + 96 * d + 64);
-      scorer.answer_explained(row, out);
-      metrics_.count_explained(1);
-    } else {
-      out.reserve(64 * scorer.num_classes() + 16);
-      scorer.answer(row, out);
-    }
-    metrics_.count_people(1);
-  } else if (body.is_array()) {
-    const std::size_t n = body.size();
-    if (n > options_.max_batch) {
-      reply_problem(res, make_problem(413, "batch_size", "the batch has " + std::to_string(n) + " people, the limit is " +
-                                                             std::to_string(options_.max_batch)));
-      return;
-    }
-    std::vector<double> rows(n * d);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (!scorer.encode(body[i], rows.data() + i * d, problem)) {
-        problem.index = static_cast<long>(i);
-        problem.message = "[" + std::to_string(i) + "] " + problem.message;
-        reply_problem(res, problem);
-        return;
-      }
-    }
-    if (explain && !refuse_unexplainable(scorer, res)) return;
-    const std::size_t k = scorer.num_classes();
-    std::vector<double> proba(n * k);
-    if (n > 0) scorer.score(rows.data(), n, proba.data());
-    out.reserve(n * (64 * k + 16 + (explain ? 96 * d + 64 : 0)) + 2);
-    out += '[';
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i) out += ',';
-      if (explain) scorer.append_explained(rows.data() + i * d, proba.data() + i * k, out);
-      else scorer.append_answer(proba.data() + i * k, out);
-    }
-    out += ']';
-    metrics_.count_people(n);
-    if (explain) metrics_.count_explained(n);
-  } else {
-    reply_problem(res, make_problem(400, "body", "the body must be a JSON object (one person) or an array of them"));
+  if (!scorer.answer_body(req.body, explain, options_.max_batch, out, people, problem)) {
+    reply_problem(res, problem);
     return;
   }
+  metrics_.count_people(people);
+  if (explain) metrics_.count_explained(people);
   res.status = 200;
   res.set_content(std::move(out), "application/json");
 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# make sanitize: the C++ suite and both applications' programs under AddressSanitizer +
+# UndefinedBehaviorSanitizer (build-asan), with the vector kernels compiled in.
+#   1. the whole CTest suite as a host would run it (kernel and plan chosen by the library;
+#      test_kernels itself runs every kernel and plan this CPU has, and install_consumer builds
+#      a host against the installed package);
+#   2. the unit suite again with each scoring kernel this CPU runs and each plan forced in turn
+#      (FLORESTA_KERNEL / FLORESTA_PLAN, paired so that four runs cover them all: a plan a model
+#      cannot take falls back to the one it can, as the variables document);
+#   3. the applications' own tests driving the instrumented phone_theft_server and
+#      bank_stream_scorer (requests good and hostile, the stream, kills and restarts).
+#   scripts/sanitize.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=$(pwd)/.venv/bin/python
+"$py" -c "import floresta" 2>/dev/null || make python  # the applications' tests import it
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLORESTA_SANITIZE=ON -DFLORESTA_BUILD_BENCHMARKS=OFF \
+  -DFLORESTA_BUILD_EXAMPLES=ON -DPython_EXECUTABLE="$py" -DCMAKE_CXX_FLAGS= >/dev/null
+cmake --build build-asan -j "${JOBS:-2}"
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1
+
+echo "== sanitize: ctest"
+(cd build-asan && ctest --output-on-failure -j "${JOBS:-2}")
+
+# The kernels this CPU runs, by the library's own rule (src/engine/kernel.cpp).
+flags=$(grep -m1 -E '^flags' /proc/cpuinfo 2>/dev/null || true)
+has() { for f in "$@"; do [[ " $flags " == *" $f "* ]] || return 1; done; }
+kernels=()
+has avx2 fma popcnt avx512f avx512bw avx512vl avx512dq && kernels+=(avx512)
+has avx2 fma popcnt && kernels+=(avx2)
+kernels+=(portable)
+plans=(bitvector quantized lanes value_walk)
+for i in "${!plans[@]}"; do
+  kernel=${kernels[$((i % ${#kernels[@]}))]}
+  echo "== sanitize: floresta_tests with FLORESTA_KERNEL=$kernel FLORESTA_PLAN=${plans[$i]}"
+  FLORESTA_KERNEL=$kernel FLORESTA_PLAN=${plans[$i]} build-asan/tests/cpp/floresta_tests --gtest_brief=1 >build-asan/forced.log 2>&1 ||
+    { tail -80 build-asan/forced.log >&2; exit 1; }
+  grep -E "tests? ran|PASSED" build-asan/forced.log | tail -2
+done
+
+echo "== sanitize: the applications' programs"
+PHONE_THEFT_SERVER=$(pwd)/build-asan/examples/phone_theft/phone_theft_server \
+  "$py" -m pytest -q -p no:cacheprovider examples/phone_theft/tests/test_server.py examples/phone_theft/tests/test_hostile_clients.py
+BANK_STREAM_SCORER=$(pwd)/build-asan/examples/bank/bank_stream_scorer BANK_BATCH=$(pwd)/build-asan/examples/bank/bank_batch \
+  "$py" -m pytest -q -p no:cacheprovider examples/bank/tests/test_stream_scorer.py examples/bank/tests/test_stream_redis.py \
+  examples/bank/tests/test_stream_hostile.py examples/bank/tests/test_batch.py
