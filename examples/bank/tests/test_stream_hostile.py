@@ -31,6 +31,9 @@ REPO = pathlib.Path(__file__).resolve().parents[3]
 MODEL = REPO / "examples/models/bank_fraud.json"
 redis = pytest.importorskip("redis")
 MiB = 1 << 20
+# Under a sanitizer (scripts/sanitize.sh and tsan.sh set FLORESTA_SANITIZER) memory is the
+# sanitizer's (ASan's quarantine, TSan's shadow): reported, not bounded.
+MEMORY_BOUNDED = not os.environ.get("FLORESTA_SANITIZER")
 
 
 def binary(name="bank_stream_scorer"):
@@ -267,8 +270,9 @@ def test_a_100_mb_record_is_rejected_unread_and_memory_is_given_back(server, tmp
     # copied out into the reply, Redis::append's cap), and gives it back once read
     print(f"\nscorer VmHWM before {before / MiB:.1f} MiB, with the 100 MB record {peak / MiB:.1f} MiB, "
           f"VmRSS after {after / MiB:.1f} MiB")
-    assert peak - before <= 100 * MiB * 1.15 + 16 * MiB
-    assert after <= before + 16 * MiB
+    if MEMORY_BOUNDED:
+        assert peak - before <= 100 * MiB * 1.15 + 16 * MiB
+        assert after <= before + 16 * MiB
 
 
 def test_big_records_under_the_limit_keep_memory_within_the_micro_batches(server, tmp_path):
@@ -297,7 +301,8 @@ def test_big_records_under_the_limit_keep_memory_within_the_micro_batches(server
     assert_exactly_once(ids, scored, rejected, reference(records[:392]), {})
     print(f"\nscorer VmHWM before {before / MiB:.1f} MiB, with 192 records of 240 KiB {peak / MiB:.1f} MiB "
           f"(bound {15 * batch * most / MiB:.0f} MiB more), VmRSS after {after / MiB:.1f} MiB")
-    assert peak - before <= 15 * batch * most
+    if MEMORY_BOUNDED:
+        assert peak - before <= 15 * batch * most
 
 
 # --- Redis going away again and again while records flow ------------------------------------
@@ -458,5 +463,6 @@ def test_memory_stays_flat_over_a_long_poison_heavy_run(server, tmp_path):
     rss = [r for r, _ in samples]
     print("\nscorer VmRSS after each round " + ", ".join(f"{r / MiB:.1f}" for r in rss) +
           f" MiB; VmHWM {samples[-1][1] / MiB:.1f} MiB")
-    assert rss[2] <= rss[0] + 8 * MiB
-    assert samples[-1][1] <= samples[0][1] + 8 * MiB  # no new peak either
+    if MEMORY_BOUNDED:
+        assert rss[2] <= rss[0] + 8 * MiB
+        assert samples[-1][1] <= samples[0][1] + 8 * MiB  # no new peak either
