@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 BUILD   := build
 JOBS    ?= 2
 
-.PHONY: all deps build python demo test test-cpp test-python fuzz fuzz-smoke sanitize tsan test-arm64 bench bench-explain bench-serve bench-stream bench-spark serve clean
+.PHONY: all deps build python demo test test-cpp test-python fuzz fuzz-smoke fuzz-corpus sanitize tsan test-arm64 bench bench-explain bench-serve bench-stream bench-spark serve clean
 
 all: build python
 
@@ -50,6 +50,11 @@ fuzz: deps
 
 fuzz-smoke: deps
 	@JOBS=$(JOBS) scripts/fuzz.sh 10
+
+# The seed corpora rewritten from real exports (tests/fuzz/make_corpus.py), then minimised.
+fuzz-corpus: build python
+	@$(PY) tests/fuzz/make_corpus.py
+	@JOBS=$(JOBS) scripts/fuzz.sh minimise
 
 test-cpp:
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -5,6 +5,8 @@
 # copied: new inputs stay in build-fuzz/corpus). A crash, leak, timeout or out-of-memory stops
 # the run with the input saved in build-fuzz/artifacts/ (add it to regressions/ with its fix).
 #   scripts/fuzz.sh SECONDS [HARNESS...]
+#   scripts/fuzz.sh minimise [HARNESS...]   the committed corpora cut to the inputs that add
+#                                            coverage (libFuzzer's -merge=1), e.g. after make_corpus.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -16,6 +18,22 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo 
   -DFLORESTA_BUILD_TESTS=OFF -DFLORESTA_BUILD_BENCHMARKS=OFF -DFLORESTA_BUILD_EXAMPLES=ON -DFLORESTA_INSTALL=OFF \
   -DCMAKE_CXX_FLAGS= >/dev/null
 cmake --build build-fuzz -j "${JOBS:-2}" --target "${harnesses[@]/#/fuzz_}"
+if [ "$seconds" = minimise ]; then
+  for h in "${harnesses[@]}"; do
+    rm -rf "build-fuzz/minimised/$h"
+    mkdir -p "build-fuzz/minimised/$h"
+    "build-fuzz/tests/fuzz/fuzz_$h" -merge=1 -rss_limit_mb=2048 -timeout=60 "build-fuzz/minimised/$h" "tests/fuzz/corpus/$h" \
+      >"build-fuzz/minimised/$h.log" 2>&1 || { tail -30 "build-fuzz/minimised/$h.log" >&2; exit 1; }
+    # libFuzzer names what it keeps by the SHA-1 of its bytes: the committed inputs keep their
+    # names, and those it did not keep are removed.
+    before=$(ls "tests/fuzz/corpus/$h" | wc -l)
+    for f in "tests/fuzz/corpus/$h"/*; do
+      [ -e "build-fuzz/minimised/$h/$(sha1sum "$f" | cut -d' ' -f1)" ] || rm "$f"
+    done
+    echo "== fuzz_$h: corpus minimised, $before inputs -> $(ls "tests/fuzz/corpus/$h" | wc -l)"
+  done
+  exit 0
+fi
 rm -rf build-fuzz/artifacts build-fuzz/logs
 mkdir -p build-fuzz/artifacts build-fuzz/logs
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
