@@ -275,6 +275,22 @@ def test_one_hot_encoder_that_refuses_unknown_categories():
     assert model.predict({"marca": "Apple"}).shape == (1,)
     with pytest.raises(ValueError, match="OneHotEncoder on 'marca': unknown category"):
         model.predict({"marca": "Nokia"})
+    # In a batch split over threads, the refusal comes from a worker thread (rows 3,000-3,999 of
+    # 4,000 on 4 threads) and reaches the caller naming the row; the model keeps serving.
+    brands = frame(4000, 15)["marca"].fillna("Outros").replace("Nokia", "Apple")
+    batch = pd.DataFrame({name: brands if name == "marca" else np.nan for name in model.feature_names_in_})
+    alone = model.predict(batch)
+    model.n_threads = 4
+    good = model.predict(batch)
+    np.testing.assert_array_equal(good, alone)
+    kept = batch.loc[3500, "marca"]
+    batch.loc[3500, "marca"] = "Nokia"
+    assert model.can_explain
+    for call in (model.predict, model.predict_contributions):
+        with pytest.raises(ValueError, match="row 3500: OneHotEncoder on 'marca': unknown category"):
+            call(batch)
+    batch.loc[3500, "marca"] = kept
+    np.testing.assert_array_equal(model.predict(batch), good)
 
 
 def test_ranked_answers_and_schema(phone_model):
