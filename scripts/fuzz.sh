@@ -14,7 +14,7 @@ shift || true
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=(xgboost_json xgboost_ubjson lightgbm_text lightgbm_json floresta_json record phone_theft_request bank_transaction)
 command -v clang++ >/dev/null || scripts/apt_install.sh clang
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLORESTA_FUZZ=ON -DFLORESTA_SIMD=OFF \
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLORESTA_FUZZ=ON -DFLORESTA_SIMD=ON \
   -DFLORESTA_BUILD_TESTS=OFF -DFLORESTA_BUILD_BENCHMARKS=OFF -DFLORESTA_BUILD_EXAMPLES=ON -DFLORESTA_INSTALL=OFF \
   -DCMAKE_CXX_FLAGS= >/dev/null
 cmake --build build-fuzz -j "${JOBS:-2}" --target "${harnesses[@]/#/fuzz_}"

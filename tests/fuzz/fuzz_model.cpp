@@ -4,13 +4,14 @@
 // report, a leak, a timeout or running out of memory is a failure. One source, one executable
 // per format (fuzz_xgboost_json, fuzz_lightgbm_text, ...): they differ in their seed corpora
 // and dictionaries (tests/fuzz/corpus/<name>, tests/fuzz/*.dict), which steer the fuzzer
-// into one loader. Each input is scored by one of the plans, chosen by its length.
+// into one loader. Each input is scored by one plan and kernel, chosen by its length.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -32,12 +33,14 @@ double edge_value(uint8_t byte) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
-  // Every scoring plan in turn, by the input's length (the same input, the same plan): through
-  // FLORESTA_PLAN, whose preference falls back to a plan the model takes, so no input is
-  // wasted on a refusal.
+  // Every scoring plan and kernel this CPU runs in turn, by the input's length (the same
+  // input, the same pair): the plan through FLORESTA_PLAN, whose preference falls back to a
+  // plan the model takes, so no input is wasted on a refusal.
   static const char* const kPlans[] = {"auto", "bitvector", "quantized", "lanes", "value_walk"};
+  static const std::vector<std::string> kKernels = floresta::available_kernels();
   setenv("FLORESTA_PLAN", kPlans[size % 5], 1);
   floresta::LoadOptions options;
+  options.kernel = kKernels[(size / 5) % kKernels.size()];
   options.n_threads = 1;  // one thread: reproducible, and the fuzzer's own process is the unit
   try {
     const floresta::Model model =
