@@ -39,7 +39,7 @@ mkdir -p build-fuzz/artifacts build-fuzz/logs
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for h in "${harnesses[@]}"; do
   dict=tests/fuzz/json.dict
-  case $h in lightgbm_text) dict=tests/fuzz/lightgbm.dict ;; record|phone_theft_request) dict=tests/fuzz/record.dict ;; bank_transaction) dict=tests/fuzz/bank.dict ;; esac
+  case $h in lightgbm_text) dict=tests/fuzz/lightgbm.dict ;; xgboost_ubjson) dict=tests/fuzz/ubjson.dict ;; record|phone_theft_request) dict=tests/fuzz/record.dict ;; bank_transaction) dict=tests/fuzz/bank.dict ;; esac
   log=build-fuzz/logs/$h.log
   if [ -d "tests/fuzz/regressions/$h" ] && [ -n "$(ls -A "tests/fuzz/regressions/$h")" ]; then
     echo "== fuzz_$h: replaying tests/fuzz/regressions/$h"

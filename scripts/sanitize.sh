@@ -44,9 +44,13 @@ done
 
 echo "== sanitize: the applications' programs"
 export FLORESTA_SANITIZER=asan  # their tests report memory instead of bounding it (ASan's quarantine)
+# Each application on another kernel and plan than the library's choice (the two runs between
+# them cover two more pairs; a plan a model cannot take falls back, as above).
+FLORESTA_KERNEL=${kernels[$((1 % ${#kernels[@]}))]} FLORESTA_PLAN=quantized \
 PHONE_THEFT_SERVER=$(pwd)/build-asan/examples/phone_theft/phone_theft_server \
   "$py" -m pytest -q -p no:cacheprovider examples/phone_theft/tests/test_server.py examples/phone_theft/tests/test_hostile_clients.py
 # (test_stream_redis.py's kills and restarts are test_stream_hostile.py's too, repeated.)
+FLORESTA_KERNEL=${kernels[$((2 % ${#kernels[@]}))]} FLORESTA_PLAN=lanes \
 BANK_STREAM_SCORER=$(pwd)/build-asan/examples/bank/bank_stream_scorer BANK_BATCH=$(pwd)/build-asan/examples/bank/bank_batch \
   "$py" -m pytest -q -p no:cacheprovider examples/bank/tests/test_stream_scorer.py examples/bank/tests/test_stream_hostile.py \
   examples/bank/tests/test_batch.py
