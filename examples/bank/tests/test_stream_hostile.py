@@ -25,7 +25,6 @@ import pytest
 
 from bank import generate
 from bank.replay import publish
-from bank.services import RedisServer
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 MODEL = REPO / "examples/models/bank_fraud.json"
@@ -42,14 +41,6 @@ def binary(name="bank_stream_scorer"):
     if not path.is_file():
         pytest.fail(f"{path} is missing: build it with `make`")
     return path
-
-
-@pytest.fixture
-def server(tmp_path):
-    s = RedisServer(tmp_path)
-    s.client = s.start()
-    yield s
-    s.stop()
 
 
 def start(server, tmp_path, *args, name="bank_stream_scorer"):
