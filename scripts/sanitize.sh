@@ -7,8 +7,9 @@
 #   2. the unit suite again with each scoring kernel this CPU runs and each plan forced in turn
 #      (FLORESTA_KERNEL / FLORESTA_PLAN, paired so that four runs cover them all: a plan a model
 #      cannot take falls back to the one it can, as the variables document);
-#   3. the applications' own tests driving the instrumented phone_theft_server and
-#      bank_stream_scorer (requests good and hostile, the stream, kills and restarts).
+#   3. the applications' own tests driving the instrumented phone_theft_server, bank_batch and
+#      bank_stream_scorer: their scoring tests on the same four kernel and plan pairs, then the
+#      hostile clients and records (Redis kills and restarts included) once.
 #   scripts/sanitize.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,13 +45,15 @@ done
 
 echo "== sanitize: the applications' programs"
 export FLORESTA_SANITIZER=asan  # their tests report memory instead of bounding it (ASan's quarantine)
-# Each application on another kernel and plan than the library's choice (the two runs between
-# them cover two more pairs; a plan a model cannot take falls back, as above).
-FLORESTA_KERNEL=${kernels[$((1 % ${#kernels[@]}))]} FLORESTA_PLAN=quantized \
-PHONE_THEFT_SERVER=$(pwd)/build-asan/examples/phone_theft/phone_theft_server \
-  "$py" -m pytest -q -p no:cacheprovider examples/phone_theft/tests/test_server.py examples/phone_theft/tests/test_hostile_clients.py
-# (test_stream_redis.py's kills and restarts are test_stream_hostile.py's too, repeated.)
-FLORESTA_KERNEL=${kernels[$((2 % ${#kernels[@]}))]} FLORESTA_PLAN=lanes \
-BANK_STREAM_SCORER=$(pwd)/build-asan/examples/bank/bank_stream_scorer BANK_BATCH=$(pwd)/build-asan/examples/bank/bank_batch \
-  "$py" -m pytest -q -p no:cacheprovider examples/bank/tests/test_stream_scorer.py examples/bank/tests/test_stream_hostile.py \
-  examples/bank/tests/test_batch.py
+export PHONE_THEFT_SERVER=$(pwd)/build-asan/examples/phone_theft/phone_theft_server
+export BANK_STREAM_SCORER=$(pwd)/build-asan/examples/bank/bank_stream_scorer BANK_BATCH=$(pwd)/build-asan/examples/bank/bank_batch
+# Their scoring tests with each kernel and plan forced in turn (the same pairs as above)...
+for i in "${!plans[@]}"; do
+  kernel=${kernels[$((i % ${#kernels[@]}))]}
+  echo "== sanitize: the applications with FLORESTA_KERNEL=$kernel FLORESTA_PLAN=${plans[$i]}"
+  FLORESTA_KERNEL=$kernel FLORESTA_PLAN=${plans[$i]} "$py" -m pytest -q -p no:cacheprovider \
+    examples/phone_theft/tests/test_server.py examples/bank/tests/test_stream_scorer.py examples/bank/tests/test_batch.py
+done
+# ...then, with the library's own choice, the hostile clients and records (test_stream_redis.py's
+# kills and restarts are test_stream_hostile.py's too, repeated).
+"$py" -m pytest -q -p no:cacheprovider examples/phone_theft/tests/test_hostile_clients.py examples/bank/tests/test_stream_hostile.py
