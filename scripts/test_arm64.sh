@@ -37,7 +37,7 @@ cmake -S . -B "$BUILD_DIR" \
   -DFLORESTA_BUILD_EXAMPLES=OFF \
   -DFLORESTA_BUILD_PYTHON=OFF \
   -DFLORESTA_INSTALL=OFF >/dev/null
-cmake --build "$BUILD_DIR" -j "$JOBS" --target floresta floresta_tests
+cmake --build "$BUILD_DIR" -j "$JOBS" --target floresta floresta_tests floresta_thread_tests
 built=$(date +%s)
 echo "== aarch64 build: $((built - start)) s =="
 
