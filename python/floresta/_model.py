@@ -77,23 +77,19 @@ def _thread_count(name, value):
     """n_threads / load_threads as given: an integer, 0 (one per hardware thread) or more.
     Negative counts used to mean "all cores" silently, 2.5 and "2" were truncated or parsed,
     and counts beyond a C int raised pybind11's TypeError at predict time."""
-    try:
-        count = operator.index(value)
-    except TypeError:
-        raise _core.FlorestaError(f"{name} must be an integer (0 = one thread per core), got {value!r}") from None
-    if count < 0:
-        raise _core.FlorestaError(f"{name} must be 0 (one thread per core) or a positive thread count, got {count}")
-    return count
+    return _index(name, value, "an integer (0 = one thread per core)",
+                  negative="0 (one thread per core) or a positive thread count")
 
 
-def _index(name, value, what):
-    """A non-negative integer argument, or ValueError naming it."""
+def _index(name, value, what, negative=None):
+    """A non-negative integer argument, or ValueError naming it (`negative`: the words for a
+    negative one, `what` by default)."""
     try:
         index = operator.index(value)
     except TypeError:
         raise _core.FlorestaError(f"{name} must be {what}, got {value!r}") from None
     if index < 0:
-        raise _core.FlorestaError(f"{name} must be {what}, got {index}")
+        raise _core.FlorestaError(f"{name} must be {negative or what}, got {index}")
     return index
 
 

@@ -19,8 +19,8 @@
 #include "scorer.hpp"
 #include "transaction.hpp"
 
-#ifndef FLORESTA_FUZZ_BANK_MODEL
-#error "FLORESTA_FUZZ_BANK_MODEL names the fraud model file (tests/fuzz/CMakeLists.txt)"
+#ifndef FLORESTA_FUZZ_MODEL
+#error "FLORESTA_FUZZ_MODEL names the fraud model file (tests/fuzz/CMakeLists.txt)"
 #endif
 
 namespace {
@@ -30,7 +30,7 @@ bank::TransactionReader* reader_ptr = nullptr;
 
 // The model is loaded once, with its explanation tables, before fuzzing (see fuzz_record.cpp).
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  static bank::FraudScorer scorer(FLORESTA_FUZZ_BANK_MODEL);
+  static bank::FraudScorer scorer(FLORESTA_FUZZ_MODEL);
   static bank::TransactionReader reader;
   scorer_ptr = &scorer;
   reader_ptr = &reader;

@@ -12,8 +12,8 @@
 
 #include "scorer.hpp"
 
-#ifndef FLORESTA_FUZZ_PHONE_THEFT_MODEL
-#error "FLORESTA_FUZZ_PHONE_THEFT_MODEL names the model file (tests/fuzz/CMakeLists.txt)"
+#ifndef FLORESTA_FUZZ_MODEL
+#error "FLORESTA_FUZZ_MODEL names the model file (tests/fuzz/CMakeLists.txt)"
 #endif
 
 namespace {
@@ -22,7 +22,7 @@ const phone_theft::Scorer* scorer_ptr = nullptr;
 
 // The model is loaded, and its explanation tables built, once before fuzzing (see fuzz_record.cpp).
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  static const phone_theft::Scorer scorer(floresta::load(FLORESTA_FUZZ_PHONE_THEFT_MODEL));
+  static const phone_theft::Scorer scorer(floresta::load(FLORESTA_FUZZ_MODEL));
   std::string out;
   std::size_t people = 0;
   phone_theft::Problem problem;

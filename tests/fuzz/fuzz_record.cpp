@@ -7,8 +7,8 @@
 
 #include "floresta/floresta.hpp"
 
-#ifndef FLORESTA_FUZZ_RECORD_MODEL
-#error "FLORESTA_FUZZ_RECORD_MODEL names the model file (tests/fuzz/CMakeLists.txt)"
+#ifndef FLORESTA_FUZZ_MODEL
+#error "FLORESTA_FUZZ_MODEL names the model file (tests/fuzz/CMakeLists.txt)"
 #endif
 
 namespace {
@@ -18,7 +18,7 @@ const floresta::Model* model_ptr = nullptr;
 // The model is loaded, and its explanation tables built, once before fuzzing: under the
 // sanitizers that takes seconds, which libFuzzer's per-input timeout must not count.
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  static const floresta::Model model = floresta::load(FLORESTA_FUZZ_RECORD_MODEL);
+  static const floresta::Model model = floresta::load(FLORESTA_FUZZ_MODEL);
   try {
     model.explain_record(floresta::Record{}, 1);
   } catch (const floresta::Error&) {
