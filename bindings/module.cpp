@@ -12,7 +12,8 @@
 #include <thread>
 
 #include "floresta/floresta.hpp"
-#include "fail.hpp"  // detail::clipped: user text in a message, as the library clips it
+#include "fail.hpp"     // detail::clipped: user text in a message, as the library clips it
+#include "threads.hpp"  // detail::hardware_threads
 
 namespace py = pybind11;
 
@@ -30,8 +31,7 @@ const bool kLittleEndian = [] {
 // faster, and a huge count (n_threads=2**31-1 on a 30M-row batch) made parallel_for start
 // ~100k threads; the first one that failed to start aborted the interpreter (std::terminate).
 int thread_count(int requested) {
-  const int hardware = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  return std::min(requested, hardware);
+  return std::min(requested, static_cast<int>(std::min<std::size_t>(floresta::detail::hardware_threads(), 1 << 20)));
 }
 
 floresta::PredictOptions predict_options(int n_threads) {

@@ -15,10 +15,16 @@ constexpr std::size_t kMinRowsPerThread = 256;
 // Nor fewer trees, when loading.
 constexpr std::size_t kMinTreesPerThread = 64;
 
+// The hardware threads, read once: glibc answers std::thread::hardware_concurrency() by
+// opening and reading /sys/devices/system/cpu/online each time, about 6 us, which a
+// single-row call must not pay (docs/benchmarks.md, compare/shape-b).
+inline std::size_t hardware_threads() {
+  static const std::size_t count = std::max(1u, std::thread::hardware_concurrency());
+  return count;
+}
+
 inline std::size_t resolve_threads(int requested) {
-  if (requested > 0) return static_cast<std::size_t>(requested);
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : hw;
+  return requested > 0 ? static_cast<std::size_t>(requested) : hardware_threads();
 }
 
 // Calls body(begin, end) over [0, n) split into contiguous chunks, on up to n_threads threads

@@ -151,6 +151,13 @@ class Model:
         self._feature_types = self._core.feature_types
         self._categories = [self._core.categories(j) for j in range(self._core.num_features)]
         self._input_rules = [self._core.input_rule(j) for j in range(self._core.num_features)]
+        # Built once (predict maps every row through it; converting the labels per call cost a
+        # single row more than scoring it), read-only like the model it describes.
+        self._classes = None
+        if self._core.is_classifier:
+            converted = [_label(v) for v in self._core.output_labels]
+            self._classes = np.array(converted) if converted else np.arange(self._core.num_classes)
+            self._classes.setflags(write=False)
 
     @property
     def n_threads(self):
@@ -181,9 +188,7 @@ class Model:
         if not self._core.is_classifier:
             raise AttributeError("classes_ exists only for classifiers; this model is not one "
                                  f"({self._core.objective})")
-        labels = self._core.output_labels
-        converted = [_label(v) for v in labels]
-        return np.array(converted) if converted else np.arange(self._core.num_classes)
+        return self._classes
 
     @property
     def cluster_names_(self):
@@ -306,7 +311,7 @@ class Model:
             self._refuse_rows_without_distances(X)
         out = self._core.predict(X, self._threads)  # the kind is the core's choice
         if self._core.is_classifier:
-            return self.classes_[out[:, 0].astype(np.int64)]
+            return self._classes[out[:, 0].astype(np.int64)]
         if self._core.is_outlier_detector or self._core.is_clusterer:
             return out[:, 0].astype(np.int64)
         return out[:, 0] if out.shape[1] == 1 else out
