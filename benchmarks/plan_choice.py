@@ -1,7 +1,8 @@
 """The bitvector plan against the quantized walk on forests of small trees, and which one
 compile() picks (docs/benchmarks.md, bench-predict/bitvector-choice).
 
-The cost model in src/compile/bitvector.cpp (Bitvector::preferred, row_preferred) was fitted
+The cost model (src/engine/plan.cpp's bitvector_preferred, from Bitvector::cost, and
+src/compile/bitvector.cpp's row_preferred) was fitted
 to these forests: shapes (b), (c), (d) of benchmarks/models (make_models.py) and seven more
 trained here on one synthetic binary task (XGBoost depth 3-6, LightGBM 7-63 leaves). Each is
 scored with both plans forced, 20,000-row batches and single rows, the plans taking turns,

@@ -79,12 +79,7 @@ double build(const Forest<Rule>& forest, Bitvector<typename Rule::Value>& bv, st
     steps += mean_depth + 0.5 * std::max(0.0, mean_depth - (kTopLevels + 1));
   }
   bv.split_begin.push_back(static_cast<uint32_t>(splits.size()));
-  // Which of the two is faster for batches, by a cost model fitted to ten forests measured
-  // with both (docs/benchmarks.md, bench-predict/bitvector-choice): a row costs this plan
-  // about 1.2 units per split and 32 bits of leaf word for every sixteen rows, plus 0.5 a
-  // tree; the quantized walk a unit per level of a row's path (the mean depth of the tree's
-  // leaves), half a unit more per level past its tables (the work lists).
-  bv.preferred = 0.5 * static_cast<double>(trees) + 1.2 * words < steps;
+  bv.cost = {static_cast<double>(trees), words, steps};  // weighed by plan.hpp's bitvector_preferred
   return steps;
 }
 

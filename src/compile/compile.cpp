@@ -68,7 +68,7 @@ Model compile(ModelSpec spec, const LoadOptions& options) {
   }
   data->kernel = &detail::choose_kernel(options.kernel, spec.source);
   data->plan = std::visit([&](const auto& estimator) {
-    return detail::choose_plan(detail::compatible_plans(estimator), options.plan, spec.source);
+    return detail::choose_plan(detail::compatible_plans(estimator, data->kernel->name), options.plan, spec.source);
   }, data->estimator);
   data->shap = std::visit([&](const auto& estimator) {
     if constexpr (std::is_same_v<std::decay_t<decltype(estimator)>, detail::KMeans>) {

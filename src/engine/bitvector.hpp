@@ -42,6 +42,16 @@ constexpr std::size_t kBitvectorRowColumns = 64;
 // One split: its quantized node's first word (column | bound << 16, or on categorical
 // splits column | kQuantizedCategorical | set index << kQuantizedSetShift) and the leaves
 // it clears when false.
+// What decides between the bitvector plan and the quantized walk for batches (plan.hpp,
+// bitvector_preferred), per row of a forest: its trees; the 32-bit leaf words its splits
+// clear for every sixteen rows (a 64-bit word counts two); and the quantized walk's steps
+// (a unit per level of a row's path, half a unit more per level past its tables).
+struct BitvectorCost {
+  double trees = 0;
+  double words = 0;
+  double steps = 0;
+};
+
 template <class Word>
 struct BitvectorSplit {
   uint32_t word;
@@ -64,7 +74,7 @@ struct Bitvector {
   std::vector<uint32_t> row_cleared32;    // as BitvectorSplit::cleared, narrow forests
   std::vector<uint64_t> row_cleared64;    // wide forests
   bool wide = false;
-  bool preferred = false;      // expected faster than the quantized walk for batches (compile/bitvector.cpp)
+  BitvectorCost cost;  // the choice of plan for batches (compile/bitvector.cpp)
   // Single rows: the row layout built, numeric splits, at most kBitvectorRowColumns bin
   // columns, and expected faster than the quantized row walk.
   bool row_preferred = false;

@@ -8,7 +8,29 @@
 #include "fail.hpp"
 #include "floresta/error.hpp"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 namespace floresta::detail {
+
+bool cpu_is_zen5_or_later() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool zen5 = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+    const bool amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;  // "AuthenticAMD"
+    if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const unsigned base = (a >> 8) & 0xF;
+    const unsigned family = base + (base == 0xF ? (a >> 20) & 0xFF : 0);
+    return family >= 0x1A;
+  }();
+  return zen5;
+#else
+  return false;
+#endif
+}
+
 namespace {
 
 #if defined(FLORESTA_KERNEL_AVX2) || defined(FLORESTA_KERNEL_AVX512)

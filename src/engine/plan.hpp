@@ -33,6 +33,9 @@
 
 namespace floresta::detail {
 
+// AMD's CPU family 1Ah (Zen 5) or later, asked once (kernel.cpp).
+bool cpu_is_zen5_or_later();
+
 enum class Plan : unsigned char { kBitvector, kQuantized, kLanes, kValueWalk, kKMeans };
 constexpr std::size_t kPlanCount = 5;
 
@@ -47,20 +50,29 @@ bool quantized_plan_fits(const Forest<Rule>& forest) {
          forest.num_groups * kQuantizedLanes <= kBlockValues;
 }
 
-// The plans an estimator can take, fastest first.
+// Whether the bitvector plan is expected faster than the quantized walk for batches of a
+// forest (`wide`: 64-bit leaf words) with `kernel` ("avx512", "avx2", "portable"); `zen5`:
+// the CPU is AMD's family 1Ah (Zen 5) or later (cpu_is_zen5_or_later, kernel.hpp). plan.cpp
+// says what was measured.
+bool bitvector_preferred(const BitvectorCost& cost, bool wide, const std::string& kernel, bool zen5);
+
+// The plans an estimator can take with `kernel` (the name of the kernel compile() chose),
+// fastest first.
 template <class Rule>
-std::vector<Plan> compatible_plans(const Forest<Rule>& forest) {
+std::vector<Plan> compatible_plans(const Forest<Rule>& forest, const std::string& kernel) {
   std::vector<Plan> plans;
   // The bitvector plan before the quantized one where its cost model expects it faster.
   const bool bitvector = quantized_plan_fits(forest) && !forest.bitvector.empty();
-  if (bitvector && forest.bitvector.preferred) plans.push_back(Plan::kBitvector);
+  const bool preferred =
+      bitvector && bitvector_preferred(forest.bitvector.cost, forest.bitvector.wide, kernel, cpu_is_zen5_or_later());
+  if (preferred) plans.push_back(Plan::kBitvector);
   if (quantized_plan_fits(forest)) plans.push_back(Plan::kQuantized);
-  if (bitvector && !forest.bitvector.preferred) plans.push_back(Plan::kBitvector);
+  if (bitvector && !preferred) plans.push_back(Plan::kBitvector);
   if (!forest.has_linear && forest.leaf_width == 1) plans.push_back(Plan::kLanes);
   plans.push_back(Plan::kValueWalk);
   return plans;
 }
-inline std::vector<Plan> compatible_plans(const KMeans&) { return {Plan::kKMeans}; }
+inline std::vector<Plan> compatible_plans(const KMeans&, const std::string&) { return {Plan::kKMeans}; }
 
 // The plan a model gets, from the plans it can take (fastest first). `requested` is "auto"
 // (or empty), or a plan's name: a plan the model cannot take is an Error naming those it

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/plan.hpp"
 #include "floresta/floresta.hpp"
 #include "generated_forests.hpp"
 
@@ -89,6 +90,31 @@ TEST(Bitvector, TakesForestsOfTreesOfAtMost64Leaves) {
   unquantized.plan = "bitvector";
   EXPECT_THROW(floresta::compile(floresta::test::random_forest_of_leaves(DecisionRule::kXGBoost, 6, 5, 9u, 8), unquantized),
                floresta::Error);
+}
+
+// The choice for batches (plan.cpp, bitvector_preferred): the cost rule, except that the portable
+// kernel never takes 64-bit words and AVX-512 on Zen 5 always does (both measured).
+TEST(Bitvector, ThePlanForBatchesFollowsTheKernel) {
+  using floresta::detail::bitvector_preferred;
+  const floresta::detail::BitvectorCost cheap{1, 0, 100}, dear{1, 100, 1};
+  for (const bool zen5 : {false, true}) {
+    for (const std::string kernel : {"avx512", "avx2", "portable"}) {
+      EXPECT_TRUE(bitvector_preferred(cheap, false, kernel, zen5)) << kernel;
+      EXPECT_FALSE(bitvector_preferred(dear, false, kernel, zen5)) << kernel;
+    }
+    EXPECT_FALSE(bitvector_preferred(cheap, true, "portable", zen5));
+    EXPECT_EQ(bitvector_preferred(dear, true, "avx512", zen5), zen5);
+    EXPECT_FALSE(bitvector_preferred(dear, true, "avx2", zen5));
+    EXPECT_TRUE(bitvector_preferred(cheap, true, "avx2", zen5));
+  }
+  // Compiled forests: many small trees take the bitvectors with every kernel; trees of 64-bit
+  // words never with the portable one.
+  const auto small = floresta::test::random_forest_of_leaves(DecisionRule::kLightGBM, 8, 200, 21u, 4);
+  const auto wide = floresta::test::random_forest_of_leaves(DecisionRule::kLightGBM, 8, 50, 22u, 40);
+  for (const std::string& kernel : floresta::available_kernels()) {
+    EXPECT_EQ(floresta::compile(small, options(kernel, "auto")).plan(), "bitvector") << kernel;
+  }
+  EXPECT_EQ(floresta::compile(wide, options("portable", "auto")).plan(), "quantized");
 }
 
 TEST(Bitvector, AgreesWithTheValueWalkOnNumericForests) {
