@@ -70,6 +70,8 @@ const char* const kUsage =
     "                        losing any (default 0: no cap): entries every consumer group of it has\n"
     "                        acknowledged are trimmed; while it is still full the scorer waits\n"
     "                        (backpressure), its entries pending, until its consumers catch up\n"
+    "  --max-errors-length N keep about the N newest entries of the error stream (default 0: all);\n"
+    "                        older rejections are dropped, so that bad records cannot fill Redis\n"
     "  --metrics-port PORT   serve the counters as Prometheus text on http://127.0.0.1:PORT/metrics\n"
     "JSON Lines (--stdin): read stdin, write one scored record a line on stdout\n"
     "  (entry \"line N\", id_transacao, id_cliente, fraud_probability, alert, segment_id, segment_name,\n"
@@ -150,6 +152,7 @@ Options parse(int argc, char** argv) {
       else if (flag == "--claim-idle-ms") o.stream.claim_idle_ms = count_of(flag, value, 1, 86'400'000);
       else if (flag == "--idle-exit-ms") o.stream.idle_exit_ms = count_of(flag, value, 1, 86'400'000);
       else if (flag == "--max-output-length") o.stream.max_output_length = count_of(flag, value, 0, 1LL << 40);
+      else if (flag == "--max-errors-length") o.stream.max_errors_length = count_of(flag, value, 0, 1LL << 40);
       else if (flag == "--metrics-port") o.metrics_port = static_cast<int>(count_of(flag, value, 1, 65535));
 #endif
       else usage_error("unknown flag " + flag);

@@ -16,7 +16,8 @@ namespace {
 
 // KEYS: the writer tag, the output stream, the error stream, the input stream, then the state
 // keys. ARGV: the expected tag, the new tag, the group, the number of scored records, of
-// rejected ones, "1" when alerts carry reasons (else "0"), the output stream's cap (0: none);
+// rejected ones, "1" when alerts carry reasons (else "0"), the output stream's cap (0: none),
+// the error stream's (0: none; else about that many of its newest entries are kept);
 // then 7 values per scored record (8 for an alert when alerts carry reasons: its `reasons`
 // last), 3 per rejected one, one state per state key, and the entry ids to acknowledge.
 // Everything that could fail is checked before the first write of the batch, so that the
@@ -57,7 +58,7 @@ if cap > 0 and tonumber(ARGV[4]) > 0 and redis.call('XLEN', KEYS[2]) >= cap then
   if redis.call('XLEN', KEYS[2]) >= cap then return 2 end
 end
 local reasons = ARGV[6] == '1'
-local a = 8
+local a = 9
 for i = 1, tonumber(ARGV[4]) do
   if reasons and ARGV[a + 4] == '1' then
     redis.call('XADD', KEYS[2], '*', 'entry', ARGV[a], 'id_transacao', ARGV[a + 1], 'id_cliente', ARGV[a + 2],
@@ -72,7 +73,12 @@ for i = 1, tonumber(ARGV[4]) do
   end
 end
 for i = 1, tonumber(ARGV[5]) do
-  redis.call('XADD', KEYS[3], '*', 'entry', ARGV[a], 'id_transacao', ARGV[a + 1], 'error', ARGV[a + 2])
+  if ARGV[8] ~= '0' then
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'entry', ARGV[a], 'id_transacao', ARGV[a + 1],
+               'error', ARGV[a + 2])
+  else
+    redis.call('XADD', KEYS[3], '*', 'entry', ARGV[a], 'id_transacao', ARGV[a + 1], 'error', ARGV[a + 2])
+  end
   a = a + 3
 end
 for k = 5, #KEYS do
@@ -299,7 +305,8 @@ void Pipeline::send_commit(const InFlight& f) {
   const bool with_reasons = scorer_.reasons() > 0;
   argv.insert(argv.end(), {*tag_, next_tag, o_.group, text.emplace_back(std::to_string(f.scored.size())),
                            text.emplace_back(std::to_string(b.size() - f.scored.size())), with_reasons ? "1" : "0",
-                           text.emplace_back(std::to_string(o_.max_output_length))});
+                           text.emplace_back(std::to_string(o_.max_output_length)),
+                           text.emplace_back(std::to_string(o_.max_errors_length))});
   for (const Scored& s : f.scored) {
     argv.insert(argv.end(), {s.entry, s.transaction.id, s.transaction.customer,
                              text.emplace_back(nlohmann::json(s.probability).dump()), s.alert ? "1" : "0",

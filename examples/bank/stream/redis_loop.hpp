@@ -29,6 +29,11 @@ struct StreamOptions {
   // acknowledged (XTRIM MINID), and while the stream is still at the cap it writes nothing and
   // the scorer waits (backpressure) for the consumers to acknowledge more.
   long long max_output_length = 0;
+  // > 0: the error stream keeps about this many of its newest entries (XADD MAXLEN ~, whole
+  // nodes of Redis's stream-node-max-entries at a time), so that a flood of bad records cannot
+  // fill Redis's memory; older rejections are dropped, each having been written once. Unlike
+  // the output stream, nothing need consume it, so it is capped, not held back.
+  long long max_errors_length = 0;
 };
 
 // What the loop has done; atomics, so that a metrics thread may read them while it runs.

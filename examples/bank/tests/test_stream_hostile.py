@@ -9,7 +9,9 @@ file with `appendfsync always`, as in test_stream_redis.py, whose cases these do
   (CLIENT KILL TYPE normal), again and again while records are published;
 * an output stream capped by --max-output-length, drained by bank_stream_sink (killed once on
   the way): the scorer waits instead of dropping, and the sink's files hold every record once;
-* a long poison-heavy run: the scorer's resident memory stays flat.
+* a long poison-heavy run: the scorer's resident memory stays flat;
+* an error stream capped by --max-errors-length keeps about that many of the newest rejections
+  while a flood of bad records goes by, and the good records still score exactly once.
 
 Each checks that every input entry comes out exactly once (scored or rejected) with the scores
 of an uninterrupted --stdin run. Memory is the scorer's VmRSS / VmHWM from /proc."""
@@ -457,3 +459,34 @@ def test_memory_stays_flat_over_a_long_poison_heavy_run(server, tmp_path):
     if MEMORY_BOUNDED:
         assert rss[2] <= rss[0] + 8 * MiB
         assert samples[-1][1] <= samples[0][1] + 8 * MiB  # no new peak either
+
+
+def test_a_capped_error_stream_keeps_the_newest_rejections_through_a_flood(server, tmp_path):
+    """Nine bad records after each of 217 good ones (1,953) with --max-errors-length 200: the error stream
+    ends with 200 to 200 + one Redis stream node (100 entries) of the newest rejections, in
+    order; every entry is acknowledged, each valid one scored once as --stdin scores it; the
+    scorer counted every rejection."""
+    records = list(generate.records(generate.generate(20, days=3, seed=67)))  # 217
+    kinds = poison_kinds(records[1], records[0])
+    entries, bad = [], []
+    for k, r in enumerate(records):
+        entries.append(valid(r))
+        for j in range(9):
+            entries.append(kinds[(9 * k + j) % len(kinds)][1])
+            bad.append(len(entries) - 1)
+    published = publish_entries(server.client, entries)
+    scorer = start_scorer(server, tmp_path, "--max-errors-length", 200, "--max-record-bytes", 65536, batch=64)
+
+    def committed():
+        groups = server.client.xinfo_groups("transactions")  # none until the scorer makes its group
+        return bool(groups) and groups[0]["last-delivered-id"].decode() == published[-1] and groups[0]["pending"] == 0
+
+    wait_until(committed, 120, "the scorer did not commit every entry")
+    stop(scorer)
+    scored, rejected = outputs(server.client)
+    assert sorted(s["entry"] for s in scored) == sorted(published[i] for i in range(len(published)) if i not in set(bad))
+    assert scores(scored) == reference(records)
+    kept = [r["entry"] for r in rejected]
+    assert 200 <= len(kept) <= 300, len(kept)
+    assert kept == [published[i] for i in bad[-len(kept):]]  # the newest, in the order they came
+    assert f"rejected {len(bad)}" in scorer.log_path.read_text()
