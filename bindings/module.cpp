@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
-#include <thread>
 
 #include "floresta/floresta.hpp"
 #include "fail.hpp"     // detail::clipped: user text in a message, as the library clips it
@@ -31,7 +30,7 @@ const bool kLittleEndian = [] {
 // faster, and a huge count (n_threads=2**31-1 on a 30M-row batch) made parallel_for start
 // ~100k threads; the first one that failed to start aborted the interpreter (std::terminate).
 int thread_count(int requested) {
-  return std::min(requested, static_cast<int>(std::min<std::size_t>(floresta::detail::hardware_threads(), 1 << 20)));
+  return std::min(requested, static_cast<int>(floresta::detail::hardware_threads()));
 }
 
 floresta::PredictOptions predict_options(int n_threads) {

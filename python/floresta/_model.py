@@ -151,12 +151,12 @@ class Model:
         self._feature_types = self._core.feature_types
         self._categories = [self._core.categories(j) for j in range(self._core.num_features)]
         self._input_rules = [self._core.input_rule(j) for j in range(self._core.num_features)]
-        # Built once (predict maps every row through it; converting the labels per call cost a
-        # single row more than scoring it), read-only like the model it describes.
         # What predict() asks on every call, asked of the core once (each attribute read through
-        # the binding costs about 60 ns).
-        self._predicts_labels = self._core.is_classifier
-        self._predicts_codes = self._core.is_outlier_detector or self._core.is_clusterer
+        # the binding costs about 60 ns): the kind of estimator, and a classifier's labels,
+        # converted once (per call that cost a single row more than scoring it) and read-only
+        # like the model they describe.
+        self._is_clusterer = self._core.is_clusterer
+        self._predicts_codes = self._core.is_outlier_detector or self._is_clusterer
         self._classes = None
         if self._core.is_classifier:
             converted = [_label(v) for v in self._core.output_labels]
@@ -189,7 +189,7 @@ class Model:
 
     @property
     def classes_(self):
-        if not self._core.is_classifier:
+        if self._classes is None:
             raise AttributeError("classes_ exists only for classifiers; this model is not one "
                                  f"({self._core.objective})")
         return self._classes
@@ -311,10 +311,10 @@ class Model:
         refuses (ValueError) a row whose NaN or infinity reaches the distances (no imputer or
         clipping in its pipeline mends it), as scikit-learn does: such a row has no nearest centre."""
         X = self._matrix(X)
-        if self._predicts_codes and self._core.is_clusterer:
+        if self._is_clusterer:
             self._refuse_rows_without_distances(X)
         out = self._core.predict(X, self._threads)  # the kind is the core's choice
-        if self._predicts_labels:
+        if self._classes is not None:
             return self._classes[out[:, 0].astype(np.int64)]
         if self._predicts_codes:
             return out[:, 0].astype(np.int64)

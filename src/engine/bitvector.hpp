@@ -39,9 +39,6 @@ constexpr std::size_t kBitvectorMaxLeaves = 64;
 // Bin columns the single-row layout's step holds in registers (bitvector_lanes.hpp).
 constexpr std::size_t kBitvectorRowColumns = 64;
 
-// One split: its quantized node's first word (column | bound << 16, or on categorical
-// splits column | kQuantizedCategorical | set index << kQuantizedSetShift) and the leaves
-// it clears when false.
 // What decides between the bitvector plan and the quantized walk for batches (plan.hpp,
 // bitvector_preferred), per row of a forest: its trees; the 32-bit leaf words its splits
 // clear for every sixteen rows (a 64-bit word counts two); and the quantized walk's steps
@@ -52,6 +49,9 @@ struct BitvectorCost {
   double steps = 0;
 };
 
+// One split: its quantized node's first word (column | bound << 16, or on categorical
+// splits column | kQuantizedCategorical | set index << kQuantizedSetShift) and the leaves
+// it clears when false.
 template <class Word>
 struct BitvectorSplit {
   uint32_t word;
