@@ -43,14 +43,16 @@ void build_rows(Bitvector<Value>& bv, const std::vector<BitvectorSplit<Word>>& s
   bv.row_begin.push_back(static_cast<uint32_t>(bv.row_words.size()));
 }
 
-// Returns the quantized walk's cost for a row (see below).
+// The splits of every tree as the leaves they clear (a word of Word's width per tree) into
+// `splits`, and bv's split_begin, leaf_begin, leaf_values and cost (the words counted as
+// 32-bit words: narrow forests only; halve() counts a wide forest's).
 template <class Word, class Rule>
-double build(const Forest<Rule>& forest, Bitvector<typename Rule::Value>& bv, std::vector<BitvectorSplit<Word>>& splits) {
+void build(const Forest<Rule>& forest, Bitvector<typename Rule::Value>& bv, std::vector<BitvectorSplit<Word>>& splits) {
   const auto& q = forest.quantized;
   const std::size_t trees = forest.num_trees();
   std::vector<uint32_t> rank;   // per node of a tree: the leaves before it
   std::vector<uint32_t> depth;  // per node of a tree: its depth
-  double words = 0, steps = 0;  // the two plans' work for a row, see below
+  double steps = 0;             // the quantized walk's work for a row, see below
   for (std::size_t t = 0; t < trees; ++t) {
     const uint32_t begin = forest.tree_begin[t];
     const uint32_t end = t + 1 < trees ? forest.tree_begin[t + 1] : static_cast<uint32_t>(forest.nodes.size());
@@ -74,13 +76,33 @@ double build(const Forest<Rule>& forest, Bitvector<typename Rule::Value>& bv, st
       depth[j + 1 - begin] = depth[right - begin] = depth[j - begin] + 1;
       splits.push_back({n.word(), clearing<Word>(rank[j + 1 - begin], rank[right - begin])});
     }
-    words += static_cast<double>(splits.size() - bv.split_begin.back()) * (sizeof(Word) / 4) / 16.0;
     const double mean_depth = leaf_depths / rank.back();
     steps += mean_depth + 0.5 * std::max(0.0, mean_depth - (kTopLevels + 1));
   }
   bv.split_begin.push_back(static_cast<uint32_t>(splits.size()));
-  bv.cost = {static_cast<double>(trees), words, steps};  // weighed by plan.hpp's bitvector_preferred
-  return steps;
+  // weighed by plan.hpp's bitvector_preferred
+  bv.cost = {static_cast<double>(trees), static_cast<double>(splits.size()) / 16.0, steps};
+}
+
+// A wide forest's splits for batches: each tree's 64-bit words as a low and a high 32-bit word
+// (engine/bitvector.hpp), into bv.splits, split_begin and split_high.
+template <class Value>
+void halve(Bitvector<Value>& bv, const std::vector<BitvectorSplit<uint64_t>>& wide) {
+  const std::size_t trees = bv.split_begin.size() - 1;
+  std::vector<uint32_t> begin;
+  for (std::size_t t = 0; t < trees; ++t) {
+    begin.push_back(static_cast<uint32_t>(bv.splits.size()));
+    for (int high = 0; high < 2; ++high) {
+      if (high) bv.split_high.push_back(static_cast<uint32_t>(bv.splits.size()));
+      for (uint32_t s = bv.split_begin[t]; s < bv.split_begin[t + 1]; ++s) {
+        const auto cleared = static_cast<uint32_t>(wide[s].cleared >> (high ? 32 : 0));
+        if (cleared) bv.splits.push_back({wide[s].word, cleared});
+      }
+    }
+  }
+  begin.push_back(static_cast<uint32_t>(bv.splits.size()));
+  bv.split_begin = std::move(begin);
+  bv.cost.words = static_cast<double>(bv.splits.size()) / 16.0;
 }
 
 }  // namespace
@@ -100,7 +122,10 @@ void build_bitvector(Forest<Rule>& forest) {
   }
   Bitvector<typename Rule::Value> bv;
   bv.wide = max_leaves > 32;
-  const double steps = bv.wide ? build<uint64_t>(forest, bv, bv.splits64) : build<uint32_t>(forest, bv, bv.splits32);
+  std::vector<BitvectorSplit<uint64_t>> wide;  // a wide forest's splits, for the row layout and halve()
+  if (bv.wide) build<uint64_t>(forest, bv, wide);
+  else build<uint32_t>(forest, bv, bv.splits);
+  const double steps = bv.cost.steps;
   // The single-row layout, for numeric forests whose bins fit its registers, where it is
   // expected faster than the quantized row walk: a single row streams the whole layout from
   // L2 (about 22 ns a KiB here), where the walk costs about a nanosecond a step
@@ -117,9 +142,10 @@ void build_bitvector(Forest<Rule>& forest) {
   bv.row_preferred = !q.has_categorical && q.width <= kBitvectorRowColumns && row_bytes < 48.0 * steps &&
                      row_splits < (std::size_t{1} << 31);  // row_begin's 32-bit offsets
   if (bv.row_preferred) {
-    if (bv.wide) build_rows(bv, bv.splits64, q.width - 1, bv.row_cleared64);
-    else build_rows(bv, bv.splits32, q.width - 1, bv.row_cleared32);
+    if (bv.wide) build_rows(bv, wide, q.width - 1, bv.row_cleared64);
+    else build_rows(bv, bv.splits, q.width - 1, bv.row_cleared32);
   }
+  if (bv.wide) halve(bv, wide);  // after build_rows: split_begin then counts halves
   forest.bitvector = std::move(bv);
 }
 

@@ -24,6 +24,11 @@
 // every split of the tree is compared with their bins (one compare, one masked AND-NOT), and
 // the exit leaves are read before the next tree: no stores, and trees in file order.
 //
+// Batches keep a 64-bit word as two 32-bit words, low (leaves 0-31) and high (32-63): a split
+// clears leaves of one subtree, a contiguous run, so nearly every split clears leaves of one
+// word only (those whose left subtree holds leaves 31 and 32 are listed for both), and a
+// wide tree costs a 32-bit operation per split, as a narrow one does, not two.
+//
 // Built by compile (compile/bitvector.cpp) from Forest::quantized; immutable after.
 #pragma once
 
@@ -41,7 +46,7 @@ constexpr std::size_t kBitvectorRowColumns = 64;
 
 // What decides between the bitvector plan and the quantized walk for batches (plan.hpp,
 // bitvector_preferred), per row of a forest: its trees; the 32-bit leaf words its splits
-// clear for every sixteen rows (a 64-bit word counts two); and the quantized walk's steps
+// clear for every sixteen rows (a split of a wide tree listed for both words counts two); and the quantized walk's steps
 // (a unit per level of a row's path, half a unit more per level past its tables).
 struct BitvectorCost {
   double trees = 0;
@@ -60,9 +65,9 @@ struct BitvectorSplit {
 
 template <class Value>
 struct Bitvector {
-  std::vector<uint32_t> split_begin;                 // per tree, and one past the last: its splits
-  std::vector<BitvectorSplit<uint32_t>> splits32;    // narrow forests (at most 32 leaves a tree)
-  std::vector<BitvectorSplit<uint64_t>> splits64;    // wide forests
+  std::vector<uint32_t> split_begin;           // per tree, and one past the last: its splits
+  std::vector<uint32_t> split_high;            // wide forests, per tree: its high word's first split
+  std::vector<BitvectorSplit<uint32_t>> splits;  // per tree; wide: the low word's, then the high word's
   std::vector<uint32_t> leaf_begin;                  // per tree: its first leaf in leaf_values
   std::vector<Value> leaf_values;                    // every tree's leaves, left to right
   // Single rows (built only when row_preferred): trees sixteen at a time, a tree per vector

@@ -1,23 +1,23 @@
 // src/engine/bitvector_lanes.hpp — the bitvector plan's steps (plans/bitvector.hpp) for a
-// group of sixteen rows, per instruction set:
-//   Words          one tree's sixteen leaf words, in registers
+// group of sixteen rows, per instruction set, on 32-bit leaf words (a tree of up to 64 leaves
+// has two: its low and its high word, bitvector.hpp):
+//   Words          one word of a tree for sixteen rows, in registers
 //   start          every leaf set
 //   clear_greater  a numeric split: `cleared`'s leaves cleared in the rows whose bin (the
 //                  sixteen at `bins`) is greater than `bound`
 //   clear_right    a categorical split: the same in the rows whose bin's bit is set in `set`
-//   exit_leaves    each row's exit leaf (its word's lowest set bit)
+//   exit_leaves    each row's exit leaf: its word's lowest set bit; of two words, the low
+//                  word's if any is left there, else 32 + the high word's
 //   Sums, add_leaves  sixteen rows' sums in registers, each plus its exit leaf's value
 //                  (values of the sums' own type, float or double)
 //
 //   PortableBitvectorLanes  a lane at a time; compilers vectorize the sixteen
-//   Avx2BitvectorLanes      bins widened to the words' width and compared (values below 2^16
-//                           compare the same signed); two registers of 32-bit words, four
-//                           of 64-bit
+//   Avx2BitvectorLanes      bins widened to 32 bits and compared (values below 2^16 compare
+//                           the same signed), in two registers; exit leaves read from the
+//                           exponent of the lowest bit as a float
 //   Avx512BitvectorLanes    the sixteen 16-bit bins compared into a mask register (vpcmpuw),
-//                           the leaves cleared under it: one register of 32-bit words, two
-//                           of 64-bit; exit leaves read from the exponent of the lowest bit
-//                           as a float (a double for 64-bit words)
-// isa.hpp gives each instruction set's traits its own (Isa::BitvectorLanes<Word>).
+//                           the leaves cleared under it in one register; exit leaves as AVX2's
+// isa.hpp gives each instruction set's traits its own (Isa::BitvectorLanes).
 //
 // Kernel code: included only through isa.hpp inside a kernel translation unit.
 #pragma once
@@ -53,11 +53,10 @@ FLORESTA_ALWAYS_INLINE uint32_t lowest_bit(Word word) {
 #endif
 }
 
-template <class Word>
 struct PortableBitvectorLanes {
   static constexpr std::size_t L = kQuantizedLanes;
   struct Words {
-    Word v[L];
+    uint32_t v[L];
   };
   template <class Value>
   struct Sums {
@@ -65,19 +64,23 @@ struct PortableBitvectorLanes {
   };
 
   FLORESTA_ALWAYS_INLINE static void start(Words& words) {
-    for (std::size_t l = 0; l < L; ++l) words.v[l] = ~Word{0};
+    for (std::size_t l = 0; l < L; ++l) words.v[l] = ~0u;
   }
-  FLORESTA_ALWAYS_INLINE static void clear_greater(Words& words, const uint16_t* bins, uint32_t bound, Word cleared) {
-    for (std::size_t l = 0; l < L; ++l) words.v[l] &= ~(cleared & (Word{0} - static_cast<Word>(bins[l] > bound)));
+  FLORESTA_ALWAYS_INLINE static void clear_greater(Words& words, const uint16_t* bins, uint32_t bound, uint32_t cleared) {
+    for (std::size_t l = 0; l < L; ++l) words.v[l] &= ~(cleared & (0u - static_cast<uint32_t>(bins[l] > bound)));
   }
-  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, Word cleared) {
+  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, uint32_t cleared) {
     for (std::size_t l = 0; l < L; ++l) {
-      const Word right = (set[bins[l] >> 5] >> (bins[l] & 31u)) & 1u;
-      words.v[l] &= ~(cleared & (Word{0} - right));
+      const uint32_t right = (set[bins[l] >> 5] >> (bins[l] & 31u)) & 1u;
+      words.v[l] &= ~(cleared & (0u - right));
     }
   }
   FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& words, uint32_t* out) {
     for (std::size_t l = 0; l < L; ++l) out[l] = lowest_bit(words.v[l]);
+  }
+  // A wide tree's exit leaves: in its low word if any is left there, else in its high word.
+  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& low, const Words& high, uint32_t* out) {
+    for (std::size_t l = 0; l < L; ++l) out[l] = low.v[l] ? lowest_bit(low.v[l]) : 32 + lowest_bit(high.v[l]);
   }
   template <class Value>
   FLORESTA_ALWAYS_INLINE static void load(Sums<Value>& sums, const Value* from) {
@@ -87,20 +90,18 @@ struct PortableBitvectorLanes {
   FLORESTA_ALWAYS_INLINE static void store(const Sums<Value>& sums, Value* to) {
     for (std::size_t l = 0; l < L; ++l) to[l] = sums.v[l];
   }
-  template <class Value>
-  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Words& words, const Value* leaves) {
-    for (std::size_t l = 0; l < L; ++l) sums.v[l] += leaves[lowest_bit(words.v[l])];
+  template <class Value, class... W>
+  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Value* leaves, const W&... words) {
+    uint32_t at[L];
+    exit_leaves(words..., at);
+    for (std::size_t l = 0; l < L; ++l) sums.v[l] += leaves[at[l]];
   }
 };
 
 #if FLORESTA_ISA_LEVEL >= 1
-template <class Word>
 struct Avx2BitvectorLanes {
-  static constexpr bool kWide = sizeof(Word) == 8;
-  static constexpr std::size_t kRegisters = kWide ? 4 : 2;  // 16 rows x Word / 32 bytes
-  static constexpr std::size_t kPerRegister = 16 / kRegisters;
   struct Words {
-    __m256i v[kRegisters];
+    __m256i v[2];
   };
   template <class Value>
   struct Sums {
@@ -108,57 +109,37 @@ struct Avx2BitvectorLanes {
     std::conditional_t<sizeof(Value) == 8, __m256d, __m256> v[kCount];
   };
 
-  FLORESTA_ALWAYS_INLINE static __m256i broadcast(Word word) {
-    if constexpr (kWide) return _mm256_set1_epi64x(static_cast<long long>(word));
-    else return _mm256_set1_epi32(static_cast<int>(word));
-  }
-  // Register k's bins, widened to the words' width.
+  // Register k's bins, widened to 32 bits.
   FLORESTA_ALWAYS_INLINE static __m256i widened(const uint16_t* bins, std::size_t k) {
-    if constexpr (kWide) return _mm256_cvtepu16_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bins + 4 * k)));
-    else return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bins + 8 * k)));
+    return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bins + 8 * k)));
   }
   FLORESTA_ALWAYS_INLINE static void start(Words& words) {
-    for (std::size_t k = 0; k < kRegisters; ++k) words.v[k] = _mm256_set1_epi32(-1);
+    for (auto& v : words.v) v = _mm256_set1_epi32(-1);
   }
-  FLORESTA_ALWAYS_INLINE static void clear_greater(Words& words, const uint16_t* bins, uint32_t bound, Word cleared) {
-    const __m256i b = broadcast(bound), c = broadcast(cleared);
-    for (std::size_t k = 0; k < kRegisters; ++k) {
-      const __m256i x = widened(bins, k);
-      const __m256i greater = kWide ? _mm256_cmpgt_epi64(x, b) : _mm256_cmpgt_epi32(x, b);
-      words.v[k] = _mm256_andnot_si256(_mm256_and_si256(greater, c), words.v[k]);
-    }
+  FLORESTA_ALWAYS_INLINE static void clear_greater(Words& words, const uint16_t* bins, uint32_t bound, uint32_t cleared) {
+    const __m256i b = _mm256_set1_epi32(static_cast<int>(bound)), c = _mm256_set1_epi32(static_cast<int>(cleared));
+    for (std::size_t k = 0; k < 2; ++k)
+      words.v[k] = _mm256_andnot_si256(_mm256_and_si256(_mm256_cmpgt_epi32(widened(bins, k), b), c), words.v[k]);
   }
-  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, Word cleared) {
-    const __m256i c = broadcast(cleared);
-    for (std::size_t k = 0; k < kRegisters; ++k) {
+  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, uint32_t cleared) {
+    const __m256i c = _mm256_set1_epi32(static_cast<int>(cleared));
+    for (std::size_t k = 0; k < 2; ++k) {
       const __m256i x = widened(bins, k);
-      __m256i right;
-      if constexpr (kWide) {
-        const __m128i at = low_halves(_mm256_srli_epi64(x, 5));
-        const __m256i w = _mm256_cvtepu32_epi64(_mm_i32gather_epi32(reinterpret_cast<const int*>(set), at, 4));
-        right = _mm256_and_si256(_mm256_srlv_epi64(w, _mm256_and_si256(x, _mm256_set1_epi64x(31))), _mm256_set1_epi64x(1));
-        right = _mm256_sub_epi64(_mm256_setzero_si256(), right);
-      } else {
-        const __m256i w = _mm256_i32gather_epi32(reinterpret_cast<const int*>(set), _mm256_srli_epi32(x, 5), 4);
-        right = _mm256_and_si256(_mm256_srlv_epi32(w, _mm256_and_si256(x, _mm256_set1_epi32(31))), _mm256_set1_epi32(1));
-        right = _mm256_sub_epi32(_mm256_setzero_si256(), right);
-      }
+      const __m256i w = _mm256_i32gather_epi32(reinterpret_cast<const int*>(set), _mm256_srli_epi32(x, 5), 4);
+      __m256i right = _mm256_and_si256(_mm256_srlv_epi32(w, _mm256_and_si256(x, _mm256_set1_epi32(31))), _mm256_set1_epi32(1));
+      right = _mm256_sub_epi32(_mm256_setzero_si256(), right);
       words.v[k] = _mm256_andnot_si256(_mm256_and_si256(right, c), words.v[k]);
     }
   }
   FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& words, uint32_t* out) {
-    if constexpr (kWide) {
-      alignas(32) Word w[16];
-      for (std::size_t k = 0; k < kRegisters; ++k) _mm256_store_si256(reinterpret_cast<__m256i*>(w + 4 * k), words.v[k]);
-      for (std::size_t l = 0; l < 16; ++l) out[l] = lowest_bit(w[l]);
-    } else {
-      // The lowest set bit as a float's exponent (2^31 converts as -2^31: the same exponent).
-      for (std::size_t k = 0; k < kRegisters; ++k) {
-        const __m256i x = words.v[k];
-        const __m256i low = _mm256_and_si256(x, _mm256_sub_epi32(_mm256_setzero_si256(), x));
-        const __m256i e = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(low)), 23), _mm256_set1_epi32(0xFF));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * k), _mm256_sub_epi32(e, _mm256_set1_epi32(127)));
-      }
+    for (std::size_t k = 0; k < 2; ++k) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * k), lowest_bits(words.v[k]));
+  }
+  // A wide tree's exit leaves: in its low word if any is left there, else in its high word.
+  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& low, const Words& high, uint32_t* out) {
+    for (std::size_t k = 0; k < 2; ++k) {
+      const __m256i in_high = _mm256_add_epi32(lowest_bits(high.v[k]), _mm256_set1_epi32(32));
+      const __m256i none_low = _mm256_cmpeq_epi32(low.v[k], _mm256_setzero_si256());
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * k), _mm256_blendv_epi8(lowest_bits(low.v[k]), in_high, none_low));
     }
   }
   template <class Value>
@@ -175,10 +156,10 @@ struct Avx2BitvectorLanes {
       else _mm256_storeu_ps(to + 8 * k, sums.v[k]);
     }
   }
-  template <class Value>
-  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Words& words, const Value* leaves) {
+  template <class Value, class... W>
+  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Value* leaves, const W&... words) {
     alignas(32) uint32_t at[16];
-    exit_leaves(words, at);
+    exit_leaves(words..., at);
     for (std::size_t k = 0; k < Sums<Value>::kCount; ++k) {
       if constexpr (sizeof(Value) == 8)
         sums.v[k] = _mm256_add_pd(sums.v[k], _mm256_i32gather_pd(leaves, _mm_load_si128(reinterpret_cast<const __m128i*>(at + 4 * k)), 8));
@@ -188,10 +169,12 @@ struct Avx2BitvectorLanes {
   }
 
  private:
-  // Four 64-bit lanes' low halves (values below 2^32) as four 32-bit lanes.
-  FLORESTA_ALWAYS_INLINE static __m128i low_halves(__m256i x) {
-    const __m256i packed = _mm256_permutevar8x32_epi32(x, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6));
-    return _mm256_castsi256_si128(packed);
+  // Each word's lowest set bit, read from the exponent of that power of two as a float (2^31
+  // converts as -2^31: the same exponent); a word of 0 gives a negative index.
+  FLORESTA_ALWAYS_INLINE static __m256i lowest_bits(__m256i x) {
+    const __m256i low = _mm256_and_si256(x, _mm256_sub_epi32(_mm256_setzero_si256(), x));
+    const __m256i e = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(low)), 23), _mm256_set1_epi32(0xFF));
+    return _mm256_sub_epi32(e, _mm256_set1_epi32(127));
   }
 };
 #endif
@@ -221,11 +204,9 @@ FLORESTA_ALWAYS_INLINE __m512i exit_leaves_avx512(const __m512i* words) {
   }
 }
 
-template <class Word>
 struct Avx512BitvectorLanes {
-  static constexpr bool kWide = sizeof(Word) == 8;
   struct Words {
-    __m512i v[kWide ? 2 : 1];
+    __m512i v;
   };
   template <class Value>
   struct Sums {
@@ -233,30 +214,29 @@ struct Avx512BitvectorLanes {
     std::conditional_t<sizeof(Value) == 8, __m512d, __m512> v[kCount];
   };
 
-  FLORESTA_ALWAYS_INLINE static void start(Words& words) {
-    for (auto& v : words.v) v = _mm512_set1_epi32(-1);
+  FLORESTA_ALWAYS_INLINE static void start(Words& words) { words.v = _mm512_set1_epi32(-1); }
+  FLORESTA_ALWAYS_INLINE static void clear(Words& words, __mmask16 rows, uint32_t cleared) {
+    words.v = _mm512_mask_andnot_epi32(words.v, rows, _mm512_set1_epi32(static_cast<int>(cleared)), words.v);
   }
-  FLORESTA_ALWAYS_INLINE static void clear(Words& words, __mmask16 rows, Word cleared) {
-    if constexpr (kWide) {
-      const __m512i c = _mm512_set1_epi64(static_cast<long long>(cleared));
-      words.v[0] = _mm512_mask_andnot_epi64(words.v[0], static_cast<__mmask8>(rows), c, words.v[0]);
-      words.v[1] = _mm512_mask_andnot_epi64(words.v[1], static_cast<__mmask8>(rows >> 8), c, words.v[1]);
-    } else {
-      words.v[0] = _mm512_mask_andnot_epi32(words.v[0], rows, _mm512_set1_epi32(static_cast<int>(cleared)), words.v[0]);
-    }
-  }
-  FLORESTA_ALWAYS_INLINE static void clear_greater(Words& words, const uint16_t* bins, uint32_t bound, Word cleared) {
+  FLORESTA_ALWAYS_INLINE static void clear_greater(Words& words, const uint16_t* bins, uint32_t bound, uint32_t cleared) {
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bins));
     clear(words, _mm256_cmpgt_epu16_mask(x, _mm256_set1_epi16(static_cast<short>(bound))), cleared);
   }
-  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, Word cleared) {
+  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, uint32_t cleared) {
     const __m512i x = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bins)));
     const __m512i w = _mm512_i32gather_epi32(_mm512_srli_epi32(x, 5), set, 4);
     const __m512i bit = _mm512_srlv_epi32(w, _mm512_and_si512(x, _mm512_set1_epi32(31)));
     clear(words, _mm512_test_epi32_mask(bit, _mm512_set1_epi32(1)), cleared);
   }
-  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& words, uint32_t* out) {
-    _mm512_storeu_si512(out, exit_leaves_avx512<Word>(words.v));
+  FLORESTA_ALWAYS_INLINE static __m512i exits(const Words& words) { return exit_leaves_avx512<uint32_t>(&words.v); }
+  // A wide tree's exit leaves: in its low word if any is left there, else in its high word.
+  FLORESTA_ALWAYS_INLINE static __m512i exits(const Words& low, const Words& high) {
+    const __m512i in_high = _mm512_add_epi32(exit_leaves_avx512<uint32_t>(&high.v), _mm512_set1_epi32(32));
+    return _mm512_mask_blend_epi32(_mm512_test_epi32_mask(low.v, low.v), in_high, exit_leaves_avx512<uint32_t>(&low.v));
+  }
+  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& words, uint32_t* out) { _mm512_storeu_si512(out, exits(words)); }
+  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& low, const Words& high, uint32_t* out) {
+    _mm512_storeu_si512(out, exits(low, high));
   }
   template <class Value>
   FLORESTA_ALWAYS_INLINE static void load(Sums<Value>& sums, const Value* from) {
@@ -276,9 +256,9 @@ struct Avx512BitvectorLanes {
       _mm512_storeu_ps(to, sums.v[0]);
     }
   }
-  template <class Value>
-  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Words& words, const Value* leaves) {
-    const __m512i at = exit_leaves_avx512<Word>(words.v);
+  template <class Value, class... W>
+  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Value* leaves, const W&... words) {
+    const __m512i at = exits(words...);
     if constexpr (sizeof(Value) == 8) {
       sums.v[0] = _mm512_add_pd(sums.v[0], _mm512_i32gather_pd(_mm512_castsi512_si256(at), leaves, 8));
       sums.v[1] = _mm512_add_pd(sums.v[1], _mm512_i32gather_pd(_mm512_extracti64x4_epi64(at, 1), leaves, 8));
@@ -286,7 +266,6 @@ struct Avx512BitvectorLanes {
       sums.v[0] = _mm512_add_ps(sums.v[0], _mm512_i32gather_ps(at, leaves, 4));
     }
   }
-
 };
 
 // One row through every tree of a forest, sixteen trees at a time, a tree per lane

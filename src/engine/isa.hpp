@@ -55,8 +55,7 @@ struct PortableIsa {
   static constexpr bool kVector = false;
   static constexpr bool kGatherLeaves = false;
   static constexpr bool kGatherWalk = false;
-  template <class Word>
-  using BitvectorLanes = PortableBitvectorLanes<Word>;
+  using BitvectorLanes = PortableBitvectorLanes;
   static constexpr std::size_t kBitvectorRowColumns = 0;  // no single-row bitvector step (bitvector_row)
 
   template <class Rule, class In>
@@ -178,8 +177,7 @@ struct VectorIsaBase : PortableIsa {
 };
 
 struct Avx2Isa : VectorIsaBase {
-  template <class Word>
-  using BitvectorLanes = Avx2BitvectorLanes<Word>;
+  using BitvectorLanes = Avx2BitvectorLanes;
   template <class Rule, class In>
   static void bin_one(const Quantization<typename Rule::Value>& q, const In* row, std::ptrdiff_t col_stride,
                       uint16_t* bins) {
@@ -220,8 +218,7 @@ struct Avx2Isa : VectorIsaBase {
 
 #if FLORESTA_ISA_LEVEL >= 2
 struct Avx512Isa : Avx2Isa {
-  template <class Word>
-  using BitvectorLanes = Avx512BitvectorLanes<Word>;
+  using BitvectorLanes = Avx512BitvectorLanes;
   static constexpr std::size_t kBitvectorRowColumns = detail::kBitvectorRowColumns;
   // One row of at most kBitvectorRowColumns bin columns through a forest's bitvectors.
   template <class Rule>

@@ -45,10 +45,10 @@ const char* plan_name(Plan plan) {
 // Rapids class; docs/benchmarks.md, bench-predict/bitvector-choice): a row costs the bitvector
 // plan about 1.2 units per 32-bit leaf word its splits clear for every sixteen rows, plus 0.5 a
 // tree; the quantized walk a unit per step. It picked the faster plan on all ten there, and on
-// an AMD Zen 5 VM for avx2. Two exceptions, measured on the Zen 5 VM on the same forests: the
-// portable kernel scores every forest of 64-bit words 2.3-2.4x slower as bitvectors (on the
-// Intel VM too, 2.75x on shape (c)), and AVX-512 there scores them 1.3-1.9x faster (the rule,
-// right for Intel's AVX-512, keeps two of the three on the walk).
+// an AMD Zen 5 VM for avx2 (again after wide trees became two 32-bit words). Two exceptions,
+// measured on the Zen 5 VM on the same forests: the portable kernel scores every wide forest
+// (trees of 33-64 leaves) 1.3-1.4x slower as bitvectors, and AVX-512 there scores them 1.4-2x
+// faster.
 bool bitvector_preferred(const BitvectorCost& cost, bool wide, const std::string& kernel, bool zen5) {
   if (wide && kernel == "portable") return false;
   if (wide && kernel == "avx512" && zen5) return true;

@@ -51,7 +51,7 @@ bool quantized_plan_fits(const Forest<Rule>& forest) {
 }
 
 // Whether the bitvector plan is expected faster than the quantized walk for batches of a
-// forest (`wide`: 64-bit leaf words) with `kernel` ("avx512", "avx2", "portable"); `zen5`:
+// forest (`wide`: trees of 33-64 leaves, two leaf words) with `kernel` ("avx512", "avx2", "portable"); `zen5`:
 // the CPU is AMD's family 1Ah (Zen 5) or later (cpu_is_zen5_or_later above). plan.cpp
 // says what was measured.
 bool bitvector_preferred(const BitvectorCost& cost, bool wide, const std::string& kernel, bool zen5);

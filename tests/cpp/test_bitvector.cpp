@@ -1,7 +1,7 @@
 // The bitvector plan (src/engine/bitvector.hpp, plans/bitvector.hpp): which forests it takes
 // (every tree at most 64 leaves, quantized), and bit-identical outputs to the portable
 // kernel's value walk with every kernel this CPU runs, on trees at the edges of its words
-// (32 and 33 leaves: 32-bit words or 64-bit; 64), numeric and categorical splits, one and
+// (32 and 33 leaves: one 32-bit word or two; 64), numeric and categorical splits, one and
 // several output groups, every decision rule, rows that miss every value, single rows (on
 // AVX-512 the single-row layout where its cost model takes it, and the quantized row walk
 // where not), batches of one group of sixteen rows, a group and one row, and passes of every
@@ -93,7 +93,8 @@ TEST(Bitvector, TakesForestsOfTreesOfAtMost64Leaves) {
 }
 
 // The choice for batches (plan.cpp, bitvector_preferred): the cost rule, except that the portable
-// kernel never takes 64-bit words and AVX-512 on Zen 5 always does (both measured).
+// kernel never takes wide forests (trees of 33-64 leaves) and AVX-512 on Zen 5 always does
+// (both measured).
 TEST(Bitvector, ThePlanForBatchesFollowsTheKernel) {
   using floresta::detail::bitvector_preferred;
   const floresta::detail::BitvectorCost cheap{1, 0, 100}, dear{1, 100, 1};
@@ -107,8 +108,8 @@ TEST(Bitvector, ThePlanForBatchesFollowsTheKernel) {
     EXPECT_FALSE(bitvector_preferred(dear, true, "avx2", zen5));
     EXPECT_TRUE(bitvector_preferred(cheap, true, "avx2", zen5));
   }
-  // Compiled forests: many small trees take the bitvectors with every kernel; trees of 64-bit
-  // words never with the portable one.
+  // Compiled forests: many small trees take the bitvectors with every kernel; wide trees never
+  // with the portable one.
   const auto small = floresta::test::random_forest_of_leaves(DecisionRule::kLightGBM, 8, 200, 21u, 4);
   const auto wide = floresta::test::random_forest_of_leaves(DecisionRule::kLightGBM, 8, 50, 22u, 40);
   for (const std::string& kernel : floresta::available_kernels()) {
@@ -131,8 +132,22 @@ TEST(Bitvector, AgreesWithTheValueWalkOnNumericForests) {
       }
 }
 
+// A wide forest's small trees: their exit leaves always in the low word, the high one unused.
+TEST(Bitvector, AgreesWithTheValueWalkOnWideForestsOfTreesOfEverySize) {
+  for (const auto rule : {DecisionRule::kXGBoost, DecisionRule::kLightGBM}) {
+    const int features = 7;
+    auto spec = floresta::test::random_forest_of_leaves(rule, features, 20, 31u, 3);
+    for (const int leaves : {64, 1, 33, 32, 17})
+      spec.trees.push_back(floresta::test::random_forest_of_leaves(rule, features, 1, 40u + leaves, leaves).trees[0]);
+    const auto X = with_missing_rows(floresta::test::random_rows(300, features, 32u), features, 20);
+    expect_agrees(spec, X, "trees of 1-64 leaves, rule " + std::to_string(static_cast<int>(rule)));
+  }
+}
+
 // Long paths (chains of splits): the quantized row walk's cost makes single rows take the
-// bitvector's own single-row layout (AVX-512) for 64-bit words too (Bitvector::row_preferred).
+// bitvector's own single-row layout (AVX-512) for 64-bit words too (Bitvector::row_preferred),
+// and batches' wide trees list the splits whose left subtree holds leaves 31 and 32 for both
+// of their words.
 TEST(Bitvector, AgreesWithTheValueWalkOnForestsOfLongPaths) {
   for (const auto rule : {DecisionRule::kXGBoost, DecisionRule::kLightGBM})
     for (const int leaves : {33, 64}) {
