@@ -20,27 +20,42 @@ Word clearing(uint32_t b, uint32_t e) {
   return static_cast<Word>(below(e) ^ below(b));
 }
 
-// The single-row layout (Bitvector::row_begin): blocks of sixteen trees, split by split.
-template <class Word, class Value>
-void build_rows(Bitvector<Value>& bv, const std::vector<BitvectorSplit<Word>>& splits, uint32_t leaf_column,
-                std::vector<Word>& cleared) {
+// Per tree, its splits in bv.splits for each of its words in turn: [first, second) for the
+// low word (or the only one), [second, third) for a wide tree's high word.
+template <class Value>
+uint32_t word_begin(const Bitvector<Value>& bv, std::size_t tree, int word) {
+  if (word == 0) return bv.split_begin[tree];
+  return bv.wide && word == 1 ? bv.split_high[tree] : bv.split_begin[tree + 1];
+}
+
+// The single-row layout (Bitvector::row_begin): blocks of sixteen trees, each word of them split
+// by split. Returns its splits (padding included).
+template <class Value>
+std::size_t build_rows(Bitvector<Value>& bv, uint32_t leaf_column, bool build) {
   constexpr uint32_t kLanes = 16;
   const std::size_t trees = bv.split_begin.size() - 1;
+  const int words = bv.wide ? 2 : 1;
   // A padding split reads the leaf column (always kMissingRight) against the largest bound:
   // never false, and it clears nothing.
   const uint32_t padding = leaf_column | (uint32_t{kMissingRight} << 16);
-  for (std::size_t b = 0; b < trees; b += kLanes) {
-    bv.row_begin.push_back(static_cast<uint32_t>(bv.row_words.size()));
-    uint32_t most = 0;
-    for (std::size_t t = b; t < std::min(trees, b + kLanes); ++t) most = std::max(most, bv.split_begin[t + 1] - bv.split_begin[t]);
-    for (uint32_t s = 0; s < most; ++s)
-      for (std::size_t t = b; t < b + kLanes; ++t) {
-        const bool real = t < trees && s < bv.split_begin[t + 1] - bv.split_begin[t];
-        bv.row_words.push_back(real ? splits[bv.split_begin[t] + s].word : padding);
-        cleared.push_back(real ? splits[bv.split_begin[t] + s].cleared : Word{0});
-      }
-  }
-  bv.row_begin.push_back(static_cast<uint32_t>(bv.row_words.size()));
+  std::size_t size = 0;
+  for (std::size_t b = 0; b < trees; b += kLanes)
+    for (int w = 0; w < words; ++w) {
+      if (build) bv.row_begin.push_back(static_cast<uint32_t>(bv.row_words.size()));
+      uint32_t most = 0;
+      for (std::size_t t = b; t < std::min(trees, b + kLanes); ++t)
+        most = std::max(most, word_begin(bv, t, w + 1) - word_begin(bv, t, w));
+      size += std::size_t{kLanes} * most;
+      if (!build) continue;
+      for (uint32_t s = 0; s < most; ++s)
+        for (std::size_t t = b; t < b + kLanes; ++t) {
+          const bool real = t < trees && s < word_begin(bv, t, w + 1) - word_begin(bv, t, w);
+          bv.row_words.push_back(real ? bv.splits[word_begin(bv, t, w) + s].word : padding);
+          bv.row_cleared.push_back(real ? bv.splits[word_begin(bv, t, w) + s].cleared : 0u);
+        }
+    }
+  if (build) bv.row_begin.push_back(static_cast<uint32_t>(bv.row_words.size()));
+  return size;
 }
 
 // The splits of every tree as the leaves they clear (a word of Word's width per tree) into
@@ -125,27 +140,17 @@ void build_bitvector(Forest<Rule>& forest) {
   std::vector<BitvectorSplit<uint64_t>> wide;  // a wide forest's splits, for the row layout and halve()
   if (bv.wide) build<uint64_t>(forest, bv, wide);
   else build<uint32_t>(forest, bv, bv.splits);
-  const double steps = bv.cost.steps;
+  if (bv.wide) halve(bv, wide);
   // The single-row layout, for numeric forests whose bins fit its registers, where it is
   // expected faster than the quantized row walk: a single row streams the whole layout from
   // L2 (about 22 ns a KiB here), where the walk costs about a nanosecond a step
-  // (docs/benchmarks.md, "The bitvector plan"): shapes (b) and (d) gain, (c) (64-bit words,
-  // 100 deep trees) loses.
-  std::size_t row_splits = 0;  // its size: per block of sixteen trees, sixteen x the most splits
-  for (std::size_t t = 0; t < forest.num_trees(); t += 16) {
-    uint32_t most = 0;
-    for (std::size_t i = t; i < std::min(forest.num_trees(), t + 16); ++i)
-      most = std::max(most, bv.split_begin[i + 1] - bv.split_begin[i]);
-    row_splits += 16 * std::size_t{most};
-  }
-  const double row_bytes = static_cast<double>(row_splits) * (4 + (bv.wide ? 8 : 4));
-  bv.row_preferred = !q.has_categorical && q.width <= kBitvectorRowColumns && row_bytes < 48.0 * steps &&
+  // (docs/benchmarks.md, "The bitvector plan"): shapes (b) and (d) gain, (c) (100 deep trees)
+  // loses.
+  const std::size_t row_splits = build_rows(bv, q.width - 1, false);
+  const double row_bytes = static_cast<double>(row_splits) * 8;
+  bv.row_preferred = !q.has_categorical && q.width <= kBitvectorRowColumns && row_bytes < 48.0 * bv.cost.steps &&
                      row_splits < (std::size_t{1} << 31);  // row_begin's 32-bit offsets
-  if (bv.row_preferred) {
-    if (bv.wide) build_rows(bv, wide, q.width - 1, bv.row_cleared64);
-    else build_rows(bv, bv.splits, q.width - 1, bv.row_cleared32);
-  }
-  if (bv.wide) halve(bv, wide);  // after build_rows: split_begin then counts halves
+  if (bv.row_preferred) build_rows(bv, q.width - 1, true);
   forest.bitvector = std::move(bv);
 }
 

@@ -71,13 +71,13 @@ struct Bitvector {
   std::vector<uint32_t> leaf_begin;                  // per tree: its first leaf in leaf_values
   std::vector<Value> leaf_values;                    // every tree's leaves, left to right
   // Single rows (built only when row_preferred): trees sixteen at a time, a tree per vector
-  // lane. Block b (trees 16 b .. 16 b + 15) keeps split s of its tree i at
-  // row_words[row_begin[b] + 16 s + i]; trees with fewer splits than the block's most are
-  // padded with splits that clear nothing.
-  std::vector<uint32_t> row_begin;        // per block of sixteen trees, and one past the last
-  std::vector<uint32_t> row_words;        // as BitvectorSplit::word
-  std::vector<uint32_t> row_cleared32;    // as BitvectorSplit::cleared, narrow forests
-  std::vector<uint64_t> row_cleared64;    // wide forests
+  // lane, each word of them in turn (a wide forest's low words, then its high words). Part p
+  // (block of trees p / 2, word p % 2 of a wide forest; block p of a narrow one) keeps split s
+  // of its tree i at row_words[row_begin[p] + 16 s + i]; trees with fewer splits than the
+  // part's most are padded with splits that clear nothing.
+  std::vector<uint32_t> row_begin;    // per part, and one past the last
+  std::vector<uint32_t> row_words;    // as BitvectorSplit::word
+  std::vector<uint32_t> row_cleared;  // as BitvectorSplit::cleared
   bool wide = false;
   BitvectorCost cost;  // the choice of plan for batches (compile/bitvector.cpp)
   // Single rows: the row layout built, numeric splits, at most kBitvectorRowColumns bin

@@ -180,28 +180,12 @@ struct Avx2BitvectorLanes {
 #endif
 
 #if FLORESTA_ISA_LEVEL >= 2
-// Eight 64-bit words' lowest set bits as doubles' biased exponents, in 32-bit lanes.
-FLORESTA_ALWAYS_INLINE __m256i low_bit_exponents_avx512(__m512i x) {
-  const __m512i low = _mm512_and_si512(x, _mm512_sub_epi64(_mm512_setzero_si512(), x));
-  const __m512i bits = _mm512_castpd_si512(_mm512_cvtepu64_pd(low));
-  return _mm512_cvtepi64_epi32(_mm512_srli_epi64(bits, 52));
-}
-
-// Sixteen words' exit leaves (their lowest set bits), the words in one register (32-bit) or
-// two (64-bit): each lowest bit isolated (x & -x), its index read from the exponent of that
-// power of two as a float (a double for 64-bit words).
-template <class Word>
-FLORESTA_ALWAYS_INLINE __m512i exit_leaves_avx512(const __m512i* words) {
-  if constexpr (sizeof(Word) == 8) {
-    const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(low_bit_exponents_avx512(words[0])),
-                                            low_bit_exponents_avx512(words[1]), 1);
-    return _mm512_sub_epi32(both, _mm512_set1_epi32(1023));
-  } else {
-    const __m512i x = words[0];
-    const __m512i low = _mm512_and_si512(x, _mm512_sub_epi32(_mm512_setzero_si512(), x));
-    const __m512i bits = _mm512_castps_si512(_mm512_cvtepu32_ps(low));
-    return _mm512_sub_epi32(_mm512_srli_epi32(bits, 23), _mm512_set1_epi32(127));
-  }
+// Sixteen 32-bit words' lowest set bits: each isolated (x & -x), its index read from the
+// exponent of that power of two as a float; a word of 0 gives a negative index.
+FLORESTA_ALWAYS_INLINE __m512i lowest_bits_avx512(__m512i x) {
+  const __m512i low = _mm512_and_si512(x, _mm512_sub_epi32(_mm512_setzero_si512(), x));
+  const __m512i bits = _mm512_castps_si512(_mm512_cvtepu32_ps(low));
+  return _mm512_sub_epi32(_mm512_srli_epi32(bits, 23), _mm512_set1_epi32(127));
 }
 
 struct Avx512BitvectorLanes {
@@ -228,11 +212,11 @@ struct Avx512BitvectorLanes {
     const __m512i bit = _mm512_srlv_epi32(w, _mm512_and_si512(x, _mm512_set1_epi32(31)));
     clear(words, _mm512_test_epi32_mask(bit, _mm512_set1_epi32(1)), cleared);
   }
-  FLORESTA_ALWAYS_INLINE static __m512i exits(const Words& words) { return exit_leaves_avx512<uint32_t>(&words.v); }
+  FLORESTA_ALWAYS_INLINE static __m512i exits(const Words& words) { return lowest_bits_avx512(words.v); }
   // A wide tree's exit leaves: in its low word if any is left there, else in its high word.
   FLORESTA_ALWAYS_INLINE static __m512i exits(const Words& low, const Words& high) {
-    const __m512i in_high = _mm512_add_epi32(exit_leaves_avx512<uint32_t>(&high.v), _mm512_set1_epi32(32));
-    return _mm512_mask_blend_epi32(_mm512_test_epi32_mask(low.v, low.v), in_high, exit_leaves_avx512<uint32_t>(&low.v));
+    const __m512i in_high = _mm512_add_epi32(lowest_bits_avx512(high.v), _mm512_set1_epi32(32));
+    return _mm512_mask_blend_epi32(_mm512_test_epi32_mask(low.v, low.v), in_high, lowest_bits_avx512(low.v));
   }
   FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& words, uint32_t* out) { _mm512_storeu_si512(out, exits(words)); }
   FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& low, const Words& high, uint32_t* out) {
@@ -271,41 +255,49 @@ struct Avx512BitvectorLanes {
 // One row through every tree of a forest, sixteen trees at a time, a tree per lane
 // (Bitvector::row_begin): per step, the sixteen splits' bins picked from the row's bins in
 // two registers (vpermt2w: at most kBitvectorRowColumns bin columns), compared with their
-// bounds, and their leaves cleared where the bin is greater; then the trees' exit leaves'
-// values gathered and added to the row's accumulators `a` tree by tree in file order.
+// bounds, and their leaves cleared where the bin is greater; each word of the trees in turn
+// (a wide forest's low, then high); then the trees' exit leaves' values gathered and added to
+// the row's accumulators `a` tree by tree in file order.
 
-template <class Word, class Rule>
+// One word of sixteen trees for one row: the steps [at, end) of the single-row layout.
+FLORESTA_ALWAYS_INLINE __m512i bitvector_row_word(const uint32_t* words, const uint32_t* cleared, uint32_t at, uint32_t end,
+                                                  __m512i low, __m512i high) {
+  __m512i state = _mm512_set1_epi32(-1);
+  for (; at < end; at += 16) {
+    const __m512i w = _mm512_loadu_si512(words + at);
+    const __m512i bin = _mm512_and_si512(_mm512_permutex2var_epi16(low, w, high), _mm512_set1_epi32(0xFFFF));
+    const __mmask16 greater = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(w, 16));
+    state = _mm512_mask_andnot_epi32(state, greater, _mm512_loadu_si512(cleared + at), state);
+  }
+  return state;
+}
+
+template <class Rule>
 void bitvector_row_avx512(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
   using Value = typename Rule::Value;
   using Accum = typename Rule::Accum;
-  constexpr bool kWide = sizeof(Word) == 8;
   const auto& bv = forest.bitvector;
   const __m512i low = _mm512_loadu_si512(bins), high = _mm512_loadu_si512(bins + 32);
   const uint32_t* words = bv.row_words.data();
-  const Word* cleared;
-  if constexpr (kWide) cleared = bv.row_cleared64.data();
-  else cleared = bv.row_cleared32.data();
+  const uint32_t* cleared = bv.row_cleared.data();
+  const uint32_t* part = bv.row_begin.data();
   const std::size_t trees = forest.num_trees();
   const bool one_group = forest.num_groups == 1;
   Accum sum = a[0];
-  for (std::size_t t = 0, block = 0; t < trees; t += 16, ++block) {
-    __m512i state[kWide ? 2 : 1];
-    for (auto& v : state) v = _mm512_set1_epi32(-1);
-    for (uint32_t at = bv.row_begin[block]; at < bv.row_begin[block + 1]; at += 16) {
-      const __m512i w = _mm512_loadu_si512(words + at);
-      const __m512i bin = _mm512_and_si512(_mm512_permutex2var_epi16(low, w, high), _mm512_set1_epi32(0xFFFF));
-      const __mmask16 greater = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(w, 16));
-      if constexpr (kWide) {
-        state[0] = _mm512_mask_andnot_epi64(state[0], static_cast<__mmask8>(greater), _mm512_loadu_si512(cleared + at), state[0]);
-        state[1] = _mm512_mask_andnot_epi64(state[1], static_cast<__mmask8>(greater >> 8), _mm512_loadu_si512(cleared + at + 8),
-                                            state[1]);
-      } else {
-        state[0] = _mm512_mask_andnot_epi32(state[0], greater, _mm512_loadu_si512(cleared + at), state[0]);
-      }
+  for (std::size_t t = 0; t < trees; t += 16) {
+    __m512i leaf;
+    const __m512i first = bitvector_row_word(words, cleared, part[0], part[1], low, high);
+    if (bv.wide) {
+      const __m512i second = bitvector_row_word(words, cleared, part[1], part[2], low, high);
+      leaf = Avx512BitvectorLanes::exits({first}, {second});
+      part += 2;
+    } else {
+      leaf = Avx512BitvectorLanes::exits({first});
+      part += 1;
     }
     const std::size_t count = std::min<std::size_t>(16, trees - t);
     const auto lanes = static_cast<__mmask16>((1u << count) - 1u);
-    const __m512i leaf = _mm512_add_epi32(exit_leaves_avx512<Word>(state), _mm512_maskz_loadu_epi32(lanes, bv.leaf_begin.data() + t));
+    leaf = _mm512_add_epi32(leaf, _mm512_maskz_loadu_epi32(lanes, bv.leaf_begin.data() + t));
     alignas(64) Value values[16];
     if constexpr (sizeof(Value) == 8) {
       _mm512_store_pd(values, _mm512_i32gather_pd(_mm512_castsi512_si256(leaf), bv.leaf_values.data(), 8));

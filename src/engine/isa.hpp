@@ -223,8 +223,7 @@ struct Avx512Isa : Avx2Isa {
   // One row of at most kBitvectorRowColumns bin columns through a forest's bitvectors.
   template <class Rule>
   static void bitvector_row(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
-    if (forest.bitvector.wide) bitvector_row_avx512<uint64_t>(forest, bins, a);
-    else bitvector_row_avx512<uint32_t>(forest, bins, a);
+    bitvector_row_avx512(forest, bins, a);
   }
   template <class Rule, class In>
   static void bin_block(const Quantization<typename Rule::Value>& q, const In* const* rows, std::size_t count,
