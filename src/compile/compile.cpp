@@ -50,23 +50,23 @@ Model compile(ModelSpec spec, const LoadOptions& options) {
     data->estimator = detail::KMeans(std::move(centers));
   }
   data->num_trees = spec.trees.size();
+  data->kernel = &detail::choose_kernel(options.kernel, spec.source);  // its bitvectors' word width first
   if (spec.task != Task::kClustering) {
     switch (spec.rule) {
       case DecisionRule::kXGBoost:
-        data->estimator = detail::compile_forest<detail::XGBoostRule>(spec, options);
+        data->estimator = detail::compile_forest<detail::XGBoostRule>(spec, options, data->kernel->bitvector_word_bits);
         break;
       case DecisionRule::kLightGBM:
-        data->estimator = detail::compile_forest<detail::LightGBMRule>(spec, options);
+        data->estimator = detail::compile_forest<detail::LightGBMRule>(spec, options, data->kernel->bitvector_word_bits);
         break;
       case DecisionRule::kSkLearnHist:
-        data->estimator = detail::compile_forest<detail::SkLearnHistRule>(spec, options);
+        data->estimator = detail::compile_forest<detail::SkLearnHistRule>(spec, options, data->kernel->bitvector_word_bits);
         break;
       case DecisionRule::kSkLearnTree:
-        data->estimator = detail::compile_forest<detail::SkLearnTreeRule>(spec, options);
+        data->estimator = detail::compile_forest<detail::SkLearnTreeRule>(spec, options, data->kernel->bitvector_word_bits);
         break;
     }
   }
-  data->kernel = &detail::choose_kernel(options.kernel, spec.source);
   data->plan = std::visit([&](const auto& estimator) {
     return detail::choose_plan(detail::compatible_plans(estimator, data->kernel->name), options.plan, spec.source);
   }, data->estimator);

@@ -132,7 +132,7 @@ void append_part(Forest<Rule>& forest, Forest<Rule>& part, const std::string& so
 }  // namespace
 
 template <class Rule>
-Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options) {
+Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options, uint32_t bitvector_word_bits) {
   Forest<Rule> forest;
   forest.num_features = static_cast<uint32_t>(spec.num_features);
   forest.num_groups = static_cast<uint32_t>(spec.num_outputs);
@@ -181,14 +181,14 @@ Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options) {
   forest.cover.shrink_to_fit();
   if (options.quantize) {
     quantize(forest, options.n_threads);
-    build_bitvector(forest);
+    build_bitvector(forest, bitvector_word_bits);
   }
   return forest;
 }
 
-template Forest<XGBoostRule> compile_forest(const ModelSpec&, const LoadOptions&);
-template Forest<LightGBMRule> compile_forest(const ModelSpec&, const LoadOptions&);
-template Forest<SkLearnHistRule> compile_forest(const ModelSpec&, const LoadOptions&);
-template Forest<SkLearnTreeRule> compile_forest(const ModelSpec&, const LoadOptions&);
+template Forest<XGBoostRule> compile_forest(const ModelSpec&, const LoadOptions&, uint32_t);
+template Forest<LightGBMRule> compile_forest(const ModelSpec&, const LoadOptions&, uint32_t);
+template Forest<SkLearnHistRule> compile_forest(const ModelSpec&, const LoadOptions&, uint32_t);
+template Forest<SkLearnTreeRule> compile_forest(const ModelSpec&, const LoadOptions&, uint32_t);
 
 }  // namespace floresta::detail

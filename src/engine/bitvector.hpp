@@ -2,9 +2,8 @@
 // Lucchese et al., SIGIR 2015; V-QuickScorer, SIGIR 2016; RapidScorer, KDD 2018): scored
 // without walking a tree.
 //
-// A tree's leaves, numbered left to right, are the bits of a word (32 bits when every tree
-// of the forest has at most 32 leaves, else 64; forests with a bigger tree get no
-// bitvectors). A split is "false" for a row when the row goes right; it then clears the
+// A tree's leaves, numbered left to right, are the bits of a word (of up to 64 bits: forests
+// with a bigger tree get no bitvectors). A split is "false" for a row when the row goes right; it then clears the
 // leaves of its left subtree. What is left of a tree's word once a row's false splits have
 // cleared theirs keeps the row's exit leaf as its lowest set bit: a false split on the path
 // sent the row right, past its left subtree, and a leaf left of the exit leaf is in the left
@@ -24,10 +23,13 @@
 // every split of the tree is compared with their bins (one compare, one masked AND-NOT), and
 // the exit leaves are read before the next tree: no stores, and trees in file order.
 //
-// Batches keep a 64-bit word as two 32-bit words, low (leaves 0-31) and high (32-63): a split
-// clears leaves of one subtree, a contiguous run, so nearly every split clears leaves of one
-// word only (those whose left subtree holds leaves 31 and 32 are listed for both), and a
-// wide tree costs a 32-bit operation per split, as a narrow one does, not two.
+// The scoring steps work on words of the kernel's width (Kernel::bitvector_word_bits: 32 bits
+// with AVX2 and AVX-512, 16 with the portable kernel, whose SSE2 or NEON lanes compare 16-bit
+// bins as they are), so a tree's word is kept as `parts` words of that width, word p holding
+// leaves [p w, p w + w). A split clears the leaves of one subtree, a contiguous run, so
+// nearly every split clears leaves of one word only and is listed for that word (the few
+// whose left subtree crosses a word's edge are listed for each word they clear): a tree of
+// 64 leaves costs one narrow operation per split, not two or four.
 //
 // Built by compile (compile/bitvector.cpp) from Forest::quantized; immutable after.
 #pragma once
@@ -45,9 +47,10 @@ constexpr std::size_t kBitvectorMaxLeaves = 64;
 constexpr std::size_t kBitvectorRowColumns = 64;
 
 // What decides between the bitvector plan and the quantized walk for batches (plan.hpp,
-// bitvector_preferred), per row of a forest: its trees; the 32-bit leaf words its splits
-// clear for every sixteen rows (a split of a wide tree listed for both words counts two); and the quantized walk's steps
-// (a unit per level of a row's path, half a unit more per level past its tables).
+// bitvector_preferred), per row of a forest: its trees; the leaf words its splits clear for
+// every sixteen rows, in 32-bit words (a split listed for two words counts twice; a 16-bit
+// word a half); and the quantized walk's steps (a unit per level of a row's path, half a
+// unit more per level past its tables).
 struct BitvectorCost {
   double trees = 0;
   double words = 0;
@@ -65,20 +68,22 @@ struct BitvectorSplit {
 
 template <class Value>
 struct Bitvector {
-  std::vector<uint32_t> split_begin;           // per tree, and one past the last: its splits
-  std::vector<uint32_t> split_high;            // wide forests, per tree: its high word's first split
-  std::vector<BitvectorSplit<uint32_t>> splits;  // per tree; wide: the low word's, then the high word's
-  std::vector<uint32_t> leaf_begin;                  // per tree: its first leaf in leaf_values
-  std::vector<Value> leaf_values;                    // every tree's leaves, left to right
-  // Single rows (built only when row_preferred): trees sixteen at a time, a tree per vector
-  // lane, each word of them in turn (a wide forest's low words, then its high words). Part p
-  // (block of trees p / 2, word p % 2 of a wide forest; block p of a narrow one) keeps split s
-  // of its tree i at row_words[row_begin[p] + 16 s + i]; trees with fewer splits than the
-  // part's most are padded with splits that clear nothing.
+  uint32_t word_bits = 32;  // the kernel's word width, 16 or 32
+  uint32_t parts = 1;       // words per tree: the forest's most leaves / word_bits, rounded up
+  // Per tree and word of it (index tree * parts + word), and one past the last: the splits
+  // that clear leaves of that word, in `splits`, `cleared` shifted to the word's first leaf.
+  std::vector<uint32_t> split_begin;
+  std::vector<BitvectorSplit<uint32_t>> splits;
+  std::vector<uint32_t> leaf_begin;  // per tree: its first leaf in leaf_values
+  std::vector<Value> leaf_values;    // every tree's leaves, left to right
+  // Single rows (32-bit words; built only when row_preferred): trees sixteen at a time, a tree
+  // per vector lane, each word of them in turn. Part b * parts + p (block of trees b, word p)
+  // keeps split s of its tree i at row_words[row_begin[b * parts + p] + 16 s + i]; trees with
+  // fewer splits than the part's most are padded with splits that clear nothing.
   std::vector<uint32_t> row_begin;    // per part, and one past the last
   std::vector<uint32_t> row_words;    // as BitvectorSplit::word
   std::vector<uint32_t> row_cleared;  // as BitvectorSplit::cleared
-  bool wide = false;
+  bool wide = false;   // a tree of more than 32 leaves (plan.hpp's bitvector_preferred)
   BitvectorCost cost;  // the choice of plan for batches (compile/bitvector.cpp)
   // Single rows: the row layout built, numeric splits, at most kBitvectorRowColumns bin
   // columns, and expected faster than the quantized row walk.

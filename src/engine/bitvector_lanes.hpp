@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "engine/bitvector.hpp"
@@ -54,33 +55,75 @@ FLORESTA_ALWAYS_INLINE uint32_t lowest_bit(Word word) {
 }
 
 struct PortableBitvectorLanes {
+  static constexpr uint32_t kWordBits = 16;
+  static constexpr std::size_t kMostParts = 4;
   static constexpr std::size_t L = kQuantizedLanes;
+#if defined(__GNUC__) || defined(__clang__)
+  // Sixteen 16-bit lanes in two of the compiler's 128-bit vectors (SSE2's or NEON's registers;
+  // GCC splits wider ones' operations but not their compares).
+  typedef uint16_t Lanes8 __attribute__((vector_size(16)));
+  typedef int16_t Signed8 __attribute__((vector_size(16)));
   struct Words {
-    uint32_t v[L];
+    Lanes8 v[2];
+    uint16_t lane(std::size_t l) const { return v[l / 8][l % 8]; }
   };
+#else
+  struct Words {
+    uint16_t v[L];
+    uint16_t lane(std::size_t l) const { return v[l]; }
+  };
+#endif
   template <class Value>
   struct Sums {
     Value v[L];
   };
 
   FLORESTA_ALWAYS_INLINE static void start(Words& words) {
-    for (std::size_t l = 0; l < L; ++l) words.v[l] = ~0u;
+#if defined(__GNUC__) || defined(__clang__)
+    words.v[0] = words.v[1] = ~Lanes8{};
+#else
+    for (std::size_t l = 0; l < L; ++l) words.v[l] = 0xFFFF;
+#endif
   }
   FLORESTA_ALWAYS_INLINE static void clear_greater(Words& words, const uint16_t* bins, uint32_t bound, uint32_t cleared) {
-    for (std::size_t l = 0; l < L; ++l) words.v[l] &= ~(cleared & (0u - static_cast<uint32_t>(bins[l] > bound)));
+#if defined(__GNUC__) || defined(__clang__)
+    // Unsigned 16-bit compares as signed ones on values offset by 2^15 (SSE2 has only the
+    // signed compare): an XOR, a compare, an AND and an AND-NOT per register.
+    for (std::size_t k = 0; k < 2; ++k) {
+      Lanes8 x;
+      std::memcpy(&x, bins + 8 * k, sizeof x);
+      const auto greater = reinterpret_cast<Signed8>(x ^ uint16_t{0x8000}) > static_cast<int16_t>(bound ^ 0x8000u);
+      words.v[k] &= ~(reinterpret_cast<Lanes8>(greater) & static_cast<uint16_t>(cleared));
+    }
+#else
+    for (std::size_t l = 0; l < L; ++l)
+      if (bins[l] > bound) words.v[l] = static_cast<uint16_t>(words.v[l] & ~cleared);
+#endif
   }
   FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, uint32_t cleared) {
-    for (std::size_t l = 0; l < L; ++l) {
-      const uint32_t right = (set[bins[l] >> 5] >> (bins[l] & 31u)) & 1u;
-      words.v[l] &= ~(cleared & (0u - right));
+    uint16_t right[L];
+    for (std::size_t l = 0; l < L; ++l)
+      right[l] = static_cast<uint16_t>(0u - ((set[bins[l] >> 5] >> (bins[l] & 31u)) & 1u));
+#if defined(__GNUC__) || defined(__clang__)
+    for (std::size_t k = 0; k < 2; ++k) {
+      Lanes8 r;
+      std::memcpy(&r, right + 8 * k, sizeof r);
+      words.v[k] &= ~(r & static_cast<uint16_t>(cleared));
     }
+#else
+    for (std::size_t l = 0; l < L; ++l) words.v[l] = static_cast<uint16_t>(words.v[l] & ~(cleared & right[l]));
+#endif
   }
-  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& words, uint32_t* out) {
-    for (std::size_t l = 0; l < L; ++l) out[l] = lowest_bit(words.v[l]);
-  }
-  // A wide tree's exit leaves: in its low word if any is left there, else in its high word.
-  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& low, const Words& high, uint32_t* out) {
-    for (std::size_t l = 0; l < L; ++l) out[l] = low.v[l] ? lowest_bit(low.v[l]) : 32 + lowest_bit(high.v[l]);
+  // Each row's exit leaf: the lowest set bit of its tree's words, word p holding leaves
+  // 16 p to 16 p + 15.
+  template <std::size_t kParts>
+  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words* words, uint32_t* out) {
+    static_assert(kParts >= 1 && kParts <= kMostParts);
+    for (std::size_t l = 0; l < L; ++l) {
+      uint64_t word = 0;
+      for (std::size_t p = 0; p < kParts; ++p) word |= uint64_t{words[p].lane(l)} << (16 * p);
+      out[l] = lowest_bit(word);
+    }
   }
   template <class Value>
   FLORESTA_ALWAYS_INLINE static void load(Sums<Value>& sums, const Value* from) {
@@ -90,16 +133,18 @@ struct PortableBitvectorLanes {
   FLORESTA_ALWAYS_INLINE static void store(const Sums<Value>& sums, Value* to) {
     for (std::size_t l = 0; l < L; ++l) to[l] = sums.v[l];
   }
-  template <class Value, class... W>
-  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Value* leaves, const W&... words) {
+  template <std::size_t kParts, class Value>
+  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Value* leaves, const Words* words) {
     uint32_t at[L];
-    exit_leaves(words..., at);
+    exit_leaves<kParts>(words, at);
     for (std::size_t l = 0; l < L; ++l) sums.v[l] += leaves[at[l]];
   }
 };
 
 #if FLORESTA_ISA_LEVEL >= 1
 struct Avx2BitvectorLanes {
+  static constexpr uint32_t kWordBits = 32;
+  static constexpr std::size_t kMostParts = 2;
   struct Words {
     __m256i v[2];
   };
@@ -131,15 +176,17 @@ struct Avx2BitvectorLanes {
       words.v[k] = _mm256_andnot_si256(_mm256_and_si256(right, c), words.v[k]);
     }
   }
-  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& words, uint32_t* out) {
-    for (std::size_t k = 0; k < 2; ++k) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * k), lowest_bits(words.v[k]));
-  }
-  // A wide tree's exit leaves: in its low word if any is left there, else in its high word.
-  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& low, const Words& high, uint32_t* out) {
+  // Each row's exit leaf: in its tree's low word if any is left there, else in its high word.
+  template <std::size_t kParts>
+  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words* words, uint32_t* out) {
+    static_assert(kParts >= 1 && kParts <= kMostParts);
     for (std::size_t k = 0; k < 2; ++k) {
-      const __m256i in_high = _mm256_add_epi32(lowest_bits(high.v[k]), _mm256_set1_epi32(32));
-      const __m256i none_low = _mm256_cmpeq_epi32(low.v[k], _mm256_setzero_si256());
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * k), _mm256_blendv_epi8(lowest_bits(low.v[k]), in_high, none_low));
+      __m256i at = lowest_bits(words[0].v[k]);
+      if constexpr (kParts == 2) {
+        const __m256i in_high = _mm256_add_epi32(lowest_bits(words[1].v[k]), _mm256_set1_epi32(32));
+        at = _mm256_blendv_epi8(at, in_high, _mm256_cmpeq_epi32(words[0].v[k], _mm256_setzero_si256()));
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * k), at);
     }
   }
   template <class Value>
@@ -156,10 +203,10 @@ struct Avx2BitvectorLanes {
       else _mm256_storeu_ps(to + 8 * k, sums.v[k]);
     }
   }
-  template <class Value, class... W>
-  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Value* leaves, const W&... words) {
+  template <std::size_t kParts, class Value>
+  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Value* leaves, const Words* words) {
     alignas(32) uint32_t at[16];
-    exit_leaves(words..., at);
+    exit_leaves<kParts>(words, at);
     for (std::size_t k = 0; k < Sums<Value>::kCount; ++k) {
       if constexpr (sizeof(Value) == 8)
         sums.v[k] = _mm256_add_pd(sums.v[k], _mm256_i32gather_pd(leaves, _mm_load_si128(reinterpret_cast<const __m128i*>(at + 4 * k)), 8));
@@ -189,6 +236,8 @@ FLORESTA_ALWAYS_INLINE __m512i lowest_bits_avx512(__m512i x) {
 }
 
 struct Avx512BitvectorLanes {
+  static constexpr uint32_t kWordBits = 32;
+  static constexpr std::size_t kMostParts = 2;
   struct Words {
     __m512i v;
   };
@@ -212,15 +261,21 @@ struct Avx512BitvectorLanes {
     const __m512i bit = _mm512_srlv_epi32(w, _mm512_and_si512(x, _mm512_set1_epi32(31)));
     clear(words, _mm512_test_epi32_mask(bit, _mm512_set1_epi32(1)), cleared);
   }
-  FLORESTA_ALWAYS_INLINE static __m512i exits(const Words& words) { return lowest_bits_avx512(words.v); }
-  // A wide tree's exit leaves: in its low word if any is left there, else in its high word.
-  FLORESTA_ALWAYS_INLINE static __m512i exits(const Words& low, const Words& high) {
-    const __m512i in_high = _mm512_add_epi32(lowest_bits_avx512(high.v), _mm512_set1_epi32(32));
-    return _mm512_mask_blend_epi32(_mm512_test_epi32_mask(low.v, low.v), in_high, lowest_bits_avx512(low.v));
+  // Each row's exit leaf: in its tree's low word if any is left there, else in its high word.
+  template <std::size_t kParts>
+  FLORESTA_ALWAYS_INLINE static __m512i exits(const Words* words) {
+    static_assert(kParts >= 1 && kParts <= kMostParts);
+    const __m512i low = lowest_bits_avx512(words[0].v);
+    if constexpr (kParts == 1) {
+      return low;
+    } else {
+      const __m512i in_high = _mm512_add_epi32(lowest_bits_avx512(words[1].v), _mm512_set1_epi32(32));
+      return _mm512_mask_blend_epi32(_mm512_test_epi32_mask(words[0].v, words[0].v), in_high, low);
+    }
   }
-  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& words, uint32_t* out) { _mm512_storeu_si512(out, exits(words)); }
-  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words& low, const Words& high, uint32_t* out) {
-    _mm512_storeu_si512(out, exits(low, high));
+  template <std::size_t kParts>
+  FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words* words, uint32_t* out) {
+    _mm512_storeu_si512(out, exits<kParts>(words));
   }
   template <class Value>
   FLORESTA_ALWAYS_INLINE static void load(Sums<Value>& sums, const Value* from) {
@@ -240,9 +295,9 @@ struct Avx512BitvectorLanes {
       _mm512_storeu_ps(to, sums.v[0]);
     }
   }
-  template <class Value, class... W>
-  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Value* leaves, const W&... words) {
-    const __m512i at = exits(words...);
+  template <std::size_t kParts, class Value>
+  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Value* leaves, const Words* words) {
+    const __m512i at = exits<kParts>(words);
     if constexpr (sizeof(Value) == 8) {
       sums.v[0] = _mm512_add_pd(sums.v[0], _mm512_i32gather_pd(_mm512_castsi512_si256(at), leaves, 8));
       sums.v[1] = _mm512_add_pd(sums.v[1], _mm512_i32gather_pd(_mm512_extracti64x4_epi64(at, 1), leaves, 8));
@@ -286,15 +341,14 @@ void bitvector_row_avx512(const Forest<Rule>& forest, const uint16_t* bins, type
   Accum sum = a[0];
   for (std::size_t t = 0; t < trees; t += 16) {
     __m512i leaf;
-    const __m512i first = bitvector_row_word(words, cleared, part[0], part[1], low, high);
-    if (bv.wide) {
-      const __m512i second = bitvector_row_word(words, cleared, part[1], part[2], low, high);
-      leaf = Avx512BitvectorLanes::exits({first}, {second});
-      part += 2;
+    const Avx512BitvectorLanes::Words first{bitvector_row_word(words, cleared, part[0], part[1], low, high)};
+    if (bv.parts == 2) {
+      const Avx512BitvectorLanes::Words both[2] = {first, {bitvector_row_word(words, cleared, part[1], part[2], low, high)}};
+      leaf = Avx512BitvectorLanes::exits<2>(both);
     } else {
-      leaf = Avx512BitvectorLanes::exits({first});
-      part += 1;
+      leaf = Avx512BitvectorLanes::exits<1>(&first);
     }
+    part += bv.parts;
     const std::size_t count = std::min<std::size_t>(16, trees - t);
     const auto lanes = static_cast<__mmask16>((1u << count) - 1u);
     leaf = _mm512_add_epi32(leaf, _mm512_maskz_loadu_epi32(lanes, bv.leaf_begin.data() + t));

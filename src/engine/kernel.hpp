@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,7 @@ struct PlanEntries {
 
 struct Kernel {
   const char* name = "";
+  uint32_t bitvector_word_bits = 32;  // the bitvector plan's word width (Isa::BitvectorLanes)
   PlanEntries<Forest<XGBoostRule>> xgboost;
   PlanEntries<Forest<LightGBMRule>> lightgbm;
   PlanEntries<Forest<SkLearnHistRule>> sklearn_hist;

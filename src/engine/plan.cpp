@@ -50,7 +50,6 @@ const char* plan_name(Plan plan) {
 // (trees of 33-64 leaves) 1.3-1.4x slower as bitvectors, and AVX-512 there scores them 1.4-2x
 // faster.
 bool bitvector_preferred(const BitvectorCost& cost, bool wide, const std::string& kernel, bool zen5) {
-  if (wide && kernel == "portable") return false;
   if (wide && kernel == "avx512" && zen5) return true;
   return 0.5 * cost.trees + 1.2 * cost.words < cost.steps;
 }

@@ -11,8 +11,10 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "compile/stages.hpp"
 #include "engine/plan.hpp"
 #include "floresta/floresta.hpp"
 #include "generated_forests.hpp"
@@ -92,9 +94,8 @@ TEST(Bitvector, TakesForestsOfTreesOfAtMost64Leaves) {
                floresta::Error);
 }
 
-// The choice for batches (plan.cpp, bitvector_preferred): the cost rule, except that the portable
-// kernel never takes wide forests (trees of 33-64 leaves) and AVX-512 on Zen 5 always does
-// (both measured).
+// The choice for batches (plan.cpp, bitvector_preferred): the cost rule, except that AVX-512
+// on Zen 5 always takes wide forests (trees of 33-64 leaves; measured).
 TEST(Bitvector, ThePlanForBatchesFollowsTheKernel) {
   using floresta::detail::bitvector_preferred;
   const floresta::detail::BitvectorCost cheap{1, 0, 100}, dear{1, 100, 1};
@@ -102,20 +103,41 @@ TEST(Bitvector, ThePlanForBatchesFollowsTheKernel) {
     for (const std::string kernel : {"avx512", "avx2", "portable"}) {
       EXPECT_TRUE(bitvector_preferred(cheap, false, kernel, zen5)) << kernel;
       EXPECT_FALSE(bitvector_preferred(dear, false, kernel, zen5)) << kernel;
+      EXPECT_TRUE(bitvector_preferred(cheap, true, kernel, zen5)) << kernel;
     }
-    EXPECT_FALSE(bitvector_preferred(cheap, true, "portable", zen5));
     EXPECT_EQ(bitvector_preferred(dear, true, "avx512", zen5), zen5);
     EXPECT_FALSE(bitvector_preferred(dear, true, "avx2", zen5));
-    EXPECT_TRUE(bitvector_preferred(cheap, true, "avx2", zen5));
+    EXPECT_FALSE(bitvector_preferred(dear, true, "portable", zen5));
   }
-  // Compiled forests: many small trees take the bitvectors with every kernel; wide trees never
-  // with the portable one.
+  // Compiled forests: many small trees take the bitvectors with every kernel, and their words
+  // are the kernel's (16 bits portable, else 32).
   const auto small = floresta::test::random_forest_of_leaves(DecisionRule::kLightGBM, 8, 200, 21u, 4);
-  const auto wide = floresta::test::random_forest_of_leaves(DecisionRule::kLightGBM, 8, 50, 22u, 40);
   for (const std::string& kernel : floresta::available_kernels()) {
     EXPECT_EQ(floresta::compile(small, options(kernel, "auto")).plan(), "bitvector") << kernel;
   }
-  EXPECT_EQ(floresta::compile(wide, options("portable", "auto")).plan(), "quantized");
+}
+
+// The words of a tree (engine/bitvector.hpp): 64 leaves are four 16-bit words for the portable
+// kernel, two 32-bit ones for the others, 33 leaves three or two, 32 two or one.
+TEST(Bitvector, ATreeIsAsManyWordsAsTheKernelsWidthNeeds) {
+  using floresta::detail::Forest;
+  using floresta::detail::XGBoostRule;
+  for (const auto& [leaves, bits, parts] : {std::tuple{64, 16u, 4u}, {64, 32u, 2u}, {33, 16u, 3u}, {33, 32u, 2u},
+                                            {32, 16u, 2u}, {32, 32u, 1u}, {16, 16u, 1u}}) {
+    const auto spec = floresta::test::random_forest_of_leaves(DecisionRule::kXGBoost, 6, 3, 50u + leaves, leaves);
+    const Forest<XGBoostRule> forest = floresta::detail::compile_forest<XGBoostRule>(spec, floresta::LoadOptions{}, bits);
+    EXPECT_EQ(forest.bitvector.parts, parts) << leaves << " leaves, " << bits << "-bit words";
+    EXPECT_EQ(forest.bitvector.split_begin.size(), 3 * parts + 1) << leaves << " leaves, " << bits << "-bit words";
+    // Every split clears some leaf of each word it is listed for, and only leaves of the tree.
+    for (std::size_t t = 0; t < 3; ++t)
+      for (std::size_t p = 0; p < parts; ++p)
+        for (uint32_t s = forest.bitvector.split_begin[t * parts + p]; s < forest.bitvector.split_begin[t * parts + p + 1]; ++s) {
+          const uint32_t cleared = forest.bitvector.splits[s].cleared;
+          EXPECT_NE(cleared, 0u);
+          const uint64_t leaves_of_word = std::min<uint64_t>(bits, static_cast<uint64_t>(leaves) - p * bits);
+          EXPECT_EQ(uint64_t{cleared} >> leaves_of_word, 0u) << "tree " << t << " word " << p;
+        }
+  }
 }
 
 TEST(Bitvector, AgreesWithTheValueWalkOnNumericForests) {

@@ -58,8 +58,15 @@ struct BitvectorPlan {
     const In* rows[kQuantizedBlockRows];
     for (std::size_t r = 0; r < n; ++r) rows[r] = X.row(b + r);
     Isa::template bin_block<Rule>(q, rows, n, X.col_stride, scratch.bins);
-    if (forest.bitvector.wide) add<kCategorical, true>(forest, n, acc, scratch.bins);
-    else add<kCategorical, false>(forest, n, acc, scratch.bins);
+    switch (forest.bitvector.parts) {
+      case 1: return add<kCategorical, 1>(forest, n, acc, scratch.bins);
+      case 2: return add<kCategorical, 2>(forest, n, acc, scratch.bins);
+      default:
+        if constexpr (Lanes::kMostParts > 2) {
+          if (forest.bitvector.parts == 3) return add<kCategorical, 3>(forest, n, acc, scratch.bins);
+          return add<kCategorical, 4>(forest, n, acc, scratch.bins);
+        }
+    }
   }
 
  private:
@@ -69,46 +76,39 @@ struct BitvectorPlan {
   using Words = typename Lanes::Words;
 
   // n binned rows, a pass of as many groups as fit at a time.
-  template <bool kCategorical, bool kWide, class Rule>
+  template <bool kCategorical, std::size_t kParts, class Rule>
   static void add(const Forest<Rule>& forest, std::size_t n, typename Rule::Accum* acc, const uint16_t* bins) {
-    // Eight groups' words and sums stay in AVX-512's registers; wide trees' two words take
+    // Eight groups' words and sums stay in AVX-512's registers; trees of two words take
     // twice the registers: four groups. (AVX2 and portable measured alike with 2, 4 or 8
     // groups, docs/benchmarks.md, "The bitvector plan".)
-    constexpr std::size_t kMost = kWide ? 4 : 8;
+    constexpr std::size_t kMost = kParts > 1 ? 4 : 8;
     const std::size_t groups = (n + L - 1) / L;
     for (std::size_t g = 0; g < groups;) {
       const std::size_t left = groups - g, rows = n - g * L;
       const uint16_t* at = bins + g * L * forest.quantized.width;
       typename Rule::Accum* a = acc + g * L * forest.num_groups;
-      if (left >= kMost) g += pass<kMost, kCategorical, kWide>(forest, at, rows, a);
-      else if (left >= 4) g += pass<4, kCategorical, kWide>(forest, at, rows, a);
-      else if (left >= 2) g += pass<2, kCategorical, kWide>(forest, at, rows, a);
-      else g += pass<1, kCategorical, kWide>(forest, at, rows, a);
+      if (left >= kMost) g += pass<kMost, kCategorical, kParts>(forest, at, rows, a);
+      else if (left >= 4) g += pass<4, kCategorical, kParts>(forest, at, rows, a);
+      else if (left >= 2) g += pass<2, kCategorical, kParts>(forest, at, rows, a);
+      else g += pass<1, kCategorical, kParts>(forest, at, rows, a);
     }
   }
 
   // kGroups groups of sixteen rows (their bins at `bins`; `rows` real rows from there, at
   // least kGroups - 1 groups' and one more) through every tree; returns kGroups.
-  template <std::size_t kGroups, bool kCategorical, bool kWide, class Rule>
+  template <std::size_t kGroups, bool kCategorical, std::size_t kParts, class Rule>
   static std::size_t pass(const Forest<Rule>& forest, const uint16_t* bins, std::size_t rows,
                           typename Rule::Accum* acc) {
     using Accum = typename Rule::Accum;
     using Value = typename Rule::Value;
     const auto& bv = forest.bitvector;
     const std::size_t trees = forest.num_trees();
-    // Tree t's exit leaves for the kGroups groups: f(group, words) or f(group, low, high).
-    const auto exits = [&](std::size_t t, auto&& f) {
+    // Tree t's words for the kGroups groups: words[group][word].
+    const auto tree = [&](std::size_t t, Words (*words)[kParts]) {
       const BitvectorSplit<uint32_t>* splits = bv.splits.data();
-      Words words[kGroups];
-      tree_words<kGroups, kCategorical>(forest, splits + bv.split_begin[t], splits + (kWide ? bv.split_high[t] : bv.split_begin[t + 1]),
-                                        bins, words);
-      if constexpr (kWide) {
-        Words high[kGroups];
-        tree_words<kGroups, kCategorical>(forest, splits + bv.split_high[t], splits + bv.split_begin[t + 1], bins, high);
-        for (std::size_t j = 0; j < kGroups; ++j) f(j, words[j], high[j]);
-      } else {
-        for (std::size_t j = 0; j < kGroups; ++j) f(j, words[j]);
-      }
+      const uint32_t* begin = bv.split_begin.data() + t * kParts;
+      for (std::size_t p = 0; p < kParts; ++p)
+        tree_words<kGroups, kCategorical, kParts>(forest, splits + begin[p], splits + begin[p + 1], bins, words, p);
     };
     // One output and leaves summed in their own type: sums in registers.
     if constexpr (std::is_same_v<Value, Accum>) {
@@ -121,8 +121,10 @@ struct BitvectorPlan {
           Lanes::load(sums[j], padded);
         }
         for (std::size_t t = 0; t < trees; ++t) {
+          Words words[kGroups][kParts];
+          tree(t, words);
           const Value* leaves = bv.leaf_values.data() + bv.leaf_begin[t];
-          exits(t, [&](std::size_t j, const auto&... words) { Lanes::add_leaves(sums[j], leaves, words...); });
+          for (std::size_t j = 0; j < kGroups; ++j) Lanes::template add_leaves<kParts>(sums[j], leaves, words[j]);
         }
         for (std::size_t j = 0; j < kGroups; ++j) {
           const std::size_t count = std::min(L, rows - std::min(rows, j * L));
@@ -135,8 +137,10 @@ struct BitvectorPlan {
     const std::size_t groups = forest.num_groups;
     const std::size_t real = std::min(rows, kGroups * L);
     for (std::size_t t = 0; t < trees; ++t) {
+      Words words[kGroups][kParts];
+      tree(t, words);
       uint32_t leaf[kGroups * L];
-      exits(t, [&](std::size_t j, const auto&... words) { Lanes::exit_leaves(words..., leaf + j * L); });
+      for (std::size_t j = 0; j < kGroups; ++j) Lanes::template exit_leaves<kParts>(words[j], leaf + j * L);
       const Value* leaves = bv.leaf_values.data() + bv.leaf_begin[t];
       Accum* a = acc + forest.tree_group[t];
       for (std::size_t r = 0; r < real; ++r) a[r * groups] += leaves[leaf[r]];
@@ -144,14 +148,15 @@ struct BitvectorPlan {
     return kGroups;
   }
 
-  // One word of a tree for kGroups groups (their bins at `bins`): every leaf set, then each
-  // split [split, end) clears its leaves in the rows it sends right.
-  template <std::size_t kGroups, bool kCategorical, class Rule>
+  // Word p of a tree for kGroups groups (their bins at `bins`; words[group][p]): every leaf
+  // set, then each split [split, end) clears its leaves in the rows it sends right.
+  template <std::size_t kGroups, bool kCategorical, std::size_t kParts, class Rule>
   FLORESTA_ALWAYS_INLINE static void tree_words(const Forest<Rule>& forest, const BitvectorSplit<uint32_t>* split,
-                                                const BitvectorSplit<uint32_t>* end, const uint16_t* bins, Words* words) {
+                                                const BitvectorSplit<uint32_t>* end, const uint16_t* bins,
+                                                Words (*words)[kParts], std::size_t p) {
     const auto& q = forest.quantized;
     const std::size_t group_bins = L * q.width;
-    for (std::size_t j = 0; j < kGroups; ++j) Lanes::start(words[j]);
+    for (std::size_t j = 0; j < kGroups; ++j) Lanes::start(words[j][p]);
     for (; split < end; ++split) {
       const uint32_t word = split->word;
       const uint32_t cleared = split->cleared;
@@ -159,11 +164,11 @@ struct BitvectorPlan {
       if constexpr (kCategorical) {
         if (word & kQuantizedCategorical) {
           const uint32_t* set = q.category_sets.data() + ((word >> kQuantizedSetShift) << q.set_shift);
-          for (std::size_t j = 0; j < kGroups; ++j) Lanes::clear_right(words[j], column + j * group_bins, set, cleared);
+          for (std::size_t j = 0; j < kGroups; ++j) Lanes::clear_right(words[j][p], column + j * group_bins, set, cleared);
           continue;
         }
       }
-      for (std::size_t j = 0; j < kGroups; ++j) Lanes::clear_greater(words[j], column + j * group_bins, word >> 16, cleared);
+      for (std::size_t j = 0; j < kGroups; ++j) Lanes::clear_greater(words[j][p], column + j * group_bins, word >> 16, cleared);
     }
   }
 };
