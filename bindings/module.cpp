@@ -41,10 +41,11 @@ floresta::PredictOptions predict_options(int n_threads) {
 
 template <class T>
 py::array_t<double> score_view(const floresta::Model& model, floresta::OutputKind kind, const floresta::MatrixView<T>& view,
-                               int n_threads) {
+                               int n_threads, bool flat) {
   const std::size_t rows = view.rows;
   const std::size_t width = model.output_width(kind);
-  py::array_t<double> out({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(width)});
+  py::array_t<double> out = flat && width == 1 ? py::array_t<double>(static_cast<py::ssize_t>(rows))
+                                               : py::array_t<double>({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(width)});
   double* destination = out.mutable_data();
   const floresta::PredictOptions options = predict_options(n_threads);
   if (rows < kReleaseGilRows) {  // releasing and re-taking the GIL costs more than a few rows
@@ -77,8 +78,14 @@ auto with_view(const py::array& X, F&& f) {
   throw floresta::Error("X must hold float32 or float64 numbers, got dtype " + std::string(py::str(X.dtype())));
 }
 
+// With `flat`, a kind of one value a row comes as a 1-D array.
+py::array_t<double> score_as(const floresta::Model& model, floresta::OutputKind kind, const py::array& X, int n_threads,
+                             bool flat) {
+  return with_view(X, [&](const auto& view) { return score_view(model, kind, view, n_threads, flat); });
+}
+
 py::array_t<double> score(const floresta::Model& model, floresta::OutputKind kind, const py::array& X, int n_threads) {
-  return with_view(X, [&](const auto& view) { return score_view(model, kind, view, n_threads); });
+  return score_as(model, kind, X, n_threads, false);
 }
 
 // Per row, every class most likely first (ties: lower index first, as Model::rank): their
@@ -322,9 +329,10 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("is_clusterer", &floresta::Model::is_clusterer)
       .def("score", &score, py::arg("kind"), py::arg("X"), py::arg("n_threads") = 1)
       // predict's output for this model (Model::predict_kind): class index, value, -1/1 or cluster.
-      .def("predict", [](const floresta::Model& model, const py::array& X, int n_threads) {
-        return score(model, model.predict_kind(), X, n_threads);
-      }, py::arg("X"), py::arg("n_threads") = 1)
+      // With `flat`, a model of one output answers one value a row (a 1-D array).
+      .def("predict", [](const floresta::Model& model, const py::array& X, int n_threads, bool flat) {
+        return score_as(model, model.predict_kind(), X, n_threads, flat);
+      }, py::arg("X"), py::arg("n_threads") = 1, py::arg("flat") = false)
       .def("predict_ranked", &predict_ranked, py::arg("X"), py::arg("n_threads") = 1)
       .def("encode_values",
            [](const floresta::Model& model, std::size_t column, const py::sequence& values,

@@ -162,6 +162,8 @@ class Model:
             converted = [_label(v) for v in self._core.output_labels]
             self._classes = np.array(converted) if converted else np.arange(self._core.num_classes)
             self._classes.setflags(write=False)
+        # Regressors: the core's answer is predict's, flat when one output (no slice per call).
+        self._predicts_values = self._classes is None and not self._predicts_codes
 
     @property
     def n_threads(self):
@@ -311,14 +313,14 @@ class Model:
         refuses (ValueError) a row whose NaN or infinity reaches the distances (no imputer or
         clipping in its pipeline mends it), as scikit-learn does: such a row has no nearest centre."""
         X = self._matrix(X)
+        if self._predicts_values:
+            return self._core.predict(X, self._threads, True)
         if self._is_clusterer:
             self._refuse_rows_without_distances(X)
         out = self._core.predict(X, self._threads)  # the kind is the core's choice
         if self._classes is not None:
             return self._classes[out[:, 0].astype(np.int64)]
-        if self._predicts_codes:
-            return out[:, 0].astype(np.int64)
-        return out[:, 0] if out.shape[1] == 1 else out
+        return out[:, 0].astype(np.int64)  # outlier detectors' -1 / 1, k-means' centres
 
     def _refuse_rows_without_distances(self, X):
         """k-means' predict: the kernels never pick a NaN distance, so a row of NaN or inf used

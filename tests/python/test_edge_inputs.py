@@ -110,6 +110,25 @@ def test_wrong_dimensions_are_refused(binary, segments):
             call(np.zeros((4, 2)))
 
 
+def test_regressors_predict_one_value_a_row_or_a_row_of_values(tmp_path):
+    # One output: a 1-D array (as XGBoost's and scikit-learn's predict); several: rows x outputs.
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 4))
+    for targets in (1, 3):
+        y = X[:, :targets] * 2 + rng.normal(size=(200, targets)) * 0.1
+        booster = xgb.train({"tree_method": "hist", "max_depth": 3, "multi_strategy": "one_output_per_tree"},
+                            xgb.DMatrix(X, label=y if targets > 1 else y[:, 0]), 5)
+        path = tmp_path / f"regressor_{targets}.json"
+        booster.save_model(path)
+        model = floresta.load(path)
+        expected = booster.predict(xgb.DMatrix(X))
+        for rows in (X, X[:1], X.astype(np.float32)[:7], X[:0]):
+            got = model.predict(rows)
+            assert got.shape == ((len(rows),) if targets == 1 else (len(rows), targets))
+            assert got.flags.writeable and got.dtype == np.float64
+        np.testing.assert_allclose(model.predict(X), expected, rtol=1e-6, atol=1e-6)
+
+
 def test_zero_rows_give_empty_answers(binary, categorical, segments, pipeline):
     isolation = floresta.load(f"{DATA}/skl_isolation_forest.json")
     for empty in (np.zeros((0, 8)), np.zeros((0, 8), dtype=np.float32), [], (),
