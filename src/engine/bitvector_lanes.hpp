@@ -351,18 +351,13 @@ void bitvector_row_avx512(const Forest<Rule>& forest, const uint16_t* bins, type
     part += bv.parts;
     const std::size_t count = std::min<std::size_t>(16, trees - t);
     const auto lanes = static_cast<__mmask16>((1u << count) - 1u);
-    leaf = _mm512_add_epi32(leaf, _mm512_maskz_loadu_epi32(lanes, bv.leaf_begin.data() + t));
-    alignas(64) Value values[16];
-    if constexpr (sizeof(Value) == 8) {
-      _mm512_store_pd(values, _mm512_i32gather_pd(_mm512_castsi512_si256(leaf), bv.leaf_values.data(), 8));
-      _mm512_store_pd(values + 8, _mm512_i32gather_pd(_mm512_extracti64x4_epi64(leaf, 1), bv.leaf_values.data(), 8));
-    } else {
-      _mm512_store_ps(values, _mm512_i32gather_ps(leaf, bv.leaf_values.data(), 4));
-    }
+    alignas(64) uint32_t at[16];
+    _mm512_store_si512(at, _mm512_add_epi32(leaf, _mm512_maskz_loadu_epi32(lanes, bv.leaf_begin.data() + t)));
+    const Value* values = bv.leaf_values.data();
     if (one_group) {
-      for (std::size_t i = 0; i < count; ++i) sum += values[i];
+      for (std::size_t i = 0; i < count; ++i) sum += values[at[i]];
     } else {
-      for (std::size_t i = 0; i < count; ++i) a[forest.tree_group[t + i]] += values[i];
+      for (std::size_t i = 0; i < count; ++i) a[forest.tree_group[t + i]] += values[at[i]];
     }
   }
   if (one_group) a[0] = sum;
