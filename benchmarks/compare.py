@@ -14,10 +14,30 @@ comparing two floresta builds on one machine: run it once per build (PYTHONPATH 
 package) with `--results` naming a folder per build (docs/benchmarks.md, compare/before-after).
 """
 import os
+import sys
 
 # Idle OpenMP and ONNX Runtime workers must not spin on the two cores while another engine
 # is being timed.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# numpy's OpenBLAS workers likewise: no tree engine calls BLAS, but once started they wake and
+# spin beside the one being timed (one row of (d) from Python: 2,130-2,310 ns a row with them,
+# 1,740-1,800 without; limiting them after they exist did not help). Only the k-means shape
+# needs them (faiss's search is BLAS), so a run without shape e starts none.
+
+
+def _shapes_asked(argv):
+    """--shapes from the command line before argparse runs (the variable must be set before numpy
+    starts): its value, or None for the default (every shape)."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--shapes="):
+            return arg.split("=", 1)[1]
+        if arg == "--shapes" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+if _shapes_asked(sys.argv) is not None and "e" not in _shapes_asked(sys.argv).split(","):
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("KMP_BLOCKTIME", "0")
 
 import argparse
@@ -25,7 +45,6 @@ import json
 import pathlib
 import platform
 import statistics
-import sys
 import tempfile
 import time
 import traceback
