@@ -126,7 +126,6 @@ void build_bitvector(Forest<Rule>& forest, uint32_t word_bits) {
     if (max_leaves > kBitvectorMaxLeaves) return;
   }
   Bitvector<typename Rule::Value> bv;
-  bv.wide = max_leaves > 32;
   bv.word_bits = word_bits;
   bv.parts = static_cast<uint32_t>((max_leaves + word_bits - 1) / word_bits);
   {

@@ -3,8 +3,8 @@
 // without walking a tree.
 //
 // A tree's leaves, numbered left to right, are the bits of a word (of up to 64 bits: forests
-// with a bigger tree get no bitvectors). A split is "false" for a row when the row goes right; it then clears the
-// leaves of its left subtree. What is left of a tree's word once a row's false splits have
+// with a bigger tree get no bitvectors). A split is "false" for a row when the row goes
+// right; it then clears the leaves of its left subtree. What is left of a tree's word once a row's false splits have
 // cleared theirs keeps the row's exit leaf as its lowest set bit: a false split on the path
 // sent the row right, past its left subtree, and a leaf left of the exit leaf is in the left
 // subtree of the split where the two paths part, which sent the row right. floresta stores
@@ -83,13 +83,14 @@ struct Bitvector {
   std::vector<uint32_t> row_begin;    // per part, and one past the last
   std::vector<uint32_t> row_words;    // as BitvectorSplit::word
   std::vector<uint32_t> row_cleared;  // as BitvectorSplit::cleared
-  bool wide = false;   // a tree of more than 32 leaves (plan.hpp's bitvector_preferred)
   BitvectorCost cost;  // the choice of plan for batches (compile/bitvector.cpp)
   // Single rows: the row layout built, numeric splits, at most kBitvectorRowColumns bin
   // columns, and expected faster than the quantized row walk.
   bool row_preferred = false;
 
   bool empty() const { return leaf_begin.empty(); }
+  // A tree of more than 32 leaves (plan.hpp's bitvector_preferred).
+  bool wide() const { return parts * word_bits > 32; }
 };
 
 }  // namespace floresta::detail

@@ -1,22 +1,25 @@
 // src/engine/bitvector_lanes.hpp — the bitvector plan's steps (plans/bitvector.hpp) for a
-// group of sixteen rows, per instruction set, on 32-bit leaf words (a tree of up to 64 leaves
-// has two: its low and its high word, bitvector.hpp):
+// group of sixteen rows, per instruction set, on leaf words of the instruction set's width
+// (kWordBits: a tree of up to 64 leaves is kParts of them, at most kMostParts; bitvector.hpp):
 //   Words          one word of a tree for sixteen rows, in registers
 //   start          every leaf set
 //   clear_greater  a numeric split: `cleared`'s leaves cleared in the rows whose bin (the
 //                  sixteen at `bins`) is greater than `bound`
 //   clear_right    a categorical split: the same in the rows whose bin's bit is set in `set`
-//   exit_leaves    each row's exit leaf: its word's lowest set bit; of two words, the low
-//                  word's if any is left there, else 32 + the high word's
+//   exit_leaves    each row's exit leaf: the lowest set bit of its tree's words, word p
+//                  holding leaves p kWordBits to (p + 1) kWordBits - 1
 //   Sums, add_leaves  sixteen rows' sums in registers, each plus its exit leaf's value
 //                  (values of the sums' own type, float or double)
 //
-//   PortableBitvectorLanes  a lane at a time; compilers vectorize the sixteen
-//   Avx2BitvectorLanes      bins widened to 32 bits and compared (values below 2^16 compare
-//                           the same signed), in two registers; exit leaves read from the
-//                           exponent of the lowest bit as a float
-//   Avx512BitvectorLanes    the sixteen 16-bit bins compared into a mask register (vpcmpuw),
-//                           the leaves cleared under it in one register; exit leaves as AVX2's
+//   PortableBitvectorLanes  16-bit words, the bins compared as they are in two 128-bit
+//                           vectors (GCC/Clang vector extensions: SSE2, NEON); a lane at a
+//                           time elsewhere
+//   Avx2BitvectorLanes      32-bit words in two registers; bins widened to 32 bits and
+//                           compared (values below 2^16 compare the same signed); exit
+//                           leaves read from the exponent of the lowest bit as a float
+//   Avx512BitvectorLanes    32-bit words in one register; the sixteen 16-bit bins compared
+//                           into a mask register (vpcmpuw), the leaves cleared under it;
+//                           exit leaves as AVX2's
 // isa.hpp gives each instruction set's traits its own (Isa::BitvectorLanes).
 //
 // Kernel code: included only through isa.hpp inside a kernel translation unit.

@@ -44,11 +44,12 @@ const char* plan_name(Plan plan) {
 // The cost model was fitted to ten forests measured with both plans on an Intel VM (Sapphire
 // Rapids class; docs/benchmarks.md, bench-predict/bitvector-choice): a row costs the bitvector
 // plan about 1.2 units per 32-bit leaf word its splits clear for every sixteen rows, plus 0.5 a
-// tree; the quantized walk a unit per step. It picked the faster plan on all ten there, and on
-// an AMD Zen 5 VM for avx2 (again after wide trees became two 32-bit words). Two exceptions,
-// measured on the Zen 5 VM on the same forests: the portable kernel scores every wide forest
-// (trees of 33-64 leaves) 1.3-1.4x slower as bitvectors, and AVX-512 there scores them 1.4-2x
-// faster.
+// tree; the quantized walk a unit per step (a 16-bit word counts half). It picked the faster
+// plan on all ten there, and on an AMD Zen 5 VM for avx2 and portable (after wide trees became
+// two 32-bit words, or four 16-bit ones for the portable kernel: docs/benchmarks.md,
+// bench-predict/bitvector-words). One exception, measured on the Zen 5 VM on the same forests:
+// AVX-512 there scores every wide forest (trees of 33-64 leaves) 1.4-2x faster as bitvectors,
+// which the rule does not always see.
 bool bitvector_preferred(const BitvectorCost& cost, bool wide, const std::string& kernel, bool zen5) {
   if (wide && kernel == "avx512" && zen5) return true;
   return 0.5 * cost.trees + 1.2 * cost.words < cost.steps;

@@ -64,7 +64,7 @@ std::vector<Plan> compatible_plans(const Forest<Rule>& forest, const std::string
   // The bitvector plan before the quantized one where its cost model expects it faster.
   const bool bitvector = quantized_plan_fits(forest) && !forest.bitvector.empty();
   const bool preferred =
-      bitvector && bitvector_preferred(forest.bitvector.cost, forest.bitvector.wide, kernel, cpu_is_zen5_or_later());
+      bitvector && bitvector_preferred(forest.bitvector.cost, forest.bitvector.wide(), kernel, cpu_is_zen5_or_later());
   if (preferred) plans.push_back(Plan::kBitvector);
   if (quantized_plan_fits(forest)) plans.push_back(Plan::kQuantized);
   if (bitvector && !preferred) plans.push_back(Plan::kBitvector);
