@@ -6,10 +6,13 @@
 //   clear_greater  a numeric split: `cleared`'s leaves cleared in the rows whose bin (the
 //                  sixteen at `bins`) is greater than `bound`
 //   clear_right    a categorical split: the same in the rows whose bin's bit is set in `set`
+//                  (2^set_shift words)
 //   exit_leaves    each row's exit leaf: the lowest set bit of its tree's words, word p
 //                  holding leaves p kWordBits to (p + 1) kWordBits - 1
 //   Sums, add_leaves  sixteen rows' sums in registers, each plus its exit leaf's value
-//                  (values of the sums' own type, float or double)
+//                  (values of the sums' own type, float or double), read from what
+//                  tree_leaves makes of the tree's values (AVX-512: registers, picked
+//                  by permutes; otherwise gathered from memory)
 //
 //   PortableBitvectorLanes  16-bit words, the bins compared as they are in two 128-bit
 //                           vectors (GCC/Clang vector extensions: SSE2, NEON); a lane at a
@@ -103,7 +106,8 @@ struct PortableBitvectorLanes {
       if (bins[l] > bound) words.v[l] = static_cast<uint16_t>(words.v[l] & ~cleared);
 #endif
   }
-  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, uint32_t cleared) {
+  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, uint32_t /*set_shift*/,
+                                                 uint32_t cleared) {
     uint16_t right[L];
     for (std::size_t l = 0; l < L; ++l)
       right[l] = static_cast<uint16_t>(0u - ((set[bins[l] >> 5] >> (bins[l] & 31u)) & 1u));
@@ -135,6 +139,11 @@ struct PortableBitvectorLanes {
   template <class Value>
   FLORESTA_ALWAYS_INLINE static void store(const Sums<Value>& sums, Value* to) {
     for (std::size_t l = 0; l < L; ++l) to[l] = sums.v[l];
+  }
+  // A tree's leaf values as add_leaves reads them (`available` readable at `leaves`).
+  template <std::size_t kParts, class Value>
+  FLORESTA_ALWAYS_INLINE static const Value* tree_leaves(const Value* leaves, std::size_t /*available*/) {
+    return leaves;
   }
   template <std::size_t kParts, class Value>
   FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Value* leaves, const Words* words) {
@@ -169,11 +178,21 @@ struct Avx2BitvectorLanes {
     for (std::size_t k = 0; k < 2; ++k)
       words.v[k] = _mm256_andnot_si256(_mm256_and_si256(_mm256_cmpgt_epi32(widened(bins, k), b), c), words.v[k]);
   }
-  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, uint32_t cleared) {
+  // A set of at most eight words is read into a register once and its words picked by a
+  // permute; a longer one is gathered.
+  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, uint32_t set_shift,
+                                                 uint32_t cleared) {
     const __m256i c = _mm256_set1_epi32(static_cast<int>(cleared));
+    const bool in_register = set_shift <= 3;
+    __m256i held = _mm256_setzero_si256();
+    if (in_register) {
+      const __m256i present = _mm256_cmpgt_epi32(_mm256_set1_epi32(1 << set_shift), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      held = _mm256_maskload_epi32(reinterpret_cast<const int*>(set), present);
+    }
     for (std::size_t k = 0; k < 2; ++k) {
       const __m256i x = widened(bins, k);
-      const __m256i w = _mm256_i32gather_epi32(reinterpret_cast<const int*>(set), _mm256_srli_epi32(x, 5), 4);
+      const __m256i w = in_register ? _mm256_permutevar8x32_epi32(held, _mm256_srli_epi32(x, 5))
+                                    : _mm256_i32gather_epi32(reinterpret_cast<const int*>(set), _mm256_srli_epi32(x, 5), 4);
       __m256i right = _mm256_and_si256(_mm256_srlv_epi32(w, _mm256_and_si256(x, _mm256_set1_epi32(31))), _mm256_set1_epi32(1));
       right = _mm256_sub_epi32(_mm256_setzero_si256(), right);
       words.v[k] = _mm256_andnot_si256(_mm256_and_si256(right, c), words.v[k]);
@@ -205,6 +224,11 @@ struct Avx2BitvectorLanes {
       if constexpr (sizeof(Value) == 8) _mm256_storeu_pd(to + 4 * k, sums.v[k]);
       else _mm256_storeu_ps(to + 8 * k, sums.v[k]);
     }
+  }
+  // A tree's leaf values as add_leaves reads them (`available` readable at `leaves`).
+  template <std::size_t kParts, class Value>
+  FLORESTA_ALWAYS_INLINE static const Value* tree_leaves(const Value* leaves, std::size_t /*available*/) {
+    return leaves;
   }
   template <std::size_t kParts, class Value>
   FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Value* leaves, const Words* words) {
@@ -258,9 +282,15 @@ struct Avx512BitvectorLanes {
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bins));
     clear(words, _mm256_cmpgt_epu16_mask(x, _mm256_set1_epi16(static_cast<short>(bound))), cleared);
   }
-  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, uint32_t cleared) {
+  // A set of at most sixteen words (512 bins) is read into a register and its words picked
+  // by a permute; a longer one is gathered (a gather costs about a load per lane).
+  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, uint32_t set_shift,
+                                                 uint32_t cleared) {
     const __m512i x = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bins)));
-    const __m512i w = _mm512_i32gather_epi32(_mm512_srli_epi32(x, 5), set, 4);
+    const __m512i at = _mm512_srli_epi32(x, 5);
+    const __m512i w = set_shift <= 4
+        ? _mm512_permutexvar_epi32(at, _mm512_maskz_loadu_epi32(static_cast<__mmask16>((1u << (1u << set_shift)) - 1u), set))
+        : _mm512_i32gather_epi32(at, set, 4);
     const __m512i bit = _mm512_srlv_epi32(w, _mm512_and_si512(x, _mm512_set1_epi32(31)));
     clear(words, _mm512_test_epi32_mask(bit, _mm512_set1_epi32(1)), cleared);
   }
@@ -298,14 +328,53 @@ struct Avx512BitvectorLanes {
       _mm512_storeu_ps(to, sums.v[0]);
     }
   }
+  // A tree's leaf values stay in registers (two to eight), read once for every group of a
+  // pass, and each row's value is picked by permutes and blends instead of gathered (a gather
+  // costs about a load per lane).
+  template <class Value, std::size_t kParts>
+  struct LeafTable {
+    static constexpr std::size_t kPerRegister = 64 / sizeof(Value);
+    static constexpr std::size_t kCount = 32 * kParts / kPerRegister;
+    std::conditional_t<sizeof(Value) == 8, __m512d, __m512> v[kCount];
+  };
+  // A tree's leaf values as add_leaves reads them (`available` readable at `leaves`).
   template <std::size_t kParts, class Value>
-  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const Value* leaves, const Words* words) {
+  FLORESTA_ALWAYS_INLINE static LeafTable<Value, kParts> tree_leaves(const Value* leaves, std::size_t available) {
+    using Table = LeafTable<Value, kParts>;
+    constexpr std::size_t W = Table::kPerRegister;
+    Table table;
+    for (std::size_t k = 0; k < Table::kCount; ++k) {
+      const std::size_t left = available > k * W ? std::min(available - k * W, W) : 0;
+      const auto lanes = static_cast<__mmask16>((1u << left) - 1u);
+      if constexpr (sizeof(Value) == 8) table.v[k] = _mm512_maskz_loadu_pd(static_cast<__mmask8>(lanes), leaves + k * W);
+      else table.v[k] = _mm512_maskz_loadu_ps(lanes, leaves + k * W);
+    }
+    return table;
+  }
+  template <std::size_t kParts, class Value>
+  FLORESTA_ALWAYS_INLINE static void add_leaves(Sums<Value>& sums, const LeafTable<Value, kParts>& table, const Words* words) {
+    using Table = LeafTable<Value, kParts>;
+    constexpr std::size_t kPicks = Table::kCount / 2;
     const __m512i at = exits<kParts>(words);
     if constexpr (sizeof(Value) == 8) {
-      sums.v[0] = _mm512_add_pd(sums.v[0], _mm512_i32gather_pd(_mm512_castsi512_si256(at), leaves, 8));
-      sums.v[1] = _mm512_add_pd(sums.v[1], _mm512_i32gather_pd(_mm512_extracti64x4_epi64(at, 1), leaves, 8));
+      // Eight rows at a time: index bits 0-3 pick one of a register pair's sixteen values,
+      // bits 4 and 5 the pair.
+      for (std::size_t h = 0; h < 2; ++h) {
+        const __m512i i = _mm512_cvtepu32_epi64(h == 0 ? _mm512_castsi512_si256(at) : _mm512_extracti64x4_epi64(at, 1));
+        __m512d pick[kPicks];
+        for (std::size_t k = 0; k < kPicks; ++k) pick[k] = _mm512_permutex2var_pd(table.v[2 * k], i, table.v[2 * k + 1]);
+        for (std::size_t n = kPicks, bit = 16; n > 1; n /= 2, bit *= 2) {
+          const __mmask8 upper = _mm512_test_epi64_mask(i, _mm512_set1_epi64(static_cast<long long>(bit)));
+          for (std::size_t k = 0; k < n / 2; ++k) pick[k] = _mm512_mask_blend_pd(upper, pick[2 * k], pick[2 * k + 1]);
+        }
+        sums.v[h] = _mm512_add_pd(sums.v[h], pick[0]);
+      }
     } else {
-      sums.v[0] = _mm512_add_ps(sums.v[0], _mm512_i32gather_ps(at, leaves, 4));
+      // Index bits 0-4 pick one of a register pair's 32 values, bit 5 the pair.
+      __m512 pick[kPicks];
+      for (std::size_t k = 0; k < kPicks; ++k) pick[k] = _mm512_permutex2var_ps(table.v[2 * k], at, table.v[2 * k + 1]);
+      if constexpr (kPicks == 2) pick[0] = _mm512_mask_blend_ps(_mm512_test_epi32_mask(at, _mm512_set1_epi32(32)), pick[0], pick[1]);
+      sums.v[0] = _mm512_add_ps(sums.v[0], pick[0]);
     }
   }
 };

@@ -181,9 +181,12 @@ TEST(Bitvector, AgreesWithTheValueWalkOnForestsOfLongPaths) {
     }
 }
 
+// Sets of one 32-bit word (20 levels), of two (40), of sixteen (300) and more (1000): the set
+// read into a register and its words permuted (AVX2 up to eight words, AVX-512 sixteen), or
+// gathered.
 TEST(Bitvector, AgreesWithTheValueWalkOnCategoricalForests) {
   for (const auto rule : {DecisionRule::kXGBoost, DecisionRule::kLightGBM, DecisionRule::kSkLearnHist})
-    for (const uint32_t levels : {40u, 1000u})
+    for (const uint32_t levels : {20u, 40u, 300u, 1000u})
       for (const int leaves : {20, 64}) {
         const int features = 8, groups = levels == 1000 ? 4 : 1;
         const auto seed = static_cast<unsigned>(levels + leaves + 7 * static_cast<int>(rule));

@@ -116,7 +116,8 @@ struct BitvectorPlan {
         for (std::size_t t = 0; t < trees; ++t) {
           Words words[kGroups][kParts];
           tree_words<kGroups, kCategorical, kParts>(forest, t, bins, words);
-          const Value* leaves = bv.leaf_values.data() + bv.leaf_begin[t];
+          const auto leaves = Lanes::template tree_leaves<kParts>(bv.leaf_values.data() + bv.leaf_begin[t],
+                                                                  bv.leaf_values.size() - bv.leaf_begin[t]);
           for (std::size_t j = 0; j < kGroups; ++j) Lanes::template add_leaves<kParts>(sums[j], leaves, words[j]);
         }
         for (std::size_t j = 0; j < kGroups; ++j) {
@@ -171,7 +172,7 @@ struct BitvectorPlan {
       if constexpr (kCategorical) {
         if (word & kQuantizedCategorical) {
           const uint32_t* set = q.category_sets.data() + ((word >> kQuantizedSetShift) << q.set_shift);
-          for (std::size_t j = 0; j < kGroups; ++j) Lanes::clear_right(words[j][p], column + j * group_bins, set, cleared);
+          for (std::size_t j = 0; j < kGroups; ++j) Lanes::clear_right(words[j][p], column + j * group_bins, set, q.set_shift, cleared);
           continue;
         }
       }
