@@ -231,15 +231,18 @@ def encode_categories(features, model):
 
 def packed(encoded, keep=()):
     """The encoded features as one array<double> column `x` (beside the `keep` columns): Spark
-    hands one list column to Python faster than 22 columns (docs/benchmarks.md, bench-spark)."""
+    hands one list column to Python faster than 22 columns (docs/benchmarks.md, bench-spark).
+    Missing values are NaN, not null: Arrow values without nulls reach numpy without a copy."""
     from pyspark.sql import functions as f
 
-    return encoded.select(*keep, f.array(*[f.col(c).cast("double") for c in F.FRAUD_FEATURES]).alias("x"))
+    nan = f.lit(float("nan"))
+    return encoded.select(*keep, f.array(*[f.coalesce(f.col(c).cast("double"), nan) for c in F.FRAUD_FEATURES]).alias("x"))
 
 
 def matrix(batch):
     """An Arrow batch of packed features as the model's float matrix, rows x FRAUD_FEATURES, C
-    order (NaN for missing)."""
+    order (NaN for missing; a view of the batch's values when they hold no nulls, as packed
+    writes them)."""
     import numpy as np
 
     values = batch.column("x").flatten().to_numpy(zero_copy_only=False)
