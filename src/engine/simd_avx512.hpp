@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "engine/quantized.hpp"
 
@@ -352,9 +353,20 @@ void bin_rows_avx512(const Quantization<typename Rule::Value>& q, const In* cons
     const auto m = static_cast<int>(f.end - f.begin);
     int top = m == 0 ? 0 : 1;
     while (2 * top <= m) top *= 2;
+    // The search's first levels (four for double, five for float) probe at most 2W - 1
+    // thresholds, the k-th of them t[k unit - 1] (unit: the last of those levels' step); they
+    // are read into two registers once and picked by permutes instead of gathered. Probes past
+    // the last threshold read NaN, which no ordered compare takes: as `inside` does below.
+    int levels = 0, unit = top;
+    for (int step = top; step > 0 && levels < (W == 8 ? 4 : 5); step /= 2, ++levels) unit = step;
+    alignas(64) Value probes[2 * W];
+    for (int k = 1; k <= static_cast<int>(2 * W); ++k)
+      probes[k - 1] = k < (1 << levels) && k * unit <= m ? t[k * unit - 1] : std::numeric_limits<Value>::quiet_NaN();
+    const int unit_shift = __builtin_ctz(static_cast<unsigned>(unit | (1 << 30)));
     const bool zero_missing = Rule::kZeroMissing && f.zero_missing;
     uint16_t* first = bins + 2 * i * L;  // the feature's missing-goes-left column; +L: right
     if constexpr (W == 8) {
+      const __m512d probe_low = _mm512_load_pd(probes), probe_high = _mm512_load_pd(probes + W);
       __m256i at[kRegisters];  // thresholds x is known to lie right of
       for (std::size_t k0 = 0; k0 < registers; k0 += 8) {  // 8 registers at a time: no spills
         const std::size_t k1 = std::min(registers, k0 + 8);
@@ -363,7 +375,18 @@ void bin_rows_avx512(const Quantization<typename Rule::Value>& q, const In* cons
           value[k - k0] = _mm512_load_pd(x + W * k);
           at[k] = _mm256_setzero_si256();
         }
-        for (int step = top; step > 0; step /= 2) {  // at + step <= m: at <= m - step
+        int step = top;
+        for (int level = 0; level < levels; ++level, step /= 2) {  // probe k = (at + step) / unit, at 1 + (k - 1)
+          const __m256i step_v = _mm256_set1_epi32(step);
+          for (std::size_t k = k0; k < k1; ++k) {
+            const __m256i slot = _mm256_sub_epi32(_mm256_srli_epi32(_mm256_add_epi32(at[k], step_v), unit_shift),
+                                                  _mm256_set1_epi32(1));
+            const __m512d threshold = _mm512_permutex2var_pd(probe_low, _mm512_cvtepu32_epi64(slot), probe_high);
+            const __mmask8 right = _mm512_cmp_pd_mask(threshold, value[k - k0], kPredicate);
+            at[k] = _mm256_mask_add_epi32(at[k], right, at[k], step_v);
+          }
+        }
+        for (; step > 0; step /= 2) {  // at + step <= m: at <= m - step
           const __m256i step_v = _mm256_set1_epi32(step), limit = _mm256_set1_epi32(m - step);
           const __m256i probe = _mm256_set1_epi32(step - 1);
           for (std::size_t k = k0; k < k1; ++k) {
@@ -393,7 +416,19 @@ void bin_rows_avx512(const Quantization<typename Rule::Value>& q, const In* cons
         value[k] = _mm512_load_ps(x + W * k);
         at[k] = _mm512_setzero_si512();
       }
-      for (int step = top; step > 0; step /= 2) {
+      const __m512 probe_low = _mm512_load_ps(probes), probe_high = _mm512_load_ps(probes + W);
+      int step = top;
+      for (int level = 0; level < levels; ++level, step /= 2) {
+        const __m512i step_v = _mm512_set1_epi32(step);
+        for (std::size_t k = 0; k < registers; ++k) {
+          const __m512i slot = _mm512_sub_epi32(_mm512_srli_epi32(_mm512_add_epi32(at[k], step_v), unit_shift),
+                                                _mm512_set1_epi32(1));
+          const __m512 threshold = _mm512_permutex2var_ps(probe_low, slot, probe_high);
+          const __mmask16 right = _mm512_cmp_ps_mask(threshold, value[k], kPredicate);
+          at[k] = _mm512_mask_add_epi32(at[k], right, at[k], step_v);
+        }
+      }
+      for (; step > 0; step /= 2) {
         const __m512i step_v = _mm512_set1_epi32(step), limit = _mm512_set1_epi32(m - step);
         const __m512i probe = _mm512_set1_epi32(step - 1);
         for (std::size_t k = 0; k < registers; ++k) {
