@@ -164,6 +164,7 @@ class Model:
             self._classes.setflags(write=False)
         # Regressors: the core's answer is predict's, flat when one output (no slice per call).
         self._predicts_values = self._classes is None and not self._predicts_codes
+        self._core_predict = self._core.predict  # bound once: a binding's method is a new object per read
 
     @property
     def n_threads(self):
@@ -312,9 +313,12 @@ class Model:
         -1 (outlier) / 1 (inlier) for outlier detectors; the nearest centre for k-means. k-means
         refuses (ValueError) a row whose NaN or infinity reaches the distances (no imputer or
         clipping in its pipeline mends it), as scikit-learn does: such a row has no nearest centre."""
-        X = self._matrix(X)
+        # _matrix inlined (one call less a row): a native float32/float64 matrix as it is
+        # (numpy's native float dtypes are singletons: any other dtype goes through as_matrix).
+        if not (type(X) is np.ndarray and X.ndim == 2 and (X.dtype is _F32 or X.dtype is _F64)):
+            X = as_matrix(X, self)
         if self._predicts_values:
-            return self._core.predict(X, self._threads, True)
+            return self._core_predict(X, self._threads, True)
         if self._is_clusterer:
             self._refuse_rows_without_distances(X)
         out = self._core.predict(X, self._threads)  # the kind is the core's choice
