@@ -338,6 +338,14 @@ void build_top_tables(const Forest<Rule>& forest, Quantization<typename Rule::Va
       }
     }
   }, kMinTreesPerThread);
+  const std::size_t trees = forest.num_trees(), blocks = (trees + kQuantizedLanes - 1) / kQuantizedLanes;
+  q.top_front.assign(blocks * kTopFrontSlots * kQuantizedLanes, 0u);
+  for (std::size_t b = 0; b < blocks; ++b)
+    for (std::size_t s = 0; s < kTopFrontSlots; ++s)
+      for (std::size_t j = 0; j < kQuantizedLanes; ++j) {
+        const std::size_t t = b * kQuantizedLanes + j < trees ? b * kQuantizedLanes + j : b * kQuantizedLanes;
+        q.top_front[(b * kTopFrontSlots + s) * kQuantizedLanes + j] = q.top[Quantization<Value>::top_offset(t) + s];
+      }
 }
 
 }  // namespace

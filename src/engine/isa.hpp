@@ -259,10 +259,12 @@ struct Avx512Isa : Avx2Isa {
     const std::size_t lanes = (count + kQuantizedLanes - 1) / kQuantizedLanes * kQuantizedLanes;
     const QuantizedNode* nodes = q.nodes.data();
     const uint32_t* top = q.top.data();
+    // t is a chunk's first tree, a multiple of kQuantizedLanes (plans/quantized_row.hpp)
+    const uint32_t* front = q.top_front.data() + t / kQuantizedLanes * kTopFrontSlots * kQuantizedLanes;
     const uint32_t* sets = q.category_sets.data();
-    if (q.width <= 64) walk_trees_lanes<2, kCategorical>(nodes, top, roots, depth, bins, lanes, leaves, sets, q.set_shift);
-    else if (q.width <= 128) walk_trees_lanes<4, kCategorical>(nodes, top, roots, depth, bins, lanes, leaves, sets, q.set_shift);
-    else walk_trees_lanes<0, kCategorical>(nodes, top, roots, depth, bins, lanes, leaves, sets, q.set_shift);
+    if (q.width <= 64) walk_trees_lanes<2, kCategorical>(nodes, top, front, roots, depth, bins, lanes, leaves, sets, q.set_shift);
+    else if (q.width <= 128) walk_trees_lanes<4, kCategorical>(nodes, top, front, roots, depth, bins, lanes, leaves, sets, q.set_shift);
+    else walk_trees_lanes<0, kCategorical>(nodes, top, front, roots, depth, bins, lanes, leaves, sets, q.set_shift);
   }
   static void add_leaves(const void* nodes, std::size_t node_bytes, const uint32_t* found, std::size_t n, float* acc) {
     add_leaves_avx512(nodes, node_bytes, found, n, acc);

@@ -83,6 +83,8 @@ constexpr std::size_t kQuantizedLanes = 16;  // rows interleaved in the bin buff
 constexpr int kTopLevels = 5;             // levels of a tree walked from Quantization::top
 constexpr std::size_t kTopWords = 64;     // words per tree in Quantization::top
 constexpr uint32_t kTopLeafFlag = 1u << 31;  // on a table's node words: the node is a leaf
+constexpr int kTopFrontLevels = 3;        // levels of Quantization::top_front
+constexpr std::size_t kTopFrontSlots = 7;  // their slots: 2^kTopFrontLevels - 1
 constexpr std::size_t kQuantizedBlockRows = 128;  // rows per block: 8 AVX-512 registers of lanes
 constexpr std::size_t kBinBudget = 16384;  // uint16 bins of one block, kept on the stack (32 KiB)
 
@@ -120,6 +122,11 @@ struct Quantization {
   // with itself and always goes right, so shallower trees have a table too), one unused
   // word, then the node index of the 32 slots of the sixth level, | kTopLeafFlag on leaves.
   std::vector<uint32_t> top;
+  // The first kTopFrontLevels levels of `top` again, sixteen trees at a time and slot by slot:
+  // the words of trees 16 b .. 16 b + 15 at slot s are top_front[(b kTopFrontSlots + s) 16 ..
+  // + 15] (past the last tree, the block's first tree's). A single row walking sixteen trees
+  // in lanes reads each of those levels with plain loads and blends instead of a gather.
+  std::vector<uint32_t> top_front;
   std::vector<uint32_t> category_sets;  // categorical splits' sets, 2^set_shift words each
   uint32_t set_shift = 0;
   bool has_categorical = false;      // some node is categorical (kQuantizedCategorical)

@@ -208,12 +208,17 @@ inline __m512i row_bins_of(const __m512i* row_bins, const uint16_t* bins, __m512
 // starts at its tree's top table, q.top + tables[16 g + j] (Quantization::top), and ends at
 // the node index written to leaves[16 g + j]. With kRegisters = 2 or 4 the row's bins (at
 // most 32 * kRegisters columns; `bins` readable that far) stay in registers, so a split's
-// bin is a permute, not a gather: the first five levels take one gather (the table word),
-// deeper ones two (the node). Wider rows (kRegisters = 0) gather their bins from `bins`.
-// Node indices stay below 2^28. kCategorical: as in walk_rows_avx512.
+// bin is a permute, not a gather: the first three levels read the table words of the lanes'
+// sixteen trees from `front` (Quantization::top_front, at the first lane's block: the lanes
+// are sixteen consecutive trees a register, the first a multiple of 16) with loads and blends,
+// the next two take one gather (the table word), deeper ones two (the node). Wider rows
+// (kRegisters = 0) gather their bins from `bins`. Node indices stay below 2^28.
+// kCategorical: as in walk_rows_avx512.
 template <int kGroups, int kRegisters, bool kCategorical>
-inline void walk_trees_avx512(const QuantizedNode* nodes, const uint32_t* top, const uint32_t* tables, uint32_t depth,
-                              const uint16_t* bins, uint32_t* leaves, const uint32_t* sets, uint32_t set_shift) {
+inline void walk_trees_avx512(const QuantizedNode* nodes, const uint32_t* top, const uint32_t* front, const uint32_t* tables,
+                              uint32_t depth, const uint16_t* bins, uint32_t* leaves, const uint32_t* sets,
+                              uint32_t set_shift) {
+  static_assert(kTopFrontLevels == 3 && kTopLevels > kTopFrontLevels, "the loads below are the front's three levels");
   const __m128i shift = _mm_cvtsi32_si128(static_cast<int>(set_shift));
   __m512i row_bins[kRegisters > 0 ? kRegisters : 1];
   for (int k = 0; k < kRegisters; ++k) row_bins[k] = _mm512_loadu_si512(bins + 32 * k);
@@ -225,11 +230,26 @@ inline void walk_trees_avx512(const QuantizedNode* nodes, const uint32_t* top, c
     table[g] = _mm512_loadu_si512(tables + 16 * g);
     slot[g] = _mm512_setzero_si512();
   }
+  __mmask16 went[kGroups][2];  // the lanes that went right at levels 0 and 1
   for (int level = 0; level < kTopLevels; ++level) {
     for (int g = 0; g < kGroups; ++g) {
-      const __m512i column_bound = _mm512_i32gather_epi32(_mm512_add_epi32(table[g], slot[g]), words, 4);
+      const auto word = [&](std::size_t s) {
+        return _mm512_loadu_si512(front + (static_cast<std::size_t>(g) * kTopFrontSlots + s) * kQuantizedLanes);
+      };
+      __m512i column_bound;
+      if (level == 0) {
+        column_bound = word(0);
+      } else if (level == 1) {  // slot 1 or 2
+        column_bound = _mm512_mask_blend_epi32(went[g][0], word(1), word(2));
+      } else if (level == 2) {  // slots 3-4 under slot 1, 5-6 under slot 2
+        column_bound = _mm512_mask_blend_epi32(went[g][0], _mm512_mask_blend_epi32(went[g][1], word(3), word(4)),
+                                               _mm512_mask_blend_epi32(went[g][1], word(5), word(6)));
+      } else {
+        column_bound = _mm512_i32gather_epi32(_mm512_add_epi32(table[g], slot[g]), words, 4);
+      }
       const __mmask16 right =
           goes_right<kCategorical>(column_bound, row_bins_of<kRegisters>(row_bins, bins, column_bound), sets, shift);
+      if (level < 2) went[g][level] = right;
       const __m512i child = _mm512_add_epi32(_mm512_add_epi32(slot[g], slot[g]), one);
       slot[g] = _mm512_mask_add_epi32(child, right, child, one);
     }
@@ -466,18 +486,18 @@ void bin_row_avx512(const Quantization<typename Rule::Value>& q, const In* row, 
 
 // One row through `lanes` (a multiple of 16, at most 128) trees; see walk_trees_avx512.
 template <int kRegisters, bool kCategorical>
-inline void walk_trees_lanes(const QuantizedNode* nodes, const uint32_t* top, const uint32_t* tables, uint32_t depth,
-                             const uint16_t* bins, std::size_t lanes, uint32_t* leaves, const uint32_t* sets,
+inline void walk_trees_lanes(const QuantizedNode* nodes, const uint32_t* top, const uint32_t* front, const uint32_t* tables,
+                             uint32_t depth, const uint16_t* bins, std::size_t lanes, uint32_t* leaves, const uint32_t* sets,
                              uint32_t set_shift) {
   switch (lanes / kQuantizedLanes) {
-    case 8: return walk_trees_avx512<8, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
-    case 7: return walk_trees_avx512<7, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
-    case 6: return walk_trees_avx512<6, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
-    case 5: return walk_trees_avx512<5, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
-    case 4: return walk_trees_avx512<4, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
-    case 3: return walk_trees_avx512<3, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
-    case 2: return walk_trees_avx512<2, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
-    default: return walk_trees_avx512<1, kRegisters, kCategorical>(nodes, top, tables, depth, bins, leaves, sets, set_shift);
+    case 8: return walk_trees_avx512<8, kRegisters, kCategorical>(nodes, top, front, tables, depth, bins, leaves, sets, set_shift);
+    case 7: return walk_trees_avx512<7, kRegisters, kCategorical>(nodes, top, front, tables, depth, bins, leaves, sets, set_shift);
+    case 6: return walk_trees_avx512<6, kRegisters, kCategorical>(nodes, top, front, tables, depth, bins, leaves, sets, set_shift);
+    case 5: return walk_trees_avx512<5, kRegisters, kCategorical>(nodes, top, front, tables, depth, bins, leaves, sets, set_shift);
+    case 4: return walk_trees_avx512<4, kRegisters, kCategorical>(nodes, top, front, tables, depth, bins, leaves, sets, set_shift);
+    case 3: return walk_trees_avx512<3, kRegisters, kCategorical>(nodes, top, front, tables, depth, bins, leaves, sets, set_shift);
+    case 2: return walk_trees_avx512<2, kRegisters, kCategorical>(nodes, top, front, tables, depth, bins, leaves, sets, set_shift);
+    default: return walk_trees_avx512<1, kRegisters, kCategorical>(nodes, top, front, tables, depth, bins, leaves, sets, set_shift);
   }
 }
 
