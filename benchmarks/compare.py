@@ -36,7 +36,8 @@ def _shapes_asked(argv):
     return None
 
 
-if _shapes_asked(sys.argv) is not None and "e" not in _shapes_asked(sys.argv).split(","):
+_SHAPES = _shapes_asked(sys.argv)
+if _SHAPES is not None and "e" not in _SHAPES.split(","):
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("KMP_BLOCKTIME", "0")
 

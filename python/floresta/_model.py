@@ -313,8 +313,7 @@ class Model:
         -1 (outlier) / 1 (inlier) for outlier detectors; the nearest centre for k-means. k-means
         refuses (ValueError) a row whose NaN or infinity reaches the distances (no imputer or
         clipping in its pipeline mends it), as scikit-learn does: such a row has no nearest centre."""
-        # _matrix inlined (one call less a row): a native float32/float64 matrix as it is
-        # (numpy's native float dtypes are singletons: any other dtype goes through as_matrix).
+        # _matrix inlined (one call less a row; keep the two tests alike)
         if not (type(X) is np.ndarray and X.ndim == 2 and (X.dtype is _F32 or X.dtype is _F64)):
             X = as_matrix(X, self)
         if self._predicts_values:
@@ -455,8 +454,9 @@ class Model:
         return self._core.score(kind, self._matrix(X), self._threads)
 
     def _matrix(self, X):
-        # Fast path for what most calls pass: a 2-D float32/float64 numpy array.
-        if type(X) is np.ndarray and X.ndim == 2 and (X.dtype == _F32 or X.dtype == _F64):
+        # Fast path for what most calls pass: a 2-D native float32/float64 numpy array (numpy's
+        # native float dtypes are singletons; any other dtype goes through as_matrix).
+        if type(X) is np.ndarray and X.ndim == 2 and (X.dtype is _F32 or X.dtype is _F64):
             return X
         return as_matrix(X, self)
 

@@ -84,7 +84,7 @@ constexpr int kTopLevels = 5;             // levels of a tree walked from Quanti
 constexpr std::size_t kTopWords = 64;     // words per tree in Quantization::top
 constexpr uint32_t kTopLeafFlag = 1u << 31;  // on a table's node words: the node is a leaf
 constexpr int kTopFrontLevels = 3;        // levels of Quantization::top_front
-constexpr std::size_t kTopFrontSlots = 7;  // their slots: 2^kTopFrontLevels - 1
+constexpr std::size_t kTopFrontSlots = (std::size_t{1} << kTopFrontLevels) - 1;  // their slots
 constexpr std::size_t kQuantizedBlockRows = 128;  // rows per block: 8 AVX-512 registers of lanes
 constexpr std::size_t kBinBudget = 16384;  // uint16 bins of one block, kept on the stack (32 KiB)
 
