@@ -8,13 +8,16 @@ Method (written into stream.md too):
   - the same generated transactions (seed 9) are published to a fresh stream (pipelined XADDs)
     before each consumer starts, on one redis-server of our own (AOF, fsync always);
   - each consumer drains the stream through a consumer group in micro-batches of 256 and
-    writes one scored record per transaction (XADD) and the acknowledgements; throughput =
-    transactions / time from the first read to the last commit, median of --repeats runs;
+    writes one scored record per transaction (XADD: entry, id_transacao, id_cliente,
+    fraud_probability, alert, segment_id, segment_name, the customer's segment from the same
+    table, python -m bank.segments's) and the acknowledgements; throughput = transactions /
+    time from the first read to the last commit, median of --repeats runs;
   - bank_stream_scorer also keeps every customer's state in Redis and commits each micro-batch
-    in one MULTI/EXEC (exactly once across crashes); the Python consumer keeps its state in
-    memory and commits its writes in one MULTI/EXEC per micro-batch too, but its state would
-    be lost with the process — the comparison favours it;
-  - the Python consumer's probabilities are checked against the C++ scorer's (1e-9);
+    in one Lua script (exactly once across crashes); the Python consumer keeps its state in
+    memory and commits its writes in one MULTI/EXEC per micro-batch, but its state would be
+    lost with the process — the comparison favours it;
+  - the Python consumer's records are checked against the C++ scorer's: probabilities within
+    1e-9, alerts and segments equal;
   - both run on this machine's 2 shared cores beside redis-server; Redis's automatic
     append-only-file rewrites are off during the runs (a forked child that would take the
     cores from both consumers at random moments; a production Redis has its own machine);
@@ -45,7 +48,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "examples" / "bank"))
 
 from bank import features as F  # noqa: E402
-from bank import generate  # noqa: E402
+from bank import generate, segments  # noqa: E402
 from bank.replay import publish  # noqa: E402
 from bank.services import RedisServer  # noqa: E402
 
@@ -55,8 +58,8 @@ REPLAY = REPO / "build/examples/bank/bank_stream_replay"
 RESULTS = REPO / "benchmarks/results"
 
 
-def python_consumer(client, batch=256):
-    """Drains `transactions` as a data team would; returns (records, seconds, probabilities)."""
+def python_consumer(client, segment_table, batch=256):
+    """Drains `transactions` as a data team would; returns (records, seconds, {id_transacao: record})."""
     import lightgbm
     import numpy as np
     import pandas as pd
@@ -66,10 +69,12 @@ def python_consumer(client, batch=256):
     threshold = document["metadata"]["alert_threshold"]
     client.xgroup_create("transactions", "py", id="0")
     state = F.FeatureState()
-    probabilities = {}
+    table = pd.read_json(segment_table, lines=True, dtype={"id_cliente": str}).set_index("id_cliente")
+    segment_of = dict(zip(table.index, zip(table["segment_id"], table["segment_name"])))
+    written = {}
     start = None
     total = client.xlen("transactions")
-    while len(probabilities) < total:
+    while len(written) < total:
         reply = client.xreadgroup("py", "py-1", {"transactions": ">"}, count=batch, block=1000)
         if not reply:
             break
@@ -82,18 +87,34 @@ def python_consumer(client, batch=256):
         p = booster.predict(rows)
         pipe = client.pipeline(transaction=True)
         for (entry, _), record, prob in zip(entries, records, p):
-            pipe.xadd("scored_py", {"entry": entry, "id_transacao": record["id_transacao"],
-                                    "fraud_probability": repr(float(prob)), "alert": int(prob > threshold)})
-            probabilities[record["id_transacao"]] = float(prob)
+            segment_id, segment_name = segment_of.get(record["id_cliente"], (-1, ""))
+            scored = {"entry": entry, "id_transacao": record["id_transacao"], "id_cliente": record["id_cliente"],
+                      "fraud_probability": repr(float(prob)), "alert": int(prob > threshold),
+                      "segment_id": int(segment_id), "segment_name": segment_name}
+            pipe.xadd("scored_py", scored)
+            written[record["id_transacao"]] = scored
         pipe.xack("transactions", "py", *[entry for entry, _ in entries])
         pipe.execute()
-    return len(probabilities), time.perf_counter() - start, probabilities
+    return len(written), time.perf_counter() - start, written
 
 
-def scorer_command(port):
+def agreement(py, cpp):
+    """The largest probability difference between the two consumers' records; SystemExit when
+    their sets of transactions, alerts or segments differ (entry ids differ: each has its own stream)."""
+    if py.keys() != cpp.keys():
+        raise SystemExit(f"the consumers scored different transactions: {len(py)} and {len(cpp)}")
+    for k, p in py.items():
+        c = cpp[k]
+        text = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
+        if any(text(p[f]) != c[f] for f in ("id_cliente", "alert", "segment_id", "segment_name")):
+            raise SystemExit(f"{k}: the Python consumer wrote {p}, the C++ scorer {c}")
+    return max(abs(float(p["fraud_probability"]) - float(cpp[k]["fraud_probability"])) for k, p in py.items())
+
+
+def scorer_command(port, segment_table):
     # --reasons 0: the Python consumer does not explain alerts, so neither does the scorer here.
     return [str(SCORER), "--fraud-model", str(MODEL), "--redis-port", str(port), "--idle-exit-ms", "1000", "--block-ms",
-            "100", "--reasons", "0"]
+            "100", "--reasons", "0", "--segments", str(segment_table)]
 
 
 def summary_numbers(stderr):
@@ -105,8 +126,8 @@ def summary_numbers(stderr):
     return rate, p50, p99
 
 
-def cpp_consumer(port):
-    result = subprocess.run(scorer_command(port), capture_output=True, text=True, timeout=3600)
+def cpp_consumer(port, segment_table):
+    result = subprocess.run(scorer_command(port, segment_table), capture_output=True, text=True, timeout=3600)
     if result.returncode:
         raise SystemExit(result.stderr)
     return summary_numbers(result.stderr)[0]
@@ -121,14 +142,14 @@ def fresh_redis(fsync="always"):
     return folder, server, client
 
 
-def latency_at(rate, records, seconds, fsync):
+def latency_at(rate, records, segment_table, seconds, fsync):
     """The scorer's p50 / p99 while `rate` transactions a second are offered for `seconds`."""
     folder, server, client = fresh_redis(fsync)
     try:
         wanted = folder / "offered.jsonl"
         wanted.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records[:int(rate * seconds)]))
         count = int(rate * seconds)
-        scorer = subprocess.Popen(scorer_command(server.port), stderr=subprocess.PIPE, text=True)
+        scorer = subprocess.Popen(scorer_command(server.port, segment_table), stderr=subprocess.PIPE, text=True)
         time.sleep(0.3)  # model loaded, group created (it exits after 1 s without entries)
         begin = time.perf_counter()
         with open(wanted) as lines:
@@ -148,9 +169,10 @@ def latency_at(rate, records, seconds, fsync):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def repeated_latency(rate, records, seconds, fsync, repeats):
+def repeated_latency(rate, records, segment_table, seconds, fsync, repeats):
     """latency_at `repeats` times: the run of the median p99, with every run's p50 and p99."""
-    runs = sorted((latency_at(rate, records, seconds, fsync) for _ in range(repeats)), key=lambda x: x["p99_ms"])
+    runs = sorted((latency_at(rate, records, segment_table, seconds, fsync) for _ in range(repeats)),
+                  key=lambda x: x["p99_ms"])
     middle = dict(runs[len(runs) // 2])
     middle["p50_runs_ms"] = [x["p50_ms"] for x in runs]
     middle["p99_runs_ms"] = [x["p99_ms"] for x in runs]
@@ -168,7 +190,11 @@ def main(argv=None):
     for program in (SCORER, REPLAY):
         if not program.is_file():
             raise SystemExit(f"{program} is missing: run `make` first")
-    records = list(generate.records(generate.generate(args.customers, args.days, seed=9)))
+    frame = generate.generate(args.customers, args.days, seed=9)
+    records = list(generate.records(frame))
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="bench-stream-segments-"))
+    segment_table = scratch / "segments.jsonl"
+    segments.write(segments.assign(frame), segment_table)
     runs = {"bank_stream_scorer (C++)": [], "Python consumer": []}
     check = None
     for _ in range(args.repeats):
@@ -177,20 +203,22 @@ def main(argv=None):
             try:
                 publish(client, "transactions", records)
                 if name.startswith("bank"):
-                    rate = cpp_consumer(server.port)
-                    cpp = {f[b"id_transacao"].decode(): float(f[b"fraud_probability"]) for _, f in client.xrange("scored")}
+                    rate = cpp_consumer(server.port, segment_table)
+                    cpp = {f[b"id_transacao"].decode(): {k.decode(): v.decode() for k, v in f.items()}
+                           for _, f in client.xrange("scored")}
                 else:
-                    n, seconds, py = python_consumer(client)
+                    n, seconds, py = python_consumer(client, segment_table)
                     rate = n / seconds
-                    check = max(abs(py[k] - cpp[k]) for k in py)
+                    check = agreement(py, cpp)
                 runs[name].append(rate)
             finally:
                 server.stop()
                 shutil.rmtree(folder, ignore_errors=True)
     if check is None or check > 1e-9:
         raise SystemExit(f"the Python consumer's probabilities differ from the C++ scorer's by {check}")
-    latency = [repeated_latency(int(r), records, args.seconds, fsync, args.repeats) for fsync in ("always", "everysec")
-               for r in args.rates.split(",")]
+    latency = [repeated_latency(int(r), records, segment_table, args.seconds, fsync, args.repeats)
+               for fsync in ("always", "everysec") for r in args.rates.split(",")]
+    shutil.rmtree(scratch, ignore_errors=True)
     median = {name: statistics.median(rates) for name, rates in runs.items()}
     ratio = median["bank_stream_scorer (C++)"] / median["Python consumer"]
     result = {"date": datetime.date.today().isoformat(), "machine": platform.processor() or platform.machine(),
@@ -203,7 +231,8 @@ def main(argv=None):
              f"{len(records):,} transactions, median of {args.repeats} runs:", "",
              "| consumer | transactions/s |", "|---|---|"]
     lines += [f"| {name} | {rate:,.0f} |" for name, rate in median.items()]
-    lines += ["", f"The C++ scorer: {ratio:.1f}× the Python consumer; probabilities agree within {check:.1e}.", "",
+    lines += ["", f"The C++ scorer: {ratio:.1f}× the Python consumer; probabilities agree within {check:.1e}, alerts and "
+              "segments equal.", "",
               f"Latency of bank_stream_scorer at fixed offered rates ({args.seconds:g} s each, {args.repeats} runs "
               "each; the median run):", "",
               "| appendfsync | offered (transactions/s) | achieved | p50 (ms) | p99 (ms) | p99 of each run (ms) |",

@@ -80,9 +80,14 @@ struct CustomerState {
   nlohmann::json to_json() const;
   static CustomerState from_json(const nlohmann::json& j);
   // The same as compact bytes (what the Redis mode stores: JSON's number printing and parsing
-  // cost most of a micro-batch): a version byte, then the fields in a fixed order, integers and
-  // doubles as 8 little-endian bytes, strings length-prefixed. decode checks every length and
-  // throws BadRecord on anything else.
+  // cost most of a micro-batch): a version byte, then the fields in a fixed order. Version 2
+  // (written): integers as LEB128 varints of their zigzag, the timestamps after last_t as
+  // differences from it; amounts (cents) and coordinates (micro-degrees) as an even varint,
+  // zigzag(k) << 1 for the value k / 10^digits when that is the double bit for bit, else the
+  // varint 1 and the double's 8 little-endian bytes; counts and string lengths as varints.
+  // Version 1 (still read: states a previous scorer left in Redis): integers and doubles as 8
+  // little-endian bytes, counts and lengths as 4. decode checks every length and throws
+  // BadRecord on anything else.
   std::string encode() const;
   static CustomerState decode(std::string_view bytes);
 };

@@ -81,10 +81,14 @@ for i = 1, tonumber(ARGV[5]) do
   end
   a = a + 3
 end
+local states = {}  -- the states: MSET, a few hundred keys a call (one command, not one per key)
 for k = 5, #KEYS do
-  redis.call('SET', KEYS[k], ARGV[a])
+  states[#states + 1] = KEYS[k]
+  states[#states + 1] = ARGV[a]
   a = a + 1
+  if #states == 1000 then redis.call('MSET', unpack(states)); states = {} end
 end
+if #states > 0 then redis.call('MSET', unpack(states)) end
 redis.call('SET', KEYS[1], ARGV[2])
 local ids = {}
 for i = a, #ARGV do

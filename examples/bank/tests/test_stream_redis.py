@@ -112,8 +112,107 @@ def test_end_to_end_with_bad_records(server, tmp_path):
     summary = scorer.log_path.read_text()
     assert f"records in {len(ids)}, scored {len(records)}, rejected {len(bad_ids)}" in summary
     assert "latency p50" in summary
-    state = server.client.get(f"bank:state:{records[0]['id_cliente']}")  # version byte, then the count
-    assert state[0] == 1 and struct.unpack("<q", state[1:9])[0] == int((frame["id_cliente"] == records[0]["id_cliente"]).sum())
+    state = read_state(server.client.get(f"bank:state:{records[0]['id_cliente']}"))
+    assert state["version"] == 2 and state["count"] == int((frame["id_cliente"] == records[0]["id_cliente"]).sum())
+
+
+class StateBytes:
+    """A customer's state as stored in Redis, read and written by the layouts the scorer's
+    features.hpp documents (written here from that text, not from the C++): version 1, fixed
+    8-byte numbers and 4-byte counts; version 2, varints (zigzag; timestamps as differences from
+    the last one), amounts and coordinates as decimal integers (cents, micro-degrees: an even
+    varint) or a 1 and the double's 8 bytes."""
+
+    def __init__(self, data=b""):
+        self.data, self.at = data, 0
+
+    def varint(self):
+        value = shift = 0
+        while True:
+            b = self.data[self.at]
+            self.at += 1
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return value
+
+    def take(self, fmt):
+        (value,) = struct.unpack_from(fmt, self.data, self.at)
+        self.at += struct.calcsize(fmt)
+        return value
+
+    def integer(self, v2):
+        if not v2:
+            return self.take("<q")
+        u = self.varint()
+        return (u >> 1) ^ -(u & 1)
+
+    def real(self, v2, digits):
+        if not v2:
+            return self.take("<d")
+        u = self.varint()
+        return self.take("<d") if u == 1 else ((u >> 2) ^ -((u >> 1) & 1)) / 10**digits
+
+    def count(self, v2):
+        return self.varint() if v2 else self.take("<I")
+
+    def text(self, v2):
+        n = self.count(v2)
+        self.at += n
+        return self.data[self.at - n:self.at]
+
+
+def read_state(data):
+    r = StateBytes(data)
+    version = r.take("<b")
+    v2 = version == 2
+    s = {"version": version, "count": r.integer(v2), "flags": r.take("<b")}
+    last_t, last_credit = r.integer(v2), r.integer(v2)
+    base = last_t if v2 else 0
+    s.update(last_t=last_t, last_credit=last_credit + base, last_saldo=r.real(v2, 2), last_latitude=r.real(v2, 6),
+             last_longitude=r.real(v2, 6))
+    s["window"] = [(r.integer(v2) + base, r.real(v2, 2), r.take("<b")) for _ in range(r.count(v2))]
+    s["history"] = [(r.real(v2, 2), r.real(v2, 6), r.real(v2, 6)) for _ in range(r.count(v2))]
+    s["devices"] = [(r.text(v2), r.integer(v2) + base) for _ in range(r.count(v2))]
+    s["beneficiaries"] = [r.text(v2) for _ in range(r.count(v2))]
+    s["bands"] = [(r.integer(v2), r.integer(v2)) for _ in range(r.count(v2))]
+    assert r.at == len(data)
+    return s
+
+
+def version_1(s):
+    """The state in the layout of version 1 (what a scorer before version 2 wrote)."""
+    q, d = (lambda v: struct.pack("<q", v)), (lambda v: struct.pack("<d", v))
+    text = lambda t: struct.pack("<I", len(t)) + t  # noqa: E731
+    out = [b"\x01", q(s["count"]), struct.pack("<b", s["flags"]), q(s["last_t"]), q(s["last_credit"]),
+           d(s["last_saldo"]), d(s["last_latitude"]), d(s["last_longitude"]), struct.pack("<I", len(s["window"]))]
+    out += [q(t) + d(v) + struct.pack("<b", b) for t, v, b in s["window"]]
+    out += [struct.pack("<I", len(s["history"]))] + [d(v) + d(a) + d(o) for v, a, o in s["history"]]
+    out += [struct.pack("<I", len(s["devices"]))] + [text(i) + q(t) for i, t in s["devices"]]
+    out += [struct.pack("<I", len(s["beneficiaries"]))] + [text(b) for b in s["beneficiaries"]]
+    out += [struct.pack("<I", len(s["bands"]))] + [q(b) + q(n) for b, n in s["bands"]]
+    return b"".join(out)
+
+
+def test_states_written_by_the_previous_version_are_read(server, tmp_path):
+    """A scorer upgraded over a Redis that holds version-1 states goes on from them: half the
+    transactions scored, every state rewritten in version 1's layout, the other half scored;
+    the scores are an uninterrupted run's. (Version 2 is about 45% of version 1's size.)"""
+    records = list(generate.records(generate.generate(40, days=6, seed=53)))
+    half = len(records) // 2
+    ids = publish(server.client, "transactions", records[:half])
+    assert start_scorer(server, tmp_path).wait(timeout=120) == 0
+    keys = list(server.client.scan_iter("bank:state:*"))
+    new = {k: server.client.get(k) for k in keys}
+    old = {k: version_1(read_state(v)) for k, v in new.items()}
+    assert all(read_state(old[k]) | {"version": 2} == read_state(v) for k, v in new.items())
+    assert sum(map(len, new.values())) < 0.6 * sum(map(len, old.values()))
+    server.client.mset(old)
+    ids += publish(server.client, "transactions", records[half:])
+    assert start_scorer(server, tmp_path).wait(timeout=120) == 0
+    assert_exactly_once(server.client, ids, reference(records))
+    again = {f"bank:state:{r['id_cliente']}".encode() for r in records[half:]}
+    assert {k: server.client.get(k)[0] for k in keys} == {k: 2 if k in again else 1 for k in keys}  # rewritten when used
 
 
 def test_a_damaged_state_stops_the_scorer_with_the_reason_and_loses_nothing(server, tmp_path):
