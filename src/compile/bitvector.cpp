@@ -21,7 +21,7 @@ Word clearing(uint32_t b, uint32_t e) {
 }
 
 // The single-row layout (Bitvector::row_begin): blocks of sixteen trees, each word of them split
-// by split. Returns its splits (padding included); builds it when `build`.
+// by split, two steps a pair. Returns its splits (padding included); builds it when `build`.
 template <class Value>
 std::size_t build_rows(Bitvector<Value>& bv, uint32_t leaf_column, bool build) {
   constexpr uint32_t kLanes = 16;
@@ -29,24 +29,34 @@ std::size_t build_rows(Bitvector<Value>& bv, uint32_t leaf_column, bool build) {
   const auto splits_of = [&](std::size_t t, std::size_t p) { return bv.split_begin[t * parts + p + 1] - bv.split_begin[t * parts + p]; };
   // A padding split reads the leaf column (always kMissingRight) against the largest bound:
   // never false, and it clears nothing.
-  const uint32_t padding = leaf_column | (uint32_t{kMissingRight} << 16);
+  const BitvectorSplit<uint32_t> padding{leaf_column | (uint32_t{kMissingRight} << 16), 0};
   std::size_t size = 0;
   for (std::size_t b = 0; b < trees; b += kLanes)
     for (std::size_t p = 0; p < parts; ++p) {
-      if (build) bv.row_begin.push_back(static_cast<uint32_t>(bv.row_words.size()));
+      if (build) bv.row_begin.push_back(static_cast<uint32_t>(bv.row_steps.size()));
       uint32_t most = 0;
       for (std::size_t t = b; t < std::min(trees, b + kLanes); ++t) most = std::max(most, splits_of(t, p));
+      most += most % 2;  // whole pairs
       size += std::size_t{kLanes} * most;
       if (!build) continue;
-      for (uint32_t s = 0; s < most; ++s)
-        for (std::size_t t = b; t < b + kLanes; ++t) {
-          const bool real = t < trees && s < splits_of(t, p);
-          const BitvectorSplit<uint32_t> split = real ? bv.splits[bv.split_begin[t * parts + p] + s] : BitvectorSplit<uint32_t>{padding, 0};
-          bv.row_words.push_back(split.word);
-          bv.row_cleared.push_back(split.cleared);
-        }
+      for (uint32_t s = 0; s < most; s += 2) {
+        const std::size_t at = bv.row_steps.size();
+        bv.row_steps.resize(at + Bitvector<Value>::kRowPairWords);
+        uint16_t* columns = reinterpret_cast<uint16_t*>(bv.row_steps.data() + at);  // 32 each
+        uint16_t* bounds = columns + 2 * kLanes;
+        uint32_t* cleared = bv.row_steps.data() + at + 2 * kLanes;
+        for (uint32_t half = 0; half < 2; ++half)
+          for (std::size_t i = 0; i < kLanes; ++i) {
+            const std::size_t t = b + i;
+            const bool real = t < trees && s + half < splits_of(t, p);
+            const BitvectorSplit<uint32_t> split = real ? bv.splits[bv.split_begin[t * parts + p] + s + half] : padding;
+            columns[half * kLanes + i] = static_cast<uint16_t>(split.word & 0xFFFF);
+            bounds[half * kLanes + i] = static_cast<uint16_t>(split.word >> 16);
+            cleared[half * kLanes + i] = split.cleared;
+          }
+      }
     }
-  if (build) bv.row_begin.push_back(static_cast<uint32_t>(bv.row_words.size()));
+  if (build) bv.row_begin.push_back(static_cast<uint32_t>(bv.row_steps.size()));
   return size;
 }
 
@@ -142,7 +152,7 @@ void build_bitvector(Forest<Rule>& forest, uint32_t word_bits) {
   if (word_bits == 32 && !q.has_categorical && q.width <= kBitvectorRowColumns) {
     const std::size_t row_splits = build_rows(bv, q.width - 1, false);
     bv.row_preferred = static_cast<double>(row_splits) * 8 < 48.0 * bv.cost.steps &&
-                       row_splits < (std::size_t{1} << 31);  // row_begin's 32-bit offsets
+                       row_splits * 4 < (std::size_t{1} << 32);  // row_begin's 32-bit offsets (4 words a split)
     if (bv.row_preferred) build_rows(bv, q.width - 1, true);
   }
   forest.bitvector = std::move(bv);

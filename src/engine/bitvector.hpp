@@ -77,12 +77,15 @@ struct Bitvector {
   std::vector<uint32_t> leaf_begin;  // per tree: its first leaf in leaf_values
   std::vector<Value> leaf_values;    // every tree's leaves, left to right
   // Single rows (32-bit words; built only when row_preferred): trees sixteen at a time, a tree
-  // per vector lane, each word of them in turn. Part b * parts + p (block of trees b, word p)
-  // keeps split s of its tree i at row_words[row_begin[b * parts + p] + 16 s + i]; trees with
-  // fewer splits than the part's most are padded with splits that clear nothing.
-  std::vector<uint32_t> row_begin;    // per part, and one past the last
-  std::vector<uint32_t> row_words;    // as BitvectorSplit::word
-  std::vector<uint32_t> row_cleared;  // as BitvectorSplit::cleared
+  // per vector lane, each word of them in turn, its splits two steps at a time. Part
+  // b * parts + p (block of trees b, word p) is the pairs of steps from row_steps[row_begin[
+  // b * parts + p]], kRowPairWords words each: the 16-bit bin columns of steps 2k and 2k + 1
+  // (lane i: tree i of step 2k; lane 16 + i: of step 2k + 1; 32 uint16 in 16 words), their
+  // bounds alike, then the leaves each clears when false (16 words a step). Trees with fewer
+  // splits than the part's most, and an odd last step, are padded with splits that clear nothing.
+  static constexpr std::size_t kRowPairWords = 64;
+  std::vector<uint32_t> row_begin;  // per part, and one past the last
+  std::vector<uint32_t> row_steps;
   BitvectorCost cost;  // the choice of plan for batches (compile/bitvector.cpp)
   // Single rows: the row layout built, numeric splits, at most kBitvectorRowColumns bin
   // columns, and expected faster than the quantized row walk.

@@ -380,21 +380,21 @@ struct Avx512BitvectorLanes {
 };
 
 // One row through every tree of a forest, sixteen trees at a time, a tree per lane
-// (Bitvector::row_begin): per step, the sixteen splits' bins picked from the row's bins in
-// two registers (vpermt2w: at most kBitvectorRowColumns bin columns), compared with their
-// bounds, and their leaves cleared where the bin is greater; each word of the trees in turn
-// (a wide forest's low, then high); then the trees' exit leaves' values gathered and added to
-// the row's accumulators `a` tree by tree in file order.
+// (Bitvector::row_begin): per pair of steps, the 32 splits' bins picked from the row's bins in
+// two registers (vpermt2w: at most kBitvectorRowColumns bin columns) and compared with their
+// bounds as 16-bit numbers (one compare for both steps), and each step's leaves cleared where
+// the bin is greater; each word of the trees in turn (a wide forest's low, then high); then the
+// trees' exit leaves' values added to the row's accumulators `a` tree by tree in file order.
 
-// One word of sixteen trees for one row: the steps [at, end) of the single-row layout.
-FLORESTA_ALWAYS_INLINE __m512i bitvector_row_word(const uint32_t* words, const uint32_t* cleared, uint32_t at, uint32_t end,
-                                                  __m512i low, __m512i high) {
+// One word of sixteen trees for one row: the pairs of steps in row_steps [at, end).
+FLORESTA_ALWAYS_INLINE __m512i bitvector_row_word(const uint32_t* steps, uint32_t at, uint32_t end, __m512i low,
+                                                  __m512i high) {
   __m512i state = _mm512_set1_epi32(-1);
-  for (; at < end; at += 16) {
-    const __m512i w = _mm512_loadu_si512(words + at);
-    const __m512i bin = _mm512_and_si512(_mm512_permutex2var_epi16(low, w, high), _mm512_set1_epi32(0xFFFF));
-    const __mmask16 greater = _mm512_cmpgt_epu32_mask(bin, _mm512_srli_epi32(w, 16));
-    state = _mm512_mask_andnot_epi32(state, greater, _mm512_loadu_si512(cleared + at), state);
+  for (; at < end; at += 64) {
+    const __m512i bin = _mm512_permutex2var_epi16(low, _mm512_loadu_si512(steps + at), high);
+    const __mmask32 greater = _mm512_cmpgt_epu16_mask(bin, _mm512_loadu_si512(steps + at + 16));
+    state = _mm512_mask_andnot_epi32(state, static_cast<__mmask16>(greater), _mm512_loadu_si512(steps + at + 32), state);
+    state = _mm512_mask_andnot_epi32(state, static_cast<__mmask16>(greater >> 16), _mm512_loadu_si512(steps + at + 48), state);
   }
   return state;
 }
@@ -405,17 +405,17 @@ void bitvector_row_avx512(const Forest<Rule>& forest, const uint16_t* bins, type
   using Accum = typename Rule::Accum;
   const auto& bv = forest.bitvector;
   const __m512i low = _mm512_loadu_si512(bins), high = _mm512_loadu_si512(bins + 32);
-  const uint32_t* words = bv.row_words.data();
-  const uint32_t* cleared = bv.row_cleared.data();
+  static_assert(Bitvector<typename Rule::Value>::kRowPairWords == 64, "the steps' layout above");
+  const uint32_t* steps = bv.row_steps.data();
   const uint32_t* part = bv.row_begin.data();
   const std::size_t trees = forest.num_trees();
   const bool one_group = forest.num_groups == 1;
   Accum sum = a[0];
   for (std::size_t t = 0; t < trees; t += 16) {
     __m512i leaf;
-    const Avx512BitvectorLanes::Words first{bitvector_row_word(words, cleared, part[0], part[1], low, high)};
+    const Avx512BitvectorLanes::Words first{bitvector_row_word(steps, part[0], part[1], low, high)};
     if (bv.parts == 2) {
-      const Avx512BitvectorLanes::Words both[2] = {first, {bitvector_row_word(words, cleared, part[1], part[2], low, high)}};
+      const Avx512BitvectorLanes::Words both[2] = {first, {bitvector_row_word(steps, part[1], part[2], low, high)}};
       leaf = Avx512BitvectorLanes::exits<2>(both);
     } else {
       leaf = Avx512BitvectorLanes::exits<1>(&first);
