@@ -1,6 +1,8 @@
 // src/engine/bitvector_lanes.hpp — the bitvector plan's steps (plans/bitvector.hpp) for a
 // group of sixteen rows, per instruction set, on leaf words of the instruction set's width
 // (kWordBits: a tree of up to 64 leaves is kParts of them, at most kMostParts; bitvector.hpp):
+//   Bin            the type of the bins the steps read (the block's 16-bit bins, widened to
+//                  32 bits by the plan where Bin is uint32_t)
 //   Words          one word of a tree for sixteen rows, in registers
 //   start          every leaf set
 //   clear_greater  a numeric split: `cleared`'s leaves cleared in the rows whose bin (the
@@ -17,9 +19,10 @@
 //   PortableBitvectorLanes  16-bit words, the bins compared as they are in two 128-bit
 //                           vectors (GCC/Clang vector extensions: SSE2, NEON); a lane at a
 //                           time elsewhere
-//   Avx2BitvectorLanes      32-bit words in two registers; bins widened to 32 bits and
-//                           compared (values below 2^16 compare the same signed); exit
-//                           leaves read from the exponent of the lowest bit as a float
+//   Avx2BitvectorLanes      32-bit words in two registers; 32-bit bins (values below 2^16
+//                           compare the same signed), each compare's operand read from
+//                           memory; exit leaves read from the exponent of the lowest bit as
+//                           a float
 //   Avx512BitvectorLanes    32-bit words in one register; the sixteen 16-bit bins compared
 //                           into a mask register (vpcmpuw), the leaves cleared under it;
 //                           exit leaves as AVX2's
@@ -61,6 +64,7 @@ FLORESTA_ALWAYS_INLINE uint32_t lowest_bit(Word word) {
 }
 
 struct PortableBitvectorLanes {
+  using Bin = uint16_t;
   static constexpr uint32_t kWordBits = 16;
   static constexpr std::size_t kMostParts = 4;
   static constexpr std::size_t L = kQuantizedLanes;
@@ -155,6 +159,9 @@ struct PortableBitvectorLanes {
 
 #if FLORESTA_ISA_LEVEL >= 1
 struct Avx2BitvectorLanes {
+  // Bins of 32 bits: a split's compare takes them straight from memory, where 16-bit ones
+  // were widened first (docs/benchmarks.md, bench-predict/leaf-permutes item 6).
+  using Bin = uint32_t;
   static constexpr uint32_t kWordBits = 32;
   static constexpr std::size_t kMostParts = 2;
   struct Words {
@@ -166,21 +173,23 @@ struct Avx2BitvectorLanes {
     std::conditional_t<sizeof(Value) == 8, __m256d, __m256> v[kCount];
   };
 
-  // Register k's bins, widened to 32 bits.
-  FLORESTA_ALWAYS_INLINE static __m256i widened(const uint16_t* bins, std::size_t k) {
-    return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bins + 8 * k)));
+  FLORESTA_ALWAYS_INLINE static __m256i bins_of(const uint32_t* bins, std::size_t k) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bins + 8 * k));
   }
   FLORESTA_ALWAYS_INLINE static void start(Words& words) {
     for (auto& v : words.v) v = _mm256_set1_epi32(-1);
   }
-  FLORESTA_ALWAYS_INLINE static void clear_greater(Words& words, const uint16_t* bins, uint32_t bound, uint32_t cleared) {
-    const __m256i b = _mm256_set1_epi32(static_cast<int>(bound)), c = _mm256_set1_epi32(static_cast<int>(cleared));
+  // A word keeps its leaves where the bin goes left (bound + 1 > bin) or the split does not
+  // clear them: one compare (its bins from memory), an OR and an AND a register.
+  FLORESTA_ALWAYS_INLINE static void clear_greater(Words& words, const uint32_t* bins, uint32_t bound, uint32_t cleared) {
+    const __m256i above = _mm256_set1_epi32(static_cast<int>(bound + 1));
+    const __m256i kept = _mm256_set1_epi32(static_cast<int>(~cleared));
     for (std::size_t k = 0; k < 2; ++k)
-      words.v[k] = _mm256_andnot_si256(_mm256_and_si256(_mm256_cmpgt_epi32(widened(bins, k), b), c), words.v[k]);
+      words.v[k] = _mm256_and_si256(_mm256_or_si256(_mm256_cmpgt_epi32(above, bins_of(bins, k)), kept), words.v[k]);
   }
   // A set of at most eight words is read into a register once and its words picked by a
   // permute; a longer one is gathered.
-  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint16_t* bins, const uint32_t* set, uint32_t set_shift,
+  FLORESTA_ALWAYS_INLINE static void clear_right(Words& words, const uint32_t* bins, const uint32_t* set, uint32_t set_shift,
                                                  uint32_t cleared) {
     const __m256i c = _mm256_set1_epi32(static_cast<int>(cleared));
     const bool in_register = set_shift <= 3;
@@ -190,7 +199,7 @@ struct Avx2BitvectorLanes {
       held = _mm256_maskload_epi32(reinterpret_cast<const int*>(set), present);
     }
     for (std::size_t k = 0; k < 2; ++k) {
-      const __m256i x = widened(bins, k);
+      const __m256i x = bins_of(bins, k);
       const __m256i w = in_register ? _mm256_permutevar8x32_epi32(held, _mm256_srli_epi32(x, 5))
                                     : _mm256_i32gather_epi32(reinterpret_cast<const int*>(set), _mm256_srli_epi32(x, 5), 4);
       __m256i right = _mm256_and_si256(_mm256_srlv_epi32(w, _mm256_and_si256(x, _mm256_set1_epi32(31))), _mm256_set1_epi32(1));
@@ -263,6 +272,7 @@ FLORESTA_ALWAYS_INLINE __m512i lowest_bits_avx512(__m512i x) {
 }
 
 struct Avx512BitvectorLanes {
+  using Bin = uint16_t;
   static constexpr uint32_t kWordBits = 32;
   static constexpr std::size_t kMostParts = 2;
   struct Words {

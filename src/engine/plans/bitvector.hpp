@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "engine/bitvector.hpp"
 #include "engine/forest.hpp"
@@ -58,13 +59,14 @@ struct BitvectorPlan {
     const In* rows[kQuantizedBlockRows];
     for (std::size_t r = 0; r < n; ++r) rows[r] = X.row(b + r);
     Isa::template bin_block<Rule>(q, rows, n, X.col_stride, scratch.bins);
+    const Bin* bins = as_lanes_bins(scratch.bins, (n + L - 1) / L * L * q.width);
     switch (forest.bitvector.parts) {
-      case 1: return add<kCategorical, 1>(forest, n, acc, scratch.bins);
-      case 2: return add<kCategorical, 2>(forest, n, acc, scratch.bins);
+      case 1: return add<kCategorical, 1>(forest, n, acc, bins);
+      case 2: return add<kCategorical, 2>(forest, n, acc, bins);
       default:
         if constexpr (Lanes::kMostParts > 2) {
-          if (forest.bitvector.parts == 3) return add<kCategorical, 3>(forest, n, acc, scratch.bins);
-          return add<kCategorical, 4>(forest, n, acc, scratch.bins);
+          if (forest.bitvector.parts == 3) return add<kCategorical, 3>(forest, n, acc, bins);
+          return add<kCategorical, 4>(forest, n, acc, bins);
         }
     }
   }
@@ -74,10 +76,24 @@ struct BitvectorPlan {
 
   using Lanes = typename Isa::BitvectorLanes;
   using Words = typename Lanes::Words;
+  using Bin = typename Lanes::Bin;
+
+  // The block's `count` bins as the steps read them: as binned, or widened to 32 bits in a
+  // buffer of the thread's (grown once, kept: the scratch on the stack stays as it is).
+  static const Bin* as_lanes_bins(const uint16_t* bins, std::size_t count) {
+    if constexpr (std::is_same_v<Bin, uint16_t>) {
+      return bins;
+    } else {
+      static thread_local std::vector<Bin> wide;
+      if (wide.size() < count) wide.resize(count);
+      for (std::size_t i = 0; i < count; ++i) wide[i] = bins[i];
+      return wide.data();
+    }
+  }
 
   // n binned rows, a pass of as many groups as fit at a time.
   template <bool kCategorical, std::size_t kParts, class Rule>
-  static void add(const Forest<Rule>& forest, std::size_t n, typename Rule::Accum* acc, const uint16_t* bins) {
+  static void add(const Forest<Rule>& forest, std::size_t n, typename Rule::Accum* acc, const Bin* bins) {
     // Eight groups' words and sums stay in AVX-512's registers; trees of two words take
     // twice the registers: four groups. (AVX2 and portable measured alike with 2, 4 or 8
     // groups, docs/benchmarks.md, "The bitvector plan".)
@@ -85,7 +101,7 @@ struct BitvectorPlan {
     const std::size_t groups = (n + L - 1) / L;
     for (std::size_t g = 0; g < groups;) {
       const std::size_t left = groups - g, rows = n - g * L;
-      const uint16_t* at = bins + g * L * forest.quantized.width;
+      const Bin* at = bins + g * L * forest.quantized.width;
       typename Rule::Accum* a = acc + g * L * forest.num_groups;
       if (left >= kMost) g += pass<kMost, kCategorical, kParts>(forest, at, rows, a);
       else if (left >= 4) g += pass<4, kCategorical, kParts>(forest, at, rows, a);
@@ -97,7 +113,7 @@ struct BitvectorPlan {
   // kGroups groups of sixteen rows (their bins at `bins`; `rows` real rows from there, at
   // least kGroups - 1 groups' and one more) through every tree; returns kGroups.
   template <std::size_t kGroups, bool kCategorical, std::size_t kParts, class Rule>
-  static std::size_t pass(const Forest<Rule>& forest, const uint16_t* bins, std::size_t rows,
+  static std::size_t pass(const Forest<Rule>& forest, const Bin* bins, std::size_t rows,
                           typename Rule::Accum* acc) {
     using Accum = typename Rule::Accum;
     using Value = typename Rule::Value;
@@ -146,7 +162,7 @@ struct BitvectorPlan {
   // each word's index a constant: a loop over the words left them in memory, each split a
   // load and a store per register (AVX2 (c) 412-424 ns a row against 326).
   template <std::size_t kGroups, bool kCategorical, std::size_t kParts, class Rule>
-  FLORESTA_ALWAYS_INLINE static void tree_words(const Forest<Rule>& forest, std::size_t t, const uint16_t* bins,
+  FLORESTA_ALWAYS_INLINE static void tree_words(const Forest<Rule>& forest, std::size_t t, const Bin* bins,
                                                 Words (&words)[kGroups][kParts]) {
     const BitvectorSplit<uint32_t>* splits = forest.bitvector.splits.data();
     const uint32_t* begin = forest.bitvector.split_begin.data() + t * kParts;
@@ -160,7 +176,7 @@ struct BitvectorPlan {
   // [split, end) clears its leaves in the rows it sends right.
   template <std::size_t kGroups, bool kCategorical, std::size_t kParts, std::size_t p, class Rule>
   FLORESTA_ALWAYS_INLINE static void word_of_tree(const Forest<Rule>& forest, const BitvectorSplit<uint32_t>* split,
-                                                  const BitvectorSplit<uint32_t>* end, const uint16_t* bins,
+                                                  const BitvectorSplit<uint32_t>* end, const Bin* bins,
                                                   Words (&words)[kGroups][kParts]) {
     const auto& q = forest.quantized;
     const std::size_t group_bins = L * q.width;
@@ -168,7 +184,7 @@ struct BitvectorPlan {
     for (; split < end; ++split) {
       const uint32_t word = split->word;
       const uint32_t cleared = split->cleared;
-      const uint16_t* column = bins + (word & kQuantizedColumnMask) * L;
+      const Bin* column = bins + (word & kQuantizedColumnMask) * L;
       if constexpr (kCategorical) {
         if (word & kQuantizedCategorical) {
           const uint32_t* set = q.category_sets.data() + ((word >> kQuantizedSetShift) << q.set_shift);
