@@ -47,6 +47,10 @@ const char* const kUsage =
     "  --batch N             micro-batch size: entries read and committed together (default 256)\n"
     "  --segments FILE       the customers' segments (python -m bank.segments); without it, or for a\n"
     "                        customer not in it, segment_id is -1 and segment_name empty\n"
+    "  --unknown-customers score|reject\n"
+    "                        a customer not in --segments: scored from an empty state (score, the\n"
+    "                        default: a first transaction), or rejected as a bad record (reject: the\n"
+    "                        table is the register of customers; needs --segments)\n"
     "  --reasons N           each alert carries its N reason codes (default 3; 0: none): the features\n"
     "                        with the largest |contribution| to the fraud margin (exact TreeSHAP), in the\n"
     "                        field `reasons`, a JSON array [{\"field\", \"value\", \"contribution\"}, ...];\n"
@@ -95,7 +99,7 @@ extern "C" void on_signal(int) { g_stop.store(true); }
 struct Options {
   std::string fraud_model, load_state, save_state, segments;
   int metrics_port = 0;
-  bool stdin_mode = false, emit_features = false;
+  bool stdin_mode = false, emit_features = false, reject_unknown = false;
   std::size_t batch = 256;
   std::size_t max_record_bytes = std::size_t{1} << 20;
   std::size_t reasons = bank::FraudScorer::kDefaultReasons;
@@ -135,6 +139,10 @@ Options parse(int argc, char** argv) {
       else if (flag == "--load-state") o.load_state = value;
       else if (flag == "--save-state") o.save_state = value;
       else if (flag == "--segments") o.segments = value;
+      else if (flag == "--unknown-customers") {
+        if (value != "score" && value != "reject") usage_error("--unknown-customers takes score or reject, not '" + value + "'");
+        o.reject_unknown = value == "reject";
+      }
       else if (flag == "--batch") o.batch = static_cast<std::size_t>(count_of(flag, value, 1, 1'000'000));
       else if (flag == "--reasons") o.reasons = static_cast<std::size_t>(count_of(flag, value, 0, 1'000));
       else if (flag == "--max-record-bytes")
@@ -159,6 +167,7 @@ Options parse(int argc, char** argv) {
     }
   }
   if (o.fraud_model.empty()) usage_error("--fraud-model is required");
+  if (o.reject_unknown && o.segments.empty()) usage_error("--unknown-customers reject needs --segments (the register of customers)");
 #ifdef BANK_WITH_REDIS
   o.stream.batch = o.batch;
   o.stream.max_record_bytes = o.max_record_bytes;
@@ -232,6 +241,7 @@ int main(int argc, char** argv) {
     bank::FraudScorer scorer(options.fraud_model,
                              options.segments.empty() ? bank::SegmentTable{} : bank::SegmentTable::load(options.segments),
                              options.reasons);
+    scorer.reject_unknown_customers(options.reject_unknown);
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
 #ifdef BANK_WITH_REDIS

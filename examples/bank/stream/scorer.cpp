@@ -57,6 +57,11 @@ FraudScorer::FraudScorer(const std::string& model_path, SegmentTable segments, s
 }
 
 void FraudScorer::add(const std::string& entry, Transaction transaction) {
+  if (reject_unknown_ && !segments_.contains(transaction.customer)) {
+    const std::string& id = transaction.customer;  // (quoted at most 64 bytes: it is the sender's text)
+    throw BadRecord("id_cliente: unknown customer '" + id.substr(0, 64) + (id.size() > 64 ? "...'" : "'") +
+                    " (not in the --segments table)");
+  }
   Scored s;
   s.entry = entry;
   s.transaction = std::move(transaction);

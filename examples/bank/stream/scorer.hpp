@@ -28,6 +28,7 @@ class SegmentTable {
     std::string name;
   };
   const Segment& of(const std::string& customer) const;
+  bool contains(const std::string& customer) const { return segments_.count(customer) > 0; }
   std::size_t size() const { return segments_.size(); }
 
  private:
@@ -63,8 +64,12 @@ class FraudScorer {
                        const FeatureDefinition& definition = FeatureDefinition::built_in());
 
   // Computes the features and takes the transaction into the state; the row waits for
-  // score(). BadRecord (the state untouched) for a transaction that cannot be used.
+  // score(). BadRecord (the state untouched) for a transaction that cannot be used: with
+  // reject_unknown_customers, also one whose customer the segment table does not list.
   void add(const std::string& entry, Transaction transaction);
+  // The segment table as the bank's register of customers (--unknown-customers reject): a
+  // transaction of a customer not in it is a bad record, not a first transaction.
+  void reject_unknown_customers(bool on) { reject_unknown_ = on; }
   std::size_t pending() const { return pending_.size(); }
   // Scores the waiting rows in one call, in the order they were added; explains the alerts
   // among them (only those: the other rows cost nothing more).
@@ -79,6 +84,7 @@ class FraudScorer {
   double threshold_ = 0;
   std::size_t reasons_ = 0;
   std::size_t positive_output_ = 0;  // the output whose margin is the fraud class's
+  bool reject_unknown_ = false;
   SegmentTable segments_;
   FeatureState state_;
   std::vector<Scored> pending_;

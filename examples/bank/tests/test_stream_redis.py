@@ -215,6 +215,24 @@ def test_states_written_by_the_previous_version_are_read(server, tmp_path):
     assert {k: server.client.get(k)[0] for k in keys} == {k: 2 if k in again else 1 for k in keys}  # rewritten when used
 
 
+def test_unknown_customers_go_to_the_error_stream_when_the_segment_table_is_the_register(server, tmp_path):
+    from bank import segments
+
+    frame = generate.generate(30, days=5, seed=59)
+    records = list(generate.records(frame))
+    stranger = records[0]["id_cliente"]
+    segments.write(segments.assign(frame[frame["id_cliente"] != stranger]), tmp_path / "segments.jsonl")
+    ids = publish(server.client, "transactions", records)
+    bad_ids = [entry for entry, r in zip(ids, records) if r["id_cliente"] == stranger]
+    scorer = start_scorer(server, tmp_path, "--segments", tmp_path / "segments.jsonl", "--unknown-customers", "reject")
+    assert scorer.wait(timeout=120) == 0, scorer.log_path.read_text()
+    others = [r for r in records if r["id_cliente"] != stranger]
+    assert_exactly_once(server.client, ids, reference(others), bad_ids)
+    _, rejected = outputs(server.client)
+    assert all(r["error"].startswith(f"id_cliente: unknown customer '{stranger}'") for r in rejected)
+    assert server.client.get(f"bank:state:{stranger}") is None  # no state for a rejected customer
+
+
 def test_a_damaged_state_stops_the_scorer_with_the_reason_and_loses_nothing(server, tmp_path):
     records = list(generate.records(generate.generate(20, days=3, seed=47)))
     ids = publish(server.client, "transactions", records)

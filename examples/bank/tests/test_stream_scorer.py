@@ -262,3 +262,34 @@ def test_each_record_carries_its_customers_segment(tmp_path):
     path.write_text('{"id_cliente": "C1"}\n', encoding="utf-8")
     result = run([], "--stdin", "--fraud-model", MODEL, "--segments", path)
     assert result.returncode == 1 and "segments.jsonl: line 1" in result.stderr and "segment_id" in result.stderr
+
+
+def test_unknown_customers_are_rejected_when_the_segment_table_is_the_register(tmp_path):
+    """--unknown-customers reject: a customer the segment table does not list is a bad record
+    (the reason names it; the other customers score as in a run without those records); the
+    default scores it from an empty state."""
+    from bank import segments
+
+    frame = generate.generate(40, days=8, seed=38)
+    stranger = frame["id_cliente"].iloc[3]
+    path = tmp_path / "segments.jsonl"
+    segments.write(segments.assign(frame[frame["id_cliente"] != stranger]), path)
+    lines = jsonl(frame)
+    result = run(lines, "--stdin", "--fraud-model", MODEL, "--segments", path, "--unknown-customers", "reject")
+    assert result.returncode == 0, result.stderr
+    scored = [json.loads(line) for line in result.stdout.splitlines()]
+    errors = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    theirs = frame.loc[frame["id_cliente"] == stranger, "id_transacao"].tolist()
+    assert theirs and sorted(e["id_transacao"] for e in errors) == sorted(theirs)
+    assert all(f"id_cliente: unknown customer '{stranger}'" in e["error"] for e in errors)
+    assert stranger not in {s["id_cliente"] for s in scored}
+    others = [line for line in lines if json.loads(line)["id_cliente"] != stranger]
+    alone = run(others, "--stdin", "--fraud-model", MODEL, "--segments", path)
+    drop_entry = lambda o: {k: v for k, v in o.items() if k != "entry"}  # noqa: E731 (line numbers differ)
+    assert [drop_entry(json.loads(line)) for line in alone.stdout.splitlines()] == [drop_entry(o) for o in scored]
+    default = run(lines, "--stdin", "--fraud-model", MODEL, "--segments", path)
+    assert sum(json.loads(line)["id_cliente"] == stranger for line in default.stdout.splitlines()) == len(theirs)
+    result = run([], "--stdin", "--fraud-model", MODEL, "--unknown-customers", "reject")
+    assert result.returncode == 2 and "needs --segments" in result.stderr
+    result = run([], "--stdin", "--fraud-model", MODEL, "--segments", path, "--unknown-customers", "maybe")
+    assert result.returncode == 2 and "score or reject" in result.stderr
