@@ -41,18 +41,21 @@ std::size_t build_rows(Bitvector<Value>& bv, uint32_t leaf_column, bool build) {
       if (!build) continue;
       for (uint32_t s = 0; s < most; s += 2) {
         const std::size_t at = bv.row_steps.size();
-        bv.row_steps.resize(at + Bitvector<Value>::kRowPairWords);
-        uint16_t* columns = reinterpret_cast<uint16_t*>(bv.row_steps.data() + at);  // 32 each
-        uint16_t* bounds = columns + 2 * kLanes;
-        uint32_t* cleared = bv.row_steps.data() + at + 2 * kLanes;
+        bv.row_steps.resize(at + Bitvector<Value>::kRowPairWords);  // zeros
+        uint32_t* pair = bv.row_steps.data() + at;
+        // 16-bit lane j of a region of 16 words: word j / 2, the low half first (as the
+        // vector loads read it on a little-endian CPU)
+        const auto lane16 = [&](std::size_t region, std::size_t j, uint32_t value) {
+          pair[region + j / 2] |= (value & 0xFFFFu) << (16 * (j % 2));
+        };
         for (uint32_t half = 0; half < 2; ++half)
           for (std::size_t i = 0; i < kLanes; ++i) {
             const std::size_t t = b + i;
             const bool real = t < trees && s + half < splits_of(t, p);
             const BitvectorSplit<uint32_t> split = real ? bv.splits[bv.split_begin[t * parts + p] + s + half] : padding;
-            columns[half * kLanes + i] = static_cast<uint16_t>(split.word & 0xFFFF);
-            bounds[half * kLanes + i] = static_cast<uint16_t>(split.word >> 16);
-            cleared[half * kLanes + i] = split.cleared;
+            lane16(0, half * kLanes + i, split.word);             // the bin column
+            lane16(kLanes, half * kLanes + i, split.word >> 16);  // the bound
+            pair[2 * kLanes + half * kLanes + i] = split.cleared;
           }
       }
     }
@@ -152,7 +155,7 @@ void build_bitvector(Forest<Rule>& forest, uint32_t word_bits) {
   if (word_bits == 32 && !q.has_categorical && q.width <= kBitvectorRowColumns) {
     const std::size_t row_splits = build_rows(bv, q.width - 1, false);
     bv.row_preferred = static_cast<double>(row_splits) * 8 < 48.0 * bv.cost.steps &&
-                       row_splits * 4 < (std::size_t{1} << 32);  // row_begin's 32-bit offsets (4 words a split)
+                       row_splits * 2 < (std::size_t{1} << 32);  // row_begin's 32-bit offsets (2 words a split)
     if (bv.row_preferred) build_rows(bv, q.width - 1, true);
   }
   forest.bitvector = std::move(bv);
