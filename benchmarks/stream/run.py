@@ -103,9 +103,9 @@ def agreement(py, cpp):
     their sets of transactions, alerts or segments differ (entry ids differ: each has its own stream)."""
     if py.keys() != cpp.keys():
         raise SystemExit(f"the consumers scored different transactions: {len(py)} and {len(cpp)}")
+    text = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
     for k, p in py.items():
         c = cpp[k]
-        text = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
         if any(text(p[f]) != c[f] for f in ("id_cliente", "alert", "segment_id", "segment_name")):
             raise SystemExit(f"{k}: the Python consumer wrote {p}, the C++ scorer {c}")
     return max(abs(float(p["fraud_probability"]) - float(cpp[k]["fraud_probability"])) for k, p in py.items())
@@ -192,8 +192,8 @@ def main(argv=None):
             raise SystemExit(f"{program} is missing: run `make` first")
     frame = generate.generate(args.customers, args.days, seed=9)
     records = list(generate.records(frame))
-    scratch = pathlib.Path(tempfile.mkdtemp(prefix="bench-stream-segments-"))
-    segment_table = scratch / "segments.jsonl"
+    scratch = tempfile.TemporaryDirectory(prefix="bench-stream-segments-")  # (removed at exit whatever happens)
+    segment_table = pathlib.Path(scratch.name) / "segments.jsonl"
     segments.write(segments.assign(frame), segment_table)
     runs = {"bank_stream_scorer (C++)": [], "Python consumer": []}
     check = None
@@ -218,7 +218,7 @@ def main(argv=None):
         raise SystemExit(f"the Python consumer's probabilities differ from the C++ scorer's by {check}")
     latency = [repeated_latency(int(r), records, segment_table, args.seconds, fsync, args.repeats)
                for fsync in ("always", "everysec") for r in args.rates.split(",")]
-    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.cleanup()
     median = {name: statistics.median(rates) for name, rates in runs.items()}
     ratio = median["bank_stream_scorer (C++)"] / median["Python consumer"]
     result = {"date": datetime.date.today().isoformat(), "machine": platform.processor() or platform.machine(),
