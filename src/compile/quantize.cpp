@@ -283,6 +283,26 @@ bool describe_features(const std::vector<uint64_t>& keys, const std::vector<std:
       q.keys.push_back(t[k - 1]);
   }
   q.width = static_cast<uint32_t>(2 * sets.size() + 1);
+  const std::size_t padded = (sets.size() + kQuantizedLanes - 1) / kQuantizedLanes * kQuantizedLanes;
+  q.search_input.assign(padded, 0u);
+  q.search_begin.assign(padded, 0u);
+  q.search_count.assign(padded, 0u);
+  q.search_zero_missing.assign(padded, 0u);
+  uint32_t most = 0;
+  for (std::size_t i = 0; i < sets.size(); ++i) {
+    const auto& f = q.features[i];
+    q.search_input[i] = f.feature;
+    q.search_begin[i] = f.begin;
+    q.search_zero_missing[i] = f.zero_missing;
+    if (f.categorical) {
+      q.categorical_features.push_back(static_cast<uint32_t>(i));
+    } else {
+      q.search_count[i] = f.end - f.begin;
+      most = std::max(most, f.end - f.begin);
+    }
+  }
+  q.search_step = 0;
+  for (uint32_t step = 1; step <= most; step *= 2) q.search_step = step;
   return true;
 }
 
@@ -313,29 +333,42 @@ void quantize_nodes(const Forest<Rule>& forest, const std::vector<uint32_t>& nod
   }, kMinRowsPerThread * 16);
 }
 
-// q.top: breadth-first tables of the first kTopLevels levels of every tree, on n_threads.
+// Tree t's breadth-first table of its first `levels` levels (Quantization::top) into
+// `table`, 2^(levels + 1) words.
+template <class Rule>
+void fill_table(const Forest<Rule>& forest, const Quantization<typename Rule::Value>& q, std::size_t t, int levels,
+                uint32_t* table) {
+  const std::size_t splits = (std::size_t{1} << levels) - 1;
+  uint32_t slot_node[2 * ((std::size_t{1} << kRowTopLevels) - 1) + 1];
+  slot_node[0] = forest.tree_begin[t];
+  for (std::size_t s = 0; s < splits; ++s) {
+    const uint32_t at = slot_node[s];
+    const QuantizedNode& n = q.nodes[at];
+    table[s] = n.word();
+    const bool leaf = n.skip == ~0u;
+    slot_node[2 * s + 1] = leaf ? at : at + 1;
+    slot_node[2 * s + 2] = leaf ? at : at + n.skip + 1;
+  }
+  table[splits] = 0;
+  for (std::size_t s = 0; s <= splits; ++s) {
+    const uint32_t at = slot_node[splits + s];
+    table[splits + 1 + s] = at | (q.nodes[at].skip == ~0u ? kTopLeafFlag : 0u);
+  }
+}
+
+// q.top and q.row_top: breadth-first tables of the first kTopLevels and kRowTopLevels
+// levels of every tree, on n_threads; q.top_front from q.top.
 template <class Rule>
 void build_top_tables(const Forest<Rule>& forest, Quantization<typename Rule::Value>& q, int n_threads) {
   using Value = typename Rule::Value;
+  static_assert(kTopWords == std::size_t{2} << kTopLevels && kRowTopWords == std::size_t{2} << kRowTopLevels,
+                "a table holds its split words, one unused word and the next level's node indices");
   q.top.assign(forest.num_trees() * kTopWords, 0u);
+  q.row_top.assign(forest.num_trees() * kRowTopWords, 0u);
   parallel_for(forest.num_trees(), n_threads, [&](std::size_t begin, std::size_t end) {
     for (std::size_t t = begin; t < end; ++t) {
-      const std::size_t first = Quantization<Value>::top_offset(t);
-      constexpr std::size_t kSplits = (std::size_t{1} << kTopLevels) - 1;
-      uint32_t slot_node[2 * kSplits + 1];
-      slot_node[0] = forest.tree_begin[t];
-      for (std::size_t s = 0; s < kSplits; ++s) {
-        const uint32_t at = slot_node[s];
-        const QuantizedNode& n = q.nodes[at];
-        q.top[first + s] = n.word();
-        const bool leaf = n.skip == ~0u;
-        slot_node[2 * s + 1] = leaf ? at : at + 1;
-        slot_node[2 * s + 2] = leaf ? at : at + n.skip + 1;
-      }
-      for (std::size_t s = 0; s <= kSplits; ++s) {
-        const uint32_t at = slot_node[kSplits + s];
-        q.top[first + kSplits + 1 + s] = at | (q.nodes[at].skip == ~0u ? kTopLeafFlag : 0u);
-      }
+      fill_table(forest, q, t, kTopLevels, q.top.data() + Quantization<Value>::top_offset(t));
+      fill_table(forest, q, t, kRowTopLevels, q.row_top.data() + Quantization<Value>::row_top_offset(t));
     }
   }, kMinTreesPerThread);
   const std::size_t trees = forest.num_trees(), blocks = (trees + kQuantizedLanes - 1) / kQuantizedLanes;

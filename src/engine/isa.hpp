@@ -160,18 +160,18 @@ struct VectorIsaBase : PortableIsa {
   }
 
  protected:
-  // Trees [t, t + count)'s tables into roots (padded to a multiple of 16 with the first);
-  // returns their deepest depth.
-  template <class Value>
-  static uint32_t table_roots(const Quantization<Value>& q, const uint32_t* tree_depth, std::size_t t,
-                              std::size_t count, uint32_t* roots) {
+  // Trees [t, t + count)'s tables (`words` a tree: kTopWords in Quantization::top,
+  // kRowTopWords in row_top) into roots, padded to a multiple of 16 with the first; returns
+  // their deepest depth.
+  static uint32_t table_roots(const uint32_t* tree_depth, std::size_t t, std::size_t count, std::size_t words,
+                              uint32_t* roots) {
     const std::size_t lanes = (count + kQuantizedLanes - 1) / kQuantizedLanes * kQuantizedLanes;
     uint32_t depth = 0;
     for (std::size_t i = 0; i < count; ++i) {
-      roots[i] = q.top_offset(t + i);
+      roots[i] = static_cast<uint32_t>((t + i) * words);
       depth = std::max(depth, tree_depth[t + i]);
     }
-    std::fill(roots + count, roots + lanes, q.top_offset(t));  // the first tree again
+    std::fill(roots + count, roots + lanes, static_cast<uint32_t>(t * words));  // the first tree again
     return depth;
   }
 };
@@ -192,7 +192,7 @@ struct Avx2Isa : VectorIsaBase {
   static void walk_row(const Quantization<Value>& q, const uint32_t* /*tree_begin*/, const uint32_t* tree_depth,
                        std::size_t t, std::size_t count, const uint16_t* bins, uint32_t* leaves) {
     uint32_t roots[kQuantizedBlockRows];
-    const uint32_t depth = table_roots(q, tree_depth, t, count, roots);
+    const uint32_t depth = table_roots(tree_depth, t, count, kTopWords, roots);
     walk_trees_avx2<kCategorical>(q.nodes.data(), q.top.data(), roots, depth, bins, count, leaves,
                                   q.category_sets.data(), q.set_shift);
   }
@@ -255,10 +255,10 @@ struct Avx512Isa : Avx2Isa {
   static void walk_row(const Quantization<Value>& q, const uint32_t* /*tree_begin*/, const uint32_t* tree_depth,
                        std::size_t t, std::size_t count, const uint16_t* bins, uint32_t* leaves) {
     uint32_t roots[kQuantizedBlockRows];
-    const uint32_t depth = table_roots(q, tree_depth, t, count, roots);
+    const uint32_t depth = table_roots(tree_depth, t, count, kRowTopWords, roots);
     const std::size_t lanes = (count + kQuantizedLanes - 1) / kQuantizedLanes * kQuantizedLanes;
     const QuantizedNode* nodes = q.nodes.data();
-    const uint32_t* top = q.top.data();
+    const uint32_t* top = q.row_top.data();
     // t is a chunk's first tree, a multiple of kQuantizedLanes (plans/quantized_row.hpp)
     const uint32_t* front = q.top_front.data() + t / kQuantizedLanes * kTopFrontSlots * kQuantizedLanes;
     const uint32_t* sets = q.category_sets.data();

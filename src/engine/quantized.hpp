@@ -82,6 +82,8 @@ static_assert(kMaxQuantizedColumns <= kQuantizedColumnMask + 1, "columns must no
 constexpr std::size_t kQuantizedLanes = 16;  // rows interleaved in the bin buffer (docs/benchmarks.md, bench-predict)
 constexpr int kTopLevels = 5;             // levels of a tree walked from Quantization::top
 constexpr std::size_t kTopWords = 64;     // words per tree in Quantization::top
+constexpr int kRowTopLevels = 6;          // levels of a tree walked from Quantization::row_top
+constexpr std::size_t kRowTopWords = 128; // words per tree in Quantization::row_top
 constexpr uint32_t kTopLeafFlag = 1u << 31;  // on a table's node words: the node is a leaf
 constexpr int kTopFrontLevels = 3;        // levels of Quantization::top_front
 constexpr std::size_t kTopFrontSlots = (std::size_t{1} << kTopFrontLevels) - 1;  // their slots
@@ -122,11 +124,25 @@ struct Quantization {
   // with itself and always goes right, so shallower trees have a table too), one unused
   // word, then the node index of the 32 slots of the sixth level, | kTopLeafFlag on leaves.
   std::vector<uint32_t> top;
+  // The same tables one level deeper, kRowTopWords words a tree (63 split words, one unused,
+  // the node index of the 64 slots of the seventh level): AVX-512 single rows (simd_avx512.hpp,
+  // walk_trees_avx512), where a level read from a table is one gather and a level read from
+  // the nodes two.
+  std::vector<uint32_t> row_top;
   // The first kTopFrontLevels levels of `top` again, sixteen trees at a time and slot by slot:
   // the words of trees 16 b .. 16 b + 15 at slot s are top_front[(b kTopFrontSlots + s) 16 ..
   // + 15] (past the last tree, the block's first tree's). A single row walking sixteen trees
   // in lanes reads each of those levels with plain loads and blends instead of a gather.
   std::vector<uint32_t> top_front;
+  // A single row's binning with the features in vector lanes (simd_avx512.hpp,
+  // bin_row_lanes; double thresholds): per binned feature, padded with zeros to a multiple of
+  // kQuantizedLanes, its input column, its first threshold's index in `thresholds`, its
+  // number of thresholds (0 on categorical features, binned apart: categorical_features
+  // lists them) and 1 where zero counts as missing. search_step: the largest power of two
+  // not above the largest count (0 when no feature has thresholds).
+  std::vector<uint32_t> search_input, search_begin, search_count, search_zero_missing;
+  std::vector<uint32_t> categorical_features;
+  uint32_t search_step = 0;
   std::vector<uint32_t> category_sets;  // categorical splits' sets, 2^set_shift words each
   uint32_t set_shift = 0;
   bool has_categorical = false;      // some node is categorical (kQuantizedCategorical)
@@ -135,6 +151,8 @@ struct Quantization {
   FLORESTA_ALWAYS_INLINE bool empty() const { return nodes.empty(); }
   // Tree t's table in `top`.
   FLORESTA_ALWAYS_INLINE static uint32_t top_offset(std::size_t t) { return static_cast<uint32_t>(t * kTopWords); }
+  // Tree t's table in `row_top`.
+  FLORESTA_ALWAYS_INLINE static uint32_t row_top_offset(std::size_t t) { return static_cast<uint32_t>(t * kRowTopWords); }
   // Trees [t, t + count)'s tables into tops; returns the deepest of their depths.
   FLORESTA_ALWAYS_INLINE uint32_t tables_of(const uint32_t* tree_depth, std::size_t t, std::size_t count,
                                             const uint32_t** tops) const {

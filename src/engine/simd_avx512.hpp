@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "engine/quantized.hpp"
 
@@ -205,20 +206,20 @@ inline __m512i row_bins_of(const __m512i* row_bins, const uint16_t* bins, __m512
 }
 
 // One row through 16 * kGroups trees, a lane per tree (single rows). Lane j of register g
-// starts at its tree's top table, q.top + tables[16 g + j] (Quantization::top), and ends at
-// the node index written to leaves[16 g + j]. With kRegisters = 2 or 4 the row's bins (at
+// starts at its tree's table, q.row_top + tables[16 g + j] (Quantization::row_top), and ends
+// at the node index written to leaves[16 g + j]. With kRegisters = 2 or 4 the row's bins (at
 // most 32 * kRegisters columns; `bins` readable that far) stay in registers, so a split's
 // bin is a permute, not a gather: the first three levels read the table words of the lanes'
 // sixteen trees from `front` (Quantization::top_front, at the first lane's block: the lanes
 // are sixteen consecutive trees a register, the first a multiple of 16) with loads and blends,
-// the next two take one gather (the table word), deeper ones two (the node). Wider rows
+// the next three take one gather (the table word), deeper ones two (the node). Wider rows
 // (kRegisters = 0) gather their bins from `bins`. Node indices stay below 2^28.
 // kCategorical: as in walk_rows_avx512.
 template <int kGroups, int kRegisters, bool kCategorical>
 inline void walk_trees_avx512(const QuantizedNode* nodes, const uint32_t* top, const uint32_t* front, const uint32_t* tables,
                               uint32_t depth, const uint16_t* bins, uint32_t* leaves, const uint32_t* sets,
                               uint32_t set_shift) {
-  static_assert(kTopFrontLevels == 3 && kTopLevels > kTopFrontLevels, "the loads below are the front's three levels");
+  static_assert(kTopFrontLevels == 3 && kRowTopLevels > kTopFrontLevels, "the loads below are the front's three levels");
   const __m128i shift = _mm_cvtsi32_si128(static_cast<int>(set_shift));
   __m512i row_bins[kRegisters > 0 ? kRegisters : 1];
   for (int k = 0; k < kRegisters; ++k) row_bins[k] = _mm512_loadu_si512(bins + 32 * k);
@@ -231,7 +232,7 @@ inline void walk_trees_avx512(const QuantizedNode* nodes, const uint32_t* top, c
     slot[g] = _mm512_setzero_si512();
   }
   __mmask16 went[kGroups][2];  // the lanes that went right at levels 0 and 1
-  for (int level = 0; level < kTopLevels; ++level) {
+  for (int level = 0; level < kRowTopLevels; ++level) {
     for (int g = 0; g < kGroups; ++g) {
       const auto word = [&](std::size_t s) {
         return _mm512_loadu_si512(front + (static_cast<std::size_t>(g) * kTopFrontSlots + s) * kQuantizedLanes);
@@ -254,13 +255,13 @@ inline void walk_trees_avx512(const QuantizedNode* nodes, const uint32_t* top, c
       slot[g] = _mm512_mask_add_epi32(child, right, child, one);
     }
   }
-  // The sixth level's slots 31..62 hold node indices at table words 32..63.
+  // The seventh level's slots 63..126 hold node indices at table words 64..127.
   const __m512i node_bits = _mm512_set1_epi32(static_cast<int>(~kTopLeafFlag));
   for (int g = 0; g < kGroups; ++g)
     at[g] = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_add_epi32(_mm512_add_epi32(table[g], slot[g]), one), words, 4),
                              node_bits);
   const __m512i leaf_skip = _mm512_set1_epi32(-1);
-  for (uint32_t level = kTopLevels; level < depth; ++level) {
+  for (uint32_t level = kRowTopLevels; level < depth; ++level) {
     __mmask16 stay = 0xFFFF;
     for (int g = 0; g < kGroups; ++g) {
       const __m512i column_bound = _mm512_i32gather_epi32(at[g], halves, 8);
@@ -476,12 +477,90 @@ void bin_rows_avx512(const Quantization<typename Rule::Value>& q, const In* cons
     for (std::size_t l = 0; l < L; ++l) bins[g * group + leaf + l] = kMissingRight;
 }
 
-// bin_row compiled for AVX-512, so that the counts inline (a call per feature is a visible
-// share of a single row: docs/benchmarks.md, bench-predict/c).
+// Features [first, first + n) of one row (n <= 8 kRegisters; double thresholds), binned into
+// bins[2 first ..] by a branch-free binary search per feature, eight features a register
+// and kRegisters registers at once, so that their gathers overlap: `at` counts the
+// thresholds x lies right of and grows by each power of two from q.search_step down while
+// the threshold at at + step - 1 exists (a lane stops at its feature's count, 0 on
+// categorical features) and x lies right of it (t < x: double rules go left iff x <= t). A
+// missing value (NaN; zero where it counts as missing) gets 0 in the first column and
+// kMissingRight in the second, as bin_value.
+template <class Rule, int kRegisters>
+inline void bin_row_lanes(const Quantization<double>& q, const double* x, std::size_t first, std::size_t n,
+                          uint16_t* bins) {
+  static_assert(!Rule::kStrictLeft, "x right of t is t < x");
+  __m512d value[kRegisters];
+  __m256i count[kRegisters], begin[kRegisters], at[kRegisters];
+  const auto load = [&](const std::vector<uint32_t>& v, int r) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v.data() + first + 8 * r));
+  };
+  for (int r = 0; r < kRegisters; ++r) {
+    value[r] = _mm512_loadu_pd(x + 8 * r);
+    count[r] = load(q.search_count, r);
+    begin[r] = _mm256_sub_epi32(load(q.search_begin, r), _mm256_set1_epi32(1));
+    at[r] = _mm256_setzero_si256();
+  }
+  for (uint32_t step = q.search_step; step != 0; step >>= 1) {
+    const __m256i by = _mm256_set1_epi32(static_cast<int>(step));
+    for (int r = 0; r < kRegisters; ++r) {
+      const __m256i next = _mm256_add_epi32(at[r], by);
+      const __mmask8 exists = _mm256_cmple_epu32_mask(next, count[r]);
+      const __m512d t = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), exists, _mm256_add_epi32(begin[r], next),
+                                                 q.thresholds.data(), 8);
+      at[r] = _mm256_mask_mov_epi32(at[r], _mm512_mask_cmp_pd_mask(exists, t, value[r], _CMP_LT_OQ), next);
+    }
+  }
+  for (int r = 0; r < kRegisters; ++r) {
+    __mmask8 missing = _mm512_cmp_pd_mask(value[r], value[r], _CMP_UNORD_Q);
+    if constexpr (Rule::kZeroMissing) {
+      const __m256i zero_missing = load(q.search_zero_missing, r);
+      missing |= _mm512_cmp_pd_mask(value[r], _mm512_setzero_pd(), _CMP_EQ_OQ) &
+                 _mm256_test_epi32_mask(zero_missing, zero_missing);
+    }
+    // bin | bin << 16: the same bin in both columns, or 0 and kMissingRight when missing.
+    const __m256i bin = _mm256_add_epi32(at[r], _mm256_set1_epi32(1));
+    const __m256i words = _mm256_mask_mov_epi32(_mm256_or_si256(bin, _mm256_slli_epi32(bin, 16)), missing,
+                                                _mm256_set1_epi32(static_cast<int>(uint32_t{kMissingRight} << 16)));
+    const std::size_t lanes = n > 8u * r ? std::min<std::size_t>(8, n - 8u * r) : 0;
+    _mm256_mask_storeu_epi32(bins + 2 * (first + 8u * r), static_cast<__mmask8>((1u << lanes) - 1u), words);
+  }
+}
+
+// bin_row for AVX-512. Float thresholds (XGBoost): a feature at a time, sixteen thresholds a
+// compare (Avx512RowCount). Double thresholds (LightGBM, scikit-learn): numeric features by
+// bin_row_lanes, 32 at a time, then categorical ones one by one (bin_value; a code is its
+// bin). On Zen 5 a gather costs about a load an element, so the search in lanes pays about a
+// load per step and feature, while a compare covers sixteen floats but only eight doubles:
+// the lanes took 10-12% off one row of (b) and 4% off (d), and added 3% to (c)
+// (docs/benchmarks.md, bench-predict/row-binning).
 template <class Rule, class In>
 void bin_row_avx512(const Quantization<typename Rule::Value>& q, const In* row, std::ptrdiff_t col_stride,
                     uint16_t* bins) {
-  bin_row<Rule, Avx512RowCount>(q, row, col_stride, bins);
+  if constexpr (std::is_same_v<typename Rule::Value, float>) {
+    bin_row<Rule, Avx512RowCount>(q, row, col_stride, bins);
+  } else {
+    constexpr std::size_t kFeatures = 32;  // four registers
+    alignas(64) double x[kFeatures];
+    const std::size_t n = q.features.size();
+    for (std::size_t first = 0; first < n; first += kFeatures) {
+      const std::size_t count = std::min(n - first, kFeatures);
+      for (std::size_t k = 0; k < count; ++k)
+        x[k] = Rule::input(row[static_cast<std::ptrdiff_t>(q.search_input[first + k]) * col_stride]);
+      std::fill(x + count, x + (count + 7) / 8 * 8, 0.0);  // lanes past n: searched, never stored
+      switch ((count + 7) / 8) {
+        case 1: bin_row_lanes<Rule, 1>(q, x, first, count, bins); break;
+        case 2: bin_row_lanes<Rule, 2>(q, x, first, count, bins); break;
+        case 3: bin_row_lanes<Rule, 3>(q, x, first, count, bins); break;
+        default: bin_row_lanes<Rule, 4>(q, x, first, count, bins); break;
+      }
+    }
+    for (const uint32_t i : q.categorical_features) {
+      const auto& f = q.features[i];
+      bin_value<Rule, ScalarCount>(Rule::input(row[static_cast<std::ptrdiff_t>(f.feature) * col_stride]), f, q,
+                                   bins + 2 * i, 1);
+    }
+    bins[2 * n] = kMissingRight;
+  }
 }
 
 // One row through `lanes` (a multiple of 16, at most 128) trees; see walk_trees_avx512.
