@@ -3,7 +3,8 @@
 //   bin_block   a block of rows to interleaved bins (quantized.hpp's layout)
 //   bin_one     one row to its bins
 //   walk_block  a block's interleaved rows through every tree, tree by tree to `add`
-//   walk_row    one row through up to kQuantizedBlockRows trees, a lane per tree
+//   walk_row    one row through up to kQuantizedBlockRows trees, a lane per tree; returns
+//               nullptr (leaves holds node indices) or the table words that hold them
 //   add_leaves  float leaf values gathered into one group's accumulators (kGatherLeaves)
 //   walk8_xgboost  eight rows down one XGBoost value tree (kGatherWalk)
 //   BitvectorLanes  the bitvector plan's steps for sixteen rows (bitvector_lanes.hpp)
@@ -103,8 +104,8 @@ struct PortableIsa {
   // table levels, then a work list or sixteen lanes together (walk_list_row says which);
   // else sixteen lanes from the roots.
   template <bool kCategorical, class Value>
-  static void walk_row(const Quantization<Value>& q, const uint32_t* tree_begin, const uint32_t* tree_depth,
-                       std::size_t t, std::size_t count, const uint16_t* bins, uint32_t* leaves) {
+  static const uint32_t* walk_row(const Quantization<Value>& q, const uint32_t* tree_begin, const uint32_t* tree_depth,
+                                  std::size_t t, std::size_t count, const uint16_t* bins, uint32_t* leaves) {
     constexpr std::size_t L = kQuantizedLanes;
     const QuantizedNode* nodes = q.nodes.data();
     const uint32_t* sets = q.category_sets.data();
@@ -125,10 +126,11 @@ struct PortableIsa {
         for (std::size_t r = 0; r < lanes; r += L)
           walk_quantized<L, 1, 0, kCategorical>(nodes, leaves + r, below, bins, leaves + r, sets, q.set_shift);
       }
-      return;
+      return nullptr;
     }
     for (std::size_t r = 0; r < lanes; r += L)
       walk_quantized<L, 1, 0, kCategorical>(nodes, roots + r, depth, bins, leaves + r, sets, q.set_shift);
+    return nullptr;
   }
 
   // Rows in lanes with GCC / Clang vector extensions (SSE2, NEON).
@@ -189,12 +191,14 @@ struct Avx2Isa : VectorIsaBase {
     walk_block_avx2<kCategorical>(q, tree_depth, trees, bins, lanes, leaves, add);
   }
   template <bool kCategorical, class Value>
-  static void walk_row(const Quantization<Value>& q, const uint32_t* /*tree_begin*/, const uint32_t* tree_depth,
-                       std::size_t t, std::size_t count, const uint16_t* bins, uint32_t* leaves) {
+  static const uint32_t* walk_row(const Quantization<Value>& q, const uint32_t* /*tree_begin*/,
+                                  const uint32_t* tree_depth, std::size_t t, std::size_t count, const uint16_t* bins,
+                                  uint32_t* leaves) {
     uint32_t roots[kQuantizedBlockRows];
     const uint32_t depth = table_roots(tree_depth, t, count, kTopWords, roots);
     walk_trees_avx2<kCategorical>(q.nodes.data(), q.top.data(), roots, depth, bins, count, leaves,
                                   q.category_sets.data(), q.set_shift);
+    return nullptr;
   }
   static void add_leaves(const void* nodes, std::size_t node_bytes, const uint32_t* found, std::size_t n, float* acc) {
     add_leaves_avx2(nodes, node_bytes, found, n, acc);
@@ -252,8 +256,9 @@ struct Avx512Isa : Avx2Isa {
   // walk_trees_avx512 with the row's bins in two or four registers (up to 128 bin columns),
   // else gathered.
   template <bool kCategorical, class Value>
-  static void walk_row(const Quantization<Value>& q, const uint32_t* /*tree_begin*/, const uint32_t* tree_depth,
-                       std::size_t t, std::size_t count, const uint16_t* bins, uint32_t* leaves) {
+  static const uint32_t* walk_row(const Quantization<Value>& q, const uint32_t* /*tree_begin*/,
+                                  const uint32_t* tree_depth, std::size_t t, std::size_t count, const uint16_t* bins,
+                                  uint32_t* leaves) {
     uint32_t roots[kQuantizedBlockRows];
     const uint32_t depth = table_roots(tree_depth, t, count, kRowTopWords, roots);
     const std::size_t lanes = (count + kQuantizedLanes - 1) / kQuantizedLanes * kQuantizedLanes;
@@ -265,6 +270,7 @@ struct Avx512Isa : Avx2Isa {
     if (q.width <= 64) walk_trees_lanes<2, kCategorical>(nodes, top, front, roots, depth, bins, lanes, leaves, sets, q.set_shift);
     else if (q.width <= 128) walk_trees_lanes<4, kCategorical>(nodes, top, front, roots, depth, bins, lanes, leaves, sets, q.set_shift);
     else walk_trees_lanes<0, kCategorical>(nodes, top, front, roots, depth, bins, lanes, leaves, sets, q.set_shift);
+    return depth <= kRowTopLevels ? top : nullptr;
   }
   static void add_leaves(const void* nodes, std::size_t node_bytes, const uint32_t* found, std::size_t n, float* acc) {
     add_leaves_avx512(nodes, node_bytes, found, n, acc);

@@ -207,7 +207,8 @@ inline __m512i row_bins_of(const __m512i* row_bins, const uint16_t* bins, __m512
 
 // One row through 16 * kGroups trees, a lane per tree (single rows). Lane j of register g
 // starts at its tree's table, q.row_top + tables[16 g + j] (Quantization::row_top), and ends
-// at the node index written to leaves[16 g + j]. With kRegisters = 2 or 4 the row's bins (at
+// at the node index written to leaves[16 g + j]; when depth <= kRowTopLevels, at the index in
+// `top` of the table word that holds it (| kTopLeafFlag) instead. With kRegisters = 2 or 4 the row's bins (at
 // most 32 * kRegisters columns; `bins` readable that far) stay in registers, so a split's
 // bin is a permute, not a gather: the first three levels read the table words of the lanes'
 // sixteen trees from `front` (Quantization::top_front, at the first lane's block: the lanes
@@ -255,7 +256,14 @@ inline void walk_trees_avx512(const QuantizedNode* nodes, const uint32_t* top, c
       slot[g] = _mm512_mask_add_epi32(child, right, child, one);
     }
   }
-  // The seventh level's slots 63..126 hold node indices at table words 64..127.
+  // The seventh level's slots 63..126 hold node indices at table words 64..127. Trees that
+  // end within the table leave their word's index for the caller to read in its ordered
+  // sum (a scalar load there costs less than a gather here).
+  if (depth <= kRowTopLevels) {
+    for (int g = 0; g < kGroups; ++g)
+      _mm512_storeu_si512(leaves + 16 * g, _mm512_add_epi32(_mm512_add_epi32(table[g], slot[g]), one));
+    return;
+  }
   const __m512i node_bits = _mm512_set1_epi32(static_cast<int>(~kTopLeafFlag));
   for (int g = 0; g < kGroups; ++g)
     at[g] = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_add_epi32(_mm512_add_epi32(table[g], slot[g]), one), words, 4),

@@ -41,6 +41,19 @@ void expect_same_scores(const floresta::Model& quantized, const floresta::Model&
   }
 }
 
+// The number of split levels of the forest's deepest tree.
+uint32_t deepest_level(const floresta::ModelSpec& spec) {
+  uint32_t deepest = 0;
+  for (const auto& tree : spec.trees) {
+    std::vector<uint32_t> depth(tree.num_nodes(), 0);  // children follow their parents here
+    for (std::size_t i = 0; i < tree.num_nodes(); ++i)
+      if (tree.left_children[i] >= 0)
+        depth[static_cast<std::size_t>(tree.left_children[i])] = depth[static_cast<std::size_t>(tree.right_children[i])] = depth[i] + 1;
+    deepest = std::max(deepest, *std::max_element(depth.begin(), depth.end()));
+  }
+  return deepest;
+}
+
 class QuantizedWidths : public ::testing::TestWithParam<int> {};
 
 TEST_P(QuantizedWidths, SingleRowsAndBatchesAgreeWithTheValueWalk) {
@@ -66,20 +79,36 @@ TEST(QuantizedShapes, LeafWiseShallowAndGroupedForestsAgreeWithTheValueWalk) {
         const auto spec = random_forest(rule, 20, 53, static_cast<unsigned>(17 * groups + static_cast<int>(shape)), shape, groups);
         const std::string what = std::string(shape == Shape::kLeafWise ? "leaf-wise" : "shallow") + ", " +
                                  std::to_string(groups) + " groups";
-        uint32_t deepest = 0;
-        for (const auto& tree : spec.trees) {
-          std::vector<uint32_t> depth(tree.num_nodes(), 0);  // children follow their parents here
-          for (std::size_t i = 0; i < tree.num_nodes(); ++i)
-            if (tree.left_children[i] >= 0)
-              depth[static_cast<std::size_t>(tree.left_children[i])] = depth[static_cast<std::size_t>(tree.right_children[i])] = depth[i] + 1;
-          deepest = std::max(deepest, *std::max_element(depth.begin(), depth.end()));
-        }
+        const uint32_t deepest = deepest_level(spec);
         if (shape == Shape::kLeafWise) EXPECT_GE(deepest, 12u) << what;
         else EXPECT_LE(deepest, 6u) << what;
         const floresta::Model quantized = floresta::compile(spec), plain = floresta::compile(spec, plain_options);
         // Blocks of 128 and 77 rows; 16 and 40 rows (one and three registers: eight and two
         // trees' table levels at once).
         for (const std::size_t rows : {333, 16, 40}) expect_same_scores(quantized, plain, 20, rows, what);
+      }
+}
+
+// Single rows read six levels from tables on AVX-512 (Quantization::row_top) and, when no
+// tree of a call is deeper, the leaves' nodes from the tables' last words: forests whose
+// deepest tree has five, six and seven levels (one past the tables), one call of tree lanes
+// and several.
+TEST(QuantizedShapes, ForestsAtTheEdgeOfTheRowTablesAgreeWithTheValueWalk) {
+  floresta::LoadOptions plain_options;
+  plain_options.quantize = false;
+  for (const auto rule : {floresta::DecisionRule::kXGBoost, floresta::DecisionRule::kLightGBM})
+    for (const int levels : {5, 6, 7})
+      for (const int trees : {40, 200}) {
+        auto spec = floresta::test::random_forest(rule, 20, 0, 0);
+        std::mt19937 random(static_cast<unsigned>(levels * 100 + trees));
+        for (int t = 0; t < trees; ++t) {
+          floresta::TreeSpec tree;
+          floresta::test::grow(tree, random, levels, 20, rule == floresta::DecisionRule::kLightGBM);
+          spec.trees.push_back(std::move(tree));
+        }
+        const std::string what = std::to_string(levels) + " levels, " + std::to_string(trees) + " trees";
+        ASSERT_EQ(deepest_level(spec), static_cast<uint32_t>(levels)) << what;
+        expect_same_scores(floresta::compile(spec), floresta::compile(spec, plain_options), 20, 40, what);
       }
 }
 

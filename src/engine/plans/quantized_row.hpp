@@ -34,13 +34,18 @@ void add_quantized_row(const Forest<Rule>& forest, const In* row, std::ptrdiff_t
   const std::size_t chunk = trees <= kQuantizedBlockRows ? kQuantizedBlockRows : 4 * kQuantizedLanes;
   for (std::size_t t = 0; t < trees; t += chunk) {
     const std::size_t count = std::min(chunk, trees - t);
-    Isa::template walk_row<kCategorical>(q, forest.tree_begin.data(), forest.tree_depth.data(), t, count, bins, leaves);
+    const uint32_t* words =
+        Isa::template walk_row<kCategorical>(q, forest.tree_begin.data(), forest.tree_depth.data(), t, count, bins, leaves);
+    // With `words`, leaves holds the index of the table word that holds each leaf's node.
+    const auto value = [&](std::size_t i) {
+      return nodes[words != nullptr ? words[leaves[i]] & ~kTopLeafFlag : leaves[i]].value;
+    };
     if (forest.num_groups == 1) {  // keep the running sum in a register, not in memory
       Accum sum = a[0];
-      for (std::size_t i = 0; i < count; ++i) sum += nodes[leaves[i]].value;
+      for (std::size_t i = 0; i < count; ++i) sum += value(i);
       a[0] = sum;
     } else {
-      for (std::size_t i = 0; i < count; ++i) a[forest.tree_group[t + i]] += nodes[leaves[i]].value;
+      for (std::size_t i = 0; i < count; ++i) a[forest.tree_group[t + i]] += value(i);
     }
   }
 }
