@@ -254,7 +254,7 @@ struct Avx512Isa : Avx2Isa {
     }
   }
   // walk_trees_avx512 with the row's bins in two or four registers (up to 128 bin columns),
-  // else gathered.
+  // else gathered; row_top when no tree is deeper than its levels (leaves then index it).
   template <bool kCategorical, class Value>
   static const uint32_t* walk_row(const Quantization<Value>& q, const uint32_t* /*tree_begin*/,
                                   const uint32_t* tree_depth, std::size_t t, std::size_t count, const uint16_t* bins,

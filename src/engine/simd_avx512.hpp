@@ -208,10 +208,10 @@ inline __m512i row_bins_of(const __m512i* row_bins, const uint16_t* bins, __m512
 // One row through 16 * kGroups trees, a lane per tree (single rows). Lane j of register g
 // starts at its tree's table, q.row_top + tables[16 g + j] (Quantization::row_top), and ends
 // at the node index written to leaves[16 g + j]; when depth <= kRowTopLevels, at the index in
-// `top` of the table word that holds it (| kTopLeafFlag) instead. With kRegisters = 2 or 4 the row's bins (at
-// most 32 * kRegisters columns; `bins` readable that far) stay in registers, so a split's
-// bin is a permute, not a gather: the first three levels read the table words of the lanes'
-// sixteen trees from `front` (Quantization::top_front, at the first lane's block: the lanes
+// `top` of the table word that holds it (| kTopLeafFlag) instead. With kRegisters = 2 or 4
+// the row's bins (at most 32 * kRegisters columns; `bins` readable that far) stay in
+// registers, so a split's bin is a permute, not a gather: the first three levels read the
+// table words of the lanes' sixteen trees from `front` (Quantization::top_front, at the first lane's block: the lanes
 // are sixteen consecutive trees a register, the first a multiple of 16) with loads and blends,
 // the next three take one gather (the table word), deeper ones two (the node). Wider rows
 // (kRegisters = 0) gather their bins from `bins`. Node indices stay below 2^28.
