@@ -284,22 +284,17 @@ bool describe_features(const std::vector<uint64_t>& keys, const std::vector<std:
   }
   q.width = static_cast<uint32_t>(2 * sets.size() + 1);
   const std::size_t padded = (sets.size() + kQuantizedLanes - 1) / kQuantizedLanes * kQuantizedLanes;
-  q.search_input.assign(padded, 0u);
   q.search_begin.assign(padded, 0u);
   q.search_count.assign(padded, 0u);
   q.search_zero_missing.assign(padded, 0u);
   uint32_t most = 0;
   for (std::size_t i = 0; i < sets.size(); ++i) {
     const auto& f = q.features[i];
-    q.search_input[i] = f.feature;
+    if (f.categorical) continue;
     q.search_begin[i] = f.begin;
+    q.search_count[i] = f.end - f.begin;
     q.search_zero_missing[i] = f.zero_missing;
-    if (f.categorical) {
-      q.categorical_features.push_back(static_cast<uint32_t>(i));
-    } else {
-      q.search_count[i] = f.end - f.begin;
-      most = std::max(most, f.end - f.begin);
-    }
+    most = std::max(most, f.end - f.begin);
   }
   q.search_step = 0;
   for (uint32_t step = 1; step <= most; step *= 2) q.search_step = step;

@@ -134,14 +134,12 @@ struct Quantization {
   // + 15] (past the last tree, the block's first tree's). A single row walking sixteen trees
   // in lanes reads each of those levels with plain loads and blends instead of a gather.
   std::vector<uint32_t> top_front;
-  // A single row's binning with the features in vector lanes (simd_avx512.hpp,
-  // bin_row_lanes; double thresholds): per binned feature, padded with zeros to a multiple of
-  // kQuantizedLanes, its input column, its first threshold's index in `thresholds`, its
-  // number of thresholds (0 on categorical features, binned apart: categorical_features
-  // lists them) and 1 where zero counts as missing. search_step: the largest power of two
-  // not above the largest count (0 when no feature has thresholds).
-  std::vector<uint32_t> search_input, search_begin, search_count, search_zero_missing;
-  std::vector<uint32_t> categorical_features;
+  // `features`' begin, threshold count and zero_missing as arrays for vector loads: a single
+  // row's binning with the features in lanes (simd_avx512.hpp, bin_row_lanes; double
+  // thresholds). Padded with zeros to a multiple of kQuantizedLanes; all 0 on categorical
+  // features (binned apart). search_step: the largest power of two not above the largest
+  // count (0 when no feature has thresholds).
+  std::vector<uint32_t> search_begin, search_count, search_zero_missing;
   uint32_t search_step = 0;
   std::vector<uint32_t> category_sets;  // categorical splits' sets, 2^set_shift words each
   uint32_t set_shift = 0;

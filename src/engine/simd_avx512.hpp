@@ -553,7 +553,7 @@ void bin_row_avx512(const Quantization<typename Rule::Value>& q, const In* row, 
     for (std::size_t first = 0; first < n; first += kFeatures) {
       const std::size_t count = std::min(n - first, kFeatures);
       for (std::size_t k = 0; k < count; ++k)
-        x[k] = Rule::input(row[static_cast<std::ptrdiff_t>(q.search_input[first + k]) * col_stride]);
+        x[k] = Rule::input(row[static_cast<std::ptrdiff_t>(q.features[first + k].feature) * col_stride]);
       std::fill(x + count, x + (count + 7) / 8 * 8, 0.0);  // lanes past n: searched, never stored
       switch ((count + 7) / 8) {
         case 1: bin_row_lanes<Rule, 1>(q, x, first, count, bins); break;
@@ -562,11 +562,13 @@ void bin_row_avx512(const Quantization<typename Rule::Value>& q, const In* row, 
         default: bin_row_lanes<Rule, 4>(q, x, first, count, bins); break;
       }
     }
-    for (const uint32_t i : q.categorical_features) {
-      const auto& f = q.features[i];
-      bin_value<Rule, ScalarCount>(Rule::input(row[static_cast<std::ptrdiff_t>(f.feature) * col_stride]), f, q,
-                                   bins + 2 * i, 1);
-    }
+    if (q.has_categorical)  // only categorical splits make a feature categorical
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto& f = q.features[i];
+        if (f.categorical)
+          bin_value<Rule, ScalarCount>(Rule::input(row[static_cast<std::ptrdiff_t>(f.feature) * col_stride]), f, q,
+                                       bins + 2 * i, 1);
+      }
     bins[2 * n] = kMissingRight;
   }
 }
