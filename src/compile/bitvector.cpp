@@ -20,42 +20,57 @@ Word clearing(uint32_t b, uint32_t e) {
   return static_cast<Word>(below(e) ^ below(b));
 }
 
-// The single-row layout (Bitvector::row_begin): blocks of sixteen trees, each word of them split
-// by split, two steps a pair. Returns its splits (padding included); builds it when `build`.
+// A single-row layout (Bitvector::row_begin, `layout`): blocks of trees, each word of them
+// split by split, a unit of steps at a time. Returns its splits (padding included); builds it
+// when `build`.
 template <class Value>
-std::size_t build_rows(Bitvector<Value>& bv, uint32_t leaf_column, bool build) {
-  constexpr uint32_t kLanes = 16;
+std::size_t build_rows(Bitvector<Value>& bv, BitvectorRows layout, uint32_t leaf_column, bool build) {
+  const bool pairs = layout == BitvectorRows::kPairs;
+  const uint32_t lanes = pairs ? 16 : 8;  // trees a block
+  const uint32_t steps = pairs ? 2 : 4;   // steps a unit
+  const std::size_t unit_words = pairs ? Bitvector<Value>::kRowPairWords : Bitvector<Value>::kRowQuadWords;
   const std::size_t trees = bv.leaf_begin.size(), parts = bv.parts;
   const auto splits_of = [&](std::size_t t, std::size_t p) { return bv.split_begin[t * parts + p + 1] - bv.split_begin[t * parts + p]; };
   // A padding split reads the leaf column (always kMissingRight) against the largest bound:
   // never false, and it clears nothing.
   const BitvectorSplit<uint32_t> padding{leaf_column | (uint32_t{kMissingRight} << 16), 0};
   std::size_t size = 0;
-  for (std::size_t b = 0; b < trees; b += kLanes)
+  for (std::size_t b = 0; b < trees; b += lanes)
     for (std::size_t p = 0; p < parts; ++p) {
       if (build) bv.row_begin.push_back(static_cast<uint32_t>(bv.row_steps.size()));
       uint32_t most = 0;
-      for (std::size_t t = b; t < std::min(trees, b + kLanes); ++t) most = std::max(most, splits_of(t, p));
-      most += most % 2;  // whole pairs
-      size += std::size_t{kLanes} * most;
+      for (std::size_t t = b; t < std::min(trees, b + lanes); ++t) most = std::max(most, splits_of(t, p));
+      most = (most + steps - 1) / steps * steps;  // whole units
+      size += std::size_t{lanes} * most;
       if (!build) continue;
-      for (uint32_t s = 0; s < most; s += 2) {
+      for (uint32_t s = 0; s < most; s += steps) {
         const std::size_t at = bv.row_steps.size();
-        bv.row_steps.resize(at + Bitvector<Value>::kRowPairWords);  // zeros
-        uint32_t* pair = bv.row_steps.data() + at;
-        // 16-bit lane j of a region of 16 words: word j / 2, the low half first (as the
-        // vector loads read it on a little-endian CPU)
+        bv.row_steps.resize(at + unit_words);  // zeros
+        uint32_t* unit = bv.row_steps.data() + at;
+        // Narrow lane j of a region of 16 words: 16-bit lanes at word j / 2, the low half
+        // first; bytes at word j / 4, the lowest first (as vector loads read them on a
+        // little-endian CPU).
         const auto lane16 = [&](std::size_t region, std::size_t j, uint32_t value) {
-          pair[region + j / 2] |= (value & 0xFFFFu) << (16 * (j % 2));
+          unit[region + j / 2] |= (value & 0xFFFFu) << (16 * (j % 2));
         };
-        for (uint32_t half = 0; half < 2; ++half)
-          for (std::size_t i = 0; i < kLanes; ++i) {
+        const auto lane8 = [&](std::size_t region, std::size_t j, uint32_t value) {
+          unit[region + j / 4] |= (value & 0xFFu) << (8 * (j % 4));
+        };
+        for (uint32_t h = 0; h < steps; ++h)
+          for (std::size_t i = 0; i < lanes; ++i) {
             const std::size_t t = b + i;
-            const bool real = t < trees && s + half < splits_of(t, p);
-            const BitvectorSplit<uint32_t> split = real ? bv.splits[bv.split_begin[t * parts + p] + s + half] : padding;
-            lane16(0, half * kLanes + i, split.word);             // the bin column
-            lane16(kLanes, half * kLanes + i, split.word >> 16);  // the bound
-            pair[2 * kLanes + half * kLanes + i] = split.cleared;
+            const bool real = t < trees && s + h < splits_of(t, p);
+            const BitvectorSplit<uint32_t> split = real ? bv.splits[bv.split_begin[t * parts + p] + s + h] : padding;
+            const uint32_t column = split.word & 0xFFFFu, bound = split.word >> 16;
+            if (pairs) {
+              lane16(0, h * lanes + i, column);
+              lane16(lanes, h * lanes + i, bound);
+              unit[2 * lanes + h * lanes + i] = split.cleared;
+            } else {  // real bounds are below 255 (kBitvectorQuadThresholds); padding's is 255
+              lane8(0, 4 * i + h, column);
+              lane8(8, 4 * i + h, std::min(bound, 255u) ^ 0x80u);
+              unit[16 + 8 * h + i] = ~split.cleared;
+            }
           }
       }
     }
@@ -128,7 +143,7 @@ void split_words(Bitvector<Value>& bv, const std::vector<BitvectorSplit<uint64_t
 // kBitvectorMaxLeaves leaves, in words of `word_bits` (16 or 32: the kernel's); else leaves
 // it empty (the forest keeps the walks).
 template <class Rule>
-void build_bitvector(Forest<Rule>& forest, uint32_t word_bits) {
+void build_bitvector(Forest<Rule>& forest, uint32_t word_bits, BitvectorRows rows) {
   const auto& q = forest.quantized;
   // Leaf indices are gathered with signed 32-bit offsets: fewer than 2^31 nodes.
   if (q.empty() || forest.num_trees() == 0 || q.nodes.size() >= (std::size_t{1} << 31)) return;
@@ -147,23 +162,34 @@ void build_bitvector(Forest<Rule>& forest, uint32_t word_bits) {
     build(forest, bv, splits, begin);
     split_words(bv, splits, begin);
   }
-  // The single-row layout (32-bit words: AVX-512's), for numeric forests whose bins fit its
-  // registers, where it is expected faster than the quantized row walk: a single row streams
-  // the whole layout from L2 (about 22 ns a KiB here), where the walk costs about a nanosecond
-  // a step (docs/benchmarks.md, "The bitvector plan"): shapes (b) and (d) gain, (c) (100 deep
-  // trees) loses.
-  if (word_bits == 32 && !q.has_categorical && q.width <= kBitvectorRowColumns) {
-    const std::size_t row_splits = build_rows(bv, q.width - 1, false);
-    bv.row_preferred = static_cast<double>(row_splits) * 8 < 48.0 * bv.cost.steps &&
-                       row_splits * 2 < (std::size_t{1} << 32);  // row_begin's 32-bit offsets (2 words a split)
-    if (bv.row_preferred) build_rows(bv, q.width - 1, true);
+  // The kernel's single-row layout, for numeric forests whose bins fit its registers (and,
+  // for the quads' byte bins, whose features have at most kBitvectorQuadThresholds
+  // thresholds), where it is expected faster than the quantized row walk: a single row
+  // streams the whole layout from L2 (about 22 ns a KiB here), where the walk costs about a
+  // nanosecond a step (docs/benchmarks.md, "The bitvector plan"): shapes (b) and (d) gain,
+  // (c) (100 deep trees) loses.
+  const auto bytes_fit = [&] {
+    for (const auto& f : q.features)
+      if (f.end - f.begin > kBitvectorQuadThresholds) return false;
+    return true;
+  };
+  if (rows != BitvectorRows::kNone && word_bits == 32 && !q.has_categorical && q.width <= kBitvectorRowColumns &&
+      (rows == BitvectorRows::kPairs || bytes_fit())) {
+    const std::size_t row_splits = build_rows(bv, rows, q.width - 1, false);
+    const double split_bytes = rows == BitvectorRows::kPairs ? 8 : 6;
+    bv.row_preferred = static_cast<double>(row_splits) * split_bytes < 48.0 * bv.cost.steps &&
+                       row_splits * 2 < (std::size_t{1} << 32);  // row_begin's 32-bit offsets (at most 2 words a split)
+    if (bv.row_preferred) {
+      bv.rows = rows;
+      build_rows(bv, rows, q.width - 1, true);
+    }
   }
   forest.bitvector = std::move(bv);
 }
 
-template void build_bitvector(Forest<XGBoostRule>&, uint32_t);
-template void build_bitvector(Forest<LightGBMRule>&, uint32_t);
-template void build_bitvector(Forest<SkLearnHistRule>&, uint32_t);
-template void build_bitvector(Forest<SkLearnTreeRule>&, uint32_t);
+template void build_bitvector(Forest<XGBoostRule>&, uint32_t, BitvectorRows);
+template void build_bitvector(Forest<LightGBMRule>&, uint32_t, BitvectorRows);
+template void build_bitvector(Forest<SkLearnHistRule>&, uint32_t, BitvectorRows);
+template void build_bitvector(Forest<SkLearnTreeRule>&, uint32_t, BitvectorRows);
 
 }  // namespace floresta::detail

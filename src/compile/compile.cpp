@@ -54,16 +54,20 @@ Model compile(ModelSpec spec, const LoadOptions& options) {
   if (spec.task != Task::kClustering) {
     switch (spec.rule) {
       case DecisionRule::kXGBoost:
-        data->estimator = detail::compile_forest<detail::XGBoostRule>(spec, options, data->kernel->bitvector_word_bits);
+        data->estimator = detail::compile_forest<detail::XGBoostRule>(spec, options, data->kernel->bitvector_word_bits,
+                                                                          data->kernel->bitvector_rows);
         break;
       case DecisionRule::kLightGBM:
-        data->estimator = detail::compile_forest<detail::LightGBMRule>(spec, options, data->kernel->bitvector_word_bits);
+        data->estimator = detail::compile_forest<detail::LightGBMRule>(spec, options, data->kernel->bitvector_word_bits,
+                                                                          data->kernel->bitvector_rows);
         break;
       case DecisionRule::kSkLearnHist:
-        data->estimator = detail::compile_forest<detail::SkLearnHistRule>(spec, options, data->kernel->bitvector_word_bits);
+        data->estimator = detail::compile_forest<detail::SkLearnHistRule>(spec, options, data->kernel->bitvector_word_bits,
+                                                                          data->kernel->bitvector_rows);
         break;
       case DecisionRule::kSkLearnTree:
-        data->estimator = detail::compile_forest<detail::SkLearnTreeRule>(spec, options, data->kernel->bitvector_word_bits);
+        data->estimator = detail::compile_forest<detail::SkLearnTreeRule>(spec, options, data->kernel->bitvector_word_bits,
+                                                                          data->kernel->bitvector_rows);
         break;
     }
   }

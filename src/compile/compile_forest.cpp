@@ -132,7 +132,8 @@ void append_part(Forest<Rule>& forest, Forest<Rule>& part, const std::string& so
 }  // namespace
 
 template <class Rule>
-Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options, uint32_t bitvector_word_bits) {
+Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options, uint32_t bitvector_word_bits,
+                            BitvectorRows bitvector_rows) {
   Forest<Rule> forest;
   forest.num_features = static_cast<uint32_t>(spec.num_features);
   forest.num_groups = static_cast<uint32_t>(spec.num_outputs);
@@ -181,14 +182,14 @@ Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options, u
   forest.cover.shrink_to_fit();
   if (options.quantize) {
     quantize(forest, options.n_threads);
-    build_bitvector(forest, bitvector_word_bits);
+    build_bitvector(forest, bitvector_word_bits, bitvector_rows);
   }
   return forest;
 }
 
-template Forest<XGBoostRule> compile_forest(const ModelSpec&, const LoadOptions&, uint32_t);
-template Forest<LightGBMRule> compile_forest(const ModelSpec&, const LoadOptions&, uint32_t);
-template Forest<SkLearnHistRule> compile_forest(const ModelSpec&, const LoadOptions&, uint32_t);
-template Forest<SkLearnTreeRule> compile_forest(const ModelSpec&, const LoadOptions&, uint32_t);
+template Forest<XGBoostRule> compile_forest(const ModelSpec&, const LoadOptions&, uint32_t, BitvectorRows);
+template Forest<LightGBMRule> compile_forest(const ModelSpec&, const LoadOptions&, uint32_t, BitvectorRows);
+template Forest<SkLearnHistRule> compile_forest(const ModelSpec&, const LoadOptions&, uint32_t, BitvectorRows);
+template Forest<SkLearnTreeRule> compile_forest(const ModelSpec&, const LoadOptions&, uint32_t, BitvectorRows);
 
 }  // namespace floresta::detail

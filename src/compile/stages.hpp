@@ -23,18 +23,21 @@ void validate_kmeans(const ModelSpec& spec);
 void validate_preprocessing(const ModelSpec& spec);
 
 // A validated spec's trees compiled for one decision rule (then quantized when asked, with
-// bitvectors of `bitvector_word_bits`: the kernel's, Kernel::bitvector_word_bits).
+// bitvectors of `bitvector_word_bits` and the single-row layout `bitvector_rows`: the
+// kernel's, Kernel::bitvector_word_bits and bitvector_rows).
 template <class Rule>
-Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options, uint32_t bitvector_word_bits = 32);
+Forest<Rule> compile_forest(const ModelSpec& spec, const LoadOptions& options, uint32_t bitvector_word_bits = 32,
+                            BitvectorRows bitvector_rows = BitvectorRows::kNone);
 
 // Builds forest.quantized, or leaves it empty when the forest has what the quantized walk
 // does not cover.
 template <class Rule>
 void quantize(Forest<Rule>& forest, int n_threads);
 
-// Builds forest.bitvector from forest.quantized in words of `word_bits` (16 or 32), or
-// leaves it empty when a tree has more than kBitvectorMaxLeaves leaves.
+// Builds forest.bitvector from forest.quantized in words of `word_bits` (16 or 32), with the
+// single-row layout `rows` where it takes the forest, or leaves it empty when a tree has
+// more than kBitvectorMaxLeaves leaves.
 template <class Rule>
-void build_bitvector(Forest<Rule>& forest, uint32_t word_bits);
+void build_bitvector(Forest<Rule>& forest, uint32_t word_bits, BitvectorRows rows);
 
 }  // namespace floresta::detail

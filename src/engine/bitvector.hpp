@@ -43,8 +43,16 @@
 namespace floresta::detail {
 
 constexpr std::size_t kBitvectorMaxLeaves = 64;
-// Bin columns the single-row layout's step holds in registers (bitvector_lanes.hpp).
+// Bin columns a single-row layout's step holds in registers (bitvector_lanes.hpp).
 constexpr std::size_t kBitvectorRowColumns = 64;
+
+// The single-row layouts, one per vector unit (Kernel::bitvector_rows; Bitvector::row_steps
+// says how each is laid out): none (portable), pairs of steps of sixteen trees with 16-bit
+// bins (AVX-512), quads of steps of eight trees with byte bins (AVX2).
+enum class BitvectorRows : uint32_t { kNone, kPairs, kQuads };
+// The most thresholds a feature may have for the byte bins of the quads: its bins are then
+// 0 .. 255 (a missing value's 0xFFFF read as 255, right of every bound), bounds below 255.
+constexpr uint32_t kBitvectorQuadThresholds = 254;
 
 // What decides between the bitvector plan and the quantized walk for batches (plan.hpp,
 // bitvector_preferred), per row of a forest: its trees; the leaf words its splits clear for
@@ -76,19 +84,28 @@ struct Bitvector {
   std::vector<BitvectorSplit<uint32_t>> splits;
   std::vector<uint32_t> leaf_begin;  // per tree: its first leaf in leaf_values
   std::vector<Value> leaf_values;    // every tree's leaves, left to right
-  // Single rows (32-bit words; built only when row_preferred): trees sixteen at a time, a tree
-  // per vector lane, each word of them in turn, its splits two steps at a time. Part
-  // b * parts + p (block of trees b, word p) is the pairs of steps from row_steps[row_begin[
-  // b * parts + p]], kRowPairWords words each: the 16-bit bin columns of steps 2k and 2k + 1
-  // (lane i: tree i of step 2k; lane 16 + i: of step 2k + 1; 32 uint16 in 16 words), their
-  // bounds alike, then the leaves each clears when false (16 words a step). Trees with fewer
-  // splits than the part's most, and an odd last step, are padded with splits that clear nothing.
+  // Single rows (32-bit words; built only when row_preferred), in the layout `rows`, trees a
+  // vector lane each, each word of them in turn (part b * parts + p: block of trees b, word
+  // p, from row_steps[row_begin[b * parts + p]]). Trees with fewer splits than the part's
+  // most, and a last unit's missing steps, are padded with splits that clear nothing.
+  //  - kPairs (AVX-512): sixteen trees a block, two steps a unit of kRowPairWords words: the
+  //    16-bit bin columns of steps 2k and 2k + 1 (lane i: tree i of step 2k; lane 16 + i: of
+  //    step 2k + 1; 32 uint16 in 16 words), their bounds alike, then the leaves each clears
+  //    when false (16 words a step).
+  //  - kQuads (AVX2): eight trees a block, four steps a unit of kRowQuadWords words: the bin
+  //    columns of steps 4k .. 4k + 3 as bytes (byte 4 i + s: tree i's step 4k + s, so that a
+  //    byte compare leaves step s's result in byte s of tree i's 32-bit lane), their bounds
+  //    alike as bytes ^ 0x80 (signed compares), then the leaves each keeps when false (~the
+  //    leaves it clears; 8 words a step). Only forests whose features have at most
+  //    kBitvectorQuadThresholds thresholds.
   static constexpr std::size_t kRowPairWords = 64;
+  static constexpr std::size_t kRowQuadWords = 48;
+  BitvectorRows rows = BitvectorRows::kNone;
   std::vector<uint32_t> row_begin;  // per part, and one past the last
   std::vector<uint32_t> row_steps;
   BitvectorCost cost;  // the choice of plan for batches (compile/bitvector.cpp)
-  // Single rows: the row layout built, numeric splits, at most kBitvectorRowColumns bin
-  // columns, and expected faster than the quantized row walk.
+  // Single rows: the row layout `rows` built (numeric splits, at most kBitvectorRowColumns
+  // bin columns), expected faster than the quantized row walk.
   bool row_preferred = false;
 
   bool empty() const { return leaf_begin.empty(); }

@@ -207,17 +207,25 @@ struct Avx2BitvectorLanes {
       words.v[k] = _mm256_andnot_si256(_mm256_and_si256(right, c), words.v[k]);
     }
   }
-  // Each row's exit leaf: in its tree's low word if any is left there, else in its high word.
+  // Eight lanes' exit leaves from each word of their trees (word p in words[p]): in the low
+  // word if any leaf is left there, else in the high word.
+  template <std::size_t kParts>
+  FLORESTA_ALWAYS_INLINE static __m256i exits(const __m256i* words) {
+    static_assert(kParts >= 1 && kParts <= kMostParts);
+    __m256i at = lowest_bits(words[0]);
+    if constexpr (kParts == 2) {
+      const __m256i in_high = _mm256_add_epi32(lowest_bits(words[1]), _mm256_set1_epi32(32));
+      at = _mm256_blendv_epi8(at, in_high, _mm256_cmpeq_epi32(words[0], _mm256_setzero_si256()));
+    }
+    return at;
+  }
+  // Each row's exit leaf.
   template <std::size_t kParts>
   FLORESTA_ALWAYS_INLINE static void exit_leaves(const Words* words, uint32_t* out) {
-    static_assert(kParts >= 1 && kParts <= kMostParts);
     for (std::size_t k = 0; k < 2; ++k) {
-      __m256i at = lowest_bits(words[0].v[k]);
-      if constexpr (kParts == 2) {
-        const __m256i in_high = _mm256_add_epi32(lowest_bits(words[1].v[k]), _mm256_set1_epi32(32));
-        at = _mm256_blendv_epi8(at, in_high, _mm256_cmpeq_epi32(words[0].v[k], _mm256_setzero_si256()));
-      }
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * k), at);
+      __m256i half[kParts];
+      for (std::size_t p = 0; p < kParts; ++p) half[p] = words[p].v[k];
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * k), exits<kParts>(half));
     }
   }
   template <class Value>
@@ -260,6 +268,122 @@ struct Avx2BitvectorLanes {
     return _mm256_sub_epi32(e, _mm256_set1_epi32(127));
   }
 };
+
+// One row through every tree of a forest, eight trees at a time, a tree per lane
+// (Bitvector::rows == kQuads): per unit of four steps, the 32 splits' bins looked up among the
+// row's bins as bytes (16-byte tables, vpshufb; bits 4 and 5 of a column pick its table) and
+// compared with their bounds as signed bytes, one compare for the four steps; step s's
+// result is byte s of each tree's lane, moved to the lane's sign bit, which blends in the
+// step's keep words where the split is false; the four steps' words are AND-ed together
+// before the trees' word, so that a tree's chain of dependent ANDs is one a unit. Each word
+// of the trees in turn (a wide forest's low, then high); then the trees' exit leaves'
+// values added to the row's accumulators `a` tree by tree in file order. AVX2 has no 16-bit
+// permute across a register (AVX-512's vpermt2w, bitvector_row_avx512), hence byte bins.
+
+// The bins of 32 splits from the row's kTables tables of sixteen byte bins.
+template <int kTables>
+FLORESTA_ALWAYS_INLINE __m256i bitvector_quad_bins(const __m256i* tables, __m256i column) {
+  // vpshufb reads bits 0-3 of each index byte (bit 7 is clear: columns stay below 64); the
+  // 16-bit shifts move bit 4, then bit 5, of each byte to its bit 7, which vpblendvb reads.
+  const __m256i first = _mm256_shuffle_epi8(tables[0], column);
+  if constexpr (kTables == 1) {
+    return first;
+  } else {
+    const __m256i bit4 = _mm256_slli_epi16(column, 3);
+    const __m256i low = _mm256_blendv_epi8(first, _mm256_shuffle_epi8(tables[1], column), bit4);
+    if constexpr (kTables == 2) {
+      return low;
+    } else {
+      __m256i high = _mm256_shuffle_epi8(tables[2], column);
+      if constexpr (kTables == 4) high = _mm256_blendv_epi8(high, _mm256_shuffle_epi8(tables[3], column), bit4);
+      return _mm256_blendv_epi8(low, high, _mm256_slli_epi16(column, 2));
+    }
+  }
+}
+
+// One word of eight trees for one row: the units in row_steps [at, end).
+template <int kTables>
+FLORESTA_ALWAYS_INLINE __m256i bitvector_quads_word(const uint32_t* steps, uint32_t at, uint32_t end, const __m256i* tables) {
+  const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  __m256i state = _mm256_set1_epi32(-1);
+  for (; at < end; at += 48) {
+    const uint32_t* unit = steps + at;
+    const __m256i column = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(unit));
+    const __m256i greater = _mm256_cmpgt_epi8(bitvector_quad_bins<kTables>(tables, column),
+                                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(unit + 8)));
+    const auto keep = [&](int s, __m256i sign) {
+      return _mm256_castps_si256(
+          _mm256_blendv_ps(all, _mm256_loadu_ps(reinterpret_cast<const float*>(unit + 16 + 8 * s)), _mm256_castsi256_ps(sign)));
+    };
+    const __m256i first = _mm256_and_si256(keep(0, _mm256_slli_epi32(greater, 24)), keep(1, _mm256_slli_epi32(greater, 16)));
+    const __m256i second = _mm256_and_si256(keep(2, _mm256_slli_epi32(greater, 8)), keep(3, greater));
+    state = _mm256_and_si256(state, _mm256_and_si256(first, second));
+  }
+  return state;
+}
+
+template <int kTables, class Rule>
+void bitvector_quads(const Forest<Rule>& forest, const __m256i* tables, typename Rule::Accum* a) {
+  using Value = typename Rule::Value;
+  using Accum = typename Rule::Accum;
+  const auto& bv = forest.bitvector;
+  static_assert(Bitvector<Value>::kRowQuadWords == 48, "the units' layout above");
+  const uint32_t* steps = bv.row_steps.data();
+  const uint32_t* part = bv.row_begin.data();
+  const std::size_t trees = forest.num_trees();
+  const bool one_group = forest.num_groups == 1;
+  const Value* values = bv.leaf_values.data();
+  // The exit leaves of kChunk trees are stored, then added in a loop of their own: added in
+  // the loop above, the sum shared the registers of the steps and GCC kept it in a general
+  // register, two moves longer a link of the sum's chain of dependent adds.
+  constexpr std::size_t kChunk = 64;
+  alignas(32) uint32_t at[kChunk];
+  Accum sum = a[0];
+  for (std::size_t t0 = 0; t0 < trees; t0 += kChunk) {
+    const std::size_t end = std::min(trees, t0 + kChunk);
+    for (std::size_t t = t0; t < end; t += 8) {
+      __m256i words[2];
+      words[0] = bitvector_quads_word<kTables>(steps, part[0], part[1], tables);
+      if (bv.parts == 2) words[1] = bitvector_quads_word<kTables>(steps, part[1], part[2], tables);
+      part += bv.parts;
+      const __m256i leaf = bv.parts == 2 ? Avx2BitvectorLanes::exits<2>(words) : Avx2BitvectorLanes::exits<1>(words);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(at + (t - t0)), leaf);
+    }
+    const uint32_t* first = bv.leaf_begin.data();
+    if (one_group) {
+      for (std::size_t t = t0; t < end; ++t) sum += values[first[t] + at[t - t0]];
+    } else {
+      for (std::size_t t = t0; t < end; ++t) a[forest.tree_group[t]] += values[first[t] + at[t - t0]];
+    }
+  }
+  if (one_group) a[0] = sum;
+}
+
+template <class Rule>
+void bitvector_row_avx2(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
+  // The row's bins as bytes ^ 0x80 (a missing value's 0xFFFF as 255), sixteen a table in both
+  // halves of a register (vpshufb looks up within each half). `bins` is readable for
+  // kBitvectorRowColumns; columns past the forest's width are never looked up.
+  static_assert(kBitvectorRowColumns == 64, "four tables of sixteen bins");
+  alignas(32) uint8_t bytes[64];
+  const __m256i most = _mm256_set1_epi16(255), sign = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int k = 0; k < 2; ++k) {
+    const __m256i low = _mm256_min_epu16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bins + 32 * k)), most);
+    const __m256i high = _mm256_min_epu16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bins + 32 * k + 16)), most);
+    // packus interleaves the halves: bins 0-7, 16-23, 8-15, 24-31
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi16(low, high), 0xD8);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(bytes + 32 * k), _mm256_xor_si256(packed, sign));
+  }
+  __m256i tables[4];
+  for (int k = 0; k < 4; ++k)
+    tables[k] = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(bytes + 16 * k)));
+  switch ((forest.quantized.width + 15) / 16) {
+    case 1: return bitvector_quads<1>(forest, tables, a);
+    case 2: return bitvector_quads<2>(forest, tables, a);
+    case 3: return bitvector_quads<3>(forest, tables, a);
+    default: return bitvector_quads<4>(forest, tables, a);
+  }
+}
 #endif
 
 #if FLORESTA_ISA_LEVEL >= 2

@@ -8,8 +8,8 @@
 //   add_leaves  float leaf values gathered into one group's accumulators (kGatherLeaves)
 //   walk8_xgboost  eight rows down one XGBoost value tree (kGatherWalk)
 //   BitvectorLanes  the bitvector plan's steps for sixteen rows (bitvector_lanes.hpp)
-//   bitvector_row  one row through the bitvectors, sixteen trees at a time (AVX-512 only:
-//               kBitvectorRowColumns > 0)
+//   bitvector_row  one row through the bitvectors in the unit's single-row layout
+//               (kBitvectorRows: AVX-512 sixteen trees a step, AVX2 eight; none portable)
 //   kmeans_float_labels  k-means labels of float32 rows by this instruction set's kernel,
 //               or false when it has none for the call (plans/kmeans.hpp)
 // PortableIsa is plain C++ (walk.hpp, kmeans_kernels.hpp); Avx2Isa and Avx512Isa wrap
@@ -57,7 +57,7 @@ struct PortableIsa {
   static constexpr bool kGatherLeaves = false;
   static constexpr bool kGatherWalk = false;
   using BitvectorLanes = PortableBitvectorLanes;
-  static constexpr std::size_t kBitvectorRowColumns = 0;  // no single-row bitvector step (bitvector_row)
+  static constexpr BitvectorRows kBitvectorRows = BitvectorRows::kNone;  // no single-row bitvector step (bitvector_row)
 
   template <class Rule, class In>
   static void bin_block(const Quantization<typename Rule::Value>& q, const In* const* rows, std::size_t count,
@@ -180,6 +180,12 @@ struct VectorIsaBase : PortableIsa {
 
 struct Avx2Isa : VectorIsaBase {
   using BitvectorLanes = Avx2BitvectorLanes;
+  static constexpr BitvectorRows kBitvectorRows = BitvectorRows::kQuads;
+  // One row of at most kBitvectorRowColumns byte bin columns through a forest's quads.
+  template <class Rule>
+  static void bitvector_row(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
+    bitvector_row_avx2(forest, bins, a);
+  }
   template <class Rule, class In>
   static void bin_one(const Quantization<typename Rule::Value>& q, const In* row, std::ptrdiff_t col_stride,
                       uint16_t* bins) {
@@ -223,8 +229,8 @@ struct Avx2Isa : VectorIsaBase {
 #if FLORESTA_ISA_LEVEL >= 2
 struct Avx512Isa : Avx2Isa {
   using BitvectorLanes = Avx512BitvectorLanes;
-  static constexpr std::size_t kBitvectorRowColumns = detail::kBitvectorRowColumns;
-  // One row of at most kBitvectorRowColumns bin columns through a forest's bitvectors.
+  static constexpr BitvectorRows kBitvectorRows = BitvectorRows::kPairs;
+  // One row of at most kBitvectorRowColumns bin columns through a forest's pairs.
   template <class Rule>
   static void bitvector_row(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
     bitvector_row_avx512(forest, bins, a);

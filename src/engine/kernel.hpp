@@ -51,6 +51,7 @@ struct PlanEntries {
 struct Kernel {
   const char* name = "";
   uint32_t bitvector_word_bits = 32;  // the bitvector plan's word width (Isa::BitvectorLanes)
+  BitvectorRows bitvector_rows = BitvectorRows::kNone;  // its single-row layout (Isa::kBitvectorRows)
   PlanEntries<Forest<XGBoostRule>> xgboost;
   PlanEntries<Forest<LightGBMRule>> lightgbm;
   PlanEntries<Forest<SkLearnHistRule>> sklearn_hist;

@@ -81,6 +81,7 @@ inline Kernel make_kernel(const char* name) {
   Kernel kernel;
   kernel.name = name;
   kernel.bitvector_word_bits = Isa::BitvectorLanes::kWordBits;
+  kernel.bitvector_rows = Isa::kBitvectorRows;
   kernel.xgboost = forest_entries<XGBoostRule>();
   kernel.lightgbm = forest_entries<LightGBMRule>();
   kernel.sklearn_hist = forest_entries<SkLearnHistRule>();

@@ -3,8 +3,8 @@
 // kernel's value walk with every kernel this CPU runs, on trees at the edges of its words
 // (32 and 33 leaves: one 32-bit word or two; 64), numeric and categorical splits, one and
 // several output groups, every decision rule, rows that miss every value, single rows (on
-// AVX-512 the single-row layout where its cost model takes it, and the quantized row walk
-// where not), batches of one group of sixteen rows, a group and one row, and passes of every
+// AVX-512 and AVX2 their single-row layouts where the cost model takes them, and the
+// quantized row walk where not), batches of one group of sixteen rows, a group and one row, and passes of every
 // size.
 #include <gtest/gtest.h>
 
@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "compile/stages.hpp"
@@ -65,6 +66,22 @@ void expect_agrees(const floresta::ModelSpec& spec, const std::vector<double>& X
       EXPECT_TRUE(identical(raw(model, x, rows), raw(reference, x, rows))) << what << ", " << kernel << ", " << rows << " rows";
       EXPECT_TRUE(identical(raw(model, x32, rows), raw(reference, x32, rows)))
           << what << ", " << kernel << ", " << rows << " float rows";
+    }
+  }
+}
+
+// Every row of X scored alone (the single-row paths: Isa::bitvector_row where the forest took
+// the kernel's single-row layout) against the portable value walk, with every kernel.
+void expect_single_rows_agree(const floresta::ModelSpec& spec, const std::vector<double>& X, const std::string& what) {
+  const floresta::Model reference = floresta::compile(spec, options("portable", "value_walk"));
+  const auto n = static_cast<std::size_t>(spec.num_features);
+  for (const std::string& kernel : floresta::available_kernels()) {
+    const floresta::Model model = floresta::compile(spec, options(kernel, "bitvector"));
+    for (std::size_t r = 0; r < X.size() / n; ++r) {
+      const std::vector<double> x(X.begin() + static_cast<std::ptrdiff_t>(r * n), X.begin() + static_cast<std::ptrdiff_t>((r + 1) * n));
+      const std::vector<float> x32(x.begin(), x.end());
+      ASSERT_TRUE(identical(raw(model, x, 1), raw(reference, x, 1))) << what << ", " << kernel << ", row " << r;
+      ASSERT_TRUE(identical(raw(model, x32, 1), raw(reference, x32, 1))) << what << ", " << kernel << ", float row " << r;
     }
   }
 }
@@ -167,7 +184,7 @@ TEST(Bitvector, AgreesWithTheValueWalkOnWideForestsOfTreesOfEverySize) {
 }
 
 // Long paths (chains of splits): the quantized row walk's cost makes single rows take the
-// bitvector's own single-row layout (AVX-512) for 64-bit words too (Bitvector::row_preferred),
+// bitvector's own single-row layouts (AVX-512, AVX2) for 64-bit words too (Bitvector::row_preferred),
 // and batches' wide trees list the splits whose left subtree holds leaves 31 and 32 for both
 // of their words.
 TEST(Bitvector, AgreesWithTheValueWalkOnForestsOfLongPaths) {
@@ -178,6 +195,115 @@ TEST(Bitvector, AgreesWithTheValueWalkOnForestsOfLongPaths) {
       const auto spec = floresta::test::random_forest_of_leaves(rule, features, 40, seed, leaves, 1, 0, true);
       const auto X = with_missing_rows(floresta::test::random_rows(300, features, seed), features, 20);
       expect_agrees(spec, X, "chains, rule " + std::to_string(static_cast<int>(rule)) + ", " + std::to_string(leaves) + " leaves");
+    }
+}
+
+// What compile builds for spec (XGBoost or LightGBM rule) with the single-row layout `rows`:
+// whether it takes the layout, the layout built, and the forest's bin columns.
+struct RowLayout {
+  bool preferred;
+  floresta::detail::BitvectorRows rows;
+  uint32_t width;
+  uint32_t parts;
+};
+RowLayout row_layout(const floresta::ModelSpec& spec, floresta::detail::BitvectorRows rows) {
+  const auto of = [](const auto& forest) {
+    return RowLayout{forest.bitvector.row_preferred, forest.bitvector.rows, forest.quantized.width, forest.bitvector.parts};
+  };
+  using floresta::detail::compile_forest;
+  if (spec.rule == DecisionRule::kLightGBM)
+    return of(compile_forest<floresta::detail::LightGBMRule>(spec, floresta::LoadOptions{}, 32, rows));
+  return of(compile_forest<floresta::detail::XGBoostRule>(spec, floresta::LoadOptions{}, 32, rows));
+}
+
+// The single-row layouts (Bitvector::rows) built for the kernels' own units: AVX2's quads
+// look a split's bin up among the row's bins as bytes in tables of sixteen columns, so
+// forests of 1-16, 17-32, 33-48 and 49-64 bin columns read one to four tables (XGBoost: two
+// columns a feature and the leaves'; LightGBM's zero-as-missing splits bin a feature twice);
+// each takes the layout, and single rows agree with the value walk with every kernel
+// (expect_agrees: one row, sixteen and one, ...).
+TEST(Bitvector, SingleRowsAgreeWithTheValueWalkFromOneToFourTablesOfBins) {
+  using floresta::detail::BitvectorRows;
+  for (const auto& [rule, features] : {std::pair{DecisionRule::kXGBoost, std::vector{5, 12, 20, 31}},
+                                       std::pair{DecisionRule::kLightGBM, std::vector{3, 6, 10, 15}}})
+    for (std::size_t k = 0; k < features.size(); ++k) {
+      const int n = features[k];
+      const auto seed = static_cast<unsigned>(n + 50 * static_cast<int>(rule));
+      const auto spec = floresta::test::random_forest_of_leaves(rule, n, 70, seed, 24);
+      const std::string what = std::to_string(n) + " features, rule " + std::to_string(static_cast<int>(rule));
+      for (const auto rows : {BitvectorRows::kPairs, BitvectorRows::kQuads}) {
+        const RowLayout built = row_layout(spec, rows);
+        EXPECT_TRUE(built.preferred) << what;
+        EXPECT_EQ(built.rows, rows) << what;
+        EXPECT_EQ((built.width + 15) / 16, k + 1) << what << ": tables of bins";
+      }
+      const auto X = with_missing_rows(floresta::test::random_rows(200, n, seed), n, 5);
+      expect_agrees(spec, X, "single rows, " + what);
+      expect_single_rows_agree(spec, X, what);
+    }
+}
+
+// AVX2's quads hold bins as bytes: a feature of up to kBitvectorQuadThresholds (254)
+// thresholds has bins 0 .. 255, a missing value's 0xFFFF read as 255; a forest with a feature
+// of 255 thresholds keeps the quantized row walk there (AVX-512's pairs take it). Rows on,
+// just left and just right of every threshold, beyond both ends, and missing. (No split
+// treats zero as missing: LightGBM would bin the feature twice, its thresholds shared.)
+TEST(Bitvector, SingleRowsOnByteBinsTakeFeaturesOfAtMost254Thresholds) {
+  using floresta::detail::BitvectorRows;
+  for (const auto rule : {DecisionRule::kXGBoost, DecisionRule::kLightGBM})
+    for (const uint32_t thresholds : {floresta::detail::kBitvectorQuadThresholds, floresta::detail::kBitvectorQuadThresholds + 1}) {
+      const int features = 2;
+      auto spec = floresta::test::random_forest_of_leaves(rule, features, 60, 7u + thresholds, 16);
+      // The splits on feature 0 take each of `thresholds` values in turn, then the largest (its
+      // bound the largest byte): rows right of every threshold read it often.
+      uint32_t next = 0;
+      for (auto& tree : spec.trees)
+        for (std::size_t i = 0; i < tree.left_children.size(); ++i)
+          if (tree.left_children[i] >= 0 && tree.split_feature[i] == 0) {
+            tree.threshold[i] = -1.0 + 0.01 * static_cast<double>(std::min(next++, thresholds - 1));
+            if (!tree.zero_is_missing.empty()) tree.zero_is_missing[i] = 0;
+          }
+      ASSERT_GE(next, thresholds + 20);
+      const bool fits = thresholds <= floresta::detail::kBitvectorQuadThresholds;
+      const RowLayout quads = row_layout(spec, BitvectorRows::kQuads), pairs = row_layout(spec, BitvectorRows::kPairs);
+      EXPECT_EQ(quads.preferred, fits) << thresholds;
+      EXPECT_EQ(quads.rows, fits ? BitvectorRows::kQuads : BitvectorRows::kNone) << thresholds;
+      EXPECT_TRUE(pairs.preferred) << thresholds;
+      EXPECT_EQ(pairs.rows, BitvectorRows::kPairs) << thresholds;
+      std::vector<double> X;
+      for (uint32_t k = 0; k < thresholds; ++k)
+        for (const double offset : {-0.004, 0.0, 0.004}) X.insert(X.end(), {-1.0 + 0.01 * k + offset, 0.5});
+      for (const double x : {-1e30, 1e30, -HUGE_VAL, HUGE_VAL, 0.0, std::nan("")}) X.insert(X.end(), {x, NAN});
+      for (const double x : {1e30, 5.0}) X.insert(X.end(), 20 * features, x);  // right of every threshold
+      const std::string what = std::to_string(thresholds) + " thresholds, rule " + std::to_string(static_cast<int>(rule));
+      expect_agrees(spec, X, what);
+      expect_single_rows_agree(spec, X, what);
+    }
+}
+
+// Trees of 33-64 leaves are two words in the single-row layouts: a row's exit leaf is in the
+// low word if any of its leaves is left there, else in the high one. Chains of splits whose
+// right child is a leaf (the chain goes on left) number the leaves from the deepest up, so
+// the rows that go right early exit in the high word; their long paths make the cost model
+// take the layouts.
+TEST(Bitvector, SingleRowsFindExitLeavesInEitherWordOfWideTrees) {
+  using floresta::detail::BitvectorRows;
+  for (const auto rule : {DecisionRule::kXGBoost, DecisionRule::kLightGBM})
+    for (const int leaves : {40, 64}) {
+      const int features = 6;
+      const auto seed = static_cast<unsigned>(leaves + 3 * static_cast<int>(rule));
+      auto spec = floresta::test::random_forest_of_leaves(rule, features, 30, seed, leaves, 1, 0, true);
+      for (auto& tree : spec.trees) std::swap(tree.left_children, tree.right_children);
+      const std::string what = std::to_string(leaves) + " leaves, rule " + std::to_string(static_cast<int>(rule));
+      for (const auto rows : {BitvectorRows::kPairs, BitvectorRows::kQuads}) {
+        const RowLayout built = row_layout(spec, rows);
+        EXPECT_TRUE(built.preferred) << what;
+        EXPECT_EQ(built.rows, rows) << what;
+        EXPECT_EQ(built.parts, 2u) << what;
+      }
+      const auto X = with_missing_rows(floresta::test::random_rows(300, features, seed), features, 5);
+      expect_agrees(spec, X, "left chains, " + what);
+      expect_single_rows_agree(spec, X, "left chains, " + what);
     }
 }
 

@@ -8,10 +8,12 @@
 // word's lowest set bit. The steps for sixteen rows are the instruction set's
 // (Isa::BitvectorLanes, bitvector_lanes.hpp).
 //
-// Fewer than sixteen rows go one at a time: on AVX-512 sixteen trees at a time, a tree per
-// lane (Isa::bitvector_row, numeric forests of at most kBitvectorRowColumns bin columns,
-// where its cost model expects it faster: Bitvector::row_preferred); otherwise by the quantized plan's row walk (the scalar QuickScorer, one row's false splits AND-ed one by
-// one, measured slower than it: docs/benchmarks.md).
+// Fewer than sixteen rows go one at a time: a tree per lane, sixteen trees at a time on
+// AVX-512 and eight on AVX2 (Isa::bitvector_row, numeric forests of at most
+// kBitvectorRowColumns bin columns, where the cost model expects it faster:
+// Bitvector::row_preferred); otherwise by the quantized plan's row walk (the scalar
+// QuickScorer, one row's false splits AND-ed one by one, measured slower than it:
+// docs/benchmarks.md).
 //
 // Kernel code: included only through score.hpp (see plan.hpp).
 #pragma once
@@ -45,8 +47,8 @@ struct BitvectorPlan {
                         typename Rule::Accum* acc, Scratch& scratch) {
     const auto& q = forest.quantized;
     if (n < L) {
-      if constexpr (Isa::kBitvectorRowColumns > 0) {
-        if (forest.bitvector.row_preferred) {  // numeric, at most kBitvectorRowColumns columns
+      if constexpr (Isa::kBitvectorRows != BitvectorRows::kNone) {
+        if (forest.bitvector.row_preferred) {  // built in this unit's layout (Kernel::bitvector_rows)
           for (std::size_t r = 0; r < n; ++r) {
             Isa::template bin_one<Rule>(q, X.row(b + r), X.col_stride, scratch.bins);
             Isa::bitvector_row(forest, scratch.bins, acc + r * forest.num_groups);
