@@ -67,7 +67,7 @@ std::size_t build_rows(Bitvector<Value>& bv, BitvectorRows layout, uint32_t leaf
               lane16(lanes, h * lanes + i, bound);
               unit[2 * lanes + h * lanes + i] = split.cleared;
             } else {  // real bounds are below 255 (kBitvectorQuadThresholds); padding's is 255
-              lane8(0, 4 * i + h, column);
+              lane8(0, 4 * i + h, (column >> 1) | (column & 1) << 5);  // feature, which of its columns
               lane8(8, 4 * i + h, std::min(bound, 255u) ^ 0x80u);
               unit[16 + 8 * h + i] = ~split.cleared;
             }

@@ -93,8 +93,9 @@ struct Bitvector {
   //    step 2k + 1; 32 uint16 in 16 words), their bounds alike, then the leaves each clears
   //    when false (16 words a step).
   //  - kQuads (AVX2): eight trees a block, four steps a unit of kRowQuadWords words: the bin
-  //    columns of steps 4k .. 4k + 3 as bytes (byte 4 i + s: tree i's step 4k + s, so that a
-  //    byte compare leaves step s's result in byte s of tree i's 32-bit lane), their bounds
+  //    columns of steps 4k .. 4k + 3 as bytes, column 2 f + r as f | r << 5 (byte 4 i + s:
+  //    tree i's step 4k + s, so that a byte compare leaves step s's result in byte s of tree
+  //    i's 32-bit lane), their bounds
   //    alike as bytes ^ 0x80 (signed compares), then the leaves each keeps when false (~the
   //    leaves it clears; 8 words a step). Only forests whose features have at most
   //    kBitvectorQuadThresholds thresholds.
