@@ -387,8 +387,9 @@ def write_outputs(results, meta):
              "ns per row (lower is better); ratio = fastest peer / floresta with that kernel "
              "(avx512, avx2, portable: the same model compiled for each instruction set, as on a CPU "
              "without the wider ones; the peers keep their own best code). floresta's scoring plan is "
-             "in brackets (Model.plan; the bitvector plan scores fewer than sixteen rows with the "
-             "quantized row walk).", ""]
+             "in brackets (Model.plan; the bitvector plan scores fewer than sixteen rows a row at a "
+             "time, through its single-row layout on avx512 and avx2 where its cost model takes "
+             "the forest, else with the quantized row walk).", ""]
     for shape in ["a", "b", "c", "d", "e", "load"]:
         rows = [r for r in results if r["shape"] == shape]
         if not rows:
