@@ -547,29 +547,9 @@ void bin_row_avx512(const Quantization<typename Rule::Value>& q, const In* row, 
   if constexpr (std::is_same_v<typename Rule::Value, float>) {
     bin_row<Rule, Avx512RowCount>(q, row, col_stride, bins);
   } else {
-    constexpr std::size_t kFeatures = 32;  // four registers
-    alignas(64) double x[kFeatures];
-    const std::size_t n = q.features.size();
-    for (std::size_t first = 0; first < n; first += kFeatures) {
-      const std::size_t count = std::min(n - first, kFeatures);
-      for (std::size_t k = 0; k < count; ++k)
-        x[k] = Rule::input(row[static_cast<std::ptrdiff_t>(q.features[first + k].feature) * col_stride]);
-      std::fill(x + count, x + (count + 7) / 8 * 8, 0.0);  // lanes past n: searched, never stored
-      switch ((count + 7) / 8) {
-        case 1: bin_row_lanes<Rule, 1>(q, x, first, count, bins); break;
-        case 2: bin_row_lanes<Rule, 2>(q, x, first, count, bins); break;
-        case 3: bin_row_lanes<Rule, 3>(q, x, first, count, bins); break;
-        default: bin_row_lanes<Rule, 4>(q, x, first, count, bins); break;
-      }
-    }
-    if (q.has_categorical)  // only categorical splits make a feature categorical
-      for (std::size_t i = 0; i < n; ++i) {
-        const auto& f = q.features[i];
-        if (f.categorical)
-          bin_value<Rule, ScalarCount>(Rule::input(row[static_cast<std::ptrdiff_t>(f.feature) * col_stride]), f, q,
-                                       bins + 2 * i, 1);
-      }
-    bins[2 * n] = kMissingRight;
+    bin_row_searched<Rule, 32, 8>(q, row, col_stride, bins, [&](const double* x, std::size_t first, std::size_t count) {
+      with_registers<4>((count + 7) / 8, [&](auto k) { bin_row_lanes<Rule, decltype(k)::value>(q, x, first, count, bins); });
+    });
   }
 }
 

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "engine/forest.hpp"
 #include "engine/quantized.hpp"
@@ -209,6 +210,45 @@ void bin_row(const Quantization<typename Rule::Value>& q, const In* row, std::pt
     bin_value<Rule, Count>(x, f, q, bins + 2 * i, 1);
   }
   bins[2 * q.features.size()] = kMissingRight;
+}
+
+// f(std::integral_constant<int, k>{}) for k = min(n, kMost) (at least 1): a count of
+// registers known when compiled.
+template <int kMost, class F>
+FLORESTA_ALWAYS_INLINE void with_registers(std::size_t n, F&& f) {
+  if constexpr (kMost == 1) {
+    f(std::integral_constant<int, 1>{});
+  } else {
+    if (n >= static_cast<std::size_t>(kMost)) return f(std::integral_constant<int, kMost>{});
+    with_registers<kMost - 1>(n, f);
+  }
+}
+
+// bin_row for double thresholds by a search over kFeatures features at a time (the vector
+// units' bin_row_lanes): `search(x, first, count)` bins features [first, first + count) from
+// their inputs in x, padded with zeros to a multiple of kLanes (lanes past count are searched,
+// never stored; search_* is padded for them); then categorical features one by one
+// (bin_value; a code is its bin; the search saw no thresholds for them), and the leaf column.
+template <class Rule, std::size_t kFeatures, std::size_t kLanes, class In, class Search>
+FLORESTA_ALWAYS_INLINE void bin_row_searched(const Quantization<double>& q, const In* row, std::ptrdiff_t col_stride,
+                                             uint16_t* bins, Search&& search) {
+  alignas(64) double x[kFeatures];
+  const std::size_t n = q.features.size();
+  for (std::size_t first = 0; first < n; first += kFeatures) {
+    const std::size_t count = std::min(n - first, kFeatures);
+    for (std::size_t k = 0; k < count; ++k)
+      x[k] = Rule::input(row[static_cast<std::ptrdiff_t>(q.features[first + k].feature) * col_stride]);
+    std::fill(x + count, x + (count + kLanes - 1) / kLanes * kLanes, 0.0);
+    search(x, first, count);
+  }
+  if (q.has_categorical)  // only categorical splits make a feature categorical
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& f = q.features[i];
+      if (f.categorical)
+        bin_value<Rule, ScalarCount>(Rule::input(row[static_cast<std::ptrdiff_t>(f.feature) * col_stride]), f, q,
+                                     bins + 2 * i, 1);
+    }
+  bins[2 * n] = kMissingRight;
 }
 
 // Walks kLanes (tree, row) pairs at once; returns each lane's leaf index. Lane i starts at
