@@ -48,7 +48,7 @@ struct BitvectorPlan {
     const auto& q = forest.quantized;
     if (n < L) {
       if constexpr (Isa::kBitvectorRows != BitvectorRows::kNone) {
-        if (forest.bitvector.row_preferred) {  // built in this unit's layout (Kernel::bitvector_rows)
+        if (forest.bitvector.row_preferred && forest.bitvector.rows == Isa::kBitvectorRows) {  // Kernel::bitvector_rows
           for (std::size_t r = 0; r < n; ++r) {
             Isa::template bin_one<Rule>(q, X.row(b + r), X.col_stride, scratch.bins);
             Isa::bitvector_row(forest, scratch.bins, acc + r * forest.num_groups);
