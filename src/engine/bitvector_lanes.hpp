@@ -26,7 +26,10 @@
 //   Avx512BitvectorLanes    32-bit words in one register; the sixteen 16-bit bins compared
 //                           into a mask register (vpcmpuw), the leaves cleared under it;
 //                           exit leaves as AVX2's
-// isa.hpp gives each instruction set's traits its own (Isa::BitvectorLanes).
+// isa.hpp gives each instruction set's traits its own (Isa::BitvectorLanes). One row, a
+// tree per lane, through the forest's single-row layout (Bitvector::rows):
+//   bitvector_row_avx2      the quads: eight trees, 32 splits a byte compare
+//   bitvector_row_avx512    the pairs: sixteen trees, 32 splits a 16-bit compare
 //
 // Kernel code: included only through isa.hpp inside a kernel translation unit.
 #pragma once

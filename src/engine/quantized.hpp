@@ -135,8 +135,8 @@ struct Quantization {
   // in lanes reads each of those levels with plain loads and blends instead of a gather.
   std::vector<uint32_t> top_front;
   // `features`' begin, threshold count and zero_missing as arrays for vector loads: a single
-  // row's binning with the features in lanes (simd_avx512.hpp, bin_row_lanes; double
-  // thresholds). Padded with zeros to a multiple of kQuantizedLanes; all 0 on categorical
+  // row's binning with the features in lanes (bin_row_lanes in simd_avx512.hpp and
+  // bin_row_lanes_avx2 in simd_avx2.hpp; double thresholds). Padded with zeros to a multiple of kQuantizedLanes; all 0 on categorical
   // features (binned apart). search_step: the largest power of two not above the largest
   // count (0 when no feature has thresholds).
   std::vector<uint32_t> search_begin, search_count, search_zero_missing;

@@ -6,7 +6,8 @@
 //
 // Then the quantized walk of quantized.hpp for the AVX2 unit (the AVX-512 unit keeps its
 // own, simd_avx512.hpp): walk_block_avx2 (batches, binned by walk.hpp's bin_rows),
-// walk_trees_avx2 and bin_row_avx2 (single rows), add_leaves_avx2.
+// walk_trees_avx2 and bin_row_avx2 (single rows; double features by bin_row_lanes_avx2, a
+// search in lanes), add_leaves_avx2.
 //
 // Kernel code for the AVX2 and AVX-512 units (compiled with -mavx2 -mpopcnt or more), in
 // their FLORESTA_ISA namespace.
@@ -17,6 +18,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
+#include <vector>
 
 #include "engine/quantized.hpp"
 
