@@ -23,14 +23,19 @@ Word clearing(uint32_t b, uint32_t e) {
 // A single-row layout (Bitvector::row_begin, `layout`): blocks of trees, each word of them
 // split by split, a unit of steps at a time. Returns its splits (padding included); builds it
 // when `build`.
+// `words` holds the splits in 32-bit words (bv itself, or its splits re-cut for a kernel of
+// 16-bit words).
 template <class Value>
-std::size_t build_rows(Bitvector<Value>& bv, BitvectorRows layout, uint32_t leaf_column, bool build) {
+std::size_t build_rows(Bitvector<Value>& bv, const Bitvector<Value>& words, BitvectorRows layout, uint32_t leaf_column,
+                       bool build) {
   const bool pairs = layout == BitvectorRows::kPairs;
   const uint32_t lanes = pairs ? 16 : 8;  // trees a block
   const uint32_t steps = pairs ? 2 : 4;   // steps a unit
   const std::size_t unit_words = pairs ? Bitvector<Value>::kRowPairWords : Bitvector<Value>::kRowQuadWords;
-  const std::size_t trees = bv.leaf_begin.size(), parts = bv.parts;
-  const auto splits_of = [&](std::size_t t, std::size_t p) { return bv.split_begin[t * parts + p + 1] - bv.split_begin[t * parts + p]; };
+  const std::size_t trees = bv.leaf_begin.size(), parts = words.parts;
+  const auto splits_of = [&](std::size_t t, std::size_t p) {
+    return words.split_begin[t * parts + p + 1] - words.split_begin[t * parts + p];
+  };
   // A padding split reads the leaf column (always kMissingRight) against the largest bound:
   // never false, and it clears nothing.
   const BitvectorSplit<uint32_t> padding{leaf_column | (uint32_t{kMissingRight} << 16), 0};
@@ -60,15 +65,18 @@ std::size_t build_rows(Bitvector<Value>& bv, BitvectorRows layout, uint32_t leaf
           for (std::size_t i = 0; i < lanes; ++i) {
             const std::size_t t = b + i;
             const bool real = t < trees && s + h < splits_of(t, p);
-            const BitvectorSplit<uint32_t> split = real ? bv.splits[bv.split_begin[t * parts + p] + s + h] : padding;
+            const BitvectorSplit<uint32_t> split = real ? words.splits[words.split_begin[t * parts + p] + s + h] : padding;
             const uint32_t column = split.word & 0xFFFFu, bound = split.word >> 16;
             if (pairs) {
               lane16(0, h * lanes + i, column);
               lane16(lanes, h * lanes + i, bound);
               unit[2 * lanes + h * lanes + i] = split.cleared;
             } else {  // real bounds are below 255 (kBitvectorQuadThresholds); padding's is 255
-              lane8(0, 4 * i + h, (column >> 1) | (column & 1) << 5);  // feature, which of its columns
-              lane8(8, 4 * i + h, std::min(bound, 255u) ^ 0x80u);
+              // Feature, which of its columns; a second column's bound one less, as the steps
+              // compare the first column's bin less one there (Bitvector::row_steps; numeric
+              // bounds are a threshold's rank + 1, never 0: quantize.cpp).
+              lane8(0, 4 * i + h, (column >> 1) | (column & 1) << 5);
+              lane8(8, 4 * i + h, (std::min(bound, 255u) - (column & 1)) ^ 0x80u);
               unit[16 + 8 * h + i] = ~split.cleared;
             }
           }
@@ -156,12 +164,10 @@ void build_bitvector(Forest<Rule>& forest, uint32_t word_bits, BitvectorRows row
   Bitvector<typename Rule::Value> bv;
   bv.word_bits = word_bits;
   bv.parts = static_cast<uint32_t>((max_leaves + word_bits - 1) / word_bits);
-  {
-    std::vector<BitvectorSplit<uint64_t>> splits;
-    std::vector<uint32_t> begin;
-    build(forest, bv, splits, begin);
-    split_words(bv, splits, begin);
-  }
+  std::vector<BitvectorSplit<uint64_t>> splits;
+  std::vector<uint32_t> begin;
+  build(forest, bv, splits, begin);
+  split_words(bv, splits, begin);
   // The kernel's single-row layout, for numeric forests whose bins fit its registers (and,
   // for the quads' byte bins, whose features have at most kBitvectorQuadThresholds
   // thresholds), where it is expected faster than the quantized row walk: a single row
@@ -173,15 +179,25 @@ void build_bitvector(Forest<Rule>& forest, uint32_t word_bits, BitvectorRows row
       if (f.end - f.begin > kBitvectorQuadThresholds) return false;
     return true;
   };
-  if (rows != BitvectorRows::kNone && word_bits == 32 && !q.has_categorical && q.width <= kBitvectorRowColumns &&
+  if (rows != BitvectorRows::kNone && !q.has_categorical && q.width <= kBitvectorRowColumns &&
       (rows == BitvectorRows::kPairs || bytes_fit())) {
-    const std::size_t row_splits = build_rows(bv, rows, q.width - 1, false);
+    // The row layouts' words are 32 bits: a kernel of 16-bit words (the portable batch steps)
+    // has its splits cut again for them.
+    Bitvector<typename Rule::Value> wide;
+    if (word_bits != 32) {
+      wide.word_bits = 32;
+      wide.parts = static_cast<uint32_t>((max_leaves + 31) / 32);
+      split_words(wide, splits, begin);
+    }
+    const auto& words = word_bits == 32 ? bv : wide;
+    bv.row_parts = words.parts;
+    const std::size_t row_splits = build_rows(bv, words, rows, q.width - 1, false);
     const double split_bytes = rows == BitvectorRows::kPairs ? 8 : 6;
     bv.row_preferred = static_cast<double>(row_splits) * split_bytes < 48.0 * bv.cost.steps &&
                        row_splits * 2 < (std::size_t{1} << 32);  // row_begin's 32-bit offsets (at most 2 words a split)
     if (bv.row_preferred) {
       bv.rows = rows;
-      build_rows(bv, rows, q.width - 1, true);
+      build_rows(bv, words, rows, q.width - 1, true);
     }
   }
   forest.bitvector = std::move(bv);

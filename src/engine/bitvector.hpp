@@ -84,24 +84,28 @@ struct Bitvector {
   std::vector<BitvectorSplit<uint32_t>> splits;
   std::vector<uint32_t> leaf_begin;  // per tree: its first leaf in leaf_values
   std::vector<Value> leaf_values;    // every tree's leaves, left to right
-  // Single rows (32-bit words; built only when row_preferred), in the layout `rows`, trees a
-  // vector lane each, each word of them in turn (part b * parts + p: block of trees b, word
-  // p, from row_steps[row_begin[b * parts + p]]). Trees with fewer splits than the part's
+  // Single rows (32-bit words, row_parts a tree; built only when row_preferred), in the
+  // layout `rows`, trees a vector lane each, each word of them in turn (part b * row_parts +
+  // p: block of trees b, word p, from row_steps[row_begin[b * row_parts + p]]). Trees with fewer splits than the part's
   // most, and a last unit's missing steps, are padded with splits that clear nothing.
   //  - kPairs (AVX-512): sixteen trees a block, two steps a unit of kRowPairWords words: the
   //    16-bit bin columns of steps 2k and 2k + 1 (lane i: tree i of step 2k; lane 16 + i: of
   //    step 2k + 1; 32 uint16 in 16 words), their bounds alike, then the leaves each clears
   //    when false (16 words a step).
-  //  - kQuads (AVX2): eight trees a block, four steps a unit of kRowQuadWords words: the bin
-  //    columns of steps 4k .. 4k + 3 as bytes, column 2 f + r as f | r << 5 (byte 4 i + s:
-  //    tree i's step 4k + s, so that a byte compare leaves step s's result in byte s of tree
-  //    i's 32-bit lane), their bounds
-  //    alike as bytes ^ 0x80 (signed compares), then the leaves each keeps when false (~the
-  //    leaves it clears; 8 words a step). Only forests whose features have at most
+  //  - kQuads (AVX2; SSE4 and NEON on 128-bit halves): eight trees a block, four steps a unit
+  //    of kRowQuadWords words: the bin columns of steps 4k .. 4k + 3 as bytes, column 2 f + r
+  //    as f | r << 5 (byte 4 i + s: tree i's step 4k + s, so that a byte compare leaves step
+  //    s's result in byte s of tree i's 32-bit lane), their bounds alike as bytes ^ 0x80
+  //    (signed compares), then the leaves each keeps when false (~the leaves it clears; 8
+  //    words a step). The steps read only the first columns' bins b (0 for a missing value,
+  //    else 1 .. 255) and compare b - r (wrapping): a missing value's 255 then goes right of a
+  //    second column's split (r = 1), whose bound is stored less one, and a present one's b -
+  //    1 > bound - 1 as b > bound. Only forests whose features have at most
   //    kBitvectorQuadThresholds thresholds.
   static constexpr std::size_t kRowPairWords = 64;
   static constexpr std::size_t kRowQuadWords = 48;
   BitvectorRows rows = BitvectorRows::kNone;
+  uint32_t row_parts = 1;  // 32-bit words per tree in the row layout (`parts` when word_bits is 32)
   std::vector<uint32_t> row_begin;  // per part, and one past the last
   std::vector<uint32_t> row_steps;
   BitvectorCost cost;  // the choice of plan for batches (compile/bitvector.cpp)

@@ -284,36 +284,33 @@ struct Avx2BitvectorLanes {
 // bitvector_row_avx512), hence byte bins.
 //
 // A split's byte names its bin column as feature i (bits 0-4) and which of the feature's two
-// columns (bit 5: the one where a missing value goes right). The tables are the row's bins
-// by feature, sixteen a table; a row without a missing value has the same bin in both columns
-// of every feature, so it looks up one table per sixteen features (bit 5 ignored), and a row
-// with one looks up both columns' tables too (bit 5 picks).
+// columns (bit 5: the one where a missing value goes right). The tables hold the first
+// columns' bins, sixteen features a table; a second column's split reads its feature's bin
+// less one (Bitvector::row_steps says why that is exact), so one lookup serves rows with
+// missing values and without.
 
-// The bins of 32 splits: tables[0] and [1] hold features 0-15 and 16-31 of the first columns,
-// tables[2] and [3] of the second ones; kFeatureTables of each are used, and the second ones
-// only with kBothColumns.
-template <int kFeatureTables, bool kBothColumns>
+// The bins of 32 splits as their steps compare them: tables[0] and [1] hold features 0-15
+// and 16-31 (kFeatureTables of them are used).
+template <int kFeatureTables>
 FLORESTA_ALWAYS_INLINE __m256i bitvector_quad_bins(const __m256i* tables, __m256i split) {
-  // vpshufb reads bits 0-3 of each index byte (bit 7 is clear); the 16-bit shifts move bit 4,
-  // then bit 5, of each byte to its bit 7, which vpblendvb reads.
-  const auto columns = [&](const __m256i* t) {
-    const __m256i first = _mm256_shuffle_epi8(t[0], split);
-    if constexpr (kFeatureTables == 1) return first;
-    else return _mm256_blendv_epi8(first, _mm256_shuffle_epi8(t[1], split), _mm256_slli_epi16(split, 3));
-  };
-  if constexpr (!kBothColumns) return columns(tables);
-  else return _mm256_blendv_epi8(columns(tables), columns(tables + 2), _mm256_slli_epi16(split, 2));
+  // vpshufb reads bits 0-3 of each index byte (bit 7 is clear); the 16-bit shift moves bit 4
+  // of each byte to its bit 7, which vpblendvb reads. A second column's byte is above 31:
+  // its compare's -1 takes one off the bin.
+  __m256i bins = _mm256_shuffle_epi8(tables[0], split);
+  if constexpr (kFeatureTables == 2)
+    bins = _mm256_blendv_epi8(bins, _mm256_shuffle_epi8(tables[1], split), _mm256_slli_epi16(split, 3));
+  return _mm256_add_epi8(bins, _mm256_cmpgt_epi8(split, _mm256_set1_epi8(31)));
 }
 
 // One word of eight trees for one row: the units in row_steps [at, end).
-template <int kFeatureTables, bool kBothColumns>
+template <int kFeatureTables>
 FLORESTA_ALWAYS_INLINE __m256i bitvector_quads_word(const uint32_t* steps, uint32_t at, uint32_t end, const __m256i* tables) {
   const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
   __m256i state = _mm256_set1_epi32(-1);
   for (; at < end; at += 48) {
     const uint32_t* unit = steps + at;
     const __m256i split = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(unit));
-    const __m256i greater = _mm256_cmpgt_epi8(bitvector_quad_bins<kFeatureTables, kBothColumns>(tables, split),
+    const __m256i greater = _mm256_cmpgt_epi8(bitvector_quad_bins<kFeatureTables>(tables, split),
                                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(unit + 8)));
     const auto keep = [&](int s, __m256i sign) {
       return _mm256_castps_si256(
@@ -326,7 +323,7 @@ FLORESTA_ALWAYS_INLINE __m256i bitvector_quads_word(const uint32_t* steps, uint3
   return state;
 }
 
-template <int kFeatureTables, bool kBothColumns, class Rule>
+template <int kFeatureTables, class Rule>
 void bitvector_quads(const Forest<Rule>& forest, const __m256i* tables, typename Rule::Accum* a) {
   using Value = typename Rule::Value;
   using Accum = typename Rule::Accum;
@@ -347,10 +344,10 @@ void bitvector_quads(const Forest<Rule>& forest, const __m256i* tables, typename
     const std::size_t end = std::min(trees, t0 + kChunk);
     for (std::size_t t = t0; t < end; t += 8) {
       __m256i words[2];
-      words[0] = bitvector_quads_word<kFeatureTables, kBothColumns>(steps, part[0], part[1], tables);
-      if (bv.parts == 2) words[1] = bitvector_quads_word<kFeatureTables, kBothColumns>(steps, part[1], part[2], tables);
-      part += bv.parts;
-      const __m256i leaf = bv.parts == 2 ? Avx2BitvectorLanes::exits<2>(words) : Avx2BitvectorLanes::exits<1>(words);
+      words[0] = bitvector_quads_word<kFeatureTables>(steps, part[0], part[1], tables);
+      if (bv.row_parts == 2) words[1] = bitvector_quads_word<kFeatureTables>(steps, part[1], part[2], tables);
+      part += bv.row_parts;
+      const __m256i leaf = bv.row_parts == 2 ? Avx2BitvectorLanes::exits<2>(words) : Avx2BitvectorLanes::exits<1>(words);
       _mm256_store_si256(reinterpret_cast<__m256i*>(at + (t - t0)), leaf);
     }
     const uint32_t* first = bv.leaf_begin.data();
@@ -366,40 +363,24 @@ void bitvector_quads(const Forest<Rule>& forest, const __m256i* tables, typename
 template <class Rule>
 void bitvector_row_avx2(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
   // Feature i's bins are columns 2i and 2i + 1 (quantized.hpp): eight features a 32-bit load,
-  // split into the first and the second columns, then as bytes ^ 0x80 (a missing value's
-  // 0xFFFF as 255), features 0-31 in order. `bins` is readable for kBitvectorRowColumns;
-  // features past the forest's are never looked up.
-  static_assert(kBitvectorRowColumns == 64, "32 features, two tables of sixteen for each column");
+  // their first columns kept, then as bytes ^ 0x80 (bins above 255 are a second column's
+  // missing value, never read here), features 0-31 in order. `bins` is readable for
+  // kBitvectorRowColumns; features past the forest's are never looked up.
+  static_assert(kBitvectorRowColumns == 64, "32 features, two tables of sixteen");
   const __m256i low16 = _mm256_set1_epi32(0xFFFF), most = _mm256_set1_epi16(255);
-  const __m256i sign = _mm256_set1_epi8(static_cast<char>(0x80));
-  __m256i first[4], second[4];
-  for (int k = 0; k < 4; ++k) {
-    const __m256i pairs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bins + 16 * k));  // features 8k .. 8k + 7
-    first[k] = _mm256_and_si256(pairs, low16);
-    second[k] = _mm256_srli_epi32(pairs, 16);
-  }
+  __m256i first[4];
+  for (int k = 0; k < 4; ++k)
+    first[k] = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bins + 16 * k)), low16);
   // packus works within 128-bit halves: after both packs, dword d of the result holds
   // features 4 (0, 2, 4, 6, 1, 3, 5, 7)[d] .. + 3; the permute puts them in order.
-  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  const auto as_bytes = [&](const __m256i* v) {
-    const __m256i a01 = _mm256_min_epu16(_mm256_packus_epi32(v[0], v[1]), most);
-    const __m256i a23 = _mm256_min_epu16(_mm256_packus_epi32(v[2], v[3]), most);
-    return _mm256_xor_si256(_mm256_permutevar8x32_epi32(_mm256_packus_epi16(a01, a23), order), sign);
-  };
-  const __m256i left = as_bytes(first), right = as_bytes(second);
+  const __m256i a01 = _mm256_min_epu16(_mm256_packus_epi32(first[0], first[1]), most);
+  const __m256i a23 = _mm256_min_epu16(_mm256_packus_epi32(first[2], first[3]), most);
+  const __m256i ordered = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(a01, a23), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  const __m256i left = _mm256_xor_si256(ordered, _mm256_set1_epi8(static_cast<char>(0x80)));
   // vpshufb looks up within each 128-bit half: each table in both halves.
-  const __m256i tables[4] = {_mm256_permute2x128_si256(left, left, 0x00), _mm256_permute2x128_si256(left, left, 0x11),
-                             _mm256_permute2x128_si256(right, right, 0x00), _mm256_permute2x128_si256(right, right, 0x11)};
-  const auto features = static_cast<uint32_t>(forest.quantized.features.size());
-  const uint32_t mine = features >= 32 ? ~0u : (1u << features) - 1u;
-  const auto same = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(left, right)));
-  const bool one_column = (same & mine) == mine;  // no missing value
-  if (features <= 16) {
-    if (one_column) return bitvector_quads<1, false>(forest, tables, a);
-    return bitvector_quads<1, true>(forest, tables, a);
-  }
-  if (one_column) return bitvector_quads<2, false>(forest, tables, a);
-  return bitvector_quads<2, true>(forest, tables, a);
+  const __m256i tables[2] = {_mm256_permute2x128_si256(left, left, 0x00), _mm256_permute2x128_si256(left, left, 0x11)};
+  if (forest.quantized.features.size() <= 16) return bitvector_quads<1>(forest, tables, a);
+  return bitvector_quads<2>(forest, tables, a);
 }
 #endif
 
@@ -565,13 +546,13 @@ void bitvector_row_avx512(const Forest<Rule>& forest, const uint16_t* bins, type
   for (std::size_t t = 0; t < trees; t += 16) {
     __m512i leaf;
     const Avx512BitvectorLanes::Words first{bitvector_row_word(steps, part[0], part[1], low, high)};
-    if (bv.parts == 2) {
+    if (bv.row_parts == 2) {
       const Avx512BitvectorLanes::Words both[2] = {first, {bitvector_row_word(steps, part[1], part[2], low, high)}};
       leaf = Avx512BitvectorLanes::exits<2>(both);
     } else {
       leaf = Avx512BitvectorLanes::exits<1>(&first);
     }
-    part += bv.parts;
+    part += bv.row_parts;
     const std::size_t count = std::min<std::size_t>(16, trees - t);
     const auto lanes = static_cast<__mmask16>((1u << count) - 1u);
     alignas(64) uint32_t at[16];

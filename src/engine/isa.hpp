@@ -29,6 +29,7 @@
 #include <cstdint>
 
 #include "engine/bitvector_lanes.hpp"
+#include "engine/bitvector_quads128.hpp"
 #include "engine/kmeans.hpp"
 #include "engine/kmeans_kernels.hpp"
 #include "engine/quantized.hpp"
@@ -57,7 +58,17 @@ struct PortableIsa {
   static constexpr bool kGatherLeaves = false;
   static constexpr bool kGatherWalk = false;
   using BitvectorLanes = PortableBitvectorLanes;
+#if FLORESTA_QUADS128
+  // A byte shuffle (SSSE3 in the x86-64-v2 unit, NEON on 64-bit ARM): the quads on 128-bit
+  // registers.
+  static constexpr BitvectorRows kBitvectorRows = BitvectorRows::kQuads;
+  template <class Rule>
+  static void bitvector_row(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
+    bitvector_row_quads128(forest, bins, a);
+  }
+#else
   static constexpr BitvectorRows kBitvectorRows = BitvectorRows::kNone;  // no single-row bitvector step (bitvector_row)
+#endif
 
   template <class Rule, class In>
   static void bin_block(const Quantization<typename Rule::Value>& q, const In* const* rows, std::size_t count,

@@ -33,6 +33,14 @@ bool cpu_is_zen5_or_later() {
 
 namespace {
 
+#ifdef FLORESTA_KERNEL_SSE4
+// What kernels_sse4.cpp is compiled with (CMakeLists.txt: -msse4.2 brings SSSE3 and SSE4.1).
+bool cpu_runs_sse4() {
+  static const bool runs = __builtin_cpu_supports("ssse3") && __builtin_cpu_supports("sse4.1") &&
+                           __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt");
+  return runs;
+}
+#endif
 #if defined(FLORESTA_KERNEL_AVX2) || defined(FLORESTA_KERNEL_AVX512)
 // What kernels_avx2.cpp is compiled with (CMakeLists.txt).
 bool cpu_runs_avx2() {
@@ -58,6 +66,9 @@ const Kernel* find(const std::string& name) {
 #ifdef FLORESTA_KERNEL_AVX2
   if (name == "avx2") return cpu_runs_avx2() ? &avx2_kernel() : nullptr;
 #endif
+#ifdef FLORESTA_KERNEL_SSE4
+  if (name == "sse4") return cpu_runs_sse4() ? &sse4_kernel() : nullptr;
+#endif
   if (name == "portable") return &portable_kernel();
   return nullptr;
 }
@@ -72,7 +83,7 @@ std::string joined(const std::vector<std::string>& names) {
 
 std::vector<std::string> available_kernels() {
   std::vector<std::string> names;
-  for (const char* name : {"avx512", "avx2", "portable"})
+  for (const char* name : {"avx512", "avx2", "sse4", "portable"})
     if (find(name)) names.emplace_back(name);
   return names;
 }
@@ -89,8 +100,8 @@ const Kernel& choose_kernel(const std::string& requested, const std::string& sou
       return *find(available_kernels().front());
     }
   }
-  if (name != "avx512" && name != "avx2" && name != "portable")
-    fail(source, ": unknown kernel '", name, "' (", from, "): expected auto, avx512, avx2 or portable");
+  if (name != "avx512" && name != "avx2" && name != "sse4" && name != "portable")
+    fail(source, ": unknown kernel '", name, "' (", from, "): expected auto, avx512, avx2, sse4 or portable");
   const Kernel* kernel = find(name);
   if (!kernel)
     fail(source, ": kernel '", name, "' (", from, ") is not available: this CPU and build have ",

@@ -2,7 +2,7 @@
 // of function pointers that a model holds from compile() on.
 //
 // Each instruction set's kernel is compiled in its own translation unit with that unit's
-// flags only: kernels_portable.cpp (none), kernels_avx2.cpp (-mavx2 -mfma),
+// flags only: kernels_portable.cpp (none), kernels_sse4.cpp (-msse4.2), kernels_avx2.cpp (-mavx2 -mfma),
 // kernels_avx512.cpp (-mavx512f -mavx512bw -mavx512vl -mavx512dq ...). Each unit
 // instantiates every scoring plan (plan.hpp) for the closed set of decision rules x input
 // types, and k-means, in a namespace of its own (FLORESTA_ISA), so no template of one unit
@@ -68,6 +68,9 @@ struct Kernel {
 // The kernels of the units this build compiled (kernels_*.cpp); each is only called once
 // the CPU is known to run it.
 const Kernel& portable_kernel();
+#ifdef FLORESTA_KERNEL_SSE4
+const Kernel& sse4_kernel();
+#endif
 #ifdef FLORESTA_KERNEL_AVX2
 const Kernel& avx2_kernel();
 #endif
@@ -75,9 +78,10 @@ const Kernel& avx2_kernel();
 const Kernel& avx512_kernel();
 #endif
 
-// The kernels this CPU runs and this build has, fastest first ("avx512", "avx2", "portable").
+// The kernels this CPU runs and this build has, fastest first ("avx512", "avx2", "sse4",
+// "portable").
 std::vector<std::string> available_kernels();
-// The kernel a model gets: `requested` is "auto" (or empty), "avx512", "avx2" or "portable";
+// The kernel a model gets: `requested` is "auto" (or empty), "avx512", "avx2", "sse4" or "portable";
 // "auto" takes FLORESTA_KERNEL from the environment when it is set, else the fastest.
 // A kernel this CPU or build lacks is an Error naming the ones available; `source` names
 // the model in it.

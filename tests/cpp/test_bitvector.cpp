@@ -3,8 +3,8 @@
 // kernel's value walk with every kernel this CPU runs, on trees at the edges of its words
 // (32 and 33 leaves: one 32-bit word or two; 64), numeric and categorical splits, one and
 // several output groups, every decision rule, rows that miss every value, single rows (on
-// AVX-512 and AVX2 their single-row layouts where the cost model takes them, and the
-// quantized row walk where not), batches of one group of sixteen rows, a group and one row, and passes of every
+// AVX-512, AVX2 and SSE4, and the portable kernel on 64-bit ARM, their single-row layouts
+// where the cost model takes them, and the quantized row walk where not), batches of one group of sixteen rows, a group and one row, and passes of every
 // size.
 #include <gtest/gtest.h>
 
@@ -198,34 +198,43 @@ TEST(Bitvector, AgreesWithTheValueWalkOnForestsOfLongPaths) {
     }
 }
 
-// What compile builds for spec (XGBoost or LightGBM rule) with the single-row layout `rows`:
-// whether it takes the layout, the layout built, and the forest's bin columns.
+// What compile builds for spec (XGBoost or LightGBM rule) with the single-row layout `rows`
+// for a kernel of `word_bits`-bit batch words: whether it takes the layout, the layout built,
+// the forest's bin columns, and the layout's 32-bit words a tree.
 struct RowLayout {
   bool preferred;
   floresta::detail::BitvectorRows rows;
   uint32_t width;
-  uint32_t parts;
+  uint32_t row_parts;
 };
-RowLayout row_layout(const floresta::ModelSpec& spec, floresta::detail::BitvectorRows rows) {
+RowLayout row_layout(const floresta::ModelSpec& spec, floresta::detail::BitvectorRows rows, uint32_t word_bits = 32) {
   const auto of = [](const auto& forest) {
-    return RowLayout{forest.bitvector.row_preferred, forest.bitvector.rows, forest.quantized.width, forest.bitvector.parts};
+    return RowLayout{forest.bitvector.row_preferred, forest.bitvector.rows, forest.quantized.width, forest.bitvector.row_parts};
   };
   using floresta::detail::compile_forest;
   if (spec.rule == DecisionRule::kLightGBM)
-    return of(compile_forest<floresta::detail::LightGBMRule>(spec, floresta::LoadOptions{}, 32, rows));
-  return of(compile_forest<floresta::detail::XGBoostRule>(spec, floresta::LoadOptions{}, 32, rows));
+    return of(compile_forest<floresta::detail::LightGBMRule>(spec, floresta::LoadOptions{}, word_bits, rows));
+  return of(compile_forest<floresta::detail::XGBoostRule>(spec, floresta::LoadOptions{}, word_bits, rows));
 }
 
-// The single-row layouts (Bitvector::rows) built for the kernels' own units: AVX2's quads
-// look a split's bin up among the row's bins as bytes, in tables of sixteen binned features
-// (two bin columns each, the leaves' one more), one table for forests of up to 16 binned
-// features and two up to 31; and only the first column's tables for a row without a missing
-// value, both columns' for one with one. Forests of 5, 16, 17 and 31 binned features
+// The layouts every unit builds: AVX-512's pairs and AVX2's quads on 32-bit batch words, and
+// the quads on 16-bit ones (the portable batch steps' words, cut again for the layout: the
+// sse4 kernel, and the portable one on 64-bit ARM).
+const std::vector<std::pair<floresta::detail::BitvectorRows, uint32_t>> kRowLayouts = {
+    {floresta::detail::BitvectorRows::kPairs, 32},
+    {floresta::detail::BitvectorRows::kQuads, 32},
+    {floresta::detail::BitvectorRows::kQuads, 16}};
+
+// The single-row layouts (Bitvector::rows) built for the kernels' own units: the quads (AVX2,
+// and 128-bit halves with SSE4 or NEON) look a split's bin up among the row's first bin
+// columns as bytes, in tables of sixteen binned features (two bin columns each, the leaves'
+// one more), one table for forests of up to 16 binned features and two up to 31; a split of
+// a second column (missing goes right) compares the bin less one with its bound less one, so
+// that a missing value's 0 wraps to 255. Forests of 5, 16, 17 and 31 binned features
 // (XGBoost; LightGBM 6, 12, 20 and 30: its zero-as-missing splits bin a feature twice), rows
-// with missing values and the same rows without: each forest takes the layout, and single
+// with missing values and the same rows without: each forest takes each layout, and single
 // rows agree with the value walk with every kernel.
 TEST(Bitvector, SingleRowsAgreeWithTheValueWalkWithOneOrTwoTablesOfBins) {
-  using floresta::detail::BitvectorRows;
   for (const auto& [rule, features] : {std::pair{DecisionRule::kXGBoost, std::vector{5, 16, 17, 31}},
                                        std::pair{DecisionRule::kLightGBM, std::vector{3, 6, 10, 15}}})
     for (std::size_t k = 0; k < features.size(); ++k) {
@@ -233,10 +242,10 @@ TEST(Bitvector, SingleRowsAgreeWithTheValueWalkWithOneOrTwoTablesOfBins) {
       const auto seed = static_cast<unsigned>(n + 50 * static_cast<int>(rule));
       const auto spec = floresta::test::random_forest_of_leaves(rule, n, 70, seed, 24);
       const std::string what = std::to_string(n) + " features, rule " + std::to_string(static_cast<int>(rule));
-      for (const auto rows : {BitvectorRows::kPairs, BitvectorRows::kQuads}) {
-        const RowLayout built = row_layout(spec, rows);
-        EXPECT_TRUE(built.preferred) << what;
-        EXPECT_EQ(built.rows, rows) << what;
+      for (const auto& [rows, word_bits] : kRowLayouts) {
+        const RowLayout built = row_layout(spec, rows, word_bits);
+        EXPECT_TRUE(built.preferred) << what << ", " << word_bits;
+        EXPECT_EQ(built.rows, rows) << what << ", " << word_bits;
         EXPECT_EQ((built.width - 1) / 2 > 16, k >= 2) << what << ": binned features " << (built.width - 1) / 2;
       }
       auto X = floresta::test::random_rows(150, n, seed);
@@ -270,9 +279,12 @@ TEST(Bitvector, SingleRowsOnByteBinsTakeFeaturesOfAtMost254Thresholds) {
           }
       ASSERT_GE(next, thresholds + 20);
       const bool fits = thresholds <= floresta::detail::kBitvectorQuadThresholds;
-      const RowLayout quads = row_layout(spec, BitvectorRows::kQuads), pairs = row_layout(spec, BitvectorRows::kPairs);
-      EXPECT_EQ(quads.preferred, fits) << thresholds;
-      EXPECT_EQ(quads.rows, fits ? BitvectorRows::kQuads : BitvectorRows::kNone) << thresholds;
+      const RowLayout pairs = row_layout(spec, BitvectorRows::kPairs);
+      for (const uint32_t word_bits : {32u, 16u}) {
+        const RowLayout quads = row_layout(spec, BitvectorRows::kQuads, word_bits);
+        EXPECT_EQ(quads.preferred, fits) << thresholds << ", " << word_bits;
+        EXPECT_EQ(quads.rows, fits ? BitvectorRows::kQuads : BitvectorRows::kNone) << thresholds << ", " << word_bits;
+      }
       EXPECT_TRUE(pairs.preferred) << thresholds;
       EXPECT_EQ(pairs.rows, BitvectorRows::kPairs) << thresholds;
       std::vector<double> X;
@@ -292,7 +304,6 @@ TEST(Bitvector, SingleRowsOnByteBinsTakeFeaturesOfAtMost254Thresholds) {
 // the rows that go right early exit in the high word; their long paths make the cost model
 // take the layouts.
 TEST(Bitvector, SingleRowsFindExitLeavesInEitherWordOfWideTrees) {
-  using floresta::detail::BitvectorRows;
   for (const auto rule : {DecisionRule::kXGBoost, DecisionRule::kLightGBM})
     for (const int leaves : {40, 64}) {
       const int features = 6;
@@ -300,11 +311,11 @@ TEST(Bitvector, SingleRowsFindExitLeavesInEitherWordOfWideTrees) {
       auto spec = floresta::test::random_forest_of_leaves(rule, features, 30, seed, leaves, 1, 0, true);
       for (auto& tree : spec.trees) std::swap(tree.left_children, tree.right_children);
       const std::string what = std::to_string(leaves) + " leaves, rule " + std::to_string(static_cast<int>(rule));
-      for (const auto rows : {BitvectorRows::kPairs, BitvectorRows::kQuads}) {
-        const RowLayout built = row_layout(spec, rows);
-        EXPECT_TRUE(built.preferred) << what;
-        EXPECT_EQ(built.rows, rows) << what;
-        EXPECT_EQ(built.parts, 2u) << what;
+      for (const auto& [rows, word_bits] : kRowLayouts) {
+        const RowLayout built = row_layout(spec, rows, word_bits);
+        EXPECT_TRUE(built.preferred) << what << ", " << word_bits;
+        EXPECT_EQ(built.rows, rows) << what << ", " << word_bits;
+        EXPECT_EQ(built.row_parts, 2u) << what << ", " << word_bits;
       }
       const auto X = with_missing_rows(floresta::test::random_rows(300, features, seed), features, 5);
       expect_agrees(spec, X, "left chains, " + what);
