@@ -40,6 +40,7 @@ has() { for f in "$@"; do [[ " $flags " == *" $f "* ]] || return 1; done; }
 kernels=()
 has avx2 fma popcnt avx512f avx512bw avx512vl avx512dq && kernels+=(avx512)
 has avx2 fma popcnt && kernels+=(avx2)
+has ssse3 sse4_1 sse4_2 popcnt && kernels+=(sse4)
 kernels+=(portable)
 plans=(bitvector quantized lanes value_walk)
 for i in "${!plans[@]}"; do

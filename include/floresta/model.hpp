@@ -79,7 +79,7 @@ struct LoadOptions {
   // whatever the count, and so is the error a bad file gets.
   int n_threads = 0;
   // The scoring kernel: "auto" (the environment variable FLORESTA_KERNEL when set, else the
-  // fastest this CPU runs), "avx512", "avx2" or "portable". Every kernel gives the same
+  // fastest this CPU runs), "avx512", "avx2", "sse4" or "portable". Every kernel gives the same
   // results; one this CPU or build lacks is an Error naming those available.
   std::string kernel = "auto";
   // The scoring plan (Model::plan()): "auto" (the fastest the model can take; the
@@ -120,7 +120,7 @@ class Model {
   // {"alert_threshold":0.83}. floresta does not interpret it; parse it with any JSON library.
   const std::string& metadata() const;
   Link link() const;
-  // The scoring kernel this model was compiled with: "avx512", "avx2" or "portable".
+  // The scoring kernel this model was compiled with: "avx512", "avx2", "sse4" or "portable".
   std::string kernel() const;
   // The scoring plan this model was compiled with: "bitvector" (trees of at most 64 leaves
   // as leaf masks, no walk), "quantized" (trees compare 16-bit bins),
@@ -230,7 +230,8 @@ class Model {
 };
 
 // The scoring kernels this CPU runs and this build has, fastest first: some of "avx512",
-// "avx2", and always "portable" (the values LoadOptions::kernel accepts besides "auto").
+// "avx2", "sse4" (x86-64-v2: SSSE3 to SSE4.2), and always "portable" (the values
+// LoadOptions::kernel accepts besides "auto").
 std::vector<std::string> available_kernels();
 
 // Loads a model file, detecting the format from its content (not its name). A regular file

@@ -26,7 +26,7 @@ def load(path, *, use_best_iteration=False, num_iterations=None, quantize=True, 
     quantize: also compile numeric trees to compare 16-bit bins, the fast kernels (exact;
     about 8 bytes per node more memory). False scores with the value walk (same results).
     kernel: the scoring kernel, "auto" (the FLORESTA_KERNEL environment variable when set,
-    else the fastest this CPU runs), "avx512", "avx2" or "portable"; every kernel gives the
+    else the fastest this CPU runs), "avx512", "avx2", "sse4" or "portable"; every kernel gives the
     same results. One this CPU or build lacks raises ValueError naming those available
     (``floresta.available_kernels()``). ``Model.kernel`` names the one chosen.
     plan: the scoring plan, "auto" (the fastest the model can take; the FLORESTA_PLAN
@@ -95,7 +95,7 @@ def _index(name, value, what, negative=None):
 
 def available_kernels():
     """The scoring kernels this CPU runs and this build has, fastest first (e.g.
-    ``["avx512", "avx2", "portable"]``): the values ``load(..., kernel=...)`` accepts besides "auto"."""
+    ``["avx512", "avx2", "sse4", "portable"]``): the values ``load(..., kernel=...)`` accepts besides "auto"."""
     return list(_core.available_kernels())
 
 
@@ -222,7 +222,7 @@ class Model:
 
     @property
     def kernel(self):
-        """The scoring kernel chosen when the model was loaded: "avx512", "avx2" or "portable"."""
+        """The scoring kernel chosen when the model was loaded: "avx512", "avx2", "sse4" or "portable"."""
         return self._core.kernel
 
     @property

@@ -78,7 +78,9 @@ struct PortableIsa {
   template <class Rule, class In>
   static void bin_one(const Quantization<typename Rule::Value>& q, const In* row, std::ptrdiff_t col_stride,
                       uint16_t* bins) {
-    bin_row<Rule>(q, row, col_stride, bins);
+    bin_row_searched<Rule, kSearchFeatures, 1>(q, row, col_stride, bins, [&](const auto* x, std::size_t first, std::size_t count) {
+      bin_row_lockstep<Rule>(q, x, first, count, bins);
+    });
   }
 
   // Numeric forests: the table levels, then a work list (walk_rows_quantized). Categorical

@@ -230,15 +230,15 @@ FLORESTA_ALWAYS_INLINE void with_registers(std::size_t n, F&& f) {
 // never stored; search_* is padded for them); then categorical features one by one
 // (bin_value; a code is its bin; the search saw no thresholds for them), and the leaf column.
 template <class Rule, std::size_t kFeatures, std::size_t kLanes, class In, class Search>
-FLORESTA_ALWAYS_INLINE void bin_row_searched(const Quantization<double>& q, const In* row, std::ptrdiff_t col_stride,
-                                             uint16_t* bins, Search&& search) {
-  alignas(64) double x[kFeatures];
+FLORESTA_ALWAYS_INLINE void bin_row_searched(const Quantization<typename Rule::Value>& q, const In* row,
+                                             std::ptrdiff_t col_stride, uint16_t* bins, Search&& search) {
+  alignas(64) typename Rule::Value x[kFeatures];
   const std::size_t n = q.features.size();
   for (std::size_t first = 0; first < n; first += kFeatures) {
     const std::size_t count = std::min(n - first, kFeatures);
     for (std::size_t k = 0; k < count; ++k)
       x[k] = Rule::input(row[static_cast<std::ptrdiff_t>(q.features[first + k].feature) * col_stride]);
-    std::fill(x + count, x + (count + kLanes - 1) / kLanes * kLanes, 0.0);
+    std::fill(x + count, x + (count + kLanes - 1) / kLanes * kLanes, typename Rule::Value(0));
     search(x, first, count);
   }
   if (q.has_categorical)  // only categorical splits make a feature categorical
@@ -249,6 +249,42 @@ FLORESTA_ALWAYS_INLINE void bin_row_searched(const Quantization<double>& q, cons
                                      bins + 2 * i, 1);
     }
   bins[2 * n] = kMissingRight;
+}
+
+// Bins features [first, first + n) of one row (their inputs in x, n at most kSearchFeatures)
+// by binary searches in lockstep, a step of each feature's search in turn (Quantization's
+// search_*: a feature past its thresholds stays put), so that the searches' chains of
+// dependent loads overlap: searched one after another, each waits on its own loads, and a
+// loop exit at every feature's own count mispredicts. The portable units' bin_row for one row.
+constexpr std::size_t kSearchFeatures = 32;
+template <class Rule>
+inline void bin_row_lockstep(const Quantization<typename Rule::Value>& q, const typename Rule::Value* x, std::size_t first,
+                             std::size_t n, uint16_t* bins) {
+  using Value = typename Rule::Value;
+  uint32_t at[kSearchFeatures], above[kSearchFeatures], before[kSearchFeatures];
+  for (std::size_t k = 0; k < n; ++k) {
+    at[k] = 0;
+    above[k] = q.search_count[first + k] + 1;
+    before[k] = q.search_begin[first + k] - 1;  // wraps at 0: before + next is still the index
+  }
+  const Value* t = q.thresholds.data();
+  for (uint32_t step = q.search_step; step != 0; step >>= 1)
+    for (std::size_t k = 0; k < n; ++k) {
+      // Bit arithmetic, as a branch here mispredicts. Some threshold exists when search_step
+      // is not 0: index 0 stands in for those past the feature's end.
+      const uint32_t next = at[k] + step;
+      const uint32_t exists = static_cast<uint32_t>(next < above[k]);
+      const uint32_t index = (before[k] + next) & (0u - exists);
+      const uint32_t right = exists & static_cast<uint32_t>(!Rule::numeric_left(x[k], t[index]));
+      at[k] += step & (0u - right);
+    }
+  for (std::size_t k = 0; k < n; ++k) {
+    bool missing = x[k] != x[k];
+    if constexpr (Rule::kZeroMissing) missing = missing || (q.search_zero_missing[first + k] && x[k] == Value(0));
+    const auto bin = static_cast<uint16_t>(at[k] + 1);
+    bins[2 * (first + k)] = missing ? uint16_t{0} : bin;
+    bins[2 * (first + k) + 1] = missing ? kMissingRight : bin;
+  }
 }
 
 // Walks kLanes (tree, row) pairs at once; returns each lane's leaf index. Lane i starts at

@@ -202,6 +202,9 @@ TEST(Kernels, AutoTakesTheFastestAndPortableIsAlwaysThere) {
   const auto kernels = floresta::available_kernels();
   ASSERT_FALSE(kernels.empty());
   EXPECT_EQ(kernels.back(), "portable");
+  // Every CPU with AVX2 has SSE4.2: the x86 units come together.
+  const auto has = [&](const char* name) { return std::find(kernels.begin(), kernels.end(), name) != kernels.end(); };
+  if (has("avx2")) EXPECT_TRUE(has("sse4"));
   EXPECT_EQ(floresta::load(first_model()).kernel(), kernels.front());
   for (const auto& kernel : kernels) EXPECT_EQ(floresta::load(first_model(), options_for(kernel, true)).kernel(), kernel);
 }
@@ -211,7 +214,7 @@ TEST(Kernels, MissingOrUnknownKernelsAreErrorsNamingThoseAvailable) {
   const auto kernels = floresta::available_kernels();
   std::string listed;
   for (const auto& k : kernels) listed += (listed.empty() ? "" : ", ") + k;
-  for (const std::string name : {"avx512", "avx2"}) {
+  for (const std::string name : {"avx512", "avx2", "sse4"}) {
     if (std::find(kernels.begin(), kernels.end(), name) != kernels.end()) continue;
     try {
       floresta::load(first_model(), options_for(name, true));

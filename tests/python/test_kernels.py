@@ -19,7 +19,9 @@ MODELS = ["xgb_binary.json", "xgb_multiclass_categorical.ubj", "lgb_multiclass.j
 def test_available_kernels():
     kernels = floresta.available_kernels()
     assert kernels[-1] == "portable"
-    assert set(kernels) <= {"avx512", "avx2", "portable"}
+    assert set(kernels) <= {"avx512", "avx2", "sse4", "portable"}
+    order = ["avx512", "avx2", "sse4", "portable"]
+    assert kernels == sorted(kernels, key=order.index)
 
 
 def test_auto_takes_the_fastest(monkeypatch):
@@ -72,7 +74,7 @@ def test_unknown_and_missing_kernels_are_value_errors(monkeypatch):
     with pytest.raises(ValueError, match="unknown kernel 'sse9'"):
         floresta.load(path, kernel="sse9")
     available = floresta.available_kernels()
-    for name in ("avx512", "avx2"):
+    for name in ("avx512", "avx2", "sse4"):
         if name not in available:
             with pytest.raises(ValueError, match=f"kernel '{name}' .* is not available: this CPU and build have "
                                                  + ", ".join(available)):
