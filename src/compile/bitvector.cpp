@@ -77,7 +77,7 @@ std::size_t build_rows(Bitvector<Value>& bv, const Bitvector<Value>& words, Bitv
               // bounds are a threshold's rank + 1, never 0: quantize.cpp).
               lane8(0, 4 * i + h, (column >> 1) | (column & 1) << 5);
               lane8(8, 4 * i + h, (std::min(bound, 255u) - (column & 1)) ^ 0x80u);
-              unit[16 + 8 * h + i] = ~split.cleared;
+              unit[16 + 8 * h + i] = layout == BitvectorRows::kQuadsCleared ? split.cleared : ~split.cleared;
             }
           }
       }

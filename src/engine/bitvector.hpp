@@ -36,20 +36,42 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
 #include "engine/quantized.hpp"
 
 namespace floresta::detail {
 
+// An allocator of kAlign-byte aligned storage.
+template <class T, std::size_t kAlign>
+struct AlignedAllocator {
+  using value_type = T;
+  template <class U>
+  struct rebind {
+    using other = AlignedAllocator<U, kAlign>;
+  };
+  AlignedAllocator() = default;
+  template <class U>
+  AlignedAllocator(const AlignedAllocator<U, kAlign>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{kAlign})); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t{kAlign}); }
+  template <class U>
+  bool operator==(const AlignedAllocator<U, kAlign>&) const noexcept { return true; }
+  template <class U>
+  bool operator!=(const AlignedAllocator<U, kAlign>&) const noexcept { return false; }
+};
+
 constexpr std::size_t kBitvectorMaxLeaves = 64;
 // Bin columns a single-row layout's step holds in registers (bitvector_lanes.hpp).
 constexpr std::size_t kBitvectorRowColumns = 64;
 
 // The single-row layouts, one per vector unit (Kernel::bitvector_rows; Bitvector::row_steps
-// says how each is laid out): none (portable), pairs of steps of sixteen trees with 16-bit
-// bins (AVX-512), quads of steps of eight trees with byte bins (AVX2).
-enum class BitvectorRows : uint32_t { kNone, kPairs, kQuads };
+// says how each is laid out): none (portable on x86 without SSE4), pairs of steps of sixteen
+// trees with 16-bit bins (AVX-512), quads of steps of eight trees with byte bins (AVX2), and
+// the quads with the leaves each split clears in place of those it keeps (128-bit units: sse4,
+// portable on 64-bit ARM).
+enum class BitvectorRows : uint32_t { kNone, kPairs, kQuads, kQuadsCleared };
 // The most thresholds a feature may have for the byte bins of the quads: its bins are then
 // 0 .. 255 (a missing value's 0xFFFF read as 255, right of every bound), bounds below 255.
 constexpr uint32_t kBitvectorQuadThresholds = 254;
@@ -98,16 +120,21 @@ struct Bitvector {
   //    s's result in byte s of tree i's 32-bit lane), their bounds alike as bytes ^ 0x80
   //    (signed compares), then the leaves each keeps when false (~the leaves it clears; 8
   //    words a step). The steps read only the first columns' bins b (0 for a missing value,
-  //    else 1 .. 255) and compare b - r (wrapping): a missing value's 255 then goes right of a
-  //    second column's split (r = 1), whose bound is stored less one, and a present one's b -
-  //    1 > bound - 1 as b > bound. Only forests whose features have at most
+  //    else 1 .. 255) and compare b - r (wrapping): a missing value's 0 - 1 = 255 then goes
+  //    right of a second column's split (r = 1), whose bound is stored less one, and a present
+  //    one's b - 1 > bound - 1 as b > bound. Only forests whose features have at most
   //    kBitvectorQuadThresholds thresholds.
+  //  - kQuadsCleared (SSE4, NEON): the quads, the leaves each split clears in place of those
+  //    it keeps (AVX2 blends the kept ones in; 128-bit units spread a step's byte over its
+  //    lane and AND, which the cleared words spare a complement).
   static constexpr std::size_t kRowPairWords = 64;
   static constexpr std::size_t kRowQuadWords = 48;
   BitvectorRows rows = BitvectorRows::kNone;
   uint32_t row_parts = 1;  // 32-bit words per tree in the row layout (`parts` when word_bits is 32)
   std::vector<uint32_t> row_begin;  // per part, and one past the last
-  std::vector<uint32_t> row_steps;
+  // 64-byte aligned (units are 256 or 192 bytes): the SSE4 steps read it with aligned loads,
+  // which fold into their operations (bitvector_quads128.hpp).
+  std::vector<uint32_t, AlignedAllocator<uint32_t, 64>> row_steps;
   BitvectorCost cost;  // the choice of plan for batches (compile/bitvector.cpp)
   // Single rows: the row layout `rows` built (numeric splits, at most kBitvectorRowColumns
   // bin columns), expected faster than the quantized row walk.

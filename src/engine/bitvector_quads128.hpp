@@ -1,5 +1,6 @@
 // src/engine/bitvector_quads128.hpp — one row through a forest's quads (Bitvector::rows ==
-// kQuads, the layout of bitvector_row_avx2 in bitvector_lanes.hpp) on 128-bit registers, for
+// kQuadsCleared: the layout of bitvector_row_avx2 in bitvector_lanes.hpp, with the leaves a
+// split clears in place of those it keeps) on 128-bit registers, for
 // the units whose instruction set has a byte shuffle but no AVX2: the x86-64-v2 kernel (SSSE3's
 // pshufb, SSE4.1's blends) and the portable kernel on 64-bit ARM (NEON's tbl). A unit of the
 // quads holds eight trees; here they are two halves of four, each a chain of its own, so
@@ -73,14 +74,19 @@ struct Quads128 {
     if constexpr (kFeatureTables == 2) bins = _mm_blendv_epi8(bins, _mm_shuffle_epi8(t[1], split), _mm_slli_epi16(split, 3));
     return _mm_add_epi8(bins, _mm_cmpgt_epi8(split, _mm_set1_epi8(31)));
   }
-  FLORESTA_ALWAYS_INLINE static Bytes greater(Bytes bins, Bytes bounds) { return _mm_cmpgt_epi8(bins, bounds); }
-  // The leaves step s clears (~its keep words) where its split is false, byte s of the lane
-  // spread over the lane by pshufb: no blend, whose SSE form reads its mask from xmm0 only.
+  // 0xFF where a split is false (the bin greater than the bound).
+  FLORESTA_ALWAYS_INLINE static Bytes false_splits(Bytes bins, const uint32_t* bounds) {
+    return _mm_cmpgt_epi8(bins, _mm_load_si128(reinterpret_cast<const __m128i*>(bounds)));
+  }
+  // The leaves step s clears where its split is false: byte s of the lane spread over the
+  // lane by pshufb and AND-ed with the step's cleared words (no blend, whose SSE form reads
+  // its mask from xmm0 only). The layout is 64-byte aligned (Bitvector::row_steps), so the
+  // loads fold into the operations.
   template <int kStep>
-  FLORESTA_ALWAYS_INLINE static Words cleared(Bytes greater, const uint32_t* keep) {
+  FLORESTA_ALWAYS_INLINE static Words cleared(Bytes false_splits, const uint32_t* words) {
     const __m128i spread = _mm_setr_epi8(kStep, kStep, kStep, kStep, 4 + kStep, 4 + kStep, 4 + kStep, 4 + kStep, 8 + kStep,
                                          8 + kStep, 8 + kStep, 8 + kStep, 12 + kStep, 12 + kStep, 12 + kStep, 12 + kStep);
-    return _mm_andnot_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(keep)), _mm_shuffle_epi8(greater, spread));
+    return _mm_and_si128(_mm_shuffle_epi8(false_splits, spread), _mm_load_si128(reinterpret_cast<const __m128i*>(words)));
   }
   // Four lanes' exit leaves: the lowest set bit of the low word, else 32 + the high word's;
   // a bit's index read from the exponent of that power of two as a float (2^31 converts as
@@ -130,15 +136,16 @@ struct Quads128 {
     }
     return vsubq_u8(bins, vshrq_n_u8(split, 5));
   }
-  FLORESTA_ALWAYS_INLINE static Bytes greater(Bytes bins, Bytes bounds) {
-    return vcgtq_s8(vreinterpretq_s8_u8(bins), vreinterpretq_s8_u8(bounds));
+  // 0xFF where a split is false (the bin greater than the bound).
+  FLORESTA_ALWAYS_INLINE static Bytes false_splits(Bytes bins, const uint32_t* bounds) {
+    return vcgtq_s8(vreinterpretq_s8_u8(bins), vreinterpretq_s8_u8(bytes(bounds)));
   }
   // The leaves step s clears where its split is false: byte s spread over its lane by tbl.
   template <int kStep>
-  FLORESTA_ALWAYS_INLINE static Words cleared(Bytes greater, const uint32_t* keep) {
+  FLORESTA_ALWAYS_INLINE static Words cleared(Bytes false_splits, const uint32_t* words) {
     static const uint8_t spread[16] = {kStep,     kStep,     kStep,     kStep,     4 + kStep,  4 + kStep,  4 + kStep,  4 + kStep,
                                        8 + kStep, 8 + kStep, 8 + kStep, 8 + kStep, 12 + kStep, 12 + kStep, 12 + kStep, 12 + kStep};
-    return vbicq_u32(vreinterpretq_u32_u8(vqtbl1q_u8(greater, vld1q_u8(spread))), vld1q_u32(keep));
+    return vandq_u32(vreinterpretq_u32_u8(vqtbl1q_u8(false_splits, vld1q_u8(spread))), vld1q_u32(words));
   }
   // Four lanes' exit leaves: 31 - the leading zeros of the lowest set bit.
   template <std::size_t kParts>
@@ -157,7 +164,7 @@ struct Quads128 {
 
 // One word of eight trees for one row, the units in row_steps [at, end), as two halves of
 // four trees (bytes 0-15 and 16-31 of a unit's splits and bounds, words 0-3 and 4-7 of its
-// keep words): state[0] and state[1]. A unit's four steps' cleared leaves are OR-ed, then
+// cleared words): state[0] and state[1]. A unit's four steps' cleared leaves are OR-ed, then
 // cleared from the trees' word at once.
 template <int kFeatureTables>
 FLORESTA_ALWAYS_INLINE void bitvector_quads128_word(const uint32_t* steps, uint32_t at, uint32_t end,
@@ -167,10 +174,10 @@ FLORESTA_ALWAYS_INLINE void bitvector_quads128_word(const uint32_t* steps, uint3
   for (; at < end; at += 48) {
     const uint32_t* unit = steps + at;
     const auto half = [&](int h) {
-      const Q::Bytes greater = Q::greater(Q::bins<kFeatureTables>(tables, Q::bytes(unit + 4 * h)), Q::bytes(unit + 8 + 4 * h));
-      const uint32_t* keep = unit + 16 + 4 * h;
-      return Q::either(Q::either(Q::cleared<0>(greater, keep), Q::cleared<1>(greater, keep + 8)),
-                       Q::either(Q::cleared<2>(greater, keep + 16), Q::cleared<3>(greater, keep + 24)));
+      const Q::Bytes false_splits = Q::false_splits(Q::bins<kFeatureTables>(tables, Q::bytes(unit + 4 * h)), unit + 8 + 4 * h);
+      const uint32_t* words = unit + 16 + 4 * h;
+      return Q::either(Q::either(Q::cleared<0>(false_splits, words), Q::cleared<1>(false_splits, words + 8)),
+                       Q::either(Q::cleared<2>(false_splits, words + 16), Q::cleared<3>(false_splits, words + 24)));
     };
     low = Q::clear(low, half(0));
     high = Q::clear(high, half(1));

@@ -61,7 +61,7 @@ struct PortableIsa {
 #if FLORESTA_QUADS128
   // A byte shuffle (SSSE3 in the x86-64-v2 unit, NEON on 64-bit ARM): the quads on 128-bit
   // registers.
-  static constexpr BitvectorRows kBitvectorRows = BitvectorRows::kQuads;
+  static constexpr BitvectorRows kBitvectorRows = BitvectorRows::kQuadsCleared;
   template <class Rule>
   static void bitvector_row(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
     bitvector_row_quads128(forest, bins, a);

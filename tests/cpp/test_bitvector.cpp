@@ -218,12 +218,12 @@ RowLayout row_layout(const floresta::ModelSpec& spec, floresta::detail::Bitvecto
 }
 
 // The layouts every unit builds: AVX-512's pairs and AVX2's quads on 32-bit batch words, and
-// the quads on 16-bit ones (the portable batch steps' words, cut again for the layout: the
-// sse4 kernel, and the portable one on 64-bit ARM).
+// the quads of cleared words on 16-bit ones (the portable batch steps' words, cut again for
+// the layout: the sse4 kernel, and the portable one on 64-bit ARM).
 const std::vector<std::pair<floresta::detail::BitvectorRows, uint32_t>> kRowLayouts = {
     {floresta::detail::BitvectorRows::kPairs, 32},
     {floresta::detail::BitvectorRows::kQuads, 32},
-    {floresta::detail::BitvectorRows::kQuads, 16}};
+    {floresta::detail::BitvectorRows::kQuadsCleared, 16}};
 
 // The single-row layouts (Bitvector::rows) built for the kernels' own units: the quads (AVX2,
 // and 128-bit halves with SSE4 or NEON) look a split's bin up among the row's first bin
@@ -280,10 +280,10 @@ TEST(Bitvector, SingleRowsOnByteBinsTakeFeaturesOfAtMost254Thresholds) {
       ASSERT_GE(next, thresholds + 20);
       const bool fits = thresholds <= floresta::detail::kBitvectorQuadThresholds;
       const RowLayout pairs = row_layout(spec, BitvectorRows::kPairs);
-      for (const uint32_t word_bits : {32u, 16u}) {
-        const RowLayout quads = row_layout(spec, BitvectorRows::kQuads, word_bits);
+      for (const auto& [layout, word_bits] : {std::pair{BitvectorRows::kQuads, 32u}, std::pair{BitvectorRows::kQuadsCleared, 16u}}) {
+        const RowLayout quads = row_layout(spec, layout, word_bits);
         EXPECT_EQ(quads.preferred, fits) << thresholds << ", " << word_bits;
-        EXPECT_EQ(quads.rows, fits ? BitvectorRows::kQuads : BitvectorRows::kNone) << thresholds << ", " << word_bits;
+        EXPECT_EQ(quads.rows, fits ? layout : BitvectorRows::kNone) << thresholds << ", " << word_bits;
       }
       EXPECT_TRUE(pairs.preferred) << thresholds;
       EXPECT_EQ(pairs.rows, BitvectorRows::kPairs) << thresholds;
