@@ -84,7 +84,7 @@ PLANS = {}
 
 
 def floresta_engines(path, kind, threads, kernels):
-    """One engine per floresta kernel ("floresta avx512", "floresta avx2", "floresta portable"):
+    """One engine per floresta kernel ("floresta avx512", "floresta avx2", "floresta sse4", "floresta portable"):
     the same model compiled for each instruction set this CPU runs, as on CPUs that lack the
     wider ones. PLANS records the plan each was compiled with."""
     import floresta
@@ -385,11 +385,11 @@ def write_outputs(results, meta):
     (RESULTS / "compare.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     lines = [f"Measured {meta['date']} on {meta.get('cpu', meta['machine'])} ({meta['cpus']} CPUs); medians; "
              "ns per row (lower is better); ratio = fastest peer / floresta with that kernel "
-             "(avx512, avx2, portable: the same model compiled for each instruction set, as on a CPU "
-             "without the wider ones; the peers keep their own best code). floresta's scoring plan is "
-             "in brackets (Model.plan; the bitvector plan scores fewer than sixteen rows a row at a "
-             "time, through its single-row layout on avx512 and avx2 where its cost model takes "
-             "the forest, else with the quantized row walk).", ""]
+             "(avx512, avx2, sse4, portable: the same model compiled for each instruction set, as on a "
+             "CPU without the wider ones; the peers keep their own best code). floresta's scoring plan "
+             "is in brackets (Model.plan; the bitvector plan scores fewer than sixteen rows a row at a "
+             "time, through its single-row layout on avx512, avx2 and sse4 (and portable on 64-bit "
+             "ARM) where its cost model takes the forest, else with the quantized row walk).", ""]
     for shape in ["a", "b", "c", "d", "e", "load"]:
         rows = [r for r in results if r["shape"] == shape]
         if not rows:
@@ -432,7 +432,8 @@ def write_outputs(results, meta):
         timed = [r for r in results if r.get("ns_per_row_100000") and r["threads"] == 1]
         labels = [f"{r['shape']} {r['title'][:28]}\n{r['engine']}" for r in timed]
         fig, ax = plt.subplots(figsize=(10, max(4, 0.28 * len(timed))))
-        shades = {"floresta avx512": "tab:green", "floresta avx2": "yellowgreen", "floresta portable": "olive"}
+        shades = {"floresta avx512": "tab:green", "floresta avx2": "yellowgreen", "floresta sse4": "darkkhaki",
+                  "floresta portable": "olive"}
         colors = [shades.get(r["engine"], "tab:green") if is_floresta(r["engine"]) else "tab:gray" for r in timed]
         ax.barh(range(len(timed)), [r["ns_per_row_100000"] for r in timed], color=colors)
         ax.set_yticks(range(len(timed)), labels, fontsize=6)

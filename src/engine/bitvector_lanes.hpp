@@ -66,6 +66,39 @@ FLORESTA_ALWAYS_INLINE uint32_t lowest_bit(Word word) {
 #endif
 }
 
+// One row through a forest's quads (eight trees a block; bitvector_row_avx2 here,
+// bitvector_row_quads128 in bitvector_quads128.hpp): `block(steps, part, at)` writes the exit
+// leaves of the eight trees whose words start at row_begin `part` to at[0 .. 8). The exit
+// leaves of kChunk trees are stored, then their values added to the row's accumulators `a`
+// in a loop of their own, in file order: added in the loop of the steps, the sum shared their
+// registers and GCC kept it in a general register, two moves longer a link of the sum's chain
+// of dependent adds.
+template <class Rule, class Block>
+FLORESTA_ALWAYS_INLINE void add_quads_exits(const Forest<Rule>& forest, typename Rule::Accum* a, Block&& block) {
+  using Value = typename Rule::Value;
+  const auto& bv = forest.bitvector;
+  static_assert(Bitvector<Value>::kRowQuadWords == 48, "the units of bitvector.hpp");
+  const uint32_t* steps = bv.row_steps.data();
+  const uint32_t* part = bv.row_begin.data();
+  const std::size_t trees = forest.num_trees();
+  const bool one_group = forest.num_groups == 1;
+  const Value* values = bv.leaf_values.data();
+  const uint32_t* first = bv.leaf_begin.data();
+  constexpr std::size_t kChunk = 64;
+  alignas(32) uint32_t at[kChunk];
+  typename Rule::Accum sum = a[0];
+  for (std::size_t t0 = 0; t0 < trees; t0 += kChunk) {
+    const std::size_t end = std::min(trees, t0 + kChunk);
+    for (std::size_t t = t0; t < end; t += 8, part += bv.row_parts) block(steps, part, at + (t - t0));
+    if (one_group) {
+      for (std::size_t t = t0; t < end; ++t) sum += values[first[t] + at[t - t0]];
+    } else {
+      for (std::size_t t = t0; t < end; ++t) a[forest.tree_group[t]] += values[first[t] + at[t - t0]];
+    }
+  }
+  if (one_group) a[0] = sum;
+}
+
 struct PortableBitvectorLanes {
   using Bin = uint16_t;
   static constexpr uint32_t kWordBits = 16;
@@ -325,39 +358,14 @@ FLORESTA_ALWAYS_INLINE __m256i bitvector_quads_word(const uint32_t* steps, uint3
 
 template <int kFeatureTables, class Rule>
 void bitvector_quads(const Forest<Rule>& forest, const __m256i* tables, typename Rule::Accum* a) {
-  using Value = typename Rule::Value;
-  using Accum = typename Rule::Accum;
-  const auto& bv = forest.bitvector;
-  static_assert(Bitvector<Value>::kRowQuadWords == 48, "the units' layout above");
-  const uint32_t* steps = bv.row_steps.data();
-  const uint32_t* part = bv.row_begin.data();
-  const std::size_t trees = forest.num_trees();
-  const bool one_group = forest.num_groups == 1;
-  const Value* values = bv.leaf_values.data();
-  // The exit leaves of kChunk trees are stored, then added in a loop of their own: added in
-  // the loop above, the sum shared the registers of the steps and GCC kept it in a general
-  // register, two moves longer a link of the sum's chain of dependent adds.
-  constexpr std::size_t kChunk = 64;
-  alignas(32) uint32_t at[kChunk];
-  Accum sum = a[0];
-  for (std::size_t t0 = 0; t0 < trees; t0 += kChunk) {
-    const std::size_t end = std::min(trees, t0 + kChunk);
-    for (std::size_t t = t0; t < end; t += 8) {
-      __m256i words[2];
-      words[0] = bitvector_quads_word<kFeatureTables>(steps, part[0], part[1], tables);
-      if (bv.row_parts == 2) words[1] = bitvector_quads_word<kFeatureTables>(steps, part[1], part[2], tables);
-      part += bv.row_parts;
-      const __m256i leaf = bv.row_parts == 2 ? Avx2BitvectorLanes::exits<2>(words) : Avx2BitvectorLanes::exits<1>(words);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(at + (t - t0)), leaf);
-    }
-    const uint32_t* first = bv.leaf_begin.data();
-    if (one_group) {
-      for (std::size_t t = t0; t < end; ++t) sum += values[first[t] + at[t - t0]];
-    } else {
-      for (std::size_t t = t0; t < end; ++t) a[forest.tree_group[t]] += values[first[t] + at[t - t0]];
-    }
-  }
-  if (one_group) a[0] = sum;
+  const bool wide = forest.bitvector.row_parts == 2;
+  add_quads_exits(forest, a, [&](const uint32_t* steps, const uint32_t* part, uint32_t* at) {
+    __m256i words[2];
+    words[0] = bitvector_quads_word<kFeatureTables>(steps, part[0], part[1], tables);
+    if (wide) words[1] = bitvector_quads_word<kFeatureTables>(steps, part[1], part[2], tables);
+    const __m256i leaf = wide ? Avx2BitvectorLanes::exits<2>(words) : Avx2BitvectorLanes::exits<1>(words);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(at), leaf);
+  });
 }
 
 template <class Rule>

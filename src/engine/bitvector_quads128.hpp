@@ -186,51 +186,25 @@ FLORESTA_ALWAYS_INLINE void bitvector_quads128_word(const uint32_t* steps, uint3
   state[1] = high;
 }
 
-// As bitvector_quads (bitvector_lanes.hpp): exit leaves stored 64 trees at a time, then added
-// in file order.
 template <int kFeatureTables, class Rule>
 void bitvector_quads128(const Forest<Rule>& forest, const Quads128::Bytes* tables, typename Rule::Accum* a) {
-  using Value = typename Rule::Value;
-  using Accum = typename Rule::Accum;
-  const auto& bv = forest.bitvector;
-  static_assert(Bitvector<Value>::kRowQuadWords == 48, "the units' layout above");
-  const uint32_t* steps = bv.row_steps.data();
-  const uint32_t* part = bv.row_begin.data();
-  const std::size_t trees = forest.num_trees();
-  const bool one_group = forest.num_groups == 1;
-  const Value* values = bv.leaf_values.data();
-  const std::size_t parts = bv.row_parts;
-  constexpr std::size_t kChunk = 64;
-  alignas(16) uint32_t at[kChunk];
-  Accum sum = a[0];
-  for (std::size_t t0 = 0; t0 < trees; t0 += kChunk) {
-    const std::size_t end = std::min(trees, t0 + kChunk);
-    for (std::size_t t = t0; t < end; t += 8) {
-      Quads128::Words low[2], high[2];
-      Quads128::Words state[2];
-      bitvector_quads128_word<kFeatureTables>(steps, part[0], part[1], tables, state);
-      low[0] = state[0];
-      high[0] = state[1];
-      if (parts == 2) {
-        bitvector_quads128_word<kFeatureTables>(steps, part[1], part[2], tables, state);
-        low[1] = state[0];
-        high[1] = state[1];
-        Quads128::exits<2>(low, at + (t - t0));
-        Quads128::exits<2>(high, at + (t - t0) + 4);
-      } else {
-        Quads128::exits<1>(low, at + (t - t0));
-        Quads128::exits<1>(high, at + (t - t0) + 4);
-      }
-      part += parts;
-    }
-    const uint32_t* first = bv.leaf_begin.data();
-    if (one_group) {
-      for (std::size_t t = t0; t < end; ++t) sum += values[first[t] + at[t - t0]];
+  const bool wide = forest.bitvector.row_parts == 2;
+  add_quads_exits(forest, a, [&](const uint32_t* steps, const uint32_t* part, uint32_t* at) {
+    Quads128::Words low[2], high[2], state[2];
+    bitvector_quads128_word<kFeatureTables>(steps, part[0], part[1], tables, state);
+    low[0] = state[0];
+    high[0] = state[1];
+    if (wide) {
+      bitvector_quads128_word<kFeatureTables>(steps, part[1], part[2], tables, state);
+      low[1] = state[0];
+      high[1] = state[1];
+      Quads128::exits<2>(low, at);
+      Quads128::exits<2>(high, at + 4);
     } else {
-      for (std::size_t t = t0; t < end; ++t) a[forest.tree_group[t]] += values[first[t] + at[t - t0]];
+      Quads128::exits<1>(low, at);
+      Quads128::exits<1>(high, at + 4);
     }
-  }
-  if (one_group) a[0] = sum;
+  });
 }
 
 // One row of at most kBitvectorRowColumns bin columns through a forest's quads: the row's
