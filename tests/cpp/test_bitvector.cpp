@@ -10,12 +10,14 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "compile/stages.hpp"
+#include "engine/kernel.hpp"
 #include "engine/plan.hpp"
 #include "floresta/floresta.hpp"
 #include "generated_forests.hpp"
@@ -224,6 +226,25 @@ const std::vector<std::pair<floresta::detail::BitvectorRows, uint32_t>> kRowLayo
     {floresta::detail::BitvectorRows::kPairs, 32},
     {floresta::detail::BitvectorRows::kQuads, 32},
     {floresta::detail::BitvectorRows::kQuadsCleared, 16}};
+
+// Each kernel reads the single-row layout of its own unit (Kernel::bitvector_rows, from
+// Isa::kBitvectorRows), which compile() builds for it: AVX-512 the pairs, AVX2 the quads,
+// SSE4 the quads of cleared words, as the portable kernel does on 64-bit ARM (NEON), and
+// none portable on x86 (SSE2 has no byte shuffle).
+TEST(Bitvector, EachKernelTakesTheSingleRowLayoutOfItsUnit) {
+  using floresta::detail::BitvectorRows;
+#if defined(__aarch64__)
+  const BitvectorRows portable = BitvectorRows::kQuadsCleared;
+#else
+  const BitvectorRows portable = BitvectorRows::kNone;
+#endif
+  const std::map<std::string, BitvectorRows> expected = {{"avx512", BitvectorRows::kPairs},
+                                                         {"avx2", BitvectorRows::kQuads},
+                                                         {"sse4", BitvectorRows::kQuadsCleared},
+                                                         {"portable", portable}};
+  for (const std::string& kernel : floresta::available_kernels())
+    EXPECT_EQ(floresta::detail::choose_kernel(kernel, "test").bitvector_rows, expected.at(kernel)) << kernel;
+}
 
 // The single-row layouts (Bitvector::rows) built for the kernels' own units: the quads (AVX2,
 // and 128-bit halves with SSE4 or NEON) look a split's bin up among the row's first bin
