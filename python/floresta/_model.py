@@ -9,6 +9,7 @@ from . import _core
 from ._frame import as_matrix
 
 _KIND = _core.OutputKind
+_PROBA = _KIND.proba
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 
@@ -165,6 +166,7 @@ class Model:
         # Regressors: the core's answer is predict's, flat when one output (no slice per call).
         self._predicts_values = self._classes is None and not self._predicts_codes
         self._core_predict = self._core.predict  # bound once: a binding's method is a new object per read
+        self._core_score = self._core.score
 
     @property
     def n_threads(self):
@@ -306,14 +308,17 @@ class Model:
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes); binary models give [1-p, p]."""
-        return self._score(_KIND.proba, X)
+        # _matrix and _score inlined (two calls less a row; keep the tests alike)
+        if not (type(X) is np.ndarray and X.ndim == 2 and (X.dtype is _F32 or X.dtype is _F64)):
+            X = as_matrix(X, self)
+        return self._core_score(_PROBA, X, self._threads)
 
     def predict(self, X):
         """Class labels for classifiers; predicted values for regressors (1-D when one output);
         -1 (outlier) / 1 (inlier) for outlier detectors; the nearest centre for k-means. k-means
         refuses (ValueError) a row whose NaN or infinity reaches the distances (no imputer or
         clipping in its pipeline mends it), as scikit-learn does: such a row has no nearest centre."""
-        # _matrix inlined (one call less a row; keep the two tests alike)
+        # _matrix inlined (one call less a row; keep the tests alike)
         if not (type(X) is np.ndarray and X.ndim == 2 and (X.dtype is _F32 or X.dtype is _F64)):
             X = as_matrix(X, self)
         if self._predicts_values:
