@@ -9,7 +9,8 @@
 //   walk8_xgboost  eight rows down one XGBoost value tree (kGatherWalk)
 //   BitvectorLanes  the bitvector plan's steps for sixteen rows (bitvector_lanes.hpp)
 //   bitvector_row  one row through the bitvectors in the unit's single-row layout
-//               (kBitvectorRows: AVX-512 sixteen trees a step, AVX2 eight; none portable)
+//               (kBitvectorRows: AVX-512 sixteen trees a step, AVX2 eight, PortableIsa eight
+//               in 128-bit halves where the unit has a byte shuffle: SSE4, NEON; else none)
 //   kmeans_float_labels  k-means labels of float32 rows by this instruction set's kernel,
 //               or false when it has none for the call (plans/kmeans.hpp)
 // PortableIsa is plain C++ (walk.hpp, kmeans_kernels.hpp); Avx2Isa and Avx512Isa wrap
@@ -20,8 +21,8 @@
 // quantized.hpp and walk.hpp.
 //
 // Kernel code: included only through score.hpp inside a kernel translation unit, in its
-// FLORESTA_ISA namespace; FLORESTA_ISA_LEVEL (0 portable, 1 AVX2 + FMA, 2 AVX-512 too) says
-// which traits the unit has. `Isa` is the unit's own.
+// FLORESTA_ISA namespace; FLORESTA_ISA_LEVEL (0 portable and sse4, 1 AVX2 + FMA, 2 AVX-512
+// too) says which traits the unit has. `Isa` is the unit's own.
 #pragma once
 
 #include <algorithm>
