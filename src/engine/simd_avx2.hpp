@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "engine/quantized.hpp"
+#include "engine/walk.hpp"  // bin_row_searched, store_searched_bins
 
 #ifndef FLORESTA_ISA
 #error "engine/simd_avx2.hpp is kernel code: include it from a kernels_*.cpp unit through score.hpp"
@@ -524,19 +525,8 @@ inline void bin_row_lanes_avx2(const Quantization<double>& q, const double* x, s
     }
   }
   alignas(32) uint64_t found[4 * kRegisters];
-  alignas(32) double values[4 * kRegisters];
-  for (int r = 0; r < kRegisters; ++r) {
-    _mm256_store_si256(reinterpret_cast<__m256i*>(found + 4 * r), at[r]);
-    _mm256_store_pd(values + 4 * r, value[r]);
-  }
-  for (std::size_t k = 0; k < n; ++k) {
-    const double v = values[k];
-    bool missing = v != v;
-    if constexpr (Rule::kZeroMissing) missing = missing || (q.search_zero_missing[first + k] && v == 0.0);
-    const auto bin = static_cast<uint16_t>(found[k] + 1);
-    bins[2 * (first + k)] = missing ? uint16_t{0} : bin;
-    bins[2 * (first + k) + 1] = missing ? kMissingRight : bin;
-  }
+  for (int r = 0; r < kRegisters; ++r) _mm256_store_si256(reinterpret_cast<__m256i*>(found + 4 * r), at[r]);
+  store_searched_bins<Rule>(q, x, found, first, n, bins);
 }
 
 // bin_row compiled for AVX2. Float thresholds: a feature at a time, eight thresholds a compare

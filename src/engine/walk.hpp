@@ -251,6 +251,23 @@ FLORESTA_ALWAYS_INLINE void bin_row_searched(const Quantization<typename Rule::V
   bins[2 * n] = kMissingRight;
 }
 
+// The bins of searched features [first, first + n) of one row (bin_row_lockstep,
+// bin_row_lanes_avx2): right[k] thresholds lie left of x[k]; a missing value (NaN; zero where
+// it counts as missing) gets 0 in the first column and kMissingRight in the second, as
+// bin_value.
+template <class Rule, class Count>
+FLORESTA_ALWAYS_INLINE void store_searched_bins(const Quantization<typename Rule::Value>& q, const typename Rule::Value* x,
+                                                const Count* right, std::size_t first, std::size_t n, uint16_t* bins) {
+  using Value = typename Rule::Value;
+  for (std::size_t k = 0; k < n; ++k) {
+    bool missing = x[k] != x[k];
+    if constexpr (Rule::kZeroMissing) missing = missing || (q.search_zero_missing[first + k] && x[k] == Value(0));
+    const auto bin = static_cast<uint16_t>(right[k] + 1);
+    bins[2 * (first + k)] = missing ? uint16_t{0} : bin;
+    bins[2 * (first + k) + 1] = missing ? kMissingRight : bin;
+  }
+}
+
 // Bins features [first, first + n) of one row (their inputs in x, n at most kSearchFeatures)
 // by binary searches in lockstep, a step of each feature's search in turn (Quantization's
 // search_*: a feature past its thresholds stays put), so that the searches' chains of
@@ -278,13 +295,7 @@ inline void bin_row_lockstep(const Quantization<typename Rule::Value>& q, const 
       const uint32_t right = exists & static_cast<uint32_t>(!Rule::numeric_left(x[k], t[index]));
       at[k] += step & (0u - right);
     }
-  for (std::size_t k = 0; k < n; ++k) {
-    bool missing = x[k] != x[k];
-    if constexpr (Rule::kZeroMissing) missing = missing || (q.search_zero_missing[first + k] && x[k] == Value(0));
-    const auto bin = static_cast<uint16_t>(at[k] + 1);
-    bins[2 * (first + k)] = missing ? uint16_t{0} : bin;
-    bins[2 * (first + k) + 1] = missing ? kMissingRight : bin;
-  }
+  store_searched_bins<Rule>(q, x, at, first, n, bins);
 }
 
 // Walks kLanes (tree, row) pairs at once; returns each lane's leaf index. Lane i starts at
