@@ -39,13 +39,24 @@ floresta::PredictOptions predict_options(int n_threads) {
   return options;
 }
 
+// A new C-ordered float64 array of rows x width (rows when `flat`), straight from numpy's C
+// API: array_t's constructor builds shape and stride vectors on the heap, a single row's cost.
+py::array_t<double> new_doubles(std::size_t rows, std::size_t width, bool flat) {
+  const auto& api = py::detail::npy_api::get();
+  Py_intptr_t shape[2] = {static_cast<Py_intptr_t>(rows), static_cast<Py_intptr_t>(width)};
+  constexpr int kFloat64 = py::detail::npy_api::NPY_DOUBLE_;
+  PyObject* array = api.PyArray_NewFromDescr_(api.PyArray_Type_, api.PyArray_DescrFromType_(kFloat64), flat ? 1 : 2, shape,
+                                              nullptr, nullptr, 0, nullptr);
+  if (array == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::array_t<double>>(array);
+}
+
 template <class T>
 py::array_t<double> score_view(const floresta::Model& model, floresta::OutputKind kind, const floresta::MatrixView<T>& view,
                                int n_threads, bool flat) {
   const std::size_t rows = view.rows;
   const std::size_t width = model.output_width(kind);
-  py::array_t<double> out = flat && width == 1 ? py::array_t<double>(static_cast<py::ssize_t>(rows))
-                                               : py::array_t<double>({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(width)});
+  py::array_t<double> out = new_doubles(rows, width, flat && width == 1);
   double* destination = out.mutable_data();
   const floresta::PredictOptions options = predict_options(n_threads);
   if (rows < kReleaseGilRows) {  // releasing and re-taking the GIL costs more than a few rows
@@ -86,6 +97,62 @@ py::array_t<double> score_as(const floresta::Model& model, floresta::OutputKind 
 
 py::array_t<double> score(const floresta::Model& model, floresta::OutputKind kind, const py::array& X, int n_threads) {
   return score_as(model, kind, X, n_threads, false);
+}
+
+// A scorer: a builtin function f(X, n_threads) bound to one model and output kind, what
+// Model.predict and predict_proba call on every row. pybind11's dispatch (argument vectors,
+// the enum's caster, overload resolution) costs a single row about as much as scoring a
+// small forest; a METH_FASTCALL function over a capsule does not. It scores what most calls
+// pass, a 2-D numpy array (exactly ndarray) of native float32/float64, and answers None to
+// anything else: the Python layer converts that (as_matrix, with the model's schema) and
+// calls again.
+bool is_float_matrix(PyObject* X) {
+  const auto& api = py::detail::npy_api::get();
+  if (Py_TYPE(X) != api.PyArray_Type_) return false;
+  const auto* array = py::detail::array_proxy(X);
+  if (array->nd != 2) return false;
+  const auto* dtype = py::detail::array_descriptor_proxy(array->descr);
+  const char order = dtype->byteorder;
+  const bool native = order == '=' || order == '|' || order == (kLittleEndian ? '<' : '>');
+  return dtype->kind == 'f' && native && (dtype->type_num == api.NPY_FLOAT_ || dtype->type_num == api.NPY_DOUBLE_);
+}
+
+struct Scorer {
+  floresta::Model model;  // a handle: keeps the compiled model alive with the function
+  floresta::OutputKind kind;
+  bool flat;
+};
+
+constexpr const char* kScorerCapsule = "floresta._core.Scorer";
+
+PyObject* call_scorer(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  try {
+    if (nargs != 2) {
+      PyErr_Format(PyExc_TypeError, "a scorer takes two arguments (X, n_threads), got %zd", nargs);
+      return nullptr;
+    }
+    const auto* scorer = static_cast<const Scorer*>(PyCapsule_GetPointer(self, kScorerCapsule));
+    if (scorer == nullptr) return nullptr;
+    if (!is_float_matrix(args[0])) Py_RETURN_NONE;  // the caller converts it (as_matrix) and calls again
+    const long n_threads = PyLong_AsLong(args[1]);
+    if (n_threads == -1 && PyErr_Occurred()) return nullptr;
+    if (n_threads < 0 || n_threads > INT32_MAX) throw floresta::Error("n_threads must be between 0 and 2**31 - 1");
+    const auto X = py::reinterpret_borrow<py::array>(args[0]);
+    return score_as(scorer->model, scorer->kind, X, static_cast<int>(n_threads), scorer->flat).release().ptr();
+  } catch (...) {
+    py::detail::try_translate_exceptions();  // floresta::Error as ValueError, as everywhere
+    return nullptr;
+  }
+}
+
+py::object make_scorer(const floresta::Model& model, floresta::OutputKind kind, bool flat) {
+  static PyMethodDef definition = {"scorer", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(call_scorer)),
+                                   METH_FASTCALL, "f(X, n_threads): the model's scores of one kind for a 2-D float array"};
+  const py::capsule owner(new Scorer{model, kind, flat}, kScorerCapsule,
+                          [](PyObject* capsule) { delete static_cast<Scorer*>(PyCapsule_GetPointer(capsule, kScorerCapsule)); });
+  PyObject* function = PyCFunction_New(&definition, owner.ptr());
+  if (function == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(function);
 }
 
 // Per row, every class most likely first (ties: lower index first, as Model::rank): their
@@ -328,11 +395,11 @@ PYBIND11_MODULE(_core, m) {
       })
       .def_property_readonly("is_clusterer", &floresta::Model::is_clusterer)
       .def("score", &score, py::arg("kind"), py::arg("X"), py::arg("n_threads") = 1)
-      // predict's output for this model (Model::predict_kind): class index, value, -1/1 or cluster.
-      // With `flat`, a model of one output answers one value a row (a 1-D array).
-      .def("predict", [](const floresta::Model& model, const py::array& X, int n_threads, bool flat) {
-        return score_as(model, model.predict_kind(), X, n_threads, flat);
-      }, py::arg("X"), py::arg("n_threads") = 1, py::arg("flat") = false)
+      .def("scorer", [](const floresta::Model& model, floresta::OutputKind kind, bool flat) { return make_scorer(model, kind, flat); },
+           py::arg("kind"), py::arg("flat") = false)
+      // predict's output for this model (Model::predict_kind: class index, value, -1/1 or
+      // cluster), one value a row (1-D) where the model has one output.
+      .def("predict_scorer", [](const floresta::Model& model) { return make_scorer(model, model.predict_kind(), true); })
       .def("predict_ranked", &predict_ranked, py::arg("X"), py::arg("n_threads") = 1)
       .def("encode_values",
            [](const floresta::Model& model, std::size_t column, const py::sequence& values,

@@ -165,8 +165,12 @@ class Model:
             self._classes.setflags(write=False)
         # Regressors: the core's answer is predict's, flat when one output (no slice per call).
         self._predicts_values = self._classes is None and not self._predicts_codes
-        self._core_predict = self._core.predict  # bound once: a binding's method is a new object per read
-        self._core_score = self._core.score
+        # The core's scorers for predict and predict_proba: functions bound to the model and its
+        # kind once, f(X, n_threads), a third of a small forest's single-row time less than a
+        # method of the binding. They score 2-D float32/float64 ndarrays and answer None to
+        # anything else (converted by as_matrix here, then scored).
+        self._core_predict = self._core.predict_scorer()
+        self._core_proba = self._core.scorer(_PROBA)
 
     @property
     def n_threads(self):
@@ -308,27 +312,25 @@ class Model:
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes); binary models give [1-p, p]."""
-        # _matrix and _score inlined (two calls less a row; keep the tests alike)
-        if not (type(X) is np.ndarray and X.ndim == 2 and (X.dtype is _F32 or X.dtype is _F64)):
-            X = as_matrix(X, self)
-        return self._core_score(_PROBA, X, self._threads)
+        # The scorer takes 2-D float32/float64 ndarrays itself and answers None to the rest.
+        out = self._core_proba(X, self._threads)
+        return out if out is not None else self._core_proba(as_matrix(X, self), self._threads)
 
     def predict(self, X):
         """Class labels for classifiers; predicted values for regressors (1-D when one output);
         -1 (outlier) / 1 (inlier) for outlier detectors; the nearest centre for k-means. k-means
         refuses (ValueError) a row whose NaN or infinity reaches the distances (no imputer or
         clipping in its pipeline mends it), as scikit-learn does: such a row has no nearest centre."""
-        # _matrix inlined (one call less a row; keep the tests alike)
-        if not (type(X) is np.ndarray and X.ndim == 2 and (X.dtype is _F32 or X.dtype is _F64)):
-            X = as_matrix(X, self)
-        if self._predicts_values:
-            return self._core_predict(X, self._threads, True)
+        if self._predicts_values:  # the scorer takes 2-D float ndarrays itself, None to the rest
+            out = self._core_predict(X, self._threads)
+            return out if out is not None else self._core_predict(as_matrix(X, self), self._threads)
+        X = self._matrix(X)
         if self._is_clusterer:
             self._refuse_rows_without_distances(X)
-        out = self._core.predict(X, self._threads)  # the kind is the core's choice
+        out = self._core_predict(X, self._threads)  # one column (the kind is the core's choice): flat
         if self._classes is not None:
-            return self._classes[out[:, 0].astype(np.int64)]
-        return out[:, 0].astype(np.int64)  # outlier detectors' -1 / 1, k-means' centres
+            return self._classes[out.astype(np.int64)]
+        return out.astype(np.int64)  # outlier detectors' -1 / 1, k-means' centres
 
     def _refuse_rows_without_distances(self, X):
         """k-means' predict: the kernels never pick a NaN distance, so a row of NaN or inf used

@@ -255,12 +255,51 @@ def test_binding_exports_only_what_the_python_layer_uses():
         "best_iteration", "can_explain", "categories", "decision_offset", "encode_records", "encode_values",
         "expected_value", "explain_record", "explain_refusal", "feature_names", "feature_types", "format", "from_bytes",
         "inertia", "input_rule", "is_classifier", "is_clusterer", "is_outlier_detector", "kernel", "metadata",
-        "num_classes", "num_features", "num_outputs", "num_trees", "objective", "output_labels", "plan", "predict",
-        "predict_contributions", "predict_ranked", "score"]
+        "num_classes", "num_features", "num_outputs", "num_trees", "objective", "output_labels", "plan",
+        "predict_contributions", "predict_ranked", "predict_scorer", "score", "scorer"]
     # One spelling per value: the public strings are the enum members' names.
     assert list(_core.UnknownCategory.__members__) == ["as_trained", "error"]
     assert list(_core.ExtraFields.__members__) == ["ignore", "error"]
     assert list(_core.OutputKind.__members__) == ["raw", "value", "proba", "class_", "decision", "distances"]
+
+
+def test_scorers_score_float_matrices_and_leave_the_rest_to_the_python_layer(binary, rows):
+    # Model.predict / predict_proba call these builtin functions (bound to the model and kind)
+    # on every row; they must answer as the binding's score method and XGBoost do.
+    from floresta import _core
+    proba = binary._core.scorer(_core.OutputKind.proba)
+    labels = binary._core.predict_scorer()
+    booster = xgb.Booster(model_file=f"{DATA}/xgb_binary.json")
+    p1 = booster.predict(xgb.DMatrix(rows, missing=np.nan))
+    for X in (rows, rows.astype(np.float32), np.asfortranarray(rows), rows[::-1][::-1], rows[:1], rows[:0]):
+        out = proba(X, 1)
+        np.testing.assert_array_equal(out, binary._core.score(_core.OutputKind.proba, X, 1))
+        np.testing.assert_allclose(out[:, 1], p1[:len(X)], rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(labels(X, 1), (p1[:len(X)] > 0.5).astype(float))
+    np.testing.assert_array_equal(proba(rows, 2), proba(rows, 1))
+    # Anything but a 2-D ndarray of native float32/float64: None, for as_matrix to convert.
+    for other in (rows.tolist(), rows[0], rows[None], rows.astype(np.float16), rows.astype(">f8"), np.nan_to_num(rows).astype(int),
+                  np.asmatrix(rows), pd.DataFrame(rows), None, "x"):
+        assert proba(other, 1) is None
+    with pytest.raises(ValueError, match="8 features"):
+        proba(rows[:, :7], 1)
+    with pytest.raises(ValueError, match="n_threads"):
+        proba(rows, -1)
+    with pytest.raises(TypeError, match="two arguments"):
+        proba(rows)
+    with pytest.raises(TypeError):
+        proba(rows, "1")
+
+
+def test_a_scorer_keeps_its_model_alive():
+    import gc
+    model = floresta.load(f"{DATA}/xgb_binary.json")
+    X = np.zeros((3, 8))
+    expected = model.predict_proba(X)
+    scorer = model._core_proba
+    del model
+    gc.collect()
+    np.testing.assert_array_equal(scorer(X, 1), expected)
 
 
 @pytest.mark.parametrize("policy, good, message", [
