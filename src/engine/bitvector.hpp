@@ -34,6 +34,7 @@
 // Built by compile (compile/bitvector.cpp) from Forest::quantized; immutable after.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -124,14 +125,34 @@ struct Bitvector {
   //    right of a second column's split (r = 1), whose bound is stored less one, and a present
   //    one's b - 1 > bound - 1 as b > bound. Only forests whose features have at most
   //    kBitvectorQuadThresholds thresholds.
-  //  - kQuadsCleared (SSE4, NEON): the quads, the leaves each split clears in place of those
-  //    it keeps (AVX2 blends the kept ones in; 128-bit units spread a step's byte over its
-  //    lane and AND, which the cleared words spare a complement).
+  //  - kQuadsCleared (SSE4, NEON; bitvector_quads128.hpp): the quads on two halves of four
+  //    trees, with three changes that spare 128-bit units instructions:
+  //    * units of kRowQuad128Words words: the leaves each split clears, byte-sliced: slice r
+  //      (r = 0..3, the 32 bytes at words 16 + 8 r) holds, at the split's byte index 4 i + s
+  //      (tree i, step s), byte (r + s) % 4 of its cleared leaves, so that a compare's false
+  //      bytes AND with the slices as they are (no spreading a step's byte over its tree's
+  //      lane). The steps keep a running AND of the complements per slice and half; at the
+  //      end of a part, slice r's 32-bit lanes rotated by r bytes put every byte k in place,
+  //      and the four AND to the trees' words. Words 48-55 hold the bounds as they are, for
+  //      rows without a missing value (whose two columns agree): their steps compare the bin
+  //      with no column adjustment.
+  //    * a feature's byte is its position in the row's tables (`row_features`): the sixteen
+  //      features split on most sit in the first table, so that most units look up one
+  //      table only;
+  //    * a part's units whose splits are all in the first table come first, up to
+  //      `row_mixed` (a tree's splits on second-table features are put last in its part),
+  //      and the steps look those up in the first table alone.
+  //    `row_second_columns` says whether any split reads a second column (missing values
+  //    right): without one, rows with a missing value take the plain bounds too.
   static constexpr std::size_t kRowPairWords = 64;
   static constexpr std::size_t kRowQuadWords = 48;
+  static constexpr std::size_t kRowQuad128Words = 56;
   BitvectorRows rows = BitvectorRows::kNone;
   uint32_t row_parts = 1;  // 32-bit words per tree in the row layout (`parts` when word_bits is 32)
   std::vector<uint32_t> row_begin;  // per part, and one past the last
+  std::vector<uint32_t> row_mixed;  // kQuadsCleared: per part, where its units that read the second table begin
+  std::array<uint8_t, 32> row_features{};  // kQuadsCleared: the feature at each position of the row's two tables
+  bool row_second_columns = true;          // kQuadsCleared: some split reads a second bin column
   // 64-byte aligned (units are 256 or 192 bytes): the SSE4 steps read it with aligned loads,
   // which fold into their operations (bitvector_quads128.hpp).
   std::vector<uint32_t, AlignedAllocator<uint32_t, 64>> row_steps;
