@@ -40,65 +40,33 @@ std::array<uint8_t, 32> table_positions(Bitvector<Value>& bv, const Bitvector<Va
 }
 
 // A single-row layout (Bitvector::row_begin, `layout`): blocks of trees, each word of them
-// split by split, a unit of steps at a time. Returns its splits (padding included); builds it
+// split by split, a unit of steps at a time (kPairs, kQuads). Returns its bytes; builds it
 // when `build`.
 // `words` holds the splits in 32-bit words (bv itself, or its splits re-cut for a kernel of
 // 16-bit words).
 template <class Value>
 std::size_t build_rows(Bitvector<Value>& bv, const Bitvector<Value>& words, BitvectorRows layout, uint32_t leaf_column,
                        bool build) {
-  const bool pairs = layout == BitvectorRows::kPairs, sliced = layout == BitvectorRows::kQuadsCleared;
+  const bool pairs = layout == BitvectorRows::kPairs;
   const uint32_t lanes = pairs ? 16 : 8;  // trees a block
   const uint32_t steps = pairs ? 2 : 4;   // steps a unit
-  const std::size_t unit_words = pairs    ? Bitvector<Value>::kRowPairWords
-                                : sliced ? Bitvector<Value>::kRowQuad128Words
-                                         : Bitvector<Value>::kRowQuadWords;
+  const std::size_t unit_words = pairs ? Bitvector<Value>::kRowPairWords : Bitvector<Value>::kRowQuadWords;
   const std::size_t trees = bv.leaf_begin.size(), parts = words.parts;
-  std::array<uint8_t, 32> position{};
-  for (uint8_t f = 0; f < 32; ++f) position[f] = f;
-  if (sliced && build) {
-    position = table_positions(bv, words);
-    bv.row_second_columns = false;
-    for (const auto& split : words.splits) bv.row_second_columns |= (split.word & 1u) != 0;
-  }
-  const auto second_table = [&](const BitvectorSplit<uint32_t>& split) { return position[(split.word & 0xFFFFu) >> 1] >= 16; };
+  const auto splits_of = [&](std::size_t t, std::size_t p) {
+    return words.split_begin[t * parts + p + 1] - words.split_begin[t * parts + p];
+  };
   // A padding split reads the leaf column (always kMissingRight) against the largest bound:
   // never false, and it clears nothing.
   const BitvectorSplit<uint32_t> padding{leaf_column | (uint32_t{kMissingRight} << 16), 0};
-  std::vector<BitvectorSplit<uint32_t>> slots;  // a block's part: lanes x its units' steps, tree by tree
   std::size_t size = 0;
   for (std::size_t b = 0; b < trees; b += lanes)
     for (std::size_t p = 0; p < parts; ++p) {
-      const std::size_t last = std::min(trees, b + lanes);
-      const auto splits_of = [&](std::size_t t) {
-        return words.splits.begin() + words.split_begin[t * parts + p];
-      };
-      uint32_t most = 0, most_second = 0;
-      for (std::size_t t = b; t < last; ++t) {
-        const uint32_t n = words.split_begin[t * parts + p + 1] - words.split_begin[t * parts + p];
-        most = std::max(most, n);
-        if (sliced) most_second = std::max(most_second, static_cast<uint32_t>(std::count_if(splits_of(t), splits_of(t) + n, second_table)));
-      }
+      if (build) bv.row_begin.push_back(static_cast<uint32_t>(bv.row_steps.size()));
+      uint32_t most = 0;
+      for (std::size_t t = b; t < std::min(trees, b + lanes); ++t) most = std::max(most, splits_of(t, p));
       most = (most + steps - 1) / steps * steps;  // whole units
       size += std::size_t{lanes} * most;
       if (!build) continue;
-      // Each tree's splits in slots: in order, or (sliced) those on the first table first and
-      // those on the second last, so that the units before `mixed` read the first table only.
-      slots.assign(std::size_t{lanes} * most, padding);
-      for (std::size_t t = b; t < last; ++t) {
-        const uint32_t n = words.split_begin[t * parts + p + 1] - words.split_begin[t * parts + p];
-        BitvectorSplit<uint32_t>* tree = slots.data() + (t - b) * most;
-        if (!sliced) {
-          std::copy(splits_of(t), splits_of(t) + n, tree);
-          continue;
-        }
-        std::copy_if(splits_of(t), splits_of(t) + n, tree, [&](const auto& split) { return !second_table(split); });
-        const auto second = static_cast<uint32_t>(std::count_if(splits_of(t), splits_of(t) + n, second_table));
-        std::copy_if(splits_of(t), splits_of(t) + n, tree + most - second, second_table);
-      }
-      bv.row_begin.push_back(static_cast<uint32_t>(bv.row_steps.size()));
-      if (sliced)
-        bv.row_mixed.push_back(static_cast<uint32_t>(bv.row_steps.size() + (most - (most_second + steps - 1) / steps * steps) / steps * unit_words));
       for (uint32_t s = 0; s < most; s += steps) {
         const std::size_t at = bv.row_steps.size();
         bv.row_steps.resize(at + unit_words);  // zeros
@@ -114,37 +82,97 @@ std::size_t build_rows(Bitvector<Value>& bv, const Bitvector<Value>& words, Bitv
         };
         for (uint32_t h = 0; h < steps; ++h)
           for (std::size_t i = 0; i < lanes; ++i) {
-            const BitvectorSplit<uint32_t> split = slots[i * most + s + h];
+            const std::size_t t = b + i;
+            const bool real = t < trees && s + h < splits_of(t, p);
+            const BitvectorSplit<uint32_t> split = real ? words.splits[words.split_begin[t * parts + p] + s + h] : padding;
             const uint32_t column = split.word & 0xFFFFu, bound = split.word >> 16;
             if (pairs) {
               lane16(0, h * lanes + i, column);
               lane16(lanes, h * lanes + i, bound);
               unit[2 * lanes + h * lanes + i] = split.cleared;
             } else {  // real bounds are below 255 (kBitvectorQuadThresholds); padding's is 255
-              // Feature (its table position), which of its columns; a second column's bound
-              // one less, as the steps compare the first column's bin less one there
-              // (Bitvector::row_steps; numeric bounds are a threshold's rank + 1, never 0:
-              // quantize.cpp).
-              lane8(0, 4 * i + h, position[column >> 1] | (column & 1) << 5);
-              if (!sliced) {
-                lane8(8, 4 * i + h, (std::min(bound, 255u) - (column & 1)) ^ 0x80u);
-                unit[16 + 8 * h + i] = ~split.cleared;
-                continue;
-              }
-              // The bounds one more (the steps test bin < bound + 1, a split true), at words
-              // 8 for the bins less one on second columns, at words 48 as they are. Half i /
-              // 4, byte 4 (i % 4) + h of its 16: in slice r (words 16 + 8 r), byte (r + h) % 4
-              // of the leaves it keeps.
-              lane8(8, 4 * i + h, (std::min(bound + 1, 256u) - (column & 1)) ^ 0x80u);
-              lane8(48, 4 * i + h, std::min(bound + 1, 255u) ^ 0x80u);
-              for (uint32_t r = 0; r < 4; ++r)
-                lane8(16 + 8 * r + 4 * (i / 4), 4 * (i % 4) + h, ~split.cleared >> (8 * ((r + h) % 4)));
+              // Feature, which of its columns; a second column's bound one less, as the steps
+              // compare the first column's bin less one there (Bitvector::row_steps; numeric
+              // bounds are a threshold's rank + 1, never 0: quantize.cpp).
+              lane8(0, 4 * i + h, (column >> 1) | (column & 1) << 5);
+              lane8(8, 4 * i + h, (std::min(bound, 255u) - (column & 1)) ^ 0x80u);
+              unit[16 + 8 * h + i] = ~split.cleared;
             }
           }
       }
     }
   if (build) bv.row_begin.push_back(static_cast<uint32_t>(bv.row_steps.size()));
-  return size;
+  return size * (pairs ? 8 : 6);
+}
+
+// The byte entries (kQuadsCleared, engine/bitvector.hpp): per block of eight trees and word
+// of them, lane 4 i + k (tree i, byte k of its word) lists the splits whose cleared leaves
+// touch that byte, those on first-table features first and the others last, so that units
+// before row_mixed read the first table only. Returns its bytes; builds it when `build`.
+template <class Value>
+std::size_t build_byte_rows(Bitvector<Value>& bv, const Bitvector<Value>& words, bool build) {
+  constexpr uint32_t kLanes = 32;  // 8 trees x 4 bytes
+  const std::size_t unit_words = Bitvector<Value>::kRowQuad128Words;
+  const std::size_t trees = bv.leaf_begin.size(), parts = words.parts;
+  std::array<uint8_t, 32> position{};
+  for (uint8_t f = 0; f < 32; ++f) position[f] = f;
+  if (build) {
+    position = table_positions(bv, words);
+    bv.row_second_columns = false;
+    for (const auto& split : words.splits) bv.row_second_columns |= (split.word & 1u) != 0;
+  }
+  const auto second_table = [&](const BitvectorSplit<uint32_t>& split) { return position[(split.word & 0xFFFFu) >> 1] >= 16; };
+  std::array<std::vector<BitvectorSplit<uint32_t>>, kLanes> lanes;  // a lane's splits, first table first
+  std::size_t units = 0;
+  for (std::size_t b = 0; b < trees; b += 8)
+    for (std::size_t p = 0; p < parts; ++p) {
+      uint32_t most = 0, most_second = 0;
+      for (uint32_t lane = 0; lane < kLanes; ++lane) {
+        auto& list = lanes[lane];
+        list.clear();
+        const std::size_t t = b + lane / 4, k = lane % 4;
+        if (t >= trees) continue;
+        const auto first = words.splits.begin() + words.split_begin[t * parts + p];
+        const auto last = words.splits.begin() + words.split_begin[t * parts + p + 1];
+        uint32_t second = 0;
+        for (auto split = first; split != last; ++split)
+          if ((split->cleared >> (8 * k)) & 0xFFu && !second_table(*split)) list.push_back(*split);
+        for (auto split = first; split != last; ++split)
+          if ((split->cleared >> (8 * k)) & 0xFFu && second_table(*split)) list.push_back(*split), ++second;
+        most = std::max(most, static_cast<uint32_t>(list.size()));
+        most_second = std::max(most_second, second);
+      }
+      units += most;
+      if (!build) continue;
+      bv.row_begin.push_back(static_cast<uint32_t>(bv.row_steps.size()));
+      bv.row_mixed.push_back(static_cast<uint32_t>(bv.row_steps.size() + (most - most_second) * unit_words));
+      for (uint32_t u = 0; u < most; ++u) {
+        const std::size_t at = bv.row_steps.size();
+        bv.row_steps.resize(at + unit_words);  // zeros
+        uint8_t* unit = reinterpret_cast<uint8_t*>(bv.row_steps.data() + at);
+        for (uint32_t lane = 0; lane < kLanes; ++lane) {
+          // A lane's splits end at the unit `most`: those on the second table the last ones.
+          // The slots before its first are padding: any byte, all leaves kept.
+          const auto& list = lanes[lane];
+          const std::size_t first_at = most - list.size();  // list index of unit u is u - first_at
+          if (u < first_at) {
+            unit[64 + lane] = 0xFF;
+            continue;
+          }
+          const BitvectorSplit<uint32_t> split = list[u - first_at];
+          const uint32_t column = split.word & 0xFFFFu, bound = split.word >> 16;
+          unit[lane] = static_cast<uint8_t>(position[column >> 1] | (column & 1) << 5);
+          // The steps test bin < bound + 1 (a split true), bins of second columns less one
+          // against bounds less one at bytes 32 (rows with a missing value), as they are at
+          // bytes 96 (bounds below 255: kBitvectorQuadThresholds).
+          unit[32 + lane] = static_cast<uint8_t>((bound + 1 - (column & 1)) ^ 0x80u);
+          unit[64 + lane] = static_cast<uint8_t>(~split.cleared >> (8 * (lane % 4)));
+          unit[96 + lane] = static_cast<uint8_t>((bound + 1) ^ 0x80u);
+        }
+      }
+    }
+  if (build) bv.row_begin.push_back(static_cast<uint32_t>(bv.row_steps.size()));
+  return units * unit_words * 4;
 }
 
 // The splits of every tree as the leaves they clear in the tree's 64-bit word, one list per
@@ -252,13 +280,15 @@ void build_bitvector(Forest<Rule>& forest, uint32_t word_bits, BitvectorRows row
     }
     const auto& words = word_bits == 32 ? bv : wide;
     bv.row_parts = words.parts;
-    const std::size_t row_splits = build_rows(bv, words, rows, q.width - 1, false);
-    const double split_bytes = rows == BitvectorRows::kPairs ? 8 : rows == BitvectorRows::kQuadsCleared ? 7 : 6;
-    bv.row_preferred = static_cast<double>(row_splits) * split_bytes < 48.0 * bv.cost.steps &&
-                       row_splits * 2 < (std::size_t{1} << 32);  // row_begin's 32-bit offsets (at most 2 words a split)
+    const auto layout = [&](bool build) {
+      return rows == BitvectorRows::kQuadsCleared ? build_byte_rows(bv, words, build) : build_rows(bv, words, rows, q.width - 1, build);
+    };
+    const std::size_t row_bytes = layout(false);
+    bv.row_preferred = static_cast<double>(row_bytes) < 48.0 * bv.cost.steps &&
+                       row_bytes / 4 < (std::size_t{1} << 32);  // row_begin's 32-bit offsets (words)
     if (bv.row_preferred) {
       bv.rows = rows;
-      build_rows(bv, words, rows, q.width - 1, true);
+      layout(true);
     }
   }
   forest.bitvector = std::move(bv);

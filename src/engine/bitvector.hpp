@@ -125,32 +125,30 @@ struct Bitvector {
   //    right of a second column's split (r = 1), whose bound is stored less one, and a present
   //    one's b - 1 > bound - 1 as b > bound. Only forests whose features have at most
   //    kBitvectorQuadThresholds thresholds.
-  //  - kQuadsCleared (SSE4, NEON; bitvector_quads128.hpp): the quads on two halves of four
-  //    trees, with three changes that spare 128-bit units instructions:
-  //    * units of kRowQuad128Words words: the leaves each split clears, byte-sliced: slice r
-  //      (r = 0..3, the 32 bytes at words 16 + 8 r) holds, at the split's byte index 4 i + s
-  //      (tree i, step s), byte (r + s) % 4 of its cleared leaves, so that a compare's false
-  //      bytes AND with the slices as they are (no spreading a step's byte over its tree's
-  //      lane). The steps keep a running AND of the complements per slice and half; at the
-  //      end of a part, slice r's 32-bit lanes rotated by r bytes put every byte k in place,
-  //      and the four AND to the trees' words. Words 48-55 hold the bounds as they are, for
-  //      rows without a missing value (whose two columns agree): their steps compare the bin
-  //      with no column adjustment.
-  //    * a feature's byte is its position in the row's tables (`row_features`): the sixteen
-  //      features split on most sit in the first table, so that most units look up one
-  //      table only;
-  //    * a part's units whose splits are all in the first table come first, up to
-  //      `row_mixed` (a tree's splits on second-table features are put last in its part),
-  //      and the steps look those up in the first table alone.
-  //    `row_second_columns` says whether any split reads a second column (missing values
-  //    right): without one, rows with a missing value take the plain bounds too.
+  //  - kQuadsCleared (SSE4, NEON; bitvector_quads128.hpp): byte entries, for 128-bit units.
+  //    Eight trees a block as two halves of four; lane 4 i + k of a half (tree i, byte k of
+  //    its word: the lanes of a 32-bit word are its tree's) lists the splits whose cleared
+  //    leaves touch byte k, one a unit, so that a split touching one byte of its tree's word
+  //    (most do: the deep ones clear few leaves) costs one byte lane, not four. A unit of
+  //    kRowQuad128Words words: the 32 lanes' bin columns as bytes (bytes 0-31, f | r << 5 as
+  //    in the quads, f the feature's position in the row's tables), their bounds + 1 - r
+  //    (bytes 32-63, for rows with a missing value: the quads' rule), byte k of the leaves
+  //    each keeps (bytes 64-95), and their bounds + 1 (bytes 96-127, for rows without a
+  //    missing value, whose two columns agree), bounds as bytes ^ 0x80. A step keeps a
+  //    running AND per half of (bin < bound ? all : kept), which is the trees' words at the
+  //    end. A lane's list ends with the part's last unit (shorter ones start with padding:
+  //    all kept), and its splits on second-table features come last, so that the units
+  //    before `row_mixed` read the first table only. The sixteen features split on most are
+  //    the first table (`row_features`: the feature at each of the 32 positions).
+  //    `row_second_columns` says whether any split reads a second column: without one, rows
+  //    with a missing value take the plain bounds too.
   static constexpr std::size_t kRowPairWords = 64;
   static constexpr std::size_t kRowQuadWords = 48;
-  static constexpr std::size_t kRowQuad128Words = 56;
+  static constexpr std::size_t kRowQuad128Words = 32;
   BitvectorRows rows = BitvectorRows::kNone;
   uint32_t row_parts = 1;  // 32-bit words per tree in the row layout (`parts` when word_bits is 32)
   std::vector<uint32_t> row_begin;  // per part, and one past the last
-  std::vector<uint32_t> row_mixed;  // kQuadsCleared: per part, where its units that read the second table begin
+  std::vector<uint32_t> row_mixed;  // kQuadsCleared: per part, where its units that may read the second table begin
   std::array<uint8_t, 32> row_features{};  // kQuadsCleared: the feature at each position of the row's two tables
   bool row_second_columns = true;          // kQuadsCleared: some split reads a second bin column
   // 64-byte aligned (units are 256 or 192 bytes): the SSE4 steps read it with aligned loads,

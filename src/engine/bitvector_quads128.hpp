@@ -102,13 +102,7 @@ struct Quads128 {
     }
     return (static_cast<uint32_t>(differ) & (features >= 32 ? ~0u : (1u << features) - 1)) != 0;
   }
-  // The 32-bit lanes' trees' words from a half's four slices: slice r's bytes rotated up by r.
-  FLORESTA_ALWAYS_INLINE static Words word(const Bytes* slices) {
-    const __m128i r1 = _mm_shuffle_epi8(slices[1], _mm_setr_epi8(3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14));
-    const __m128i r2 = _mm_shuffle_epi8(slices[2], _mm_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13));
-    const __m128i r3 = _mm_shuffle_epi8(slices[3], _mm_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12));
-    return _mm_and_si128(_mm_and_si128(slices[0], r1), _mm_and_si128(r2, r3));
-  }
+  FLORESTA_ALWAYS_INLINE static Words words(Bytes bytes) { return bytes; }
   // Four lanes' exit leaves: the lowest set bit of the low word, else 32 + the high word's;
   // a bit's index read from the exponent of that power of two as a float (2^31 converts as
   // -2^31: the same exponent).
@@ -177,15 +171,7 @@ struct Quads128 {
     }
     return vmaxvq_u16(differ) != 0;
   }
-  FLORESTA_ALWAYS_INLINE static Words word(const Bytes* slices) {
-    static const uint8_t rotate[3][16] = {{3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14},
-                                          {2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13},
-                                          {1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12}};
-    const uint8x16_t r1 = vqtbl1q_u8(slices[1], vld1q_u8(rotate[0]));
-    const uint8x16_t r2 = vqtbl1q_u8(slices[2], vld1q_u8(rotate[1]));
-    const uint8x16_t r3 = vqtbl1q_u8(slices[3], vld1q_u8(rotate[2]));
-    return vreinterpretq_u32_u8(vandq_u8(vandq_u8(slices[0], r1), vandq_u8(r2, r3)));
-  }
+  FLORESTA_ALWAYS_INLINE static Words words(Bytes bytes) { return vreinterpretq_u32_u8(bytes); }
   // Four lanes' exit leaves: 31 - the leading zeros of the lowest set bit.
   template <std::size_t kParts>
   FLORESTA_ALWAYS_INLINE static void exits(const Words* words, uint32_t* out) {
@@ -201,37 +187,36 @@ struct Quads128 {
 };
 #endif
 
-// One unit's sixteen splits of half h (bytes 16 h .. 16 h + 15 of its splits and bounds, its
-// slices at words 16 + 8 r + 4 h) into the half's four running ANDs. With kMissing (a row
-// with a missing value, in a forest with splits on second columns), the bins less one on
-// second columns, against the bounds stored for them; else the bounds as they are.
+// One unit's sixteen lanes of half h (bytes 16 h .. 16 h + 15 of each of its regions) into
+// the half's running AND. With kMissing (a row with a missing value, in a forest with splits
+// on second columns), the bins less one on second columns, against the bounds stored for
+// them; else the bounds as they are.
 template <int kTables, bool kMissing>
-FLORESTA_ALWAYS_INLINE void bitvector_quads128_half(const uint32_t* unit, int h, const Quads128::Bytes* tables,
-                                                    Quads128::Bytes* state) {
+FLORESTA_ALWAYS_INLINE Quads128::Bytes bitvector_quads128_half(const uint32_t* unit, int h, const Quads128::Bytes* tables,
+                                                               Quads128::Bytes state) {
   using Q = Quads128;
   const Q::Bytes bins = Q::bins<kTables, kMissing>(tables, Q::bytes(unit + 4 * h));
-  const Q::Bytes true_splits = Q::true_splits(bins, unit + (kMissing ? 8 : 48) + 4 * h);
-  for (int r = 0; r < 4; ++r) state[r] = Q::keep(state[r], true_splits, unit + 16 + 8 * r + 4 * h);
+  return Q::keep(state, Q::true_splits(bins, unit + (kMissing ? 8 : 24) + 4 * h), unit + 16 + 4 * h);
 }
 
 // One word of eight trees for one row, the units in row_steps [at, end) (those from `mixed`
-// on read the second table), as two halves of four trees: words[0] and words[1].
+// on may read the second table), as two halves of four trees: words[0] and words[1].
 template <int kTables, bool kMissing>
 FLORESTA_ALWAYS_INLINE void bitvector_quads128_word(const uint32_t* steps, uint32_t at, uint32_t mixed, uint32_t end,
                                                     const Quads128::Bytes* tables, Quads128::Words* words) {
   using Q = Quads128;
   constexpr uint32_t kUnit = Bitvector<double>::kRowQuad128Words;
-  Q::Bytes low[4] = {Q::ones(), Q::ones(), Q::ones(), Q::ones()}, high[4] = {Q::ones(), Q::ones(), Q::ones(), Q::ones()};
+  Q::Bytes low = Q::ones(), high = Q::ones();
   for (; at < mixed; at += kUnit) {
-    bitvector_quads128_half<1, kMissing>(steps + at, 0, tables, low);
-    bitvector_quads128_half<1, kMissing>(steps + at, 1, tables, high);
+    low = bitvector_quads128_half<1, kMissing>(steps + at, 0, tables, low);
+    high = bitvector_quads128_half<1, kMissing>(steps + at, 1, tables, high);
   }
   for (; at < end; at += kUnit) {
-    bitvector_quads128_half<kTables, kMissing>(steps + at, 0, tables, low);
-    bitvector_quads128_half<kTables, kMissing>(steps + at, 1, tables, high);
+    low = bitvector_quads128_half<kTables, kMissing>(steps + at, 0, tables, low);
+    high = bitvector_quads128_half<kTables, kMissing>(steps + at, 1, tables, high);
   }
-  words[0] = Q::word(low);
-  words[1] = Q::word(high);
+  words[0] = Q::words(low);
+  words[1] = Q::words(high);
 }
 
 template <int kTables, bool kMissing, class Rule>
