@@ -21,7 +21,7 @@ Word clearing(uint32_t b, uint32_t e) {
   return static_cast<Word>(below(e) ^ below(b));
 }
 
-// The positions of the features in the 128-bit quads' row tables (kQuadsCleared): the sixteen
+// The positions of the features in the byte entries' row tables (kBytes): the sixteen
 // split on most in the first table, in their order, then the others; bv.row_features is the
 // inverse. Returns position by feature.
 template <class Value>
@@ -39,18 +39,13 @@ std::array<uint8_t, 32> table_positions(Bitvector<Value>& bv, const Bitvector<Va
   return position;
 }
 
-// A single-row layout (Bitvector::row_begin, `layout`): blocks of trees, each word of them
-// split by split, a unit of steps at a time (kPairs, kQuads). Returns its bytes; builds it
-// when `build`.
-// `words` holds the splits in 32-bit words (bv itself, or its splits re-cut for a kernel of
-// 16-bit words).
+// The pairs (kPairs, AVX-512; Bitvector::row_steps): blocks of sixteen trees, each word of
+// them split by split, two steps a unit. Returns its bytes; builds it when `build`.
+// `words` holds the splits in 32-bit words.
 template <class Value>
-std::size_t build_rows(Bitvector<Value>& bv, const Bitvector<Value>& words, BitvectorRows layout, uint32_t leaf_column,
-                       bool build) {
-  const bool pairs = layout == BitvectorRows::kPairs;
-  const uint32_t lanes = pairs ? 16 : 8;  // trees a block
-  const uint32_t steps = pairs ? 2 : 4;   // steps a unit
-  const std::size_t unit_words = pairs ? Bitvector<Value>::kRowPairWords : Bitvector<Value>::kRowQuadWords;
+std::size_t build_pairs(Bitvector<Value>& bv, const Bitvector<Value>& words, uint32_t leaf_column, bool build) {
+  constexpr uint32_t kLanes = 16, kSteps = 2;  // trees a block, steps a unit
+  const std::size_t unit_words = Bitvector<Value>::kRowPairWords;
   const std::size_t trees = bv.leaf_begin.size(), parts = words.parts;
   const auto splits_of = [&](std::size_t t, std::size_t p) {
     return words.split_begin[t * parts + p + 1] - words.split_begin[t * parts + p];
@@ -58,61 +53,47 @@ std::size_t build_rows(Bitvector<Value>& bv, const Bitvector<Value>& words, Bitv
   // A padding split reads the leaf column (always kMissingRight) against the largest bound:
   // never false, and it clears nothing.
   const BitvectorSplit<uint32_t> padding{leaf_column | (uint32_t{kMissingRight} << 16), 0};
-  std::size_t size = 0;
-  for (std::size_t b = 0; b < trees; b += lanes)
+  std::size_t units = 0;
+  for (std::size_t b = 0; b < trees; b += kLanes)
     for (std::size_t p = 0; p < parts; ++p) {
       if (build) bv.row_begin.push_back(static_cast<uint32_t>(bv.row_steps.size()));
       uint32_t most = 0;
-      for (std::size_t t = b; t < std::min(trees, b + lanes); ++t) most = std::max(most, splits_of(t, p));
-      most = (most + steps - 1) / steps * steps;  // whole units
-      size += std::size_t{lanes} * most;
+      for (std::size_t t = b; t < std::min(trees, b + kLanes); ++t) most = std::max(most, splits_of(t, p));
+      most = (most + kSteps - 1) / kSteps * kSteps;  // whole units
+      units += most / kSteps;
       if (!build) continue;
-      for (uint32_t s = 0; s < most; s += steps) {
+      for (uint32_t s = 0; s < most; s += kSteps) {
         const std::size_t at = bv.row_steps.size();
         bv.row_steps.resize(at + unit_words);  // zeros
         uint32_t* unit = bv.row_steps.data() + at;
-        // Narrow lane j of a region of 16 words: 16-bit lanes at word j / 2, the low half
-        // first; bytes at word j / 4, the lowest first (as vector loads read them on a
-        // little-endian CPU).
+        // 16-bit lane j of a region: word j / 2, the low half first (as vector loads read them
+        // on a little-endian CPU).
         const auto lane16 = [&](std::size_t region, std::size_t j, uint32_t value) {
           unit[region + j / 2] |= (value & 0xFFFFu) << (16 * (j % 2));
         };
-        const auto lane8 = [&](std::size_t region, std::size_t j, uint32_t value) {
-          unit[region + j / 4] |= (value & 0xFFu) << (8 * (j % 4));
-        };
-        for (uint32_t h = 0; h < steps; ++h)
-          for (std::size_t i = 0; i < lanes; ++i) {
+        for (uint32_t h = 0; h < kSteps; ++h)
+          for (std::size_t i = 0; i < kLanes; ++i) {
             const std::size_t t = b + i;
             const bool real = t < trees && s + h < splits_of(t, p);
             const BitvectorSplit<uint32_t> split = real ? words.splits[words.split_begin[t * parts + p] + s + h] : padding;
-            const uint32_t column = split.word & 0xFFFFu, bound = split.word >> 16;
-            if (pairs) {
-              lane16(0, h * lanes + i, column);
-              lane16(lanes, h * lanes + i, bound);
-              unit[2 * lanes + h * lanes + i] = split.cleared;
-            } else {  // real bounds are below 255 (kBitvectorQuadThresholds); padding's is 255
-              // Feature, which of its columns; a second column's bound one less, as the steps
-              // compare the first column's bin less one there (Bitvector::row_steps; numeric
-              // bounds are a threshold's rank + 1, never 0: quantize.cpp).
-              lane8(0, 4 * i + h, (column >> 1) | (column & 1) << 5);
-              lane8(8, 4 * i + h, (std::min(bound, 255u) - (column & 1)) ^ 0x80u);
-              unit[16 + 8 * h + i] = ~split.cleared;
-            }
+            lane16(0, h * kLanes + i, split.word & 0xFFFFu);
+            lane16(kLanes, h * kLanes + i, split.word >> 16);
+            unit[2 * kLanes + h * kLanes + i] = split.cleared;
           }
       }
     }
   if (build) bv.row_begin.push_back(static_cast<uint32_t>(bv.row_steps.size()));
-  return size * (pairs ? 8 : 6);
+  return units * unit_words * 4;
 }
 
-// The byte entries (kQuadsCleared, engine/bitvector.hpp): per block of eight trees and word
+// The byte entries (kBytes, engine/bitvector.hpp): per block of eight trees and word
 // of them, lane 4 i + k (tree i, byte k of its word) lists the splits whose cleared leaves
 // touch that byte, those on first-table features first and the others last, so that units
 // before row_mixed read the first table only. Returns its bytes; builds it when `build`.
 template <class Value>
-std::size_t build_byte_rows(Bitvector<Value>& bv, const Bitvector<Value>& words, bool build) {
+std::size_t build_bytes(Bitvector<Value>& bv, const Bitvector<Value>& words, bool build) {
   constexpr uint32_t kLanes = 32;  // 8 trees x 4 bytes
-  const std::size_t unit_words = Bitvector<Value>::kRowQuad128Words;
+  const std::size_t unit_words = Bitvector<Value>::kRowByteWords;
   const std::size_t trees = bv.leaf_begin.size(), parts = words.parts;
   std::array<uint8_t, 32> position{};
   for (uint8_t f = 0; f < 32; ++f) position[f] = f;
@@ -164,7 +145,7 @@ std::size_t build_byte_rows(Bitvector<Value>& bv, const Bitvector<Value>& words,
           unit[lane] = static_cast<uint8_t>(position[column >> 1] | (column & 1) << 5);
           // The steps test bin < bound + 1 (a split true), bins of second columns less one
           // against bounds less one at bytes 32 (rows with a missing value), as they are at
-          // bytes 96 (bounds below 255: kBitvectorQuadThresholds).
+          // bytes 96 (bounds below 255: kBitvectorByteThresholds).
           unit[32 + lane] = static_cast<uint8_t>((bound + 1 - (column & 1)) ^ 0x80u);
           unit[64 + lane] = static_cast<uint8_t>(~split.cleared >> (8 * (lane % 4)));
           unit[96 + lane] = static_cast<uint8_t>((bound + 1) ^ 0x80u);
@@ -258,14 +239,14 @@ void build_bitvector(Forest<Rule>& forest, uint32_t word_bits, BitvectorRows row
   build(forest, bv, splits, begin);
   split_words(bv, splits, begin);
   // The kernel's single-row layout, for numeric forests whose bins fit its registers (and,
-  // for the quads' byte bins, whose features have at most kBitvectorQuadThresholds
+  // for the byte entries' byte bins, whose features have at most kBitvectorByteThresholds
   // thresholds), where it is expected faster than the quantized row walk: a single row
   // streams the whole layout from L2 (about 22 ns a KiB here), where the walk costs about a
   // nanosecond a step (docs/benchmarks.md, "The bitvector plan"): shapes (b) and (d) gain,
   // (c) (100 deep trees) loses.
   const auto bytes_fit = [&] {
     for (const auto& f : q.features)
-      if (f.end - f.begin > kBitvectorQuadThresholds) return false;
+      if (f.end - f.begin > kBitvectorByteThresholds) return false;
     return true;
   };
   if (rows != BitvectorRows::kNone && !q.has_categorical && q.width <= kBitvectorRowColumns &&
@@ -281,7 +262,7 @@ void build_bitvector(Forest<Rule>& forest, uint32_t word_bits, BitvectorRows row
     const auto& words = word_bits == 32 ? bv : wide;
     bv.row_parts = words.parts;
     const auto layout = [&](bool build) {
-      return rows == BitvectorRows::kQuadsCleared ? build_byte_rows(bv, words, build) : build_rows(bv, words, rows, q.width - 1, build);
+      return rows == BitvectorRows::kBytes ? build_bytes(bv, words, build) : build_pairs(bv, words, q.width - 1, build);
     };
     const std::size_t row_bytes = layout(false);
     bv.row_preferred = static_cast<double>(row_bytes) < 48.0 * bv.cost.steps &&

@@ -69,13 +69,12 @@ constexpr std::size_t kBitvectorRowColumns = 64;
 
 // The single-row layouts, one per vector unit (Kernel::bitvector_rows; Bitvector::row_steps
 // says how each is laid out): none (portable on x86 without SSE4), pairs of steps of sixteen
-// trees with 16-bit bins (AVX-512), quads of steps of eight trees with byte bins (AVX2), and
-// the quads with the leaves each split clears in place of those it keeps (128-bit units: sse4,
-// portable on 64-bit ARM).
-enum class BitvectorRows : uint32_t { kNone, kPairs, kQuads, kQuadsCleared };
-// The most thresholds a feature may have for the byte bins of the quads: its bins are then
-// 0 .. 255 (a missing value's 0xFFFF read as 255, right of every bound), bounds below 255.
-constexpr uint32_t kBitvectorQuadThresholds = 254;
+// trees with 16-bit bins (AVX-512), and byte entries of eight trees with byte bins (AVX2, and
+// the 128-bit units: sse4, portable on 64-bit ARM).
+enum class BitvectorRows : uint32_t { kNone, kPairs, kBytes };
+// The most thresholds a feature may have for byte bins: its bins are then 0 .. 255 (a missing
+// value's 0xFFFF read as 255, right of every bound), bounds below 255.
+constexpr uint32_t kBitvectorByteThresholds = 254;
 
 // What decides between the bitvector plan and the quantized walk for batches (plan.hpp,
 // bitvector_preferred), per row of a forest: its trees; the leaf words its splits clear for
@@ -115,44 +114,37 @@ struct Bitvector {
   //    16-bit bin columns of steps 2k and 2k + 1 (lane i: tree i of step 2k; lane 16 + i: of
   //    step 2k + 1; 32 uint16 in 16 words), their bounds alike, then the leaves each clears
   //    when false (16 words a step).
-  //  - kQuads (AVX2; SSE4 and NEON on 128-bit halves): eight trees a block, four steps a unit
-  //    of kRowQuadWords words: the bin columns of steps 4k .. 4k + 3 as bytes, column 2 f + r
-  //    as f | r << 5 (byte 4 i + s: tree i's step 4k + s, so that a byte compare leaves step
-  //    s's result in byte s of tree i's 32-bit lane), their bounds alike as bytes ^ 0x80
-  //    (signed compares), then the leaves each keeps when false (~the leaves it clears; 8
-  //    words a step). The steps read only the first columns' bins b (0 for a missing value,
-  //    else 1 .. 255) and compare b - r (wrapping): a missing value's 0 - 1 = 255 then goes
-  //    right of a second column's split (r = 1), whose bound is stored less one, and a present
-  //    one's b - 1 > bound - 1 as b > bound. Only forests whose features have at most
-  //    kBitvectorQuadThresholds thresholds.
-  //  - kQuadsCleared (SSE4, NEON; bitvector_quads128.hpp): byte entries, for 128-bit units.
-  //    Eight trees a block as two halves of four; lane 4 i + k of a half (tree i, byte k of
-  //    its word: the lanes of a 32-bit word are its tree's) lists the splits whose cleared
-  //    leaves touch byte k, one a unit, so that a split touching one byte of its tree's word
-  //    (most do: the deep ones clear few leaves) costs one byte lane, not four. A unit of
-  //    kRowQuad128Words words: the 32 lanes' bin columns as bytes (bytes 0-31, f | r << 5 as
-  //    in the quads, f the feature's position in the row's tables), their bounds + 1 - r
-  //    (bytes 32-63, for rows with a missing value: the quads' rule), byte k of the leaves
-  //    each keeps (bytes 64-95), and their bounds + 1 (bytes 96-127, for rows without a
-  //    missing value, whose two columns agree), bounds as bytes ^ 0x80. A step keeps a
-  //    running AND per half of (bin < bound ? all : kept), which is the trees' words at the
-  //    end. A lane's list ends with the part's last unit (shorter ones start with padding:
+  //  - kBytes (AVX2 in one register, SSE4 and NEON in two halves; bitvector_bytes.hpp): byte
+  //    entries. Eight trees a block; lane 4 i + k (tree i, byte k of its word: the lanes of a
+  //    32-bit word are its tree's) lists the splits whose cleared leaves touch byte k, one a
+  //    unit, so that a split touching one byte of its tree's word (most do: the deep ones
+  //    clear few leaves) costs one byte lane, not four. A unit of kRowByteWords words: the 32
+  //    lanes' bin columns as bytes (bytes 0-31: column 2 f + r as p | r << 5, p the feature's
+  //    position in the row's tables), their bounds + 1 - r (bytes 32-63), byte k of the
+  //    leaves each keeps (bytes 64-95), and their bounds + 1 (bytes 96-127), bounds as bytes
+  //    ^ 0x80 (signed compares). A step tests bin < bound + 1 (true: all kept) and keeps a
+  //    running AND of (true OR kept), which is the trees' words at the end. The steps read
+  //    only the first columns' bins b (0 for a missing value, else 1 .. 255): rows with a
+  //    missing value compare b - r (wrapping) with bytes 32-63, so that a missing value's
+  //    0 - 1 = 255 goes right of a second column's split (r = 1) and a present one's b - 1
+  //    < bound as b < bound + 1; rows without one (both columns agree) compare b with bytes
+  //    96-127. A lane's list ends with the part's last unit (shorter ones start with padding:
   //    all kept), and its splits on second-table features come last, so that the units
-  //    before `row_mixed` read the first table only. The sixteen features split on most are
+  //    before `row_mixed` read the first table only; the sixteen features split on most are
   //    the first table (`row_features`: the feature at each of the 32 positions).
   //    `row_second_columns` says whether any split reads a second column: without one, rows
-  //    with a missing value take the plain bounds too.
+  //    with a missing value take bytes 96-127 too. Only forests whose features have at most
+  //    kBitvectorByteThresholds thresholds.
   static constexpr std::size_t kRowPairWords = 64;
-  static constexpr std::size_t kRowQuadWords = 48;
-  static constexpr std::size_t kRowQuad128Words = 32;
+  static constexpr std::size_t kRowByteWords = 32;
   BitvectorRows rows = BitvectorRows::kNone;
   uint32_t row_parts = 1;  // 32-bit words per tree in the row layout (`parts` when word_bits is 32)
   std::vector<uint32_t> row_begin;  // per part, and one past the last
-  std::vector<uint32_t> row_mixed;  // kQuadsCleared: per part, where its units that may read the second table begin
-  std::array<uint8_t, 32> row_features{};  // kQuadsCleared: the feature at each position of the row's two tables
-  bool row_second_columns = true;          // kQuadsCleared: some split reads a second bin column
-  // 64-byte aligned (units are 256 or 192 bytes): the SSE4 steps read it with aligned loads,
-  // which fold into their operations (bitvector_quads128.hpp).
+  std::vector<uint32_t> row_mixed;  // kBytes: per part, where its units that may read the second table begin
+  std::array<uint8_t, 32> row_features{};  // kBytes: the feature at each position of the row's two tables
+  bool row_second_columns = true;          // kBytes: some split reads a second bin column
+  // 64-byte aligned (units are 256 or 128 bytes): the byte entries' steps read it with
+  // aligned loads, which SSE folds into its operations (bitvector_bytes.hpp).
   std::vector<uint32_t, AlignedAllocator<uint32_t, 64>> row_steps;
   BitvectorCost cost;  // the choice of plan for batches (compile/bitvector.cpp)
   // Single rows: the row layout `rows` built (numeric splits, at most kBitvectorRowColumns

@@ -28,8 +28,8 @@
 //                           exit leaves as AVX2's
 // isa.hpp gives each instruction set's traits its own (Isa::BitvectorLanes). One row, a
 // tree per lane, through the forest's single-row layout (Bitvector::rows):
-//   bitvector_row_avx2      the quads: eight trees, 32 splits a byte compare
 //   bitvector_row_avx512    the pairs: sixteen trees, 32 splits a 16-bit compare
+//   (AVX2 and the 128-bit units: the byte entries, bitvector_bytes.hpp)
 //
 // Kernel code: included only through isa.hpp inside a kernel translation unit.
 #pragma once
@@ -64,39 +64,6 @@ FLORESTA_ALWAYS_INLINE uint32_t lowest_bit(Word word) {
   while (!((word >> k) & 1u)) ++k;
   return k;
 #endif
-}
-
-// One row through a forest's quads (eight trees a block; bitvector_row_avx2 here,
-// bitvector_row_quads128 in bitvector_quads128.hpp): `block(steps, part, at)` writes the exit
-// leaves of the eight trees whose words start at row_begin `part` to at[0 .. 8). The exit
-// leaves of kChunk trees are stored, then their values added to the row's accumulators `a`
-// in a loop of their own, in file order: added in the loop of the steps, the sum shared their
-// registers and GCC kept it in a general register, two moves longer a link of the sum's chain
-// of dependent adds.
-template <class Rule, class Block>
-FLORESTA_ALWAYS_INLINE void add_quads_exits(const Forest<Rule>& forest, typename Rule::Accum* a, Block&& block) {
-  using Value = typename Rule::Value;
-  const auto& bv = forest.bitvector;
-  static_assert(Bitvector<Value>::kRowQuadWords == 48, "the units of bitvector.hpp");
-  const uint32_t* steps = bv.row_steps.data();
-  const uint32_t* part = bv.row_begin.data();
-  const std::size_t trees = forest.num_trees();
-  const bool one_group = forest.num_groups == 1;
-  const Value* values = bv.leaf_values.data();
-  const uint32_t* first = bv.leaf_begin.data();
-  constexpr std::size_t kChunk = 64;
-  alignas(32) uint32_t at[kChunk];
-  typename Rule::Accum sum = a[0];
-  for (std::size_t t0 = 0; t0 < trees; t0 += kChunk) {
-    const std::size_t end = std::min(trees, t0 + kChunk);
-    for (std::size_t t = t0; t < end; t += 8, part += bv.row_parts) block(steps, part, at + (t - t0));
-    if (one_group) {
-      for (std::size_t t = t0; t < end; ++t) sum += values[first[t] + at[t - t0]];
-    } else {
-      for (std::size_t t = t0; t < end; ++t) a[forest.tree_group[t]] += values[first[t] + at[t - t0]];
-    }
-  }
-  if (one_group) a[0] = sum;
 }
 
 struct PortableBitvectorLanes {
@@ -305,91 +272,6 @@ struct Avx2BitvectorLanes {
   }
 };
 
-// One row through every tree of a forest, eight trees at a time, a tree per lane
-// (Bitvector::rows == kQuads): per unit of four steps, the 32 splits' bins looked up among the
-// row's bins as bytes (16-byte tables, vpshufb) and compared with their bounds as signed
-// bytes, one compare for the four steps; step s's result is byte s of each tree's lane, moved
-// to the lane's sign bit, which blends in the step's keep words where the split is false; the
-// four steps' words are AND-ed together before the trees' word, so that a tree's chain of
-// dependent ANDs is one a unit. Each word of the trees in turn (a wide forest's low, then
-// high); then the trees' exit leaves' values added to the row's accumulators `a` tree by
-// tree in file order. AVX2 has no 16-bit permute across a register (AVX-512's vpermt2w,
-// bitvector_row_avx512), hence byte bins.
-//
-// A split's byte names its bin column as feature i (bits 0-4) and which of the feature's two
-// columns (bit 5: the one where a missing value goes right). The tables hold the first
-// columns' bins, sixteen features a table; a second column's split reads its feature's bin
-// less one (Bitvector::row_steps says why that is exact), so one lookup serves rows with
-// missing values and without.
-
-// The bins of 32 splits as their steps compare them: tables[0] and [1] hold features 0-15
-// and 16-31 (kFeatureTables of them are used).
-template <int kFeatureTables>
-FLORESTA_ALWAYS_INLINE __m256i bitvector_quad_bins(const __m256i* tables, __m256i split) {
-  // vpshufb reads bits 0-3 of each index byte (bit 7 is clear); the 16-bit shift moves bit 4
-  // of each byte to its bit 7, which vpblendvb reads. A second column's byte is above 31:
-  // its compare's -1 takes one off the bin.
-  __m256i bins = _mm256_shuffle_epi8(tables[0], split);
-  if constexpr (kFeatureTables == 2)
-    bins = _mm256_blendv_epi8(bins, _mm256_shuffle_epi8(tables[1], split), _mm256_slli_epi16(split, 3));
-  return _mm256_add_epi8(bins, _mm256_cmpgt_epi8(split, _mm256_set1_epi8(31)));
-}
-
-// One word of eight trees for one row: the units in row_steps [at, end).
-template <int kFeatureTables>
-FLORESTA_ALWAYS_INLINE __m256i bitvector_quads_word(const uint32_t* steps, uint32_t at, uint32_t end, const __m256i* tables) {
-  const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-  __m256i state = _mm256_set1_epi32(-1);
-  for (; at < end; at += 48) {
-    const uint32_t* unit = steps + at;
-    const __m256i split = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(unit));
-    const __m256i greater = _mm256_cmpgt_epi8(bitvector_quad_bins<kFeatureTables>(tables, split),
-                                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(unit + 8)));
-    const auto keep = [&](int s, __m256i sign) {
-      return _mm256_castps_si256(
-          _mm256_blendv_ps(all, _mm256_loadu_ps(reinterpret_cast<const float*>(unit + 16 + 8 * s)), _mm256_castsi256_ps(sign)));
-    };
-    const __m256i first = _mm256_and_si256(keep(0, _mm256_slli_epi32(greater, 24)), keep(1, _mm256_slli_epi32(greater, 16)));
-    const __m256i second = _mm256_and_si256(keep(2, _mm256_slli_epi32(greater, 8)), keep(3, greater));
-    state = _mm256_and_si256(state, _mm256_and_si256(first, second));
-  }
-  return state;
-}
-
-template <int kFeatureTables, class Rule>
-void bitvector_quads(const Forest<Rule>& forest, const __m256i* tables, typename Rule::Accum* a) {
-  const bool wide = forest.bitvector.row_parts == 2;
-  add_quads_exits(forest, a, [&](const uint32_t* steps, const uint32_t* part, uint32_t* at) {
-    __m256i words[2];
-    words[0] = bitvector_quads_word<kFeatureTables>(steps, part[0], part[1], tables);
-    if (wide) words[1] = bitvector_quads_word<kFeatureTables>(steps, part[1], part[2], tables);
-    const __m256i leaf = wide ? Avx2BitvectorLanes::exits<2>(words) : Avx2BitvectorLanes::exits<1>(words);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(at), leaf);
-  });
-}
-
-template <class Rule>
-void bitvector_row_avx2(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
-  // Feature i's bins are columns 2i and 2i + 1 (quantized.hpp): eight features a 32-bit load,
-  // their first columns kept, then as bytes ^ 0x80 (bins above 255 are a second column's
-  // missing value, never read here), features 0-31 in order. `bins` is readable for
-  // kBitvectorRowColumns; features past the forest's are never looked up.
-  static_assert(kBitvectorRowColumns == 64, "32 features, two tables of sixteen");
-  const __m256i low16 = _mm256_set1_epi32(0xFFFF), most = _mm256_set1_epi16(255);
-  __m256i first[4];
-  for (int k = 0; k < 4; ++k)
-    first[k] = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bins + 16 * k)), low16);
-  // packus works within 128-bit halves: after both packs, dword d of the result holds
-  // features 4 (0, 2, 4, 6, 1, 3, 5, 7)[d] .. + 3; the permute puts them in order.
-  const __m256i a01 = _mm256_min_epu16(_mm256_packus_epi32(first[0], first[1]), most);
-  const __m256i a23 = _mm256_min_epu16(_mm256_packus_epi32(first[2], first[3]), most);
-  const __m256i ordered = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(a01, a23), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-  const __m256i left = _mm256_xor_si256(ordered, _mm256_set1_epi8(static_cast<char>(0x80)));
-  // vpshufb looks up within each 128-bit half: each table in both halves.
-  const __m256i tables[2] = {_mm256_permute2x128_si256(left, left, 0x00), _mm256_permute2x128_si256(left, left, 0x11)};
-  if (forest.quantized.features.size() <= 16) return bitvector_quads<1>(forest, tables, a);
-  return bitvector_quads<2>(forest, tables, a);
-}
 #endif
 
 #if FLORESTA_ISA_LEVEL >= 2

@@ -9,8 +9,9 @@
 //   walk8_xgboost  eight rows down one XGBoost value tree (kGatherWalk)
 //   BitvectorLanes  the bitvector plan's steps for sixteen rows (bitvector_lanes.hpp)
 //   bitvector_row  one row through the bitvectors in the unit's single-row layout
-//               (kBitvectorRows: AVX-512 sixteen trees a step, AVX2 eight, PortableIsa eight
-//               in 128-bit halves where the unit has a byte shuffle: SSE4, NEON; else none)
+//               (kBitvectorRows: AVX-512 sixteen trees a step, AVX2 eight trees' byte
+//               entries, PortableIsa the same in 128-bit halves where the unit has a byte
+//               shuffle: SSE4, NEON; else none)
 //   kmeans_float_labels  k-means labels of float32 rows by this instruction set's kernel,
 //               or false when it has none for the call (plans/kmeans.hpp)
 // PortableIsa is plain C++ (walk.hpp, kmeans_kernels.hpp); Avx2Isa and Avx512Isa wrap
@@ -30,7 +31,7 @@
 #include <cstdint>
 
 #include "engine/bitvector_lanes.hpp"
-#include "engine/bitvector_quads128.hpp"
+#include "engine/bitvector_bytes.hpp"
 #include "engine/kmeans.hpp"
 #include "engine/kmeans_kernels.hpp"
 #include "engine/quantized.hpp"
@@ -59,13 +60,13 @@ struct PortableIsa {
   static constexpr bool kGatherLeaves = false;
   static constexpr bool kGatherWalk = false;
   using BitvectorLanes = PortableBitvectorLanes;
-#if FLORESTA_QUADS128
-  // A byte shuffle (SSSE3 in the x86-64-v2 unit, NEON on 64-bit ARM): the quads on 128-bit
-  // registers.
-  static constexpr BitvectorRows kBitvectorRows = BitvectorRows::kQuadsCleared;
+#if FLORESTA_BYTES128
+  // A byte shuffle (SSSE3 in the x86-64-v2 unit, NEON on 64-bit ARM): the byte entries on
+  // 128-bit registers.
+  static constexpr BitvectorRows kBitvectorRows = BitvectorRows::kBytes;
   template <class Rule>
   static void bitvector_row(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
-    bitvector_row_quads128(forest, bins, a);
+    bitvector_row_bytes128(forest, bins, a);
   }
 #else
   static constexpr BitvectorRows kBitvectorRows = BitvectorRows::kNone;  // no single-row bitvector step (bitvector_row)
@@ -194,11 +195,11 @@ struct VectorIsaBase : PortableIsa {
 
 struct Avx2Isa : VectorIsaBase {
   using BitvectorLanes = Avx2BitvectorLanes;
-  static constexpr BitvectorRows kBitvectorRows = BitvectorRows::kQuads;
-  // One row of at most kBitvectorRowColumns byte bin columns through a forest's quads.
+  static constexpr BitvectorRows kBitvectorRows = BitvectorRows::kBytes;
+  // One row of at most kBitvectorRowColumns byte bin columns through a forest's byte entries.
   template <class Rule>
   static void bitvector_row(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
-    bitvector_row_avx2(forest, bins, a);
+    bitvector_row_bytes_avx2(forest, bins, a);
   }
   template <class Rule, class In>
   static void bin_one(const Quantization<typename Rule::Value>& q, const In* row, std::ptrdiff_t col_stride,

@@ -219,39 +219,40 @@ RowLayout row_layout(const floresta::ModelSpec& spec, floresta::detail::Bitvecto
   return of(compile_forest<floresta::detail::XGBoostRule>(spec, floresta::LoadOptions{}, word_bits, rows));
 }
 
-// The layouts every unit builds: AVX-512's pairs and AVX2's quads on 32-bit batch words, and
-// the quads of cleared words on 16-bit ones (the portable batch steps' words, cut again for
+// The layouts every unit builds: AVX-512's pairs and AVX2's byte entries on 32-bit batch
+// words, and the byte entries on 16-bit ones (the portable batch steps' words, cut again for
 // the layout: the sse4 kernel, and the portable one on 64-bit ARM).
 const std::vector<std::pair<floresta::detail::BitvectorRows, uint32_t>> kRowLayouts = {
     {floresta::detail::BitvectorRows::kPairs, 32},
-    {floresta::detail::BitvectorRows::kQuads, 32},
-    {floresta::detail::BitvectorRows::kQuadsCleared, 16}};
+    {floresta::detail::BitvectorRows::kBytes, 32},
+    {floresta::detail::BitvectorRows::kBytes, 16}};
 
 // Each kernel reads the single-row layout of its own unit (Kernel::bitvector_rows, from
-// Isa::kBitvectorRows), which compile() builds for it: AVX-512 the pairs, AVX2 the quads,
-// SSE4 the quads of cleared words, as the portable kernel does on 64-bit ARM (NEON), and
-// none portable on x86 (SSE2 has no byte shuffle).
+// Isa::kBitvectorRows), which compile() builds for it: AVX-512 the pairs, AVX2 and SSE4 the
+// byte entries, as the portable kernel does on 64-bit ARM (NEON), and none portable on x86
+// (SSE2 has no byte shuffle).
 TEST(Bitvector, EachKernelTakesTheSingleRowLayoutOfItsUnit) {
   using floresta::detail::BitvectorRows;
 #if defined(__aarch64__)
-  const BitvectorRows portable = BitvectorRows::kQuadsCleared;
+  const BitvectorRows portable = BitvectorRows::kBytes;
 #else
   const BitvectorRows portable = BitvectorRows::kNone;
 #endif
   const std::map<std::string, BitvectorRows> expected = {{"avx512", BitvectorRows::kPairs},
-                                                         {"avx2", BitvectorRows::kQuads},
-                                                         {"sse4", BitvectorRows::kQuadsCleared},
+                                                         {"avx2", BitvectorRows::kBytes},
+                                                         {"sse4", BitvectorRows::kBytes},
                                                          {"portable", portable}};
   for (const std::string& kernel : floresta::available_kernels())
     EXPECT_EQ(floresta::detail::choose_kernel(kernel, "test").bitvector_rows, expected.at(kernel)) << kernel;
 }
 
-// The single-row layouts (Bitvector::rows) built for the kernels' own units: the quads (AVX2,
-// and 128-bit halves with SSE4 or NEON) look a split's bin up among the row's first bin
+// The single-row layouts (Bitvector::rows) built for the kernels' own units: the byte entries
+// (AVX2, and 128-bit halves with SSE4 or NEON) look a split's bin up among the row's first bin
 // columns as bytes, in tables of sixteen binned features (two bin columns each, the leaves'
-// one more), one table for forests of up to 16 binned features and two up to 31; a split of
-// a second column (missing goes right) compares the bin less one with its bound less one, so
-// that a missing value's 0 wraps to 255. Forests of 5, 16, 17 and 31 binned features
+// one more; the sixteen split on most first), one table for forests of up to 16 binned
+// features and two up to 31; for rows with a missing value a split of a second column
+// (missing goes right) compares the bin less one with its bound less one, so that a missing
+// value's 0 wraps to 255. Forests of 5, 16, 17 and 31 binned features
 // (XGBoost; LightGBM 6, 12, 20 and 30: its zero-as-missing splits bin a feature twice), rows
 // with missing values and the same rows without: each forest takes each layout, and single
 // rows agree with the value walk with every kernel.
@@ -278,7 +279,7 @@ TEST(Bitvector, SingleRowsAgreeWithTheValueWalkWithOneOrTwoTablesOfBins) {
     }
 }
 
-// AVX2's quads hold bins as bytes: a feature of up to kBitvectorQuadThresholds (254)
+// The byte entries hold bins as bytes: a feature of up to kBitvectorByteThresholds (254)
 // thresholds has bins 0 .. 255, a missing value's 0xFFFF read as 255; a forest with a feature
 // of 255 thresholds keeps the quantized row walk there (AVX-512's pairs take it). Rows on,
 // just left and just right of every threshold, beyond both ends, and missing. (No split
@@ -286,7 +287,7 @@ TEST(Bitvector, SingleRowsAgreeWithTheValueWalkWithOneOrTwoTablesOfBins) {
 TEST(Bitvector, SingleRowsOnByteBinsTakeFeaturesOfAtMost254Thresholds) {
   using floresta::detail::BitvectorRows;
   for (const auto rule : {DecisionRule::kXGBoost, DecisionRule::kLightGBM})
-    for (const uint32_t thresholds : {floresta::detail::kBitvectorQuadThresholds, floresta::detail::kBitvectorQuadThresholds + 1}) {
+    for (const uint32_t thresholds : {floresta::detail::kBitvectorByteThresholds, floresta::detail::kBitvectorByteThresholds + 1}) {
       const int features = 2;
       auto spec = floresta::test::random_forest_of_leaves(rule, features, 60, 7u + thresholds, 16);
       // The splits on feature 0 take each of `thresholds` values in turn, then the largest (its
@@ -299,12 +300,12 @@ TEST(Bitvector, SingleRowsOnByteBinsTakeFeaturesOfAtMost254Thresholds) {
             if (!tree.zero_is_missing.empty()) tree.zero_is_missing[i] = 0;
           }
       ASSERT_GE(next, thresholds + 20);
-      const bool fits = thresholds <= floresta::detail::kBitvectorQuadThresholds;
+      const bool fits = thresholds <= floresta::detail::kBitvectorByteThresholds;
       const RowLayout pairs = row_layout(spec, BitvectorRows::kPairs);
-      for (const auto& [layout, word_bits] : {std::pair{BitvectorRows::kQuads, 32u}, std::pair{BitvectorRows::kQuadsCleared, 16u}}) {
-        const RowLayout quads = row_layout(spec, layout, word_bits);
-        EXPECT_EQ(quads.preferred, fits) << thresholds << ", " << word_bits;
-        EXPECT_EQ(quads.rows, fits ? layout : BitvectorRows::kNone) << thresholds << ", " << word_bits;
+      for (const auto& [layout, word_bits] : {std::pair{BitvectorRows::kBytes, 32u}, std::pair{BitvectorRows::kBytes, 16u}}) {
+        const RowLayout bytes = row_layout(spec, layout, word_bits);
+        EXPECT_EQ(bytes.preferred, fits) << thresholds << ", " << word_bits;
+        EXPECT_EQ(bytes.rows, fits ? layout : BitvectorRows::kNone) << thresholds << ", " << word_bits;
       }
       EXPECT_TRUE(pairs.preferred) << thresholds;
       EXPECT_EQ(pairs.rows, BitvectorRows::kPairs) << thresholds;

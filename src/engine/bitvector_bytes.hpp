@@ -1,16 +1,18 @@
-// src/engine/bitvector_quads128.hpp — one row through a forest's quads (Bitvector::rows ==
-// kQuadsCleared: AVX2's layout of bitvector_row_avx2 in bitvector_lanes.hpp, byte-sliced and
-// with its features in table order, as engine/bitvector.hpp describes) on 128-bit registers,
-// for the units whose instruction set has a byte shuffle but no AVX2: the x86-64-v2 kernel
-// (SSSE3's pshufb, SSE4.1's blends) and the portable kernel on 64-bit ARM (NEON's tbl). A unit
-// of the quads holds eight trees; here they are two halves of four, each its own chains, so
-// that the two halves' steps overlap.
+// src/engine/bitvector_bytes.hpp — one row through a forest's byte entries (Bitvector::rows ==
+// kBytes, engine/bitvector.hpp): eight trees a block, a byte lane per tree and byte of its
+// 32-bit word, listing the splits whose cleared leaves touch that byte. A unit is 32 lanes:
+// one register on AVX2, two halves of sixteen (four trees each, each half its own chain) on
+// the units whose instruction set has a byte shuffle but no AVX2: the x86-64-v2 kernel
+// (SSSE3's pshufb, SSE4.1's blends) and the portable kernel on 64-bit ARM (NEON's tbl).
 //
-// The two instruction sets differ in the table lookup only: pshufb reads sixteen bytes by the
-// index's bits 0-3, so the lookup picks between the tables by the index's bit 4 as AVX2's does
-// (a blend), and only in the units that need the second table (Bitvector::row_mixed); NEON's
-// tbl reads up to 64 bytes by the whole index, so the split's byte (position | column << 5)
-// indexes the row's 32 feature bins directly.
+// A step looks up its lanes' bins among the row's first bin columns as bytes (^ 0x80: signed
+// compares), in two tables of sixteen features in `row_features` order, compares them with
+// the lanes' bounds and keeps a running AND of (true ? all : kept leaves). The instruction
+// sets differ in the lookup only: pshufb reads sixteen bytes by the index's bits 0-3, so the
+// lookup picks between the tables by the index's bit 4 (a blend), and only in the units that
+// need the second table (Bitvector::row_mixed); NEON's tbl reads up to 64 bytes by the whole
+// index, so the split's byte (position | column << 5) indexes the row's 32 feature bins
+// directly. AVX2 has no byte shuffle across its 128-bit halves: the tables sit in both.
 //
 // Kernel code: included only through isa.hpp inside a kernel translation unit.
 #pragma once
@@ -18,6 +20,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "engine/bitvector.hpp"
 #include "engine/forest.hpp"
@@ -25,25 +28,59 @@
 #if defined(__SSSE3__) && defined(__SSE4_1__)
 #include <smmintrin.h>
 #include <tmmintrin.h>
-#define FLORESTA_QUADS128 1
+#define FLORESTA_BYTES128 1
 #elif defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>
-#define FLORESTA_QUADS128 1
+#define FLORESTA_BYTES128 1
 #else
-#define FLORESTA_QUADS128 0
+#define FLORESTA_BYTES128 0
 #endif
 
 #ifndef FLORESTA_ISA
-#error "engine/bitvector_quads128.hpp is kernel code: include it from a kernels_*.cpp unit through score.hpp"
+#error "engine/bitvector_bytes.hpp is kernel code: include it from a kernels_*.cpp unit through score.hpp"
 #endif
 
 namespace floresta::detail::FLORESTA_ISA {
 
-#if FLORESTA_QUADS128
-// The row's first bin columns as bytes ^ 0x80 (bitvector_row_avx2 says why), in the order of
-// Bitvector::row_features: tables[0] and [1] hold positions 0-15 and 16-31.
+// One row through a forest's byte entries (eight trees a block): `block(steps, part, mixed,
+// at)` writes the exit leaves of the eight trees whose words start at row_begin `part` (and
+// whose second-table units start at row_mixed `mixed`) to at[0 .. 8). The exit leaves of
+// kChunk trees are stored, then their values added to the row's accumulators `a` in a loop of
+// their own, in file order: added in the loop of the steps, the sum shared their registers
+// and GCC kept it in a general register, two moves longer a link of the sum's chain of
+// dependent adds; adding after each block of eight or sixteen, the sum pinned to a vector
+// register, was slower too (bench-predict/sse4-byte-entries).
+template <class Rule, class Block>
+FLORESTA_ALWAYS_INLINE void add_row_exits(const Forest<Rule>& forest, typename Rule::Accum* a, Block&& block) {
+  using Value = typename Rule::Value;
+  const auto& bv = forest.bitvector;
+  const uint32_t* steps = bv.row_steps.data();
+  const uint32_t* part = bv.row_begin.data();
+  const uint32_t* mixed = bv.row_mixed.data();
+  const std::size_t trees = forest.num_trees();
+  const bool one_group = forest.num_groups == 1;
+  const Value* values = bv.leaf_values.data();
+  const uint32_t* first = bv.leaf_begin.data();
+  constexpr std::size_t kChunk = 64;
+  alignas(32) uint32_t at[kChunk];
+  typename Rule::Accum sum = a[0];
+  for (std::size_t t0 = 0; t0 < trees; t0 += kChunk) {
+    const std::size_t end = std::min(trees, t0 + kChunk);
+    for (std::size_t t = t0; t < end; t += 8, part += bv.row_parts, mixed += bv.row_parts) block(steps, part, mixed, at + (t - t0));
+    if (one_group) {
+      for (std::size_t t = t0; t < end; ++t) sum += values[first[t] + at[t - t0]];
+    } else {
+      for (std::size_t t = t0; t < end; ++t) a[forest.tree_group[t]] += values[first[t] + at[t - t0]];
+    }
+  }
+  if (one_group) a[0] = sum;
+}
+
+#if FLORESTA_BYTES128
+// The row's first bin columns as bytes ^ 0x80, in the order of Bitvector::row_features:
+// tables[0] and [1] hold positions 0-15 and 16-31.
 #if defined(__SSE4_1__)
-struct Quads128 {
+struct Bytes128 {
   using Bytes = __m128i;
   using Words = __m128i;
 
@@ -121,7 +158,7 @@ struct Quads128 {
   }
 };
 #else  // NEON
-struct Quads128 {
+struct Bytes128 {
   using Bytes = uint8x16_t;
   using Words = uint32x4_t;
 
@@ -192,9 +229,9 @@ struct Quads128 {
 // on second columns), the bins less one on second columns, against the bounds stored for
 // them; else the bounds as they are.
 template <int kTables, bool kMissing>
-FLORESTA_ALWAYS_INLINE Quads128::Bytes bitvector_quads128_half(const uint32_t* unit, int h, const Quads128::Bytes* tables,
-                                                               Quads128::Bytes state) {
-  using Q = Quads128;
+FLORESTA_ALWAYS_INLINE Bytes128::Bytes bitvector_bytes128_half(const uint32_t* unit, int h, const Bytes128::Bytes* tables,
+                                                               Bytes128::Bytes state) {
+  using Q = Bytes128;
   const Q::Bytes bins = Q::bins<kTables, kMissing>(tables, Q::bytes(unit + 4 * h));
   return Q::keep(state, Q::true_splits(bins, unit + (kMissing ? 8 : 24) + 4 * h), unit + 16 + 4 * h);
 }
@@ -202,61 +239,111 @@ FLORESTA_ALWAYS_INLINE Quads128::Bytes bitvector_quads128_half(const uint32_t* u
 // One word of eight trees for one row, the units in row_steps [at, end) (those from `mixed`
 // on may read the second table), as two halves of four trees: words[0] and words[1].
 template <int kTables, bool kMissing>
-FLORESTA_ALWAYS_INLINE void bitvector_quads128_word(const uint32_t* steps, uint32_t at, uint32_t mixed, uint32_t end,
-                                                    const Quads128::Bytes* tables, Quads128::Words* words) {
-  using Q = Quads128;
-  constexpr uint32_t kUnit = Bitvector<double>::kRowQuad128Words;
+FLORESTA_ALWAYS_INLINE void bitvector_bytes128_word(const uint32_t* steps, uint32_t at, uint32_t mixed, uint32_t end,
+                                                    const Bytes128::Bytes* tables, Bytes128::Words* words) {
+  using Q = Bytes128;
+  constexpr uint32_t kUnit = Bitvector<double>::kRowByteWords;
   Q::Bytes low = Q::ones(), high = Q::ones();
   for (; at < mixed; at += kUnit) {
-    low = bitvector_quads128_half<1, kMissing>(steps + at, 0, tables, low);
-    high = bitvector_quads128_half<1, kMissing>(steps + at, 1, tables, high);
+    low = bitvector_bytes128_half<1, kMissing>(steps + at, 0, tables, low);
+    high = bitvector_bytes128_half<1, kMissing>(steps + at, 1, tables, high);
   }
   for (; at < end; at += kUnit) {
-    low = bitvector_quads128_half<kTables, kMissing>(steps + at, 0, tables, low);
-    high = bitvector_quads128_half<kTables, kMissing>(steps + at, 1, tables, high);
+    low = bitvector_bytes128_half<kTables, kMissing>(steps + at, 0, tables, low);
+    high = bitvector_bytes128_half<kTables, kMissing>(steps + at, 1, tables, high);
   }
   words[0] = Q::words(low);
   words[1] = Q::words(high);
 }
 
 template <int kTables, bool kMissing, class Rule>
-void bitvector_quads128(const Forest<Rule>& forest, const Quads128::Bytes* tables, typename Rule::Accum* a) {
+void bitvector_bytes128(const Forest<Rule>& forest, const Bytes128::Bytes* tables, typename Rule::Accum* a) {
   const auto& bv = forest.bitvector;
   const bool wide = bv.row_parts == 2;
-  add_quads_exits(forest, a, [&](const uint32_t* steps, const uint32_t* part, uint32_t* at) {
-    const uint32_t* mixed = bv.row_mixed.data() + (part - bv.row_begin.data());
-    Quads128::Words low[2], high[2], halves[2];
-    bitvector_quads128_word<kTables, kMissing>(steps, part[0], mixed[0], part[1], tables, halves);
+  add_row_exits(forest, a, [&](const uint32_t* steps, const uint32_t* part, const uint32_t* mixed, uint32_t* at) {
+    Bytes128::Words low[2], high[2], halves[2];
+    bitvector_bytes128_word<kTables, kMissing>(steps, part[0], mixed[0], part[1], tables, halves);
     low[0] = halves[0];
     high[0] = halves[1];
     if (wide) {
-      bitvector_quads128_word<kTables, kMissing>(steps, part[1], mixed[1], part[2], tables, halves);
+      bitvector_bytes128_word<kTables, kMissing>(steps, part[1], mixed[1], part[2], tables, halves);
       low[1] = halves[0];
       high[1] = halves[1];
-      Quads128::exits<2>(low, at);
-      Quads128::exits<2>(high, at + 4);
+      Bytes128::exits<2>(low, at);
+      Bytes128::exits<2>(high, at + 4);
     } else {
-      Quads128::exits<1>(low, at);
-      Quads128::exits<1>(high, at + 4);
+      Bytes128::exits<1>(low, at);
+      Bytes128::exits<1>(high, at + 4);
     }
   });
 }
 
-// One row of at most kBitvectorRowColumns bin columns through a forest's quads: the row's
-// tables, then as many of them as its features need, with the bins of second columns less
-// one only where that matters.
+// One row of at most kBitvectorRowColumns bin columns through a forest's byte entries on
+// 128-bit registers: the row's tables, then as many of them as its features need, with the
+// bins of second columns less one only where that matters.
 template <class Rule>
-void bitvector_row_quads128(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
+void bitvector_row_bytes128(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
   static_assert(kBitvectorRowColumns == 64, "32 features, two tables of sixteen");
   const auto& bv = forest.bitvector;
   const std::size_t features = forest.quantized.features.size();
-  Quads128::Bytes tables[2];
-  Quads128::tables(bins, bv.row_features.data(), tables);
+  Bytes128::Bytes tables[2];
+  Bytes128::tables(bins, bv.row_features.data(), tables);
   const bool one_table = features <= 16;
-  if (bv.row_second_columns && Quads128::missing(bins, features))
-    return one_table ? bitvector_quads128<1, true>(forest, tables, a) : bitvector_quads128<2, true>(forest, tables, a);
-  return one_table ? bitvector_quads128<1, false>(forest, tables, a) : bitvector_quads128<2, false>(forest, tables, a);
+  if (bv.row_second_columns && Bytes128::missing(bins, features))
+    return one_table ? bitvector_bytes128<1, true>(forest, tables, a) : bitvector_bytes128<2, true>(forest, tables, a);
+  return one_table ? bitvector_bytes128<1, false>(forest, tables, a) : bitvector_bytes128<2, false>(forest, tables, a);
 }
+
+#if defined(__AVX2__)
+// AVX2 (this header compiled in the AVX2 unit: VEX encoding): a unit's 32 lanes in one
+// register; vpshufb looks up within each 128-bit half, so the tables are the 128-bit ones in
+// both halves.
+template <int kTables, bool kMissing>
+FLORESTA_ALWAYS_INLINE __m256i bitvector_bytes_avx2_word(const uint32_t* steps, uint32_t at, uint32_t mixed, uint32_t end,
+                                                         const __m256i* tables) {
+  constexpr uint32_t kUnit = Bitvector<double>::kRowByteWords;
+  const auto step = [&](const uint32_t* unit, auto tables_used, __m256i state) {
+    const __m256i split = _mm256_load_si256(reinterpret_cast<const __m256i*>(unit));
+    __m256i bins = _mm256_shuffle_epi8(tables[0], split);
+    if constexpr (decltype(tables_used)::value == 2)
+      bins = _mm256_blendv_epi8(bins, _mm256_shuffle_epi8(tables[1], split), _mm256_slli_epi16(split, 3));
+    if constexpr (kMissing) bins = _mm256_add_epi8(bins, _mm256_cmpgt_epi8(split, _mm256_set1_epi8(31)));
+    const __m256i bounds = _mm256_load_si256(reinterpret_cast<const __m256i*>(unit + (kMissing ? 8 : 24)));
+    const __m256i kept = _mm256_load_si256(reinterpret_cast<const __m256i*>(unit + 16));
+    return _mm256_and_si256(state, _mm256_or_si256(_mm256_cmpgt_epi8(bounds, bins), kept));
+  };
+  __m256i state = _mm256_set1_epi32(-1);
+  for (; at < mixed; at += kUnit) state = step(steps + at, std::integral_constant<int, 1>{}, state);
+  for (; at < end; at += kUnit) state = step(steps + at, std::integral_constant<int, kTables>{}, state);
+  return state;
+}
+
+template <int kTables, bool kMissing, class Rule>
+void bitvector_bytes_avx2(const Forest<Rule>& forest, const __m256i* tables, typename Rule::Accum* a) {
+  const auto& bv = forest.bitvector;
+  const bool wide = bv.row_parts == 2;
+  add_row_exits(forest, a, [&](const uint32_t* steps, const uint32_t* part, const uint32_t* mixed, uint32_t* at) {
+    __m256i words[2];
+    words[0] = bitvector_bytes_avx2_word<kTables, kMissing>(steps, part[0], mixed[0], part[1], tables);
+    if (wide) words[1] = bitvector_bytes_avx2_word<kTables, kMissing>(steps, part[1], mixed[1], part[2], tables);
+    const __m256i leaf = wide ? Avx2BitvectorLanes::exits<2>(words) : Avx2BitvectorLanes::exits<1>(words);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(at), leaf);
+  });
+}
+
+template <class Rule>
+void bitvector_row_bytes_avx2(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
+  const auto& bv = forest.bitvector;
+  const std::size_t features = forest.quantized.features.size();
+  Bytes128::Bytes t[2];
+  Bytes128::tables(bins, bv.row_features.data(), t);
+  const __m256i tables[2] = {_mm256_broadcastsi128_si256(t[0]), _mm256_broadcastsi128_si256(t[1])};
+  const bool one_table = features <= 16;
+  if (bv.row_second_columns && Bytes128::missing(bins, features))
+    return one_table ? bitvector_bytes_avx2<1, true>(forest, tables, a) : bitvector_bytes_avx2<2, true>(forest, tables, a);
+  return one_table ? bitvector_bytes_avx2<1, false>(forest, tables, a) : bitvector_bytes_avx2<2, false>(forest, tables, a);
+}
+#endif
 #endif
 
 }  // namespace floresta::detail::FLORESTA_ISA
