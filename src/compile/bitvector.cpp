@@ -241,9 +241,9 @@ void build_bitvector(Forest<Rule>& forest, uint32_t word_bits, BitvectorRows row
   // The kernel's single-row layout, for numeric forests whose bins fit its registers (and,
   // for the byte entries' byte bins, whose features have at most kBitvectorByteThresholds
   // thresholds), where it is expected faster than the quantized row walk: a single row
-  // streams the whole layout from L2 (about 22 ns a KiB here), where the walk costs about a
-  // nanosecond a step (docs/benchmarks.md, "The bitvector plan"): shapes (b) and (d) gain,
-  // (c) (100 deep trees) loses.
+  // streams the whole layout from L2 (about 22 ns a KiB here for the pairs), where the walk
+  // costs about a nanosecond a step (docs/benchmarks.md, "The bitvector plan"): with the
+  // pairs shapes (b) and (d) gain, (c) (100 deep trees) loses; the byte entries take all three.
   const auto bytes_fit = [&] {
     for (const auto& f : q.features)
       if (f.end - f.begin > kBitvectorByteThresholds) return false;
@@ -264,8 +264,13 @@ void build_bitvector(Forest<Rule>& forest, uint32_t word_bits, BitvectorRows row
     const auto layout = [&](bool build) {
       return rows == BitvectorRows::kBytes ? build_bytes(bv, words, build) : build_pairs(bv, words, q.width - 1, build);
     };
+    // Byte entries stream more cheaply a byte than the pairs (one compare of 32 lanes and two
+    // ANDs a unit of 128 bytes): forced on (c) (63 bytes a walk step) they took one row in
+    // 351 ns against the walk's 526 on AVX2, 520 against 670 on sse4
+    // (bench-predict/sse4-byte-entries).
     const std::size_t row_bytes = layout(false);
-    bv.row_preferred = static_cast<double>(row_bytes) < 48.0 * bv.cost.steps &&
+    const double bytes_a_step = rows == BitvectorRows::kBytes ? 80.0 : 48.0;
+    bv.row_preferred = static_cast<double>(row_bytes) < bytes_a_step * bv.cost.steps &&
                        row_bytes / 4 < (std::size_t{1} << 32);  // row_begin's 32-bit offsets (words)
     if (bv.row_preferred) {
       bv.rows = rows;
