@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <iterator>
 #include <vector>
 
 #include "compile/stages.hpp"
@@ -21,11 +22,10 @@ Word clearing(uint32_t b, uint32_t e) {
   return static_cast<Word>(below(e) ^ below(b));
 }
 
-// The positions of the features in the byte entries' row tables (kBytes): the sixteen
-// split on most in the first table, in their order, then the others; bv.row_features is the
-// inverse. Returns position by feature.
+// The features in the order of the byte entries' row tables (kBytes, Bitvector::row_features):
+// the sixteen split on most in the first table, in their order, then the others.
 template <class Value>
-std::array<uint8_t, 32> table_positions(Bitvector<Value>& bv, const Bitvector<Value>& words) {
+std::array<uint8_t, 32> table_order(const Bitvector<Value>& words) {
   std::array<std::size_t, 32> count{};
   for (const auto& split : words.splits) ++count[(split.word & 0xFFFFu) >> 1];
   std::array<uint8_t, 32> order;
@@ -33,10 +33,7 @@ std::array<uint8_t, 32> table_positions(Bitvector<Value>& bv, const Bitvector<Va
   std::stable_sort(order.begin(), order.end(), [&](uint8_t a, uint8_t b) { return count[a] > count[b]; });
   std::sort(order.begin(), order.begin() + 16);
   std::sort(order.begin() + 16, order.end());
-  std::array<uint8_t, 32> position{};
-  for (uint8_t p = 0; p < 32; ++p) position[order[p]] = p;
-  bv.row_features = order;
-  return position;
+  return order;
 }
 
 // The pairs (kPairs, AVX-512; Bitvector::row_steps): blocks of sixteen trees, each word of
@@ -95,19 +92,19 @@ std::size_t build_bytes(Bitvector<Value>& bv, const Bitvector<Value>& words, boo
   constexpr uint32_t kLanes = 32;  // 8 trees x 4 bytes
   const std::size_t unit_words = Bitvector<Value>::kRowByteWords;
   const std::size_t trees = bv.leaf_begin.size(), parts = words.parts;
-  std::array<uint8_t, 32> position{};
-  for (uint8_t f = 0; f < 32; ++f) position[f] = f;
+  const std::array<uint8_t, 32> order = table_order(words);
+  std::array<uint8_t, 32> position{};  // by feature
+  for (uint8_t p = 0; p < 32; ++p) position[order[p]] = p;
   if (build) {
-    position = table_positions(bv, words);
-    bv.row_second_columns = false;
-    for (const auto& split : words.splits) bv.row_second_columns |= (split.word & 1u) != 0;
+    bv.row_features = order;
+    bv.row_second_columns = std::any_of(words.splits.begin(), words.splits.end(), [](const auto& split) { return split.word & 1u; });
   }
-  const auto second_table = [&](const BitvectorSplit<uint32_t>& split) { return position[(split.word & 0xFFFFu) >> 1] >= 16; };
+  const auto first_table = [&](const BitvectorSplit<uint32_t>& split) { return position[(split.word & 0xFFFFu) >> 1] < 16; };
   std::array<std::vector<BitvectorSplit<uint32_t>>, kLanes> lanes;  // a lane's splits, first table first
   std::size_t units = 0;
   for (std::size_t b = 0; b < trees; b += 8)
     for (std::size_t p = 0; p < parts; ++p) {
-      uint32_t most = 0, most_second = 0;
+      std::size_t most = 0, most_second = 0;
       for (uint32_t lane = 0; lane < kLanes; ++lane) {
         auto& list = lanes[lane];
         list.clear();
@@ -115,19 +112,16 @@ std::size_t build_bytes(Bitvector<Value>& bv, const Bitvector<Value>& words, boo
         if (t >= trees) continue;
         const auto first = words.splits.begin() + words.split_begin[t * parts + p];
         const auto last = words.splits.begin() + words.split_begin[t * parts + p + 1];
-        uint32_t second = 0;
-        for (auto split = first; split != last; ++split)
-          if ((split->cleared >> (8 * k)) & 0xFFu && !second_table(*split)) list.push_back(*split);
-        for (auto split = first; split != last; ++split)
-          if ((split->cleared >> (8 * k)) & 0xFFu && second_table(*split)) list.push_back(*split), ++second;
-        most = std::max(most, static_cast<uint32_t>(list.size()));
-        most_second = std::max(most_second, second);
+        std::copy_if(first, last, std::back_inserter(list), [&](const auto& split) { return (split.cleared >> (8 * k)) & 0xFFu; });
+        const auto second = std::stable_partition(list.begin(), list.end(), first_table);
+        most = std::max(most, list.size());
+        most_second = std::max(most_second, static_cast<std::size_t>(list.end() - second));
       }
       units += most;
       if (!build) continue;
       bv.row_begin.push_back(static_cast<uint32_t>(bv.row_steps.size()));
       bv.row_mixed.push_back(static_cast<uint32_t>(bv.row_steps.size() + (most - most_second) * unit_words));
-      for (uint32_t u = 0; u < most; ++u) {
+      for (std::size_t u = 0; u < most; ++u) {
         const std::size_t at = bv.row_steps.size();
         bv.row_steps.resize(at + unit_words);  // zeros
         uint8_t* unit = reinterpret_cast<uint8_t*>(bv.row_steps.data() + at);

@@ -237,10 +237,11 @@ FLORESTA_ALWAYS_INLINE Bytes128::Bytes bitvector_bytes128_half(const uint32_t* u
 }
 
 // One word of eight trees for one row, the units in row_steps [at, end) (those from `mixed`
-// on may read the second table), as two halves of four trees: words[0] and words[1].
+// on may read the second table), as two halves of four trees: `low` and `high`.
 template <int kTables, bool kMissing>
 FLORESTA_ALWAYS_INLINE void bitvector_bytes128_word(const uint32_t* steps, uint32_t at, uint32_t mixed, uint32_t end,
-                                                    const Bytes128::Bytes* tables, Bytes128::Words* words) {
+                                                    const Bytes128::Bytes* tables, Bytes128::Words& low_words,
+                                                    Bytes128::Words& high_words) {
   using Q = Bytes128;
   constexpr uint32_t kUnit = Bitvector<double>::kRowByteWords;
   Q::Bytes low = Q::ones(), high = Q::ones();
@@ -252,8 +253,8 @@ FLORESTA_ALWAYS_INLINE void bitvector_bytes128_word(const uint32_t* steps, uint3
     low = bitvector_bytes128_half<kTables, kMissing>(steps + at, 0, tables, low);
     high = bitvector_bytes128_half<kTables, kMissing>(steps + at, 1, tables, high);
   }
-  words[0] = Q::words(low);
-  words[1] = Q::words(high);
+  low_words = Q::words(low);
+  high_words = Q::words(high);
 }
 
 template <int kTables, bool kMissing, class Rule>
@@ -261,14 +262,10 @@ void bitvector_bytes128(const Forest<Rule>& forest, const Bytes128::Bytes* table
   const auto& bv = forest.bitvector;
   const bool wide = bv.row_parts == 2;
   add_row_exits(forest, a, [&](const uint32_t* steps, const uint32_t* part, const uint32_t* mixed, uint32_t* at) {
-    Bytes128::Words low[2], high[2], halves[2];
-    bitvector_bytes128_word<kTables, kMissing>(steps, part[0], mixed[0], part[1], tables, halves);
-    low[0] = halves[0];
-    high[0] = halves[1];
+    Bytes128::Words low[2], high[2];
+    bitvector_bytes128_word<kTables, kMissing>(steps, part[0], mixed[0], part[1], tables, low[0], high[0]);
     if (wide) {
-      bitvector_bytes128_word<kTables, kMissing>(steps, part[1], mixed[1], part[2], tables, halves);
-      low[1] = halves[0];
-      high[1] = halves[1];
+      bitvector_bytes128_word<kTables, kMissing>(steps, part[1], mixed[1], part[2], tables, low[1], high[1]);
       Bytes128::exits<2>(low, at);
       Bytes128::exits<2>(high, at + 4);
     } else {
@@ -278,20 +275,30 @@ void bitvector_bytes128(const Forest<Rule>& forest, const Bytes128::Bytes* table
   });
 }
 
+// Calls rows(kTables, kMissing) as integral constants for one row of a forest's byte
+// entries: as many tables as its features need (one up to 16), and the bins of second
+// columns less one only where that matters (a missing value in a forest with such splits).
+template <class Rule, class Rows>
+FLORESTA_ALWAYS_INLINE void with_byte_steps(const Forest<Rule>& forest, const uint16_t* bins, Rows&& rows) {
+  static_assert(kBitvectorRowColumns == 64, "32 features, two tables of sixteen");
+  using One = std::integral_constant<int, 1>;
+  using Two = std::integral_constant<int, 2>;
+  const std::size_t features = forest.quantized.features.size();
+  const bool one_table = features <= 16;
+  if (forest.bitvector.row_second_columns && Bytes128::missing(bins, features))
+    return one_table ? rows(One{}, std::true_type{}) : rows(Two{}, std::true_type{});
+  return one_table ? rows(One{}, std::false_type{}) : rows(Two{}, std::false_type{});
+}
+
 // One row of at most kBitvectorRowColumns bin columns through a forest's byte entries on
-// 128-bit registers: the row's tables, then as many of them as its features need, with the
-// bins of second columns less one only where that matters.
+// 128-bit registers.
 template <class Rule>
 void bitvector_row_bytes128(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
-  static_assert(kBitvectorRowColumns == 64, "32 features, two tables of sixteen");
-  const auto& bv = forest.bitvector;
-  const std::size_t features = forest.quantized.features.size();
   Bytes128::Bytes tables[2];
-  Bytes128::tables(bins, bv.row_features.data(), tables);
-  const bool one_table = features <= 16;
-  if (bv.row_second_columns && Bytes128::missing(bins, features))
-    return one_table ? bitvector_bytes128<1, true>(forest, tables, a) : bitvector_bytes128<2, true>(forest, tables, a);
-  return one_table ? bitvector_bytes128<1, false>(forest, tables, a) : bitvector_bytes128<2, false>(forest, tables, a);
+  Bytes128::tables(bins, forest.bitvector.row_features.data(), tables);
+  with_byte_steps(forest, bins, [&](auto tables_used, auto missing) {
+    bitvector_bytes128<decltype(tables_used)::value, decltype(missing)::value>(forest, tables, a);
+  });
 }
 
 #if defined(__AVX2__)
@@ -333,15 +340,12 @@ void bitvector_bytes_avx2(const Forest<Rule>& forest, const __m256i* tables, typ
 
 template <class Rule>
 void bitvector_row_bytes_avx2(const Forest<Rule>& forest, const uint16_t* bins, typename Rule::Accum* a) {
-  const auto& bv = forest.bitvector;
-  const std::size_t features = forest.quantized.features.size();
   Bytes128::Bytes t[2];
-  Bytes128::tables(bins, bv.row_features.data(), t);
+  Bytes128::tables(bins, forest.bitvector.row_features.data(), t);
   const __m256i tables[2] = {_mm256_broadcastsi128_si256(t[0]), _mm256_broadcastsi128_si256(t[1])};
-  const bool one_table = features <= 16;
-  if (bv.row_second_columns && Bytes128::missing(bins, features))
-    return one_table ? bitvector_bytes_avx2<1, true>(forest, tables, a) : bitvector_bytes_avx2<2, true>(forest, tables, a);
-  return one_table ? bitvector_bytes_avx2<1, false>(forest, tables, a) : bitvector_bytes_avx2<2, false>(forest, tables, a);
+  with_byte_steps(forest, bins, [&](auto tables_used, auto missing) {
+    bitvector_bytes_avx2<decltype(tables_used)::value, decltype(missing)::value>(forest, tables, a);
+  });
 }
 #endif
 #endif
